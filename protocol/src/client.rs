@@ -1,0 +1,417 @@
+//! Client → hub messages and their parser.
+//!
+//! The parser reads a frame in one pass into a flat record of every field any
+//! message may carry, then checks that the fields the `type` needs are there.
+//! That keeps the hot path to a single serde pass without buffering, and lets
+//! an error still echo the client's `id` as `re`.
+
+use crate::ids::{DeviceId, MessageId, ParticipantId, TrackId};
+use crate::model::{E2eKind, Permission, TrackAction, TrackSource};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// A message from a client (sections 3–8).
+#[derive(Debug)]
+pub enum ClientMessage {
+    /// First message: authenticate with a join token.
+    Hello {
+        /// The JWT.
+        token: String,
+        /// The device, for the audit log.
+        device: Option<DeviceId>,
+        /// SDK identification string.
+        sdk: Option<String>,
+    },
+    /// First message: continue an earlier session.
+    Resume {
+        /// The single-use resume token from the last `welcome`.
+        resume_token: String,
+        /// Highest `e2e` seq the client has processed.
+        last_seq: Option<u64>,
+    },
+    /// Keep-alive.
+    Ping,
+    /// Extend the session with a fresh token.
+    Refresh {
+        /// The new JWT.
+        token: String,
+    },
+    /// Leave the visit.
+    Leave,
+    /// End the visit for everyone (provider).
+    EndVisit,
+    /// Admit a waiting participant (provider).
+    Admit {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// Deny a waiting participant (provider).
+    Deny {
+        /// Who.
+        participant: ParticipantId,
+        /// Shown to the denied participant.
+        reason: Option<String>,
+    },
+    /// Remove an admitted participant (provider).
+    Remove {
+        /// Who.
+        participant: ParticipantId,
+        /// Shown to the removed participant.
+        reason: Option<String>,
+    },
+    /// SDP offer to relay.
+    Offer {
+        /// Recipient.
+        to: ParticipantId,
+        /// The SDP.
+        sdp: String,
+    },
+    /// SDP answer to relay.
+    Answer {
+        /// Recipient.
+        to: ParticipantId,
+        /// The SDP.
+        sdp: String,
+    },
+    /// Trickle ICE candidate to relay (`candidate: ""` is end-of-candidates).
+    Ice {
+        /// Recipient.
+        to: ParticipantId,
+        /// The candidate line.
+        candidate: String,
+        /// Media stream id.
+        sdp_mid: Option<String>,
+        /// m-line index.
+        sdp_mline_index: Option<u32>,
+    },
+    /// Publish or unpublish a track.
+    Track {
+        /// Publish or unpublish.
+        action: TrackAction,
+        /// Required for publish.
+        source: Option<TrackSource>,
+        /// The track id.
+        track_id: TrackId,
+    },
+    /// Ask providers for a permission.
+    Request {
+        /// Which.
+        permission: Permission,
+    },
+    /// Grant a permission (provider).
+    Grant {
+        /// Who.
+        participant: ParticipantId,
+        /// Which.
+        permission: Permission,
+    },
+    /// Revoke a permission (provider).
+    Revoke {
+        /// Who.
+        participant: ParticipantId,
+        /// Which.
+        permission: Permission,
+    },
+    /// Publish the sender's key bundle (opaque JSON object).
+    Keys {
+        /// The bundle, kept as the client's bytes.
+        bundle: Box<RawValue>,
+    },
+    /// End-to-end encrypted message.
+    E2e {
+        /// Recipients; `None` means every admitted participant.
+        to: Option<Vec<ParticipantId>>,
+        /// Chat, key or receipt.
+        kind: E2eKind,
+        /// base64 ciphertext.
+        body: String,
+    },
+    /// The client has processed every `e2e` up to `seq`.
+    Ack {
+        /// Highest processed seq.
+        seq: u64,
+    },
+}
+
+impl ClientMessage {
+    /// The wire `type` of this message.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::Resume { .. } => "resume",
+            ClientMessage::Ping => "ping",
+            ClientMessage::Refresh { .. } => "refresh",
+            ClientMessage::Leave => "leave",
+            ClientMessage::EndVisit => "end_visit",
+            ClientMessage::Admit { .. } => "admit",
+            ClientMessage::Deny { .. } => "deny",
+            ClientMessage::Remove { .. } => "remove",
+            ClientMessage::Offer { .. } => "offer",
+            ClientMessage::Answer { .. } => "answer",
+            ClientMessage::Ice { .. } => "ice",
+            ClientMessage::Track { .. } => "track",
+            ClientMessage::Request { .. } => "request",
+            ClientMessage::Grant { .. } => "grant",
+            ClientMessage::Revoke { .. } => "revoke",
+            ClientMessage::Keys { .. } => "keys",
+            ClientMessage::E2e { .. } => "e2e",
+            ClientMessage::Ack { .. } => "ack",
+        }
+    }
+}
+
+/// Why a frame is not a valid client message. Every variant maps to `bad_request`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not JSON, not an object, or a field of the wrong shape.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// No `type` field.
+    #[error("message has no \"type\"")]
+    MissingType,
+    /// A `type` this protocol does not know.
+    #[error("unknown message type \"{0}\"")]
+    UnknownType(String),
+    /// A field the type needs is absent.
+    #[error("\"{ty}\" needs the field \"{field}\"")]
+    MissingField {
+        /// The message type.
+        ty: &'static str,
+        /// The absent field.
+        field: &'static str,
+    },
+}
+
+/// Every field any client message may carry. Unknown fields are ignored.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Option<std::borrow::Cow<'a, str>>,
+    id: Option<MessageId>,
+    token: Option<String>,
+    device: Option<DeviceId>,
+    sdk: Option<String>,
+    resume_token: Option<String>,
+    last_seq: Option<u64>,
+    participant: Option<ParticipantId>,
+    reason: Option<String>,
+    #[serde(borrow)]
+    to: Option<&'a RawValue>,
+    sdp: Option<String>,
+    candidate: Option<String>,
+    sdp_mid: Option<String>,
+    sdp_mline_index: Option<u32>,
+    action: Option<TrackAction>,
+    source: Option<TrackSource>,
+    track_id: Option<TrackId>,
+    permission: Option<Permission>,
+    bundle: Option<Box<RawValue>>,
+    kind: Option<E2eKind>,
+    body: Option<String>,
+    seq: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: Option<serde_json::Value>,
+}
+
+fn need<T>(v: Option<T>, ty: &'static str, field: &'static str) -> Result<T, ParseError> {
+    v.ok_or(ParseError::MissingField { ty, field })
+}
+
+fn parse_to_one(raw: Option<&RawValue>, ty: &'static str) -> Result<ParticipantId, ParseError> {
+    let raw = need(raw, ty, "to")?;
+    serde_json::from_str(raw.get()).map_err(|e| ParseError::Invalid(format!("\"to\": {e}")))
+}
+
+fn parse_to_many(raw: Option<&RawValue>) -> Result<Option<Vec<ParticipantId>>, ParseError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map(Some)
+            .map_err(|e| ParseError::Invalid(format!("\"to\": {e}"))),
+    }
+}
+
+/// Parses one text frame into a message and its optional `id`.
+///
+/// On failure, returns the error together with the frame's `id` when one could
+/// be recovered, so the hub can still answer with `re`.
+pub fn parse_client_message(
+    text: &str,
+) -> Result<(Option<MessageId>, ClientMessage), (Option<MessageId>, ParseError)> {
+    let wire: Wire<'_> = match serde_json::from_str(text) {
+        Ok(w) => w,
+        Err(e) => return Err((recover_id(text), ParseError::Invalid(e.to_string()))),
+    };
+    let id = wire.id.clone();
+    convert(wire).map(|m| (id.clone(), m)).map_err(|e| (id, e))
+}
+
+fn recover_id(text: &str) -> Option<MessageId> {
+    let v: IdOnly = serde_json::from_str(text).ok()?;
+    match v.id? {
+        serde_json::Value::String(s) => MessageId::new(s).ok(),
+        _ => None,
+    }
+}
+
+fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
+    let ty = w.ty.ok_or(ParseError::MissingType)?;
+    Ok(match ty.as_ref() {
+        "hello" => ClientMessage::Hello {
+            token: need(w.token, "hello", "token")?,
+            device: w.device,
+            sdk: w.sdk,
+        },
+        "resume" => ClientMessage::Resume {
+            resume_token: need(w.resume_token, "resume", "resume_token")?,
+            last_seq: w.last_seq,
+        },
+        "ping" => ClientMessage::Ping,
+        "refresh" => ClientMessage::Refresh {
+            token: need(w.token, "refresh", "token")?,
+        },
+        "leave" => ClientMessage::Leave,
+        "end_visit" => ClientMessage::EndVisit,
+        "admit" => ClientMessage::Admit {
+            participant: need(w.participant, "admit", "participant")?,
+        },
+        "deny" => ClientMessage::Deny {
+            participant: need(w.participant, "deny", "participant")?,
+            reason: w.reason,
+        },
+        "remove" => ClientMessage::Remove {
+            participant: need(w.participant, "remove", "participant")?,
+            reason: w.reason,
+        },
+        "offer" => ClientMessage::Offer {
+            to: parse_to_one(w.to, "offer")?,
+            sdp: need(w.sdp, "offer", "sdp")?,
+        },
+        "answer" => ClientMessage::Answer {
+            to: parse_to_one(w.to, "answer")?,
+            sdp: need(w.sdp, "answer", "sdp")?,
+        },
+        "ice" => ClientMessage::Ice {
+            to: parse_to_one(w.to, "ice")?,
+            candidate: need(w.candidate, "ice", "candidate")?,
+            sdp_mid: w.sdp_mid,
+            sdp_mline_index: w.sdp_mline_index,
+        },
+        "track" => {
+            let action = need(w.action, "track", "action")?;
+            if action == TrackAction::Publish && w.source.is_none() {
+                return Err(ParseError::MissingField {
+                    ty: "track",
+                    field: "source",
+                });
+            }
+            ClientMessage::Track {
+                action,
+                source: w.source,
+                track_id: need(w.track_id, "track", "track_id")?,
+            }
+        }
+        "request" => ClientMessage::Request {
+            permission: need(w.permission, "request", "permission")?,
+        },
+        "grant" => ClientMessage::Grant {
+            participant: need(w.participant, "grant", "participant")?,
+            permission: need(w.permission, "grant", "permission")?,
+        },
+        "revoke" => ClientMessage::Revoke {
+            participant: need(w.participant, "revoke", "participant")?,
+            permission: need(w.permission, "revoke", "permission")?,
+        },
+        "keys" => {
+            let bundle = need(w.bundle, "keys", "bundle")?;
+            if !bundle.get().trim_start().starts_with('{') {
+                return Err(ParseError::Invalid(
+                    "\"bundle\" must be a JSON object".to_owned(),
+                ));
+            }
+            ClientMessage::Keys { bundle }
+        }
+        "e2e" => ClientMessage::E2e {
+            to: parse_to_many(w.to)?,
+            kind: need(w.kind, "e2e", "kind")?,
+            body: need(w.body, "e2e", "body")?,
+        },
+        "ack" => ClientMessage::Ack {
+            seq: need(w.seq, "ack", "seq")?,
+        },
+        other => return Err(ParseError::UnknownType(truncate(other, 40))),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> (Option<MessageId>, ClientMessage) {
+        parse_client_message(text).unwrap()
+    }
+
+    #[test]
+    fn parses_offer_and_ignores_client_from() {
+        let (id, m) = ok(r#"{"type":"offer","id":"c-1","to":"pt-1","from":"evil","sdp":"v=0\r\n"}"#);
+        assert_eq!(id.unwrap().as_str(), "c-1");
+        match m {
+            ClientMessage::Offer { to, sdp } => {
+                assert_eq!(to.as_str(), "pt-1");
+                assert_eq!(sdp, "v=0\r\n");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn e2e_to_optional() {
+        match ok(r#"{"type":"e2e","kind":"chat","body":"aGk="}"#).1 {
+            ClientMessage::E2e { to, .. } => assert!(to.is_none()),
+            other => panic!("{other:?}"),
+        }
+        match ok(r#"{"type":"e2e","to":["a","b"],"kind":"chat","body":"aGk="}"#).1 {
+            ClientMessage::E2e { to, .. } => assert_eq!(to.unwrap().len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_keep_id() {
+        let (id, e) = parse_client_message(r#"{"type":"nope","id":"x"}"#).unwrap_err();
+        assert_eq!(id.unwrap().as_str(), "x");
+        assert_eq!(e, ParseError::UnknownType("nope".into()));
+        let (id, e) = parse_client_message(r#"{"type":"admit","id":"y","participant":"a b"}"#)
+            .unwrap_err();
+        assert_eq!(id.unwrap().as_str(), "y");
+        assert!(matches!(e, ParseError::Invalid(_)));
+        let (_, e) = parse_client_message(r#"{"id":"z"}"#).unwrap_err();
+        assert_eq!(e, ParseError::MissingType);
+        let (_, e) = parse_client_message("not json").unwrap_err();
+        assert!(matches!(e, ParseError::Invalid(_)));
+        let (_, e) = parse_client_message(r#"{"type":"offer","to":"a"}"#).unwrap_err();
+        assert_eq!(e, ParseError::MissingField { ty: "offer", field: "sdp" });
+    }
+
+    #[test]
+    fn keys_bundle_must_be_object() {
+        assert!(parse_client_message(r#"{"type":"keys","bundle":[1]}"#).is_err());
+        assert!(parse_client_message(r#"{"type":"keys","bundle":{"a":1}}"#).is_ok());
+    }
+
+    #[test]
+    fn publish_needs_source() {
+        assert!(parse_client_message(r#"{"type":"track","action":"publish","track_id":"t"}"#).is_err());
+        assert!(
+            parse_client_message(r#"{"type":"track","action":"unpublish","track_id":"t"}"#).is_ok()
+        );
+    }
+}
