@@ -1,0 +1,209 @@
+//! The issuer key set: a JWK set (RFC 7517) where every key is pinned to one
+//! algorithm, chosen from the key itself. A token's `alg` must equal its key's
+//! algorithm, which is what defeats algorithm confusion (an HS256 token
+//! "signed" with an Ed25519 public key).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A problem with the key set file.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a JWK set.
+    #[error("not a JWK set: {0}")]
+    Format(String),
+    /// A key is unusable.
+    #[error("key {kid:?}: {problem}")]
+    Key {
+        /// The key's id.
+        kid: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// One verification key and the only algorithm it verifies.
+#[derive(Clone)]
+pub struct VerifyKey {
+    /// The algorithm this key is for.
+    pub alg: Algorithm,
+    /// The key material.
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifyKey({:?})", self.alg)
+    }
+}
+
+/// Keys by `kid`.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: HashMap<String, VerifyKey>,
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<RawKey>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    kty: String,
+    kid: Option<String>,
+    alg: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    k: Option<String>,
+}
+
+impl KeySet {
+    /// Reads a JWK set file.
+    pub fn load(path: &Path) -> Result<Self, KeySetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeySetError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text)
+    }
+
+    /// Parses a JWK set.
+    pub fn from_json(text: &str) -> Result<Self, KeySetError> {
+        let raw: RawSet =
+            serde_json::from_str(text).map_err(|e| KeySetError::Format(e.to_string()))?;
+        let mut set = KeySet::default();
+        for k in raw.keys {
+            let kid = k.kid.clone().ok_or_else(|| KeySetError::Key {
+                kid: String::new(),
+                problem: "has no kid".into(),
+            })?;
+            let key = parse_key(&k).map_err(|problem| KeySetError::Key {
+                kid: kid.clone(),
+                problem,
+            })?;
+            if set.keys.insert(kid.clone(), key).is_some() {
+                return Err(KeySetError::Key {
+                    kid,
+                    problem: "appears twice".into(),
+                });
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(KeySetError::Format("the set has no keys".into()));
+        }
+        Ok(set)
+    }
+
+    /// Adds every key of `other` (dev mode adds its own key to a configured set).
+    pub fn merge(&mut self, other: KeySet) {
+        self.keys.extend(other.keys);
+    }
+
+    /// The key for `kid`.
+    pub fn get(&self, kid: &str) -> Option<&VerifyKey> {
+        self.keys.get(kid)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn decoded_len(field: &Option<String>, name: &str) -> Result<usize, String> {
+    let v = field.as_deref().ok_or_else(|| format!("missing \"{name}\""))?;
+    URL_SAFE_NO_PAD
+        .decode(v)
+        .map(|b| b.len())
+        .map_err(|_| format!("\"{name}\" is not base64url"))
+}
+
+fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
+    let inferred = match (k.kty.as_str(), k.crv.as_deref()) {
+        ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
+        ("EC", Some("P-256")) => Algorithm::ES256,
+        ("oct", _) => Algorithm::HS256,
+        (kty, crv) => return Err(format!("unsupported key type {kty} {crv:?}")),
+    };
+    if let Some(alg) = &k.alg {
+        let named = match alg.as_str() {
+            "EdDSA" => Algorithm::EdDSA,
+            "ES256" => Algorithm::ES256,
+            "HS256" => Algorithm::HS256,
+            other => return Err(format!("unsupported alg {other}")),
+        };
+        if named != inferred {
+            return Err(format!("alg {alg} does not match key type {}", k.kty));
+        }
+    }
+    let key = match inferred {
+        Algorithm::EdDSA => {
+            if decoded_len(&k.x, "x")? != 32 {
+                return Err("Ed25519 \"x\" must be 32 bytes".into());
+            }
+            DecodingKey::from_ed_components(k.x.as_deref().unwrap_or_default())
+        }
+        Algorithm::ES256 => {
+            if decoded_len(&k.x, "x")? != 32 || decoded_len(&k.y, "y")? != 32 {
+                return Err("P-256 \"x\" and \"y\" must be 32 bytes".into());
+            }
+            DecodingKey::from_ec_components(
+                k.x.as_deref().unwrap_or_default(),
+                k.y.as_deref().unwrap_or_default(),
+            )
+        }
+        _ => {
+            if decoded_len(&k.k, "k")? < 32 {
+                return Err("HS256 secret \"k\" must be at least 32 bytes".into());
+            }
+            DecodingKey::from_base64_secret(&base64_std(k.k.as_deref().unwrap_or_default()))
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(VerifyKey { alg: inferred, key })
+}
+
+/// jsonwebtoken wants standard base64 for secrets; JWK uses base64url.
+fn base64_std(url: &str) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    URL_SAFE_NO_PAD
+        .decode(url)
+        .map(|b| STANDARD.encode(b))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_sets() {
+        assert!(KeySet::from_json("{}").is_err());
+        assert!(KeySet::from_json(r#"{"keys":[]}"#).is_err());
+        let short = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AAAA"}]}"#;
+        assert!(matches!(KeySet::from_json(short), Err(KeySetError::Key { .. })));
+        let rsa = r#"{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}"#;
+        assert!(KeySet::from_json(rsa).is_err());
+        let mismatch = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","alg":"HS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert!(KeySet::from_json(mismatch).is_err());
+    }
+}

@@ -1,0 +1,540 @@
+//! Typed configuration (OPERATIONS.md): TOML file, `BEDSIDE_…` environment
+//! overrides, command-line flags; validated once at start-up.
+//!
+//! Invariant: a [`Config`] that [`load`] returned is complete and consistent;
+//! the rest of the hub never re-validates it. Every failure names the key.
+
+use bedside_protocol::Role;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem: names the key and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `session.idle_timeout_s`, or the file.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on. Default `0.0.0.0:8443`, dev mode `127.0.0.1:8080`.
+    pub listen: Option<SocketAddr>,
+    /// Embedded store (replay cache, resume tokens, admissions, messages).
+    pub data_dir: PathBuf,
+    /// Allowed `Origin` values; requests without Origin are allowed. Empty: loopback origins.
+    pub allowed_origins: Vec<String>,
+    /// Plain HTTP/WS outside dev mode (behind a TLS-terminating proxy, tests).
+    pub insecure_http: bool,
+    /// TLS certificate and key; required unless dev mode or `insecure_http`.
+    pub tls: Option<TlsConfig>,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Session timing and limits.
+    pub session: SessionConfig,
+    /// Abuse limits.
+    pub limits: LimitsConfig,
+    /// Audit trail.
+    pub audit: AuditConfig,
+    /// STUN/TURN servers handed to clients.
+    pub ice: IceConfig,
+    /// Alert delivery.
+    pub alerts: AlertsConfig,
+    /// Network allow/deny lists.
+    pub network: NetworkConfig,
+    /// Cluster mode (Redis); absent: single node.
+    pub cluster: Option<ClusterConfig>,
+    /// Dev mode: set by `serve --dev` or by `serve` without a config file.
+    #[serde(skip)]
+    pub dev: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            data_dir: PathBuf::from("./bedside-data"),
+            allowed_origins: Vec::new(),
+            insecure_http: false,
+            tls: None,
+            auth: AuthConfig::default(),
+            session: SessionConfig::default(),
+            limits: LimitsConfig::default(),
+            audit: AuditConfig::default(),
+            ice: IceConfig::default(),
+            alerts: AlertsConfig::default(),
+            network: NetworkConfig::default(),
+            cluster: None,
+            dev: false,
+        }
+    }
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; reloaded on change or SIGHUP.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Public JWK set of the clinic's issuer(s); required outside dev mode.
+    pub jwks: Option<PathBuf>,
+    /// Accepted `iss` values; required outside dev mode.
+    pub issuers: Vec<String>,
+    /// Required `aud`.
+    pub audience: String,
+    /// Roles whose tokens must carry an MFA method in `amr`.
+    pub require_mfa: Vec<Role>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwks: None,
+            issuers: Vec::new(),
+            audience: "bedside".to_owned(),
+            require_mfa: vec![Role::Provider],
+        }
+    }
+}
+
+/// `[session]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Seconds a new connection has to send `hello` or `resume`.
+    pub hello_timeout_s: u64,
+    /// Seconds without a client message before close 4008.
+    pub idle_timeout_s: u64,
+    /// Largest frame accepted; larger closes with 4009.
+    pub max_message_bytes: usize,
+    /// Seconds an e2e body is kept at most.
+    pub retention_s: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            hello_timeout_s: 5,
+            idle_timeout_s: 900,
+            max_message_bytes: bedside_protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            retention_s: 86_400,
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Messages per second per connection (burst 2x).
+    pub messages_per_s: u32,
+    /// Authentication failures per minute per source IP.
+    pub auth_failures_per_min: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            messages_per_s: 50,
+            auth_failures_per_min: 10,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The JSON Lines audit file, kept apart from `data_dir`.
+    pub path: PathBuf,
+    /// Ed25519 private JWK set signing checkpoints (dev mode makes one).
+    pub signing_key: Option<PathBuf>,
+    /// Records between checkpoints.
+    pub checkpoint_every: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./bedside-audit/audit.jsonl"),
+            signing_key: None,
+            checkpoint_every: 1000,
+        }
+    }
+}
+
+/// `[ice]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IceConfig {
+    /// STUN URLs.
+    pub stun: Vec<String>,
+    /// TURN URLs.
+    pub turn: Vec<String>,
+    /// coturn `use-auth-secret` shared secret. Never logged.
+    pub turn_secret: Option<String>,
+    /// Lifetime of TURN credentials.
+    pub turn_ttl_s: u64,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        Self {
+            stun: Vec::new(),
+            turn: Vec::new(),
+            turn_secret: None,
+            turn_ttl_s: 3600,
+        }
+    }
+}
+
+impl std::fmt::Debug for IceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceConfig")
+            .field("stun", &self.stun)
+            .field("turn", &self.turn)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<redacted>"))
+            .field("turn_ttl_s", &self.turn_ttl_s)
+            .finish()
+    }
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// URL receiving a JSON POST per ALERT.
+    pub webhook: Option<String>,
+}
+
+/// `[network]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Allowed source networks; empty allows all.
+    pub allow_cidrs: Vec<String>,
+    /// Refused source networks.
+    pub deny_cidrs: Vec<String>,
+    /// MaxMind country database.
+    pub geoip_db: Option<PathBuf>,
+    /// Allowed ISO country codes (with `geoip_db`).
+    pub allow_countries: Vec<String>,
+}
+
+/// `[cluster]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Redis URL shared by the nodes.
+    pub redis_url: String,
+    /// This node's id.
+    pub node_id: String,
+}
+
+/// Flags from the command line that override the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config FILE`
+    pub config_file: Option<PathBuf>,
+    /// `--listen ADDR`
+    pub listen: Option<SocketAddr>,
+    /// `--dev`
+    pub dev: bool,
+}
+
+/// Default listen address outside dev mode.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+/// Default listen address in dev mode.
+pub const DEFAULT_DEV_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// The address to bind.
+    pub fn listen_addr(&self) -> SocketAddr {
+        let default = if self.dev {
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        } else {
+            SocketAddr::from(([0, 0, 0, 0], 8443))
+        };
+        self.listen.unwrap_or(default)
+    }
+}
+
+/// Loads the configuration: the file (if any), then `BEDSIDE_…` variables from
+/// `env`, then the flags; then validates it.
+pub fn load(
+    flags: &Overrides,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = match &flags.config_file {
+        Some(path) => read_table(path)?,
+        None => toml::Table::new(),
+    };
+    apply_env(&mut table, env)?;
+    let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." || path.is_empty() { "config".to_owned() } else { path };
+            ConfigError::new(key, e.into_inner().to_string())
+        })?;
+    config.dev = flags.dev || flags.config_file.is_none();
+    if let Some(listen) = flags.listen {
+        config.listen = Some(listen);
+    }
+    validate(&config)?;
+    Ok(config)
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path.display().to_string(), format!("cannot read: {e}")))?;
+    text.parse::<toml::Table>().map_err(|e| {
+        let msg = e.message().to_owned();
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        ConfigError::new(path.display().to_string(), format!("invalid TOML{at}: {msg}"))
+    })
+}
+
+/// Applies `BEDSIDE_SECTION__KEY=value` overrides. The value is read as a TOML
+/// value when it parses as one (numbers, booleans, arrays), else as a string.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, raw) in env {
+        let Some(path) = name.strip_prefix("BEDSIDE_") else {
+            continue;
+        };
+        let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(ConfigError::new(name, "malformed variable name"));
+        }
+        let value = parse_env_value(&raw);
+        let mut cursor = &mut *table;
+        let (last, sections) = match parts.split_last() {
+            Some(x) => x,
+            None => continue,
+        };
+        for section in sections {
+            let entry = cursor
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cursor = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::new(
+                        name.clone(),
+                        format!("{section} is not a section"),
+                    ));
+                }
+            };
+        }
+        cursor.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn validate(c: &Config) -> Result<(), ConfigError> {
+    if c.dev {
+        let ip = c.listen_addr().ip();
+        if !ip.is_loopback() {
+            return Err(ConfigError::new(
+                "listen",
+                format!("dev mode listens on loopback only, not {ip}"),
+            ));
+        }
+    } else {
+        if c.auth.jwks.is_none() {
+            return Err(ConfigError::new("auth.jwks", "required outside dev mode"));
+        }
+        if c.auth.issuers.is_empty() {
+            return Err(ConfigError::new("auth.issuers", "required outside dev mode"));
+        }
+        if c.tls.is_none() && !c.insecure_http {
+            return Err(ConfigError::new(
+                "tls",
+                "required unless dev mode or insecure_http = true",
+            ));
+        }
+    }
+    if c.auth.audience.is_empty() {
+        return Err(ConfigError::new("auth.audience", "must not be empty"));
+    }
+    let s = &c.session;
+    if !(1..=300).contains(&s.hello_timeout_s) {
+        return Err(ConfigError::new("session.hello_timeout_s", "must be 1..=300"));
+    }
+    if s.idle_timeout_s == 0 {
+        return Err(ConfigError::new("session.idle_timeout_s", "must be at least 1"));
+    }
+    if !(1024..=16 * 1024 * 1024).contains(&s.max_message_bytes) {
+        return Err(ConfigError::new(
+            "session.max_message_bytes",
+            "must be between 1024 and 16777216",
+        ));
+    }
+    if s.retention_s == 0 {
+        return Err(ConfigError::new("session.retention_s", "must be at least 1"));
+    }
+    if c.limits.messages_per_s == 0 {
+        return Err(ConfigError::new("limits.messages_per_s", "must be at least 1"));
+    }
+    if c.limits.auth_failures_per_min == 0 {
+        return Err(ConfigError::new("limits.auth_failures_per_min", "must be at least 1"));
+    }
+    if c.audit.checkpoint_every == 0 {
+        return Err(ConfigError::new("audit.checkpoint_every", "must be at least 1"));
+    }
+    for (i, o) in c.allowed_origins.iter().enumerate() {
+        if !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/') {
+            return Err(ConfigError::new(
+                format!("allowed_origins[{i}]"),
+                format!("{o:?} is not an origin like https://clinic.example"),
+            ));
+        }
+    }
+    if !c.ice.turn.is_empty() && c.ice.turn_secret.as_deref().is_none_or(str::is_empty) {
+        return Err(ConfigError::new("ice.turn_secret", "required when ice.turn is set"));
+    }
+    for (key, urls, schemes) in [
+        ("ice.stun", &c.ice.stun, &["stun:", "stuns:"][..]),
+        ("ice.turn", &c.ice.turn, &["turn:", "turns:"][..]),
+    ] {
+        for u in urls {
+            if !schemes.iter().any(|s| u.starts_with(s)) {
+                return Err(ConfigError::new(key, format!("{u:?} must start with {}", schemes[0])));
+            }
+        }
+    }
+    if c.ice.turn_ttl_s == 0 {
+        return Err(ConfigError::new("ice.turn_ttl_s", "must be at least 1"));
+    }
+    if let Some(cluster) = &c.cluster {
+        if !cluster.redis_url.starts_with("redis://") && !cluster.redis_url.starts_with("rediss://") {
+            return Err(ConfigError::new("cluster.redis_url", "must be a redis:// URL"));
+        }
+        if bedside_protocol::is_valid_id(&cluster.node_id).is_err() {
+            return Err(ConfigError::new("cluster.node_id", "must be an identifier"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn flags(f: &tempfile::NamedTempFile) -> Overrides {
+        Overrides {
+            config_file: Some(f.path().to_owned()),
+            ..Default::default()
+        }
+    }
+
+    const MIN: &str = "insecure_http = true\n[auth]\njwks = \"k.json\"\nissuers = [\"clinic\"]\n";
+
+    #[test]
+    fn no_file_is_dev_mode_on_loopback() {
+        let c = load(&Overrides::default(), vec![]).unwrap();
+        assert!(c.dev);
+        assert_eq!(c.listen_addr().to_string(), DEFAULT_DEV_LISTEN);
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_types() {
+        let f = file(MIN);
+        let env = vec![
+            ("BEDSIDE_SESSION__IDLE_TIMEOUT_S".to_owned(), "60".to_owned()),
+            ("BEDSIDE_LISTEN".to_owned(), "127.0.0.1:9000".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let c = load(&flags(&f), env).unwrap();
+        assert_eq!(c.session.idle_timeout_s, 60);
+        assert_eq!(c.listen_addr().to_string(), "127.0.0.1:9000");
+        assert!(!c.dev);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let f = file(MIN);
+        let e = load(&flags(&f), vec![("BEDSIDE_SESSION__IDLE_TIMEOUT_S".into(), "soon".into())])
+            .unwrap_err();
+        assert_eq!(e.key, "session.idle_timeout_s");
+
+        let f = file("insecure_http = true\n[auth]\nissuers = [\"x\"]\n");
+        assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "auth.jwks");
+
+        let f = file("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n");
+        assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "tls");
+
+        let f = file(&format!("{MIN}[sesion]\nidle_timeout_s = 3\n"));
+        let e = load(&flags(&f), vec![]).unwrap_err();
+        assert!(e.problem.contains("sesion"), "{e}");
+
+        let f = file("listen = [\n");
+        let e = load(&flags(&f), vec![]).unwrap_err();
+        assert!(e.problem.contains("invalid TOML"), "{e}");
+    }
+
+    #[test]
+    fn dev_mode_refuses_public_listen() {
+        let e = load(
+            &Overrides {
+                dev: true,
+                listen: Some("0.0.0.0:1".parse().unwrap()),
+                ..Default::default()
+            },
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "listen");
+    }
+
+    #[test]
+    fn turn_needs_secret_and_secret_is_redacted() {
+        let f = file(&format!("{MIN}[ice]\nturn = [\"turn:t:3478\"]\n"));
+        assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "ice.turn_secret");
+        let f = file(&format!("{MIN}[ice]\nturn = [\"turn:t:3478\"]\nturn_secret = \"hunter2\"\n"));
+        let c = load(&flags(&f), vec![]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,224 @@
+//! Durable hub state behind one small interface: the replay cache, resume
+//! tokens, participant records (admission, permissions, tracks, key bundles)
+//! and ended visits. The embedded default is SQLite ([`sqlite`]).
+//!
+//! The interface is a command channel: [`Store`] sends [`Command`]s to a
+//! backend that owns the database and answers each on a oneshot. A backend
+//! executes every command waiting in its queue in one transaction and replies
+//! only after that transaction is durable (group commit), so a reply always
+//! means "on disk". Nothing here knows SQL; a Redis backend can serve the same
+//! commands.
+
+pub mod sqlite;
+
+use bedside_protocol::{ParticipantId, Permission, Role, Track, VisitId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+/// The store failed; the operation may not have happened.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is gone (shut down or crashed).
+    #[error("store unavailable")]
+    Unavailable,
+    /// The database reported an error.
+    #[error("store: {0}")]
+    Backend(String),
+}
+
+/// A persisted participant: what a reconnecting client relies on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantRecord {
+    /// Participant id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Admitted by a provider (or a provider).
+    pub admitted: bool,
+    /// Current permissions.
+    pub perms: Vec<Permission>,
+    /// Published tracks.
+    #[serde(default)]
+    pub tracks: Vec<Track>,
+    /// Latest key bundle (raw JSON object).
+    #[serde(default)]
+    pub keys: Option<String>,
+}
+
+/// What a resume token restores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRecord {
+    /// The visit.
+    pub visit: VisitId,
+    /// The participant.
+    pub participant: ParticipantId,
+    /// Role.
+    pub role: Role,
+    /// Display name from the token.
+    pub name: Option<String>,
+    /// Patient record id from the token (audit only).
+    pub patient_id: Option<String>,
+    /// Permissions claimed by the token.
+    pub perms: Vec<Permission>,
+    /// Device from `hello`.
+    pub device: Option<String>,
+    /// Session expiry (the join or last refresh token's `exp`).
+    pub exp: i64,
+}
+
+/// What the store knows about a visit when its task starts.
+#[derive(Debug, Clone, Default)]
+pub struct VisitSnapshot {
+    /// The visit was ended; nobody may join again.
+    pub ended: bool,
+    /// Every known participant.
+    pub participants: Vec<ParticipantRecord>,
+}
+
+/// A write the visit state machine asks for; applied in order, in one batch.
+#[derive(Debug, Clone)]
+pub enum VisitWrite {
+    /// Insert or replace a participant.
+    SaveParticipant(ParticipantRecord),
+    /// Forget a participant and every resume token of theirs.
+    ForgetParticipant(ParticipantId),
+    /// Mark the visit ended; forget its participants and resume tokens.
+    EndVisit,
+}
+
+/// A request to the backend. Each carries its reply channel.
+#[derive(Debug)]
+pub enum Command {
+    /// Record a token id; replies `true` if it was not seen before.
+    ClaimJti {
+        /// SHA-256 of the jti.
+        key: [u8; 32],
+        /// When the entry may be forgotten (token exp + skew).
+        expires: i64,
+        /// Reply.
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    /// Store a resume token (by hash).
+    PutResume {
+        /// SHA-256 of the resume token.
+        key: [u8; 32],
+        /// What it restores.
+        record: ResumeRecord,
+        /// Reply.
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Remove and return a resume token if it exists and has not expired.
+    TakeResume {
+        /// SHA-256 of the resume token.
+        key: [u8; 32],
+        /// Current unix time.
+        now: i64,
+        /// Reply.
+        reply: oneshot::Sender<Result<Option<ResumeRecord>, StoreError>>,
+    },
+    /// Load a visit's persisted state.
+    LoadVisit {
+        /// The visit.
+        visit: VisitId,
+        /// Reply.
+        reply: oneshot::Sender<Result<VisitSnapshot, StoreError>>,
+    },
+    /// Apply writes for a visit.
+    WriteVisit {
+        /// The visit.
+        visit: VisitId,
+        /// The writes, in order.
+        writes: Vec<VisitWrite>,
+        /// Reply.
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Delete expired replay-cache entries and resume tokens.
+    Sweep {
+        /// Current unix time.
+        now: i64,
+        /// Reply: rows deleted.
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+}
+
+/// A cloneable handle to the store backend.
+#[derive(Debug, Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Command>,
+}
+
+/// SHA-256 of a secret, as the store's key for it (the store never holds
+/// resume tokens or jtis in the clear).
+pub fn key_of(secret: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+impl Store {
+    /// A handle sending to `tx`.
+    pub fn new(tx: mpsc::Sender<Command>) -> Self {
+        Self { tx }
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Records `jti`; `Ok(false)` means it was used before (a replay).
+    pub async fn claim_jti(&self, jti: &str, expires: i64) -> Result<bool, StoreError> {
+        let key = key_of(jti);
+        self.call(|reply| Command::ClaimJti { key, expires, reply }).await
+    }
+
+    /// Stores a resume token.
+    pub async fn put_resume(&self, token: &str, record: ResumeRecord) -> Result<(), StoreError> {
+        let key = key_of(token);
+        self.call(|reply| Command::PutResume { key, record, reply }).await
+    }
+
+    /// Consumes a resume token.
+    pub async fn take_resume(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<ResumeRecord>, StoreError> {
+        let key = key_of(token);
+        self.call(|reply| Command::TakeResume { key, now, reply }).await
+    }
+
+    /// Loads a visit.
+    pub async fn load_visit(&self, visit: &VisitId) -> Result<VisitSnapshot, StoreError> {
+        let visit = visit.clone();
+        self.call(|reply| Command::LoadVisit { visit, reply }).await
+    }
+
+    /// Applies visit writes durably.
+    pub async fn write_visit(
+        &self,
+        visit: &VisitId,
+        writes: Vec<VisitWrite>,
+    ) -> Result<(), StoreError> {
+        let visit = visit.clone();
+        self.call(|reply| Command::WriteVisit {
+            visit,
+            writes,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes expired entries.
+    pub async fn sweep(&self, now: i64) -> Result<u64, StoreError> {
+        self.call(|reply| Command::Sweep { now, reply }).await
+    }
+}

@@ -1,0 +1,441 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, owned by
+//! one thread. The thread takes every command waiting in its queue, runs them
+//! in one transaction, commits (one fsync for the batch), then replies.
+//!
+//! Tables: `jti` (replay cache), `resume` (one live resume token per
+//! participant, by SHA-256), `participants` (JSON record per participant),
+//! `ended_visits`.
+
+use super::{Command, ResumeRecord, Store, StoreError, VisitSnapshot, VisitWrite};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use tokio::sync::mpsc;
+
+/// Most commands executed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Opens (creating if needed) `data_dir/bedside.db` and starts its thread.
+pub fn open(data_dir: &Path) -> Result<(Store, std::thread::JoinHandle<()>), StoreError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", data_dir.display())))?;
+    let path = data_dir.join("bedside.db");
+    let conn = Connection::open(&path).map_err(backend)?;
+    init(&conn)?;
+    let (tx, rx) = mpsc::channel(4096);
+    let handle = std::thread::Builder::new()
+        .name("bedside-store".into())
+        .spawn(move || run(conn, rx))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok((Store::new(tx), handle))
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn init(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         CREATE TABLE IF NOT EXISTS jti (
+             key BLOB PRIMARY KEY,
+             expires INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS resume (
+             key BLOB PRIMARY KEY,
+             visit TEXT NOT NULL,
+             participant TEXT NOT NULL,
+             expires INTEGER NOT NULL,
+             record TEXT NOT NULL
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS resume_by_participant ON resume (visit, participant);
+         CREATE TABLE IF NOT EXISTS participants (
+             visit TEXT NOT NULL,
+             participant TEXT NOT NULL,
+             record TEXT NOT NULL,
+             PRIMARY KEY (visit, participant)
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS ended_visits (
+             visit TEXT PRIMARY KEY,
+             ended_at INTEGER NOT NULL
+         ) WITHOUT ROWID;",
+    )
+    .map_err(backend)
+}
+
+/// A reply to send once the batch is durable.
+enum Pending {
+    Bool(tokio::sync::oneshot::Sender<Result<bool, StoreError>>, bool),
+    Unit(tokio::sync::oneshot::Sender<Result<(), StoreError>>),
+    Resume(
+        tokio::sync::oneshot::Sender<Result<Option<ResumeRecord>, StoreError>>,
+        Option<ResumeRecord>,
+    ),
+    Visit(
+        tokio::sync::oneshot::Sender<Result<VisitSnapshot, StoreError>>,
+        VisitSnapshot,
+    ),
+    Count(tokio::sync::oneshot::Sender<Result<u64, StoreError>>, u64),
+}
+
+impl Pending {
+    fn ok(self) {
+        // A dropped receiver means the caller went away; nothing to do.
+        let _ = match self {
+            Pending::Bool(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Pending::Unit(tx) => tx.send(Ok(())).map_err(drop),
+            Pending::Resume(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Pending::Visit(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Pending::Count(tx, v) => tx.send(Ok(v)).map_err(drop),
+        };
+    }
+
+    fn fail(self, e: StoreError) {
+        let _ = match self {
+            Pending::Bool(tx, _) => tx.send(Err(e)).map_err(drop),
+            Pending::Unit(tx) => tx.send(Err(e)).map_err(drop),
+            Pending::Resume(tx, _) => tx.send(Err(e)).map_err(drop),
+            Pending::Visit(tx, _) => tx.send(Err(e)).map_err(drop),
+            Pending::Count(tx, _) => tx.send(Err(e)).map_err(drop),
+        };
+    }
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        execute_batch(&mut conn, &mut batch);
+    }
+    // Channel closed: every handle dropped. WAL is checkpointed on close.
+    drop(conn);
+}
+
+fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
+    let mut pending = Vec::with_capacity(batch.len());
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let err = backend(e);
+            for cmd in batch.drain(..) {
+                fail_command(cmd, err.clone());
+            }
+            return;
+        }
+    };
+    for cmd in batch.drain(..) {
+        // Each command runs in a savepoint so one failure does not undo the others.
+        match apply(&tx, cmd) {
+            Ok(p) => pending.push(Ok(p)),
+            Err((p, e)) => pending.push(Err((p, e))),
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for p in pending {
+                match p {
+                    Ok(p) => p.ok(),
+                    Err((p, e)) => p.fail(e),
+                }
+            }
+        }
+        Err(e) => {
+            let err = backend(e);
+            for p in pending {
+                match p {
+                    Ok(p) | Err((p, _)) => p.fail(err.clone()),
+                }
+            }
+        }
+    }
+}
+
+/// The reply slot of a command that will not run, with a placeholder value.
+fn unanswered(cmd: Command) -> Pending {
+    match cmd {
+        Command::ClaimJti { reply, .. } => Pending::Bool(reply, false),
+        Command::PutResume { reply, .. } | Command::WriteVisit { reply, .. } => {
+            Pending::Unit(reply)
+        }
+        Command::TakeResume { reply, .. } => Pending::Resume(reply, None),
+        Command::LoadVisit { reply, .. } => Pending::Visit(reply, VisitSnapshot::default()),
+        Command::Sweep { reply, .. } => Pending::Count(reply, 0),
+    }
+}
+
+fn fail_command(cmd: Command, e: StoreError) {
+    unanswered(cmd).fail(e);
+}
+
+type Applied = Result<Pending, (Pending, StoreError)>;
+
+/// Runs one command inside a savepoint, so a failing command leaves the rest
+/// of the batch intact.
+fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
+    if let Err(e) = tx.execute_batch("SAVEPOINT cmd") {
+        return Err((unanswered(cmd), backend(e)));
+    }
+    let (pending, result) = match cmd {
+        Command::ClaimJti {
+            key,
+            expires,
+            reply,
+        } => match claim_jti(tx, &key, expires) {
+            Ok(fresh) => (Pending::Bool(reply, fresh), Ok(())),
+            Err(e) => (Pending::Bool(reply, false), Err(e)),
+        },
+        Command::PutResume { key, record, reply } => {
+            (Pending::Unit(reply), put_resume(tx, &key, &record))
+        }
+        Command::TakeResume { key, now, reply } => match take_resume(tx, &key, now) {
+            Ok(r) => (Pending::Resume(reply, r), Ok(())),
+            Err(e) => (Pending::Resume(reply, None), Err(e)),
+        },
+        Command::LoadVisit { visit, reply } => match load_visit(tx, visit.as_str()) {
+            Ok(s) => (Pending::Visit(reply, s), Ok(())),
+            Err(e) => (Pending::Visit(reply, VisitSnapshot::default()), Err(e)),
+        },
+        Command::WriteVisit {
+            visit,
+            writes,
+            reply,
+        } => (Pending::Unit(reply), write_visit(tx, visit.as_str(), &writes)),
+        Command::Sweep { now, reply } => match sweep(tx, now) {
+            Ok(n) => (Pending::Count(reply, n), Ok(())),
+            Err(e) => (Pending::Count(reply, 0), Err(e)),
+        },
+    };
+    match result {
+        Ok(()) => match tx.execute_batch("RELEASE cmd") {
+            Ok(()) => Ok(pending),
+            Err(e) => Err((pending, backend(e))),
+        },
+        Err(e) => {
+            // Undo this command's partial effects; the batch goes on.
+            let _ = tx.execute_batch("ROLLBACK TO cmd; RELEASE cmd");
+            Err((pending, e))
+        }
+    }
+}
+
+fn claim_jti(tx: &rusqlite::Transaction<'_>, key: &[u8; 32], expires: i64) -> Result<bool, StoreError> {
+    let n = tx
+        .prepare_cached("INSERT OR IGNORE INTO jti (key, expires) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![&key[..], expires]))
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+fn put_resume(
+    tx: &rusqlite::Transaction<'_>,
+    key: &[u8; 32],
+    r: &ResumeRecord,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(r).map_err(|e| StoreError::Backend(e.to_string()))?;
+    tx.prepare_cached("DELETE FROM resume WHERE visit = ?1 AND participant = ?2")
+        .and_then(|mut s| s.execute(params![r.visit.as_str(), r.participant.as_str()]))
+        .map_err(backend)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO resume (key, visit, participant, expires, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![&key[..], r.visit.as_str(), r.participant.as_str(), r.exp, json])
+    })
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn take_resume(
+    tx: &rusqlite::Transaction<'_>,
+    key: &[u8; 32],
+    now: i64,
+) -> Result<Option<ResumeRecord>, StoreError> {
+    let row: Option<(i64, String)> = tx
+        .prepare_cached("DELETE FROM resume WHERE key = ?1 RETURNING expires, record")
+        .and_then(|mut s| {
+            s.query_row(params![&key[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(backend)?;
+    match row {
+        Some((expires, _)) if expires <= now => Ok(None),
+        Some((_, json)) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| StoreError::Backend(format!("corrupt resume record: {e}"))),
+        None => Ok(None),
+    }
+}
+
+fn load_visit(tx: &rusqlite::Transaction<'_>, visit: &str) -> Result<VisitSnapshot, StoreError> {
+    let ended = tx
+        .prepare_cached("SELECT 1 FROM ended_visits WHERE visit = ?1")
+        .and_then(|mut s| s.exists(params![visit]))
+        .map_err(backend)?;
+    let mut stmt = tx
+        .prepare_cached("SELECT record FROM participants WHERE visit = ?1")
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![visit], |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut participants = Vec::new();
+    for row in rows {
+        let json = row.map_err(backend)?;
+        let rec = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Backend(format!("corrupt participant record: {e}")))?;
+        participants.push(rec);
+    }
+    Ok(VisitSnapshot {
+        ended,
+        participants,
+    })
+}
+
+fn write_visit(
+    tx: &rusqlite::Transaction<'_>,
+    visit: &str,
+    writes: &[VisitWrite],
+) -> Result<(), StoreError> {
+    for w in writes {
+        match w {
+            VisitWrite::SaveParticipant(rec) => {
+                let json =
+                    serde_json::to_string(rec).map_err(|e| StoreError::Backend(e.to_string()))?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO participants (visit, participant, record) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![visit, rec.id.as_str(), json]))
+                .map_err(backend)?;
+            }
+            VisitWrite::ForgetParticipant(id) => {
+                for sql in [
+                    "DELETE FROM participants WHERE visit = ?1 AND participant = ?2",
+                    "DELETE FROM resume WHERE visit = ?1 AND participant = ?2",
+                ] {
+                    tx.prepare_cached(sql)
+                        .and_then(|mut s| s.execute(params![visit, id.as_str()]))
+                        .map_err(backend)?;
+                }
+            }
+            VisitWrite::EndVisit => {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO ended_visits (visit, ended_at) VALUES (?1, strftime('%s','now'))",
+                )
+                .and_then(|mut s| s.execute(params![visit]))
+                .map_err(backend)?;
+                for sql in [
+                    "DELETE FROM participants WHERE visit = ?1",
+                    "DELETE FROM resume WHERE visit = ?1",
+                ] {
+                    tx.prepare_cached(sql)
+                        .and_then(|mut s| s.execute(params![visit]))
+                        .map_err(backend)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<u64, StoreError> {
+    let a = tx
+        .execute("DELETE FROM jti WHERE expires < ?1", params![now])
+        .map_err(backend)?;
+    let b = tx
+        .execute("DELETE FROM resume WHERE expires < ?1", params![now])
+        .map_err(backend)?;
+    Ok((a + b) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ParticipantRecord;
+    use bedside_protocol::{ParticipantId, Role, VisitId};
+
+    fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
+        ResumeRecord {
+            visit: VisitId::new(visit).unwrap(),
+            participant: ParticipantId::new(p).unwrap(),
+            role: Role::Patient,
+            name: None,
+            patient_id: None,
+            perms: vec![],
+            device: None,
+            exp,
+        }
+    }
+
+    #[tokio::test]
+    async fn replay_cache_and_resume_tokens_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (store, _h) = open(dir.path()).unwrap();
+            assert!(store.claim_jti("j1", 100).await.unwrap());
+            assert!(!store.claim_jti("j1", 100).await.unwrap());
+            store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
+            store.put_resume("r2", rec("v", "p", 100)).await.unwrap();
+        }
+        let (store, _h) = open(dir.path()).unwrap();
+        assert!(!store.claim_jti("j1", 100).await.unwrap());
+        // Only the newest resume token of a participant is live.
+        assert_eq!(store.take_resume("r1", 50).await.unwrap(), None);
+        assert_eq!(store.take_resume("r2", 50).await.unwrap(), Some(rec("v", "p", 100)));
+        // Single use.
+        assert_eq!(store.take_resume("r2", 50).await.unwrap(), None);
+        // Expired tokens do not resume.
+        store.put_resume("r3", rec("v", "q", 10)).await.unwrap();
+        assert_eq!(store.take_resume("r3", 50).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn visit_records_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        let v = VisitId::new("v-1").unwrap();
+        let p = ParticipantRecord {
+            id: ParticipantId::new("pt-1").unwrap(),
+            name: "Pat".into(),
+            role: Role::Patient,
+            admitted: true,
+            perms: vec![],
+            tracks: vec![],
+            keys: None,
+        };
+        store
+            .write_visit(&v, vec![VisitWrite::SaveParticipant(p.clone())])
+            .await
+            .unwrap();
+        let snap = store.load_visit(&v).await.unwrap();
+        assert_eq!(snap.participants, vec![p]);
+        assert!(!snap.ended);
+        store.put_resume("r", rec("v-1", "pt-1", 100)).await.unwrap();
+        store.write_visit(&v, vec![VisitWrite::EndVisit]).await.unwrap();
+        let snap = store.load_visit(&v).await.unwrap();
+        assert!(snap.ended);
+        assert!(snap.participants.is_empty());
+        assert_eq!(store.take_resume("r", 50).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move { s.claim_jti(&format!("j{i}"), 10).await }));
+        }
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap());
+        }
+        assert_eq!(store.sweep(11).await.unwrap(), 200);
+    }
+}

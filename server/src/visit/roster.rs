@@ -1,0 +1,214 @@
+//! Members of a visit and the views of them that clients see.
+
+use super::{ConnId, Join, Millis, Visit};
+use crate::store::ParticipantRecord;
+use bedside_protocol::{
+    DeviceId, Participant, ParticipantId, Permission, Role, ServerMessage, Track, WaitingEntry,
+};
+
+/// A live connection of a member.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The connection.
+    pub conn: ConnId,
+    /// Session id.
+    pub session: String,
+    /// Device from `hello`.
+    pub device: Option<DeviceId>,
+    /// Session expiry, unix seconds.
+    pub expires_at: i64,
+    /// Last client message.
+    pub last_activity: Millis,
+    /// `session_expiring` was sent for the current expiry.
+    pub expiring_sent: bool,
+}
+
+/// A participant known to the visit: the persisted record and, when
+/// connected, the live connection.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// What survives a restart.
+    pub record: ParticipantRecord,
+    /// The live connection, if any.
+    pub live: Option<Live>,
+}
+
+/// Permissions a participant holds when first seen.
+fn initial_perms(role: Role, claimed: &[Permission]) -> Vec<Permission> {
+    let mut perms: Vec<Permission> = claimed
+        .iter()
+        .copied()
+        .filter(|p| *p != Permission::Admit)
+        .collect();
+    if role == Role::Provider {
+        perms.push(Permission::ScreenShare);
+        perms.push(Permission::Admit);
+    }
+    perms.sort();
+    perms.dedup();
+    perms
+}
+
+impl Member {
+    /// A member restored from the store, not connected.
+    pub fn offline(record: ParticipantRecord) -> Self {
+        Self { record, live: None }
+    }
+
+    /// A member first seen in `join`.
+    pub fn new(j: &Join) -> Self {
+        Self {
+            record: ParticipantRecord {
+                id: j.participant.clone(),
+                name: String::new(),
+                role: j.role,
+                admitted: j.role == Role::Provider,
+                perms: initial_perms(j.role, &j.perms),
+                tracks: Vec::new(),
+                keys: None,
+            },
+            live: None,
+        }
+    }
+
+    /// Name and role come from the newest token.
+    pub fn refresh_identity(&mut self, j: &Join) {
+        self.record.name = j.name.clone().unwrap_or_else(|| j.participant.to_string());
+        if self.record.role != j.role {
+            // A role change (rare: the clinic re-issued the token) resets what the role implies.
+            self.record.role = j.role;
+            self.record.perms = initial_perms(j.role, &j.perms);
+            self.record.admitted = j.role == Role::Provider;
+        } else {
+            for p in initial_perms(j.role, &j.perms) {
+                if !self.record.perms.contains(&p) {
+                    self.record.perms.push(p);
+                }
+            }
+            self.record.perms.sort();
+        }
+        if j.role == Role::Provider {
+            self.record.admitted = true;
+        }
+    }
+
+    /// Binds the member to a live connection.
+    pub fn attach(&mut self, now: Millis, j: &Join) {
+        self.live = Some(Live {
+            conn: j.conn,
+            session: j.session.clone(),
+            device: j.device.clone(),
+            expires_at: j.expires_at,
+            last_activity: now,
+            expiring_sent: false,
+        });
+    }
+
+    /// The live connection.
+    pub fn conn(&self) -> Option<ConnId> {
+        self.live.as_ref().map(|l| l.conn)
+    }
+
+    /// Holds the `admit` permission (providers).
+    pub fn is_provider(&self) -> bool {
+        self.record.role == Role::Provider && self.record.perms.contains(&Permission::Admit)
+    }
+
+    /// Admitted and connected.
+    pub fn is_present(&self) -> bool {
+        self.record.admitted && self.live.is_some()
+    }
+
+    /// Waiting and connected: shown in the lobby.
+    pub fn is_waiting(&self) -> bool {
+        !self.record.admitted && self.live.is_some()
+    }
+
+    /// How others see this member.
+    pub fn view(&self) -> Participant {
+        Participant {
+            id: self.record.id.clone(),
+            name: self.record.name.clone(),
+            role: self.record.role,
+            perms: self.record.perms.clone(),
+            tracks: self.record.tracks.clone(),
+            keys: self
+                .record
+                .keys
+                .as_deref()
+                .and_then(|k| serde_json::value::RawValue::from_string(k.to_owned()).ok()),
+        }
+    }
+
+    /// Holds `perm`.
+    pub fn has(&self, perm: Permission) -> bool {
+        self.record.perms.contains(&perm)
+    }
+
+    /// The published track with this id.
+    pub fn track(&self, id: &str) -> Option<&Track> {
+        self.record.tracks.iter().find(|t| t.track_id.as_str() == id)
+    }
+}
+
+impl Visit {
+    /// Everyone admitted and connected, as participant views.
+    pub(super) fn present_participants(&self) -> Vec<Participant> {
+        self.members
+            .values()
+            .filter(|m| m.is_present())
+            .map(Member::view)
+            .collect()
+    }
+
+    /// Connections of admitted, connected members other than `except`.
+    pub(super) fn present_conns_except(&self, except: &ParticipantId) -> Vec<ConnId> {
+        self.members
+            .values()
+            .filter(|m| m.is_present() && m.record.id != *except)
+            .filter_map(Member::conn)
+            .collect()
+    }
+
+    /// Connections of admitted, connected providers.
+    pub(super) fn provider_conns(&self) -> Vec<ConnId> {
+        self.members
+            .values()
+            .filter(|m| m.is_present() && m.is_provider())
+            .filter_map(Member::conn)
+            .collect()
+    }
+
+    /// The current `lobby` message.
+    pub(super) fn lobby_message(&self) -> ServerMessage {
+        ServerMessage::Lobby {
+            waiting: self
+                .members
+                .values()
+                .filter(|m| m.is_waiting())
+                .map(|m| WaitingEntry {
+                    id: m.record.id.clone(),
+                    name: m.record.name.clone(),
+                    role: m.record.role,
+                })
+                .collect(),
+        }
+    }
+
+    /// Tells every present provider the new waiting list.
+    pub(super) fn lobby_changed(&mut self) {
+        let providers = self.provider_conns();
+        if !providers.is_empty() {
+            let msg = self.lobby_message();
+            self.send(providers, msg);
+        }
+    }
+
+    /// The connection of a present (admitted, connected) member.
+    pub(super) fn present_conn(&self, id: &ParticipantId) -> Option<ConnId> {
+        self.members
+            .get(id)
+            .filter(|m| m.is_present())
+            .and_then(Member::conn)
+    }
+}

@@ -1,0 +1,266 @@
+//! State-machine tests with virtual time: no sockets, no sleeps.
+
+use super::*;
+use crate::sdp::{MediaKind, MediaSection};
+use bedside_protocol::{TrackAction, TrackSource};
+use serde_json::Value;
+
+const T0: Millis = 1_700_000_000_000;
+
+fn settings() -> VisitSettings {
+    VisitSettings {
+        idle_timeout_ms: 900_000,
+        expiry_notice_ms: 60_000,
+        limits: Limits {
+            max_message_bytes: 65536,
+            idle_timeout_s: 900,
+        },
+    }
+}
+
+fn pid(s: &str) -> ParticipantId {
+    ParticipantId::new(s).unwrap()
+}
+
+fn visit() -> Visit {
+    Visit::new(VisitId::new("v-1").unwrap(), settings(), VisitSnapshot::default())
+}
+
+fn join(conn: u64, who: &str, role: Role) -> Input {
+    Input::Join(Box::new(Join {
+        conn: ConnId(conn),
+        session: format!("s-{conn}"),
+        participant: pid(who),
+        name: None,
+        role,
+        perms: vec![],
+        device: None,
+        expires_at: T0 / 1000 + 3600,
+        resume_token: format!("r-{conn}"),
+        ice_servers: vec![],
+    }))
+}
+
+fn msg(conn: u64, m: ClientMessage) -> Input {
+    Input::Message {
+        conn: ConnId(conn),
+        id: Some(MessageId::new("m").unwrap()),
+        msg: m,
+        sdp: None,
+    }
+}
+
+/// (recipient conn, message JSON) for every Send; closes as ("close", code).
+fn sent(outs: &[Output]) -> Vec<(u64, Value)> {
+    let mut v = Vec::new();
+    for o in outs {
+        match o {
+            Output::Send { to, msg } => {
+                for c in to {
+                    v.push((c.0, serde_json::from_str(&msg.to_json()).unwrap()));
+                }
+            }
+            Output::Close { conn, code } => {
+                v.push((conn.0, serde_json::json!({"type": "close", "code": code.code()})))
+            }
+            Output::Persist(_) => {}
+        }
+    }
+    v
+}
+
+fn types_for(outs: &[Output], conn: u64) -> Vec<String> {
+    sent(outs)
+        .into_iter()
+        .filter(|(c, _)| *c == conn)
+        .map(|(_, m)| m["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A visit with provider dr (conn 1) and admitted patient pt (conn 2).
+fn admitted_pair() -> Visit {
+    let mut v = visit();
+    v.handle(T0, join(1, "dr", Role::Provider));
+    v.handle(T0, join(2, "pt", Role::Patient));
+    v.handle(T0, msg(1, ClientMessage::Admit { participant: pid("pt") }));
+    v
+}
+
+#[test]
+fn provider_is_admitted_patient_waits_and_is_listed_in_lobby() {
+    let mut v = visit();
+    let out = v.handle(T0, join(1, "dr", Role::Provider));
+    assert_eq!(types_for(&out, 1), ["welcome", "admitted", "lobby"]);
+    let out = v.handle(T0, join(2, "pt", Role::Patient));
+    let s = sent(&out);
+    assert_eq!(s[0].1["state"], "waiting");
+    assert_eq!(s[1], (1, serde_json::json!({"type":"lobby","waiting":[{"id":"pt","name":"pt","role":"patient"}]})));
+}
+
+#[test]
+fn admit_sends_admitted_joined_and_empty_lobby_and_persists_first() {
+    let mut v = visit();
+    v.handle(T0, join(1, "dr", Role::Provider));
+    v.handle(T0, join(2, "pt", Role::Patient));
+    let out = v.handle(T0, msg(1, ClientMessage::Admit { participant: pid("pt") }));
+    assert!(matches!(out[0], Output::Persist(_)), "persist precedes the news");
+    assert_eq!(types_for(&out, 2), ["admitted"]);
+    assert_eq!(types_for(&out, 1), ["joined", "lobby", "ack"]);
+    let s = sent(&out);
+    let admitted = &s.iter().find(|(c, _)| *c == 2).unwrap().1;
+    assert_eq!(admitted["participants"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn waiting_participant_may_not_relay_or_admit() {
+    let mut v = visit();
+    v.handle(T0, join(1, "dr", Role::Provider));
+    v.handle(T0, join(2, "pt", Role::Patient));
+    let out = v.handle(T0, msg(2, ClientMessage::Ice { to: pid("dr"), candidate: String::new(), sdp_mid: None, sdp_mline_index: None }));
+    assert_eq!(sent(&out), vec![(2, serde_json::json!({"type":"error","code":"forbidden","message":"not admitted yet: only ping, leave, keys and refresh are allowed in the waiting room","re":"m"}))]);
+    let out = v.handle(T0, msg(2, ClientMessage::Ping));
+    assert_eq!(types_for(&out, 2), ["pong"]);
+}
+
+#[test]
+fn patient_cannot_admit_or_end() {
+    let mut v = admitted_pair();
+    v.handle(T0, join(3, "gu", Role::Guest));
+    let out = v.handle(T0, msg(2, ClientMessage::Admit { participant: pid("gu") }));
+    assert_eq!(sent(&out)[0].1["code"], "forbidden");
+    let out = v.handle(T0, msg(2, ClientMessage::EndVisit));
+    assert_eq!(sent(&out)[0].1["code"], "forbidden");
+}
+
+#[test]
+fn relay_stamps_from_and_refuses_unknown_targets() {
+    let mut v = admitted_pair();
+    let out = v.handle(T0, msg(1, ClientMessage::Ice { to: pid("pt"), candidate: "candidate:1".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0) }));
+    let s = sent(&out);
+    assert_eq!(s[0], (2, serde_json::json!({"type":"ice","from":"dr","candidate":"candidate:1","sdp_mid":"0","sdp_mline_index":0})));
+    let out = v.handle(T0, msg(1, ClientMessage::Ice { to: pid("nobody"), candidate: String::new(), sdp_mid: None, sdp_mline_index: None }));
+    assert_eq!(sent(&out)[0].1["code"], "not_found");
+}
+
+#[test]
+fn newer_connection_replaces_older_with_4011_and_keeps_admission() {
+    let mut v = admitted_pair();
+    let out = v.handle(T0, join(5, "pt", Role::Patient));
+    let s = sent(&out);
+    assert_eq!(s[0], (2, serde_json::json!({"type":"close","code":4011})));
+    assert_eq!(s[1].1["state"], "admitted");
+    // Messages on the old connection are dropped.
+    assert!(v.handle(T0, msg(2, ClientMessage::Ping)).is_empty());
+}
+
+#[test]
+fn closed_connection_leaves_and_comes_back_admitted() {
+    let mut v = admitted_pair();
+    let out = v.handle(T0, Input::Closed { conn: ConnId(2) });
+    assert_eq!(sent(&out), vec![(1, serde_json::json!({"type":"left","participant":"pt","reason":"closed"}))]);
+    let out = v.handle(T0, join(7, "pt", Role::Patient));
+    assert_eq!(types_for(&out, 7), ["welcome", "admitted"]);
+    assert_eq!(types_for(&out, 1), ["joined"]);
+}
+
+#[test]
+fn deny_closes_4003_and_forgets() {
+    let mut v = visit();
+    v.handle(T0, join(1, "dr", Role::Provider));
+    v.handle(T0, join(2, "pt", Role::Patient));
+    let out = v.handle(T0, msg(1, ClientMessage::Deny { participant: pid("pt"), reason: Some("wrong visit".into()) }));
+    assert_eq!(types_for(&out, 2), ["denied", "close"]);
+    assert!(out.iter().any(|o| matches!(o, Output::Persist(crate::store::VisitWrite::ForgetParticipant(_)))));
+    assert!(v.record(&pid("pt")).is_none());
+    // A new hello waits again.
+    let out = v.handle(T0, join(3, "pt", Role::Patient));
+    assert_eq!(sent(&out)[0].1["state"], "waiting");
+}
+
+#[test]
+fn remove_tells_everyone_left_removed() {
+    let mut v = admitted_pair();
+    let out = v.handle(T0, msg(1, ClientMessage::Remove { participant: pid("pt"), reason: None }));
+    assert_eq!(types_for(&out, 2), ["denied", "close"]);
+    assert_eq!(types_for(&out, 1), ["left", "ack"]);
+}
+
+#[test]
+fn end_visit_ends_everyone_and_refuses_later_joins() {
+    let mut v = admitted_pair();
+    let out = v.handle(T0, msg(1, ClientMessage::EndVisit));
+    assert_eq!(types_for(&out, 1), ["ended", "close"]);
+    assert_eq!(types_for(&out, 2), ["ended", "close"]);
+    assert!(v.is_ended());
+    let out = v.handle(T0, join(9, "pt", Role::Patient));
+    assert_eq!(types_for(&out, 9), ["ended", "close"]);
+}
+
+#[test]
+fn idle_timeout_and_session_expiry_follow_virtual_time() {
+    let mut v = admitted_pair();
+    // Activity from dr only.
+    v.handle(T0 + 800_000, msg(1, ClientMessage::Ping));
+    assert_eq!(v.next_deadline(), Some(T0 + 900_000));
+    let out = v.handle(T0 + 900_000, Input::Tick);
+    assert_eq!(types_for(&out, 2), ["close"]);
+    assert_eq!(sent(&out)[0].1["code"], 4008);
+    assert_eq!(types_for(&out, 1), ["left"]);
+    // dr: expiry at T0+3600s; notice 60 s before.
+    let exp = T0 + 3_600_000;
+    for t in (T0 + 900_000..exp - 60_000).step_by(600_000) {
+        v.handle(t, msg(1, ClientMessage::Ping));
+    }
+    v.handle(exp - 70_000, msg(1, ClientMessage::Ping));
+    let out = v.handle(exp - 60_000, Input::Tick);
+    assert_eq!(types_for(&out, 1), ["session_expiring"]);
+    let out = v.handle(exp, Input::Tick);
+    assert_eq!(sent(&out)[0].1["code"], 4010);
+}
+
+#[test]
+fn refresh_extends_expiry() {
+    let mut v = admitted_pair();
+    let exp = T0 + 3_600_000;
+    v.handle(exp - 1000, Input::Refreshed { conn: ConnId(1), expires_at: exp / 1000 + 3600 });
+    let out = v.handle(exp, Input::Tick);
+    let for_dr = types_for(&out, 1);
+    assert!(!for_dr.contains(&"close".to_owned()), "{for_dr:?}");
+    assert!(!for_dr.contains(&"session_expiring".to_owned()), "{for_dr:?}");
+}
+
+fn summary(kind: MediaKind, track: &str) -> SdpSummary {
+    SdpSummary { sections: vec![MediaSection { kind, sending: true, track_ids: vec![track.into()] }] }
+}
+
+#[test]
+fn screen_share_needs_permission_and_revoke_unpublishes() {
+    let mut v = admitted_pair();
+    let screen = |v: &mut Visit| {
+        v.handle(T0, msg(2, ClientMessage::Track { action: TrackAction::Publish, source: Some(TrackSource::Screen), track_id: bedside_protocol::TrackId::new("scr").unwrap() }))
+    };
+    let out = screen(&mut v);
+    assert_eq!(sent(&out)[0].1["code"], "forbidden");
+    v.handle(T0, msg(1, ClientMessage::Grant { participant: pid("pt"), permission: Permission::ScreenShare }));
+    let out = screen(&mut v);
+    assert_eq!(types_for(&out, 1), ["track"]);
+    // An offer naming it now passes; one naming an unannounced track fails.
+    let ok = Input::Message { conn: ConnId(2), id: None, msg: ClientMessage::Offer { to: pid("dr"), sdp: "x".into() }, sdp: Some(summary(MediaKind::Video, "scr")) };
+    assert_eq!(types_for(&v.handle(T0, ok), 1), ["offer"]);
+    let bad = Input::Message { conn: ConnId(2), id: None, msg: ClientMessage::Offer { to: pid("dr"), sdp: "x".into() }, sdp: Some(summary(MediaKind::Video, "cam")) };
+    assert_eq!(sent(&v.handle(T0, bad))[0].1["rule"], "unannounced_track");
+    let out = v.handle(T0, msg(1, ClientMessage::Revoke { participant: pid("pt"), permission: Permission::ScreenShare }));
+    assert_eq!(types_for(&out, 2), ["track", "permissions"]);
+    assert_eq!(types_for(&out, 1), ["track", "permissions", "ack"]);
+    assert!(v.record(&pid("pt")).unwrap().tracks.is_empty());
+}
+
+#[test]
+fn restored_snapshot_readmits_on_join() {
+    let mut v = admitted_pair();
+    let rec = v.record(&pid("pt")).unwrap().clone();
+    let mut v2 = Visit::new(VisitId::new("v-1").unwrap(), settings(), VisitSnapshot { ended: false, participants: vec![rec] });
+    let out = v2.handle(T0, join(11, "pt", Role::Patient));
+    assert_eq!(sent(&out)[0].1["state"], "admitted");
+    drop(v.handle(T0, Input::Shutdown));
+}
