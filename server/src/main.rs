@@ -1,1 +1,241 @@
-fn main() {}
+//! `bedside`: the hub's command line (OPERATIONS.md). Thin: parse, then call
+//! the library.
+
+use anyhow::Context as _;
+use bedside_protocol::{Permission, Role};
+use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
+use bedside_server::config::{self, Overrides};
+use bedside_server::server::{self, StartError};
+use clap::{Parser, Subcommand};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "bedside", version, about = "Bedside: signaling and encrypted-messaging hub for video visits")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub. Without --config it runs in dev mode on loopback.
+    Serve {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen address, e.g. 127.0.0.1:0 for a free port.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Dev mode: loopback only, own signing key, POST /dev/token, web demo at /.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Make an Ed25519 key pair as JWK sets.
+    Keygen {
+        /// Key id.
+        #[arg(long)]
+        kid: String,
+        /// Private JWK set to write (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Public JWK set to write (give this to the hub's auth.jwks).
+        #[arg(long)]
+        public: PathBuf,
+    },
+    /// Print one signed join token.
+    Token {
+        /// Private JWK set from `bedside keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Issuer (must be in the hub's auth.issuers).
+        #[arg(long)]
+        iss: String,
+        /// Visit id.
+        #[arg(long)]
+        visit: bedside_protocol::VisitId,
+        /// provider, patient or guest.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Participant id.
+        #[arg(long)]
+        sub: bedside_protocol::ParticipantId,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_s: i64,
+        /// Authentication method (repeatable), e.g. mfa.
+        #[arg(long)]
+        amr: Vec<String>,
+        /// Permission from the start (repeatable), e.g. screen_share.
+        #[arg(long, value_parser = parse_perm)]
+        perm: Vec<Permission>,
+        /// Audience.
+        #[arg(long, default_value = "bedside")]
+        aud: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "expected provider, patient or guest".to_owned())
+}
+
+fn parse_perm(s: &str) -> Result<Permission, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "expected screen_share".to_owned())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            dev,
+        } => serve(Overrides {
+            config_file: config,
+            listen,
+            dev,
+        }),
+        Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
+        Command::Token {
+            key,
+            iss,
+            visit,
+            role,
+            sub,
+            name,
+            ttl_s,
+            amr,
+            perm,
+            aud,
+        } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let claims = JoinClaims {
+                iss,
+                aud,
+                sub: sub.to_string(),
+                visit: visit.to_string(),
+                role,
+                name,
+                iat: now,
+                exp: now + ttl_s,
+                jti: random_jti(),
+                amr,
+                perms: perm,
+            };
+            report(token(&key, &claims))
+        }
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bedside: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn keygen(kid: &str, out: &std::path::Path, public: &std::path::Path) -> anyhow::Result<()> {
+    bedside_protocol::is_valid_id(kid).context("--kid")?;
+    let key = PrivateKey::generate(kid);
+    key.save(out, public)?;
+    println!("wrote {} (private) and {} (public)", out.display(), public.display());
+    Ok(())
+}
+
+fn token(key: &std::path::Path, claims: &JoinClaims) -> anyhow::Result<()> {
+    let key = PrivateKey::load(key)?;
+    println!("{}", key.sign(claims)?);
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn serve(flags: Overrides) -> ExitCode {
+    let env = std::env::vars().filter(|(k, _)| k != "BEDSIDE_LOG" && k != "BEDSIDE_WEB_ROOT");
+    let config = match config::load(&flags, env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bedside: config error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bedside: cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let dev = config.dev;
+        let running = match server::start(config).await {
+            Ok(r) => r,
+            Err(StartError::Config { key, problem }) => {
+                eprintln!("bedside: config error: {key}: {problem}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("bedside: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        println!("listening on {}://{}", running.scheme, running.addr);
+        let _ = std::io::stdout().flush();
+        if dev {
+            tracing::info!(
+                "dev mode: open {}://{}/ ; tokens from POST /dev/token",
+                running.scheme,
+                running.addr
+            );
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown(Duration::from_secs(5)).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,125 @@
+//! Shared hub state: configuration, verifier, store, metrics, and the
+//! registry of running visits (visit id → handle of the task that owns it).
+
+use crate::auth::Verifier;
+use crate::auth::mint::PrivateKey;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::net::visit_task::{self, VisitHandle};
+use crate::store::Store;
+use bedside_protocol::VisitId;
+use dashmap::DashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// Dev mode's own issuer: signs `POST /dev/token` tokens.
+#[derive(Debug)]
+pub struct DevIssuer {
+    /// The signing key (kept in `data_dir`).
+    pub key: PrivateKey,
+    /// The `iss` it signs with.
+    pub issuer: String,
+}
+
+/// Issuer name dev mode signs with.
+pub const DEV_ISSUER: &str = "bedside-dev";
+
+/// Everything the connection and visit tasks share.
+#[derive(Debug)]
+pub struct Hub {
+    /// Validated configuration.
+    pub config: Config,
+    /// Token verification.
+    pub verifier: Verifier,
+    /// Durable state.
+    pub store: Store,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Dev mode issuer, when in dev mode.
+    pub dev: Option<DevIssuer>,
+    visits: DashMap<VisitId, VisitHandle>,
+    next_conn: AtomicU64,
+    accepting: AtomicBool,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Hub {
+    /// A hub ready to accept sessions.
+    pub fn new(config: Config, verifier: Verifier, store: Store, dev: Option<DevIssuer>) -> Arc<Self> {
+        let (shutdown_tx, _) = watch::channel(false);
+        Arc::new(Self {
+            config,
+            verifier,
+            store,
+            metrics: Metrics::new(),
+            dev,
+            visits: DashMap::new(),
+            next_conn: AtomicU64::new(1),
+            accepting: AtomicBool::new(true),
+            shutdown_tx,
+        })
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> crate::visit::ConnId {
+        crate::visit::ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The handle of the task owning `visit`, starting one if none runs.
+    pub fn visit(self: &Arc<Self>, visit: &VisitId) -> VisitHandle {
+        use dashmap::mapref::entry::Entry;
+        match self.visits.entry(visit.clone()) {
+            Entry::Occupied(e) if !e.get().is_closed() => e.get().clone(),
+            Entry::Occupied(mut e) => {
+                let h = visit_task::spawn(self.clone(), visit.clone());
+                e.insert(h.clone());
+                h
+            }
+            Entry::Vacant(e) => {
+                let h = visit_task::spawn(self.clone(), visit.clone());
+                e.insert(h.clone());
+                h
+            }
+        }
+    }
+
+    /// Called by a visit task on exit: forget it unless a newer task replaced it.
+    pub fn visit_exited(&self, visit: &VisitId, handle: &VisitHandle) {
+        self.visits.remove_if(visit, |_, h| h.same(handle));
+    }
+
+    /// Number of running visit tasks.
+    pub fn running_visits(&self) -> usize {
+        self.visits.len()
+    }
+
+    /// Accepting new sessions (for `/readyz`).
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+    }
+
+    /// A receiver that turns `true` when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Stops accepting and tells every visit to close its sessions with 1001.
+    pub fn begin_shutdown(&self) {
+        self.accepting.store(false, Ordering::Relaxed);
+        self.shutdown_tx.send_replace(true);
+    }
+}
+
+/// Current unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Current unix time in seconds.
+pub fn now_s() -> i64 {
+    now_ms() / 1000
+}

@@ -1,0 +1,98 @@
+//! Prometheus metrics (`GET /metrics`): connections, sessions, visits,
+//! messages by type, rejects by reason, relay latency.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label: a message type.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabel {
+    /// The wire `type`.
+    pub r#type: &'static str,
+}
+
+/// Label: why something was refused.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// A stable reason code.
+    pub reason: &'static str,
+}
+
+/// Every metric the hub exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// Authenticated sessions attached to a visit.
+    pub sessions: Gauge,
+    /// Visits with a running task.
+    pub visits: Gauge,
+    /// Client messages received, by type.
+    pub messages: Family<TypeLabel, Counter>,
+    /// Refusals (auth failures, protocol errors, invalid SDP, closes), by reason.
+    pub rejects: Family<ReasonLabel, Counter>,
+    /// Seconds from a relayed message's arrival to its hand-off to the recipient's queue.
+    pub relay_latency: Histogram,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("bedside");
+        let connections = Gauge::default();
+        let sessions = Gauge::default();
+        let visits = Gauge::default();
+        let messages = Family::<TypeLabel, Counter>::default();
+        let rejects = Family::<ReasonLabel, Counter>::default();
+        let relay_latency = Histogram::new(exponential_buckets(0.000_025, 2.0, 16));
+        registry.register("connections", "Open WebSocket connections", connections.clone());
+        registry.register("sessions", "Authenticated sessions in a visit", sessions.clone());
+        registry.register("visits", "Visits with a running task", visits.clone());
+        registry.register("messages", "Client messages received, by type", messages.clone());
+        registry.register("rejects", "Refused requests and closes, by reason", rejects.clone());
+        registry.register(
+            "relay_latency_seconds",
+            "Time from a relayed message's arrival to its hand-off to the recipient",
+            relay_latency.clone(),
+        );
+        Self {
+            registry,
+            connections,
+            sessions,
+            visits,
+            messages,
+            rejects,
+            relay_latency,
+        }
+    }
+
+    /// Counts a refusal.
+    pub fn reject(&self, reason: &'static str) {
+        self.rejects.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts a received message.
+    pub fn message(&self, ty: &'static str) {
+        self.messages.get_or_create(&TypeLabel { r#type: ty }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

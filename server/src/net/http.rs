@@ -1,0 +1,263 @@
+//! HTTP next to the socket (section 10): the WebSocket upgrade at
+//! `/v1/signal` with the Origin allow-list, `/healthz`, `/readyz`,
+//! `/metrics`, and in dev mode `POST /dev/token` and the web demo.
+
+use crate::hub::{DEV_ISSUER, Hub, now_s};
+use bedside_protocol::{ParticipantId, Role, SIGNAL_PATH, VisitId};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role as WsRole, WebSocketConfig};
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Routes one request.
+pub async fn route(hub: Arc<Hub>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, SIGNAL_PATH) => upgrade(hub, req, peer),
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/readyz") => {
+            if hub.is_accepting() {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+            }
+        }
+        (&Method::GET, "/metrics") => {
+            let mut r = text(StatusCode::OK, &hub.metrics.render());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        (&Method::POST, "/dev/token") if hub.dev.is_some() => dev_token(hub, req).await,
+        (&Method::GET, _) if hub.config.dev => static_file(&path).await,
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// Origins allowed when none are configured: loopback pages only.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        rest.split(':').next().unwrap_or("")
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn origin_allowed(hub: &Hub, origin: &str) -> bool {
+    if hub.config.allowed_origins.is_empty() {
+        is_loopback_origin(origin)
+    } else {
+        hub.config.allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+    req.headers().get_all(name).iter().any(|v| {
+        v.to_str()
+            .map(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    })
+}
+
+fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    if !hub.is_accepting() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = origin.to_str().map(|o| origin_allowed(&hub, o)).unwrap_or(false);
+        if !allowed {
+            hub.metrics.reject("origin");
+            tracing::info!(%peer, "upgrade refused: origin not allowed");
+            return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+        }
+    }
+    let is_ws = header_has(&req, header::UPGRADE, "websocket")
+        && header_has(&req, header::CONNECTION, "upgrade");
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
+    };
+    if !is_ws || !version_ok {
+        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade (version 13)\n");
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let max = hub.config.session.max_message_bytes;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max * 4 + 64 * 1024)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(config))
+                        .await;
+                super::session::run(hub, ws, peer).await;
+            }
+            Err(e) => tracing::debug!(%peer, error = %e, "upgrade failed"),
+        }
+    });
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}
+
+#[derive(serde::Deserialize)]
+struct DevTokenRequest {
+    visit: VisitId,
+    role: Role,
+    sub: ParticipantId,
+    name: Option<String>,
+    #[serde(default)]
+    perms: Vec<bedside_protocol::Permission>,
+}
+
+/// Dev mode only: mints a join token for the local demo.
+async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
+    let Some(dev) = &hub.dev else {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let body = match Limited::new(req.into_body(), 4096).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return json(StatusCode::PAYLOAD_TOO_LARGE, &serde_json::json!({"error": "body too large"})),
+    };
+    let r: DevTokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": format!("expected {{\"visit\",\"role\",\"sub\",\"name\"}}: {e}")}),
+            );
+        }
+    };
+    let now = now_s();
+    let claims = crate::auth::mint::JoinClaims {
+        iss: DEV_ISSUER.to_owned(),
+        aud: hub.config.auth.audience.clone(),
+        sub: r.sub.to_string(),
+        visit: r.visit.to_string(),
+        role: r.role,
+        name: r.name.map(|n| n.chars().take(128).collect()),
+        iat: now,
+        exp: now + 3600,
+        jti: crate::auth::mint::random_jti(),
+        amr: if r.role == Role::Provider { vec!["mfa".into()] } else { vec!["pwd".into()] },
+        perms: r.perms,
+    };
+    match dev.key.sign(&claims) {
+        Ok(token) => json(StatusCode::OK, &serde_json::json!({ "token": token })),
+        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, &serde_json::json!({"error": e.to_string()})),
+    }
+}
+
+/// Where the web demo's files are served from in dev mode.
+pub fn web_root() -> PathBuf {
+    std::env::var_os("BEDSIDE_WEB_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("web-demo/dist"))
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Serves a file of the web demo; refuses any path leaving the root.
+async fn static_file(path: &str) -> Response<Body> {
+    let rel = path.trim_start_matches('/');
+    let rel = if rel.is_empty() { "index.html" } else { rel };
+    let rel = Path::new(rel);
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    }
+    let root = web_root();
+    let full = root.join(rel);
+    match tokio::fs::read(&full).await {
+        Ok(bytes) => {
+            let mut r = Response::new(Full::new(Bytes::from(bytes)));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&full)));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(_) if rel == Path::new("index.html") => text(
+            StatusCode::OK,
+            "Bedside hub (dev mode) is running.\n\
+             The web demo is not built here; WebSocket endpoint: /v1/signal,\n\
+             tokens: POST /dev/token {\"visit\",\"role\",\"sub\",\"name\"}.\n",
+        ),
+        Err(_) => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_origin;
+
+    #[test]
+    fn loopback_origins() {
+        assert!(is_loopback_origin("http://localhost:8080"));
+        assert!(is_loopback_origin("http://127.0.0.1"));
+        assert!(is_loopback_origin("https://[::1]:8443"));
+        assert!(!is_loopback_origin("https://evil.example"));
+        assert!(!is_loopback_origin("http://localhost.evil.example"));
+        assert!(!is_loopback_origin("null"));
+    }
+}

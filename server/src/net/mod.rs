@@ -1,0 +1,9 @@
+//! The tokio shell around the sans-IO visit: listener and TLS, HTTP routes
+//! next to the socket, WebSocket sessions, per-connection send queues, and the
+//! task that drives each visit.
+
+pub mod http;
+pub mod outbound;
+pub mod session;
+pub mod tls;
+pub mod visit_task;

@@ -1,0 +1,153 @@
+//! Per-connection bounded send queue and the writer task draining it.
+//!
+//! The visit never waits on a client: it `try_send`s shared, already
+//! serialized frames. A client that does not drain its queue is closed with
+//! 1013 (try again later) and can resume; the hub never buffers without bound.
+
+use crate::visit::ConnId;
+use bedside_protocol::CloseCode;
+use futures_util::{Sink, SinkExt};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// Frames a connection may have queued before it counts as not draining.
+pub const QUEUE_CAPACITY: usize = 256;
+
+/// Close code for a client that does not drain its queue (RFC 6455 "try again later").
+pub const SLOW_CONSUMER_CLOSE: u16 = 1013;
+
+/// What the writer task sends.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A serialized message, shared among all recipients of a fan-out.
+    Frame(Utf8Bytes),
+    /// Send a close frame and stop.
+    Close(CloseCode),
+}
+
+/// The sending side of a connection's queue, held by its visit.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    /// The connection.
+    pub id: ConnId,
+    tx: mpsc::Sender<Outbound>,
+    overflow: Arc<Notify>,
+}
+
+/// The queue was full: the connection is being dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl ConnHandle {
+    /// Queues a frame; on a full queue, signals the writer to drop the client.
+    pub fn send(&self, frame: Utf8Bytes) -> Result<(), Overflow> {
+        self.push(Outbound::Frame(frame))
+    }
+
+    /// Queues a close.
+    pub fn close(&self, code: CloseCode) -> Result<(), Overflow> {
+        self.push(Outbound::Close(code))
+    }
+
+    fn push(&self, out: Outbound) -> Result<(), Overflow> {
+        match self.tx.try_send(out) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()), // already gone
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.notify_one();
+                Err(Overflow)
+            }
+        }
+    }
+}
+
+/// A connection's queue: the handle for others and the writer's end.
+pub fn queue(id: ConnId) -> (ConnHandle, Writer) {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let overflow = Arc::new(Notify::new());
+    (
+        ConnHandle {
+            id,
+            tx,
+            overflow: overflow.clone(),
+        },
+        Writer { rx, overflow },
+    )
+}
+
+/// The draining end of a connection's queue.
+#[derive(Debug)]
+pub struct Writer {
+    rx: mpsc::Receiver<Outbound>,
+    overflow: Arc<Notify>,
+}
+
+/// How the writer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterEnd {
+    /// Sent a close frame with this code.
+    Closed(u16),
+    /// Every handle dropped.
+    Drained,
+    /// The socket failed.
+    Failed,
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: WsCode::from(code),
+        reason: Utf8Bytes::from(reason.to_owned()),
+    }))
+}
+
+impl Writer {
+    /// Drains the queue into `sink` until a close, an overflow, or the end.
+    /// Batches: frames already queued are fed before one flush.
+    pub async fn run<S>(mut self, mut sink: S) -> WriterEnd
+    where
+        S: Sink<Message> + Unpin,
+    {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.overflow.notified() => {
+                    let _ = sink.send(close_message(SLOW_CONSUMER_CLOSE, "not reading fast enough")).await;
+                    let _ = sink.close().await;
+                    return WriterEnd::Closed(SLOW_CONSUMER_CLOSE);
+                }
+                next = self.rx.recv() => next,
+            };
+            let mut item = match next {
+                Some(item) => item,
+                None => {
+                    let _ = sink.close().await;
+                    return WriterEnd::Drained;
+                }
+            };
+            loop {
+                match item {
+                    Outbound::Frame(text) => {
+                        if sink.feed(Message::Text(text)).await.is_err() {
+                            return WriterEnd::Failed;
+                        }
+                    }
+                    Outbound::Close(code) => {
+                        let _ = sink.send(close_message(code.code(), code.reason())).await;
+                        let _ = sink.close().await;
+                        return WriterEnd::Closed(code.code());
+                    }
+                }
+                match self.rx.try_recv() {
+                    Ok(more) => item = more,
+                    Err(_) => break,
+                }
+            }
+            if sink.flush().await.is_err() {
+                return WriterEnd::Failed;
+            }
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! One WebSocket connection: the hello/resume handshake, then reading
+//! frames, parsing them once, validating SDP, and forwarding typed inputs to
+//! the visit. Writing happens in the connection's writer task (`outbound`).
+//!
+//! Logging rule: never the token, SDP, candidates or bundles; only reasons.
+
+use super::outbound::{self, ConnHandle, WriterEnd};
+use super::visit_task::{VisitCommand, VisitHandle};
+use crate::auth::AuthError;
+use crate::hub::{Hub, now_s};
+use crate::sdp;
+use crate::store::ResumeRecord;
+use crate::visit::{ConnId, Input, Join};
+use base64::Engine as _;
+use bedside_protocol::{
+    ClientMessage, CloseCode, ErrorCode, MAX_PROTOCOL_ERRORS, MessageId, ParticipantId, Role,
+    ServerMessage, VisitId, parse_client_message,
+};
+use futures_util::{Stream, StreamExt};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+/// How long to wait for the peer's close reply after the hub closed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What one read produced.
+enum Read {
+    Text(Utf8Bytes),
+    Binary,
+    TooLarge,
+    End,
+}
+
+async fn read<S>(stream: &mut S) -> Read
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(t))) => return Read::Text(t),
+            Some(Ok(Message::Binary(_))) => return Read::Binary,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => return Read::End,
+            Some(Err(WsError::Capacity(_))) => return Read::TooLarge,
+            Some(Err(_)) => return Read::End,
+        }
+    }
+}
+
+/// Who this connection is, once authenticated.
+struct Identity {
+    visit: VisitId,
+    participant: ParticipantId,
+    role: Role,
+    resume: ResumeRecord,
+    resume_token: String,
+}
+
+/// Runs a connection to the end.
+pub async fn run<S>(hub: Arc<Hub>, ws: S, peer: SocketAddr)
+where
+    S: Stream<Item = Result<Message, WsError>>
+        + futures_util::Sink<Message>
+        + Unpin
+        + Send
+        + 'static,
+{
+    hub.metrics.connections.inc();
+    let conn_id = hub.next_conn_id();
+    let (sink, mut stream) = ws.split();
+    let (handle, writer) = outbound::queue(conn_id);
+    let mut writer_task = tokio::spawn(writer.run(sink));
+    let mut conn = Conn {
+        hub: hub.clone(),
+        id: conn_id,
+        handle,
+        peer,
+        errors: 0,
+    };
+
+    let identity = tokio::select! {
+        r = tokio::time::timeout(
+            Duration::from_secs(hub.config.session.hello_timeout_s),
+            conn.authenticate(&mut stream),
+        ) => match r {
+            Ok(Ok(identity)) => Some(identity),
+            Ok(Err(code)) => { conn.close(code); None }
+            Err(_) => {
+                tracing::info!(%peer, "no hello or resume in time");
+                hub.metrics.reject("hello_timeout");
+                conn.close(CloseCode::ProtocolError);
+                None
+            }
+        },
+        _ = &mut writer_task => None,
+    };
+
+    if let Some(identity) = identity {
+        hub.metrics.sessions.inc();
+        conn.session(identity, &mut stream, &mut writer_task).await;
+        hub.metrics.sessions.dec();
+    }
+    // Give the peer a moment to answer our close frame, then drop the socket.
+    drop(conn);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let _ = (&mut writer_task).await;
+        while stream.next().await.is_some() {}
+    })
+    .await;
+    writer_task.abort();
+    hub.metrics.connections.dec();
+}
+
+struct Conn {
+    hub: Arc<Hub>,
+    id: ConnId,
+    handle: ConnHandle,
+    peer: SocketAddr,
+    errors: u32,
+}
+
+fn random_token(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+impl Conn {
+    fn send(&self, msg: &ServerMessage) {
+        let _ = self.handle.send(Utf8Bytes::from(msg.to_json()));
+    }
+
+    fn close(&self, code: CloseCode) {
+        let _ = self.handle.close(code);
+    }
+
+    fn error(&self, code: ErrorCode, message: &str, re: Option<MessageId>) {
+        self.send(&ServerMessage::error(code, message, re));
+    }
+
+    /// A protocol error: answered with `bad_request`; the 20th closes with 4000.
+    fn protocol_error(&mut self, message: &str, re: Option<MessageId>) -> bool {
+        self.errors += 1;
+        self.hub.metrics.reject("protocol_error");
+        self.error(ErrorCode::BadRequest, message, re);
+        if self.errors >= MAX_PROTOCOL_ERRORS {
+            tracing::info!(peer = %self.peer, "too many protocol errors");
+            self.close(CloseCode::ProtocolError);
+            return false;
+        }
+        true
+    }
+
+    fn auth_failed(&self, e: &AuthError) -> CloseCode {
+        tracing::warn!(peer = %self.peer, reason = %e, "authentication failed");
+        self.hub.metrics.reject(match e {
+            AuthError::Replayed => "auth_replayed",
+            _ => "auth_failed",
+        });
+        CloseCode::Unauthorized
+    }
+
+    /// Reads the first message and establishes who this is.
+    async fn authenticate<S>(&mut self, stream: &mut S) -> Result<Identity, CloseCode>
+    where
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
+    {
+        let text = match read(stream).await {
+            Read::Text(t) => t,
+            Read::TooLarge => return Err(CloseCode::TooLarge),
+            Read::Binary | Read::End => return Err(CloseCode::ProtocolError),
+        };
+        let now = now_s();
+        match parse_client_message(&text) {
+            Ok((_, ClientMessage::Hello { token, device, .. })) => {
+                self.hub.metrics.message("hello");
+                let claims = self
+                    .hub
+                    .verifier
+                    .verify(&token, now)
+                    .map_err(|e| self.auth_failed(&e))?;
+                let fresh = self
+                    .hub
+                    .store
+                    .claim_jti(&claims.jti, claims.exp + crate::auth::verify::CLOCK_SKEW_S)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "replay cache unavailable");
+                        CloseCode::Unauthorized
+                    })?;
+                if !fresh {
+                    return Err(self.auth_failed(&AuthError::Replayed));
+                }
+                let resume = ResumeRecord {
+                    visit: claims.visit.clone(),
+                    participant: claims.sub.clone(),
+                    role: claims.role,
+                    name: claims.name,
+                    patient_id: claims.patient_id,
+                    perms: claims.perms,
+                    device: device.map(|d| d.to_string()),
+                    exp: claims.exp,
+                };
+                self.issue(resume).await
+            }
+            Ok((_, ClientMessage::Resume { resume_token, .. })) => {
+                self.hub.metrics.message("resume");
+                let record = self
+                    .hub
+                    .store
+                    .take_resume(&resume_token, now)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "resume store unavailable");
+                        CloseCode::Unauthorized
+                    })?;
+                match record {
+                    Some(record) => self.issue(record).await,
+                    None => {
+                        tracing::warn!(peer = %self.peer, "resume refused: unknown, used or expired token");
+                        self.hub.metrics.reject("resume_refused");
+                        Err(CloseCode::Unauthorized)
+                    }
+                }
+            }
+            Ok(_) | Err(_) => {
+                self.hub.metrics.reject("bad_first_message");
+                Err(CloseCode::ProtocolError)
+            }
+        }
+    }
+
+    /// Stores a fresh single-use resume token for `record`.
+    async fn issue(&self, record: ResumeRecord) -> Result<Identity, CloseCode> {
+        let resume_token = random_token(32);
+        self.hub
+            .store
+            .put_resume(&resume_token, record.clone())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot store resume token");
+                CloseCode::GoingAway
+            })?;
+        Ok(Identity {
+            visit: record.visit.clone(),
+            participant: record.participant.clone(),
+            role: record.role,
+            resume: record,
+            resume_token,
+        })
+    }
+
+    /// Attaches to the visit, then relays until the connection ends.
+    async fn session<S>(
+        &mut self,
+        mut me: Identity,
+        stream: &mut S,
+        writer: &mut tokio::task::JoinHandle<WriterEnd>,
+    ) where
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
+    {
+        let Some(visit) = self.attach(&me).await else {
+            self.close(CloseCode::GoingAway);
+            return;
+        };
+        tracing::debug!(conn = self.id.0, visit = %me.visit, participant = %me.participant, "session started");
+        loop {
+            let r = tokio::select! {
+                r = read(stream) => r,
+                _ = &mut *writer => break, // the hub closed this connection
+            };
+            let text = match r {
+                Read::Text(t) => t,
+                Read::Binary => {
+                    if self.protocol_error("binary frames are not part of the protocol", None) {
+                        self.activity(&visit).await;
+                        continue;
+                    }
+                    break;
+                }
+                Read::TooLarge => {
+                    self.hub.metrics.reject("too_large");
+                    self.close(CloseCode::TooLarge);
+                    break;
+                }
+                Read::End => break,
+            };
+            let arrived = Instant::now();
+            let (id, msg) = match parse_client_message(&text) {
+                Ok(x) => x,
+                Err((re, e)) => {
+                    if self.protocol_error(&e.to_string(), re) {
+                        self.activity(&visit).await;
+                        continue;
+                    }
+                    break;
+                }
+            };
+            self.hub.metrics.message(msg.type_name());
+            let sdp = match &msg {
+                ClientMessage::Hello { .. } | ClientMessage::Resume { .. } => {
+                    if self.protocol_error("session already started", id) {
+                        continue;
+                    }
+                    break;
+                }
+                ClientMessage::Refresh { token } => {
+                    self.refresh(&mut me, token, id, &visit).await;
+                    continue;
+                }
+                ClientMessage::Offer { sdp, .. } | ClientMessage::Answer { sdp, .. } => {
+                    match sdp::inspect(sdp) {
+                        Ok(summary) => Some(summary),
+                        Err(v) => {
+                            self.hub.metrics.reject("invalid_sdp");
+                            let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
+                            if let ServerMessage::Error(b) = &mut m {
+                                b.rule = Some(v.rule.to_owned());
+                            }
+                            self.send(&m);
+                            self.activity(&visit).await;
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let input = Input::Message {
+                conn: self.id,
+                id,
+                msg,
+                sdp,
+            };
+            if visit.send(VisitCommand::Input(input, arrived)).await.is_err() {
+                break;
+            }
+        }
+        let _ = visit
+            .send(VisitCommand::Input(Input::Closed { conn: self.id }, Instant::now()))
+            .await;
+    }
+
+    async fn activity(&self, visit: &VisitHandle) {
+        let _ = visit
+            .send(VisitCommand::Input(Input::Activity { conn: self.id }, Instant::now()))
+            .await;
+    }
+
+    /// Joins the visit, retrying if its task was just exiting.
+    async fn attach(&self, me: &Identity) -> Option<VisitHandle> {
+        let r = &me.resume;
+        let session = format!("s-{}", random_token(12));
+        let ice_servers = crate::ice::ice_servers(&self.hub.config.ice, &me.participant, now_s());
+        for _ in 0..3 {
+            let visit = self.hub.visit(&me.visit);
+            let (attached, rx) = oneshot::channel();
+            let join = Box::new(Join {
+                conn: self.id,
+                session: session.clone(),
+                participant: me.participant.clone(),
+                name: r.name.clone(),
+                role: r.role,
+                perms: r.perms.clone(),
+                device: r.device.as_deref().and_then(|d| d.parse().ok()),
+                expires_at: r.exp,
+                resume_token: me.resume_token.clone(),
+                ice_servers: ice_servers.clone(),
+            });
+            let cmd = VisitCommand::Join {
+                join,
+                conn: self.handle.clone(),
+                attached,
+            };
+            if visit.send(cmd).await.is_ok() && rx.await.is_ok() {
+                return Some(visit);
+            }
+        }
+        tracing::error!(visit = %me.visit, "could not attach to visit");
+        None
+    }
+
+    /// `refresh`: a new token for the same sub, visit and role extends the session.
+    async fn refresh(&mut self, me: &mut Identity, token: &str, id: Option<MessageId>, visit: &VisitHandle) {
+        let now = now_s();
+        let claims = match self.hub.verifier.verify(token, now) {
+            Ok(c) if c.sub == me.participant && c.visit == me.visit && c.role == me.role => c,
+            Ok(_) => {
+                self.auth_failed(&AuthError::Mismatch);
+                self.error(ErrorCode::Unauthorized, "token does not match the session", id);
+                return;
+            }
+            Err(e) => {
+                self.auth_failed(&e);
+                self.error(ErrorCode::Unauthorized, &format!("refresh refused: {e}"), id);
+                return;
+            }
+        };
+        match self
+            .hub
+            .store
+            .claim_jti(&claims.jti, claims.exp + crate::auth::verify::CLOCK_SKEW_S)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                self.auth_failed(&AuthError::Replayed);
+                self.error(ErrorCode::Unauthorized, "refresh refused: token replayed", id);
+                return;
+            }
+            Err(_) => {
+                self.error(ErrorCode::Internal, "refresh failed; try again", id);
+                return;
+            }
+        }
+        // The client's resume token now lives as long as the session does.
+        me.resume.exp = claims.exp;
+        if let Err(e) = self.hub.store.put_resume(&me.resume_token, me.resume.clone()).await {
+            tracing::error!(error = %e, "cannot extend resume token");
+        }
+        let _ = visit
+            .send(VisitCommand::Input(
+                Input::Refreshed {
+                    conn: self.id,
+                    expires_at: claims.exp,
+                },
+                Instant::now(),
+            ))
+            .await;
+        self.send(&ServerMessage::Ack {
+            re: id,
+            seq: None,
+            expires_at: Some(claims.exp),
+        });
+    }
+}

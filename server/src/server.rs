@@ -1,0 +1,207 @@
+//! Starting and stopping the hub: open the store, build the verifier, bind,
+//! accept (TLS or plain), and shut down gracefully.
+
+use crate::auth::mint::PrivateKey;
+use crate::auth::{KeySet, Verifier};
+use crate::config::Config;
+use crate::hub::{DEV_ISSUER, DevIssuer, Hub, now_s};
+use crate::net::{http, tls};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is unusable (file missing, bad key...): exit 2.
+    #[error("{key}: {problem}")]
+    Config {
+        /// The key.
+        key: String,
+        /// The problem.
+        problem: String,
+    },
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn config_err(key: &str, problem: impl ToString) -> StartError {
+    StartError::Config {
+        key: key.to_owned(),
+        problem: problem.to_string(),
+    }
+}
+
+/// File name of dev mode's issuer key inside `data_dir`.
+pub const DEV_KEY_FILE: &str = "dev-issuer.jwks.json";
+
+/// Loads dev mode's signing key from `data_dir`, creating it on first run.
+pub fn dev_issuer(config: &Config) -> Result<DevIssuer, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| config_err("data_dir", e))?;
+    let path = config.data_dir.join(DEV_KEY_FILE);
+    let key = if path.exists() {
+        PrivateKey::load(&path).map_err(|e| config_err("data_dir", e))?
+    } else {
+        let key = PrivateKey::generate("bedside-dev-1");
+        key.save(&path, &config.data_dir.join("dev-issuer.public.jwks.json"))
+            .map_err(|e| config_err("data_dir", e))?;
+        key
+    };
+    Ok(DevIssuer {
+        key,
+        issuer: DEV_ISSUER.to_owned(),
+    })
+}
+
+fn verifier(config: &Config, dev: Option<&DevIssuer>) -> Result<Verifier, StartError> {
+    let mut keys = KeySet::default();
+    let mut issuers = config.auth.issuers.clone();
+    if let Some(path) = &config.auth.jwks {
+        keys = KeySet::load(path).map_err(|e| config_err("auth.jwks", e))?;
+    }
+    if let Some(dev) = dev {
+        let public = KeySet::from_json(&dev.key.public_jwks()).map_err(|e| config_err("data_dir", e))?;
+        keys.merge(public);
+        issuers.push(dev.issuer.clone());
+    }
+    Ok(Verifier::new(
+        keys,
+        issuers,
+        config.auth.audience.clone(),
+        config.auth.require_mfa.clone(),
+    ))
+}
+
+/// A running hub.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (the real port with `:0`).
+    pub addr: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// Shared state (tests read metrics and the store through it).
+    pub hub: Arc<Hub>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the hub on `config.listen`.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let dev = if config.dev { Some(dev_issuer(&config)?) } else { None };
+    let verifier = verifier(&config, dev.as_ref())?;
+    let acceptor = match &config.tls {
+        Some(t) => Some(tls::acceptor(t).map_err(|e| config_err("tls", e))?),
+        None => None,
+    };
+    let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
+    let addr = config.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let hub = Hub::new(config, verifier, store, dev);
+    tokio::spawn(sweep(hub.clone()));
+    let accept = tokio::spawn(accept_loop(hub.clone(), listener, acceptor));
+    Ok(Running {
+        addr,
+        scheme,
+        hub,
+        accept,
+    })
+}
+
+impl Running {
+    /// Stops accepting, closes every session with 1001, waits (at most
+    /// `grace`) for connections to finish.
+    pub async fn shutdown(self, grace: Duration) {
+        self.hub.begin_shutdown();
+        self.accept.abort();
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.hub.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {
+    let mut shutdown = hub.shutdown_signal();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let hub = hub.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => serve_http(hub, stream, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+                None => serve_http(hub, tcp, peer).await,
+            }
+        });
+    }
+}
+
+async fn serve_http<IO>(hub: Arc<Hub>, io: IO, peer: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let hub = hub.clone();
+        async move { Ok::<_, Infallible>(http::route(hub, req, peer).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// Deletes expired replay-cache entries and resume tokens now and then.
+async fn sweep(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut shutdown = hub.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = hub.store.sweep(now_s()).await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

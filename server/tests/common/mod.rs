@@ -1,0 +1,237 @@
+//! Test harness: an in-process hub on 127.0.0.1:0 with its own issuer key,
+//! token minting, and a small WebSocket client speaking PROTOCOL.md.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bedside_server::auth::mint::PrivateKey;
+use bedside_server::config::Config;
+use bedside_server::server::{self, Running};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const ISSUER: &str = "clinic";
+pub const KID: &str = "clinic-1";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The clinic's signing key and the directory holding the hub's files.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub key: PrivateKey,
+    pub jwks: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate(KID);
+        let jwks = dir.path().join("issuer.public.jwks.json");
+        key.save(&dir.path().join("issuer.private.jwks.json"), &jwks)
+            .unwrap();
+        Self { dir, key, jwks }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A production-shaped config (not dev mode), plain HTTP on a free port.
+    pub fn config(&self) -> Config {
+        let mut c = Config::default();
+        c.listen = Some("127.0.0.1:0".parse().unwrap());
+        c.insecure_http = true;
+        c.data_dir = self.data_dir();
+        c.audit.path = self.dir.path().join("audit/audit.jsonl");
+        c.auth.jwks = Some(self.jwks.clone());
+        c.auth.issuers = vec![ISSUER.into()];
+        c
+    }
+
+    pub async fn start(&self) -> Hub {
+        self.start_with(|_| {}).await
+    }
+
+    pub async fn start_with(&self, f: impl FnOnce(&mut Config)) -> Hub {
+        let mut c = self.config();
+        f(&mut c);
+        Hub {
+            running: Some(server::start(c).await.unwrap()),
+        }
+    }
+
+    /// Claims of a valid token; tests edit them to make bad ones.
+    pub fn claims(&self, visit: &str, role: &str, sub: &str) -> Value {
+        let now = now();
+        let mut c = json!({
+            "iss": ISSUER, "aud": "bedside", "sub": sub, "visit": visit, "role": role,
+            "name": sub, "iat": now, "exp": now + 3600,
+            "jti": bedside_server::auth::mint::random_jti(),
+        });
+        if role == "provider" {
+            c["amr"] = json!(["pwd", "mfa"]);
+        }
+        c
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.key.sign(claims).unwrap()
+    }
+
+    pub fn token(&self, visit: &str, role: &str, sub: &str) -> String {
+        self.sign(&self.claims(visit, role, sub))
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A token with an arbitrary header and payload, signed by `sign`.
+pub fn raw_token(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{h}.{p}");
+    let sig = URL_SAFE_NO_PAD.encode(sign(input.as_bytes()));
+    format!("{input}.{sig}")
+}
+
+pub struct Hub {
+    pub running: Option<Running>,
+}
+
+impl Hub {
+    pub fn addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/v1/signal", self.addr())
+    }
+
+    pub fn hub(&self) -> &std::sync::Arc<bedside_server::hub::Hub> {
+        &self.running.as_ref().unwrap().hub
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+
+    pub async fn connect(&self) -> Client {
+        Client::connect(&self.url()).await
+    }
+
+    /// Connects and says hello; returns the client and its welcome.
+    pub async fn join(&self, token: &str) -> (Client, Value) {
+        let mut c = self.connect().await;
+        let w = c.hello(token).await;
+        (c, w)
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url.into_client_request().unwrap())
+            .await
+            .unwrap();
+        Self { ws }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, s: &str) {
+        self.ws.send(Message::Text(s.to_owned().into())).await.unwrap();
+    }
+
+    /// Next JSON message; panics on close or timeout.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a message")
+                .expect("connection ended")
+                .expect("websocket error");
+            match m {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Close(f) => panic!("closed: {f:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Next message of type `ty`, skipping others (returned in order).
+    pub async fn recv_type(&mut self, ty: &str) -> Value {
+        loop {
+            let m = self.recv().await;
+            if m["type"] == ty {
+                return m;
+            }
+        }
+    }
+
+    /// Waits for the close frame; returns its code. Messages before it are ignored.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for close");
+            match m {
+                Some(Ok(Message::Close(Some(f)))) => return u16::from(f.code),
+                Some(Ok(Message::Close(None))) => return 1005,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("error before close frame: {e}"),
+                None => panic!("ended without a close frame"),
+            }
+        }
+    }
+
+    /// Collects messages until none arrives for `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut v = Vec::new();
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(quiet, self.ws.next()).await {
+            if let Message::Text(t) = m {
+                v.push(serde_json::from_str(&t).unwrap());
+            }
+        }
+        v
+    }
+
+    pub async fn hello(&mut self, token: &str) -> Value {
+        self.send(json!({"type":"hello","token":token,"device":"d-test"})).await;
+        self.recv_type("welcome").await
+    }
+}
+
+/// A provider and an admitted patient in `visit`.
+pub async fn admitted_pair(env: &Env, hub: &Hub, visit: &str) -> (Client, Client) {
+    let (mut dr, _) = hub.join(&env.token(visit, "provider", "dr")).await;
+    let (mut pt, w) = hub.join(&env.token(visit, "patient", "pt")).await;
+    assert_eq!(w["state"], "waiting");
+    dr.recv_type("lobby").await; // empty lobby at join
+    let lobby = dr.recv_type("lobby").await;
+    assert_eq!(lobby["waiting"][0]["id"], "pt");
+    dr.send(json!({"type":"admit","participant":"pt"})).await;
+    pt.recv_type("admitted").await;
+    dr.recv_type("joined").await;
+    (dr, pt)
+}
+
+/// A Chromium-shaped offer (audio, video, data), valid under section 5.
+pub const OFFER: &str = include_str!("../data/offer.sdp");
