@@ -106,7 +106,9 @@ where
     // Give the peer a moment to answer our close frame, then drop the socket.
     drop(conn);
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        let _ = (&mut writer_task).await;
+        if !writer_task.is_finished() {
+            let _ = (&mut writer_task).await;
+        }
         while stream.next().await.is_some() {}
     })
     .await;

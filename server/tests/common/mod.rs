@@ -230,6 +230,7 @@ pub async fn admitted_pair(env: &Env, hub: &Hub, visit: &str) -> (Client, Client
     dr.send(json!({"type":"admit","participant":"pt"})).await;
     pt.recv_type("admitted").await;
     dr.recv_type("joined").await;
+    assert_eq!(dr.recv().await, json!({"type":"lobby","waiting":[]}));
     (dr, pt)
 }
 
