@@ -361,7 +361,8 @@ mod tests {
 
     #[test]
     fn parses_offer_and_ignores_client_from() {
-        let (id, m) = ok(r#"{"type":"offer","id":"c-1","to":"pt-1","from":"evil","sdp":"v=0\r\n"}"#);
+        let (id, m) =
+            ok(r#"{"type":"offer","id":"c-1","to":"pt-1","from":"evil","sdp":"v=0\r\n"}"#);
         assert_eq!(id.unwrap().as_str(), "c-1");
         match m {
             ClientMessage::Offer { to, sdp } => {
@@ -389,8 +390,8 @@ mod tests {
         let (id, e) = parse_client_message(r#"{"type":"nope","id":"x"}"#).unwrap_err();
         assert_eq!(id.unwrap().as_str(), "x");
         assert_eq!(e, ParseError::UnknownType("nope".into()));
-        let (id, e) = parse_client_message(r#"{"type":"admit","id":"y","participant":"a b"}"#)
-            .unwrap_err();
+        let (id, e) =
+            parse_client_message(r#"{"type":"admit","id":"y","participant":"a b"}"#).unwrap_err();
         assert_eq!(id.unwrap().as_str(), "y");
         assert!(matches!(e, ParseError::Invalid(_)));
         let (_, e) = parse_client_message(r#"{"id":"z"}"#).unwrap_err();
@@ -398,7 +399,13 @@ mod tests {
         let (_, e) = parse_client_message("not json").unwrap_err();
         assert!(matches!(e, ParseError::Invalid(_)));
         let (_, e) = parse_client_message(r#"{"type":"offer","to":"a"}"#).unwrap_err();
-        assert_eq!(e, ParseError::MissingField { ty: "offer", field: "sdp" });
+        assert_eq!(
+            e,
+            ParseError::MissingField {
+                ty: "offer",
+                field: "sdp"
+            }
+        );
     }
 
     #[test]
@@ -409,7 +416,9 @@ mod tests {
 
     #[test]
     fn publish_needs_source() {
-        assert!(parse_client_message(r#"{"type":"track","action":"publish","track_id":"t"}"#).is_err());
+        assert!(
+            parse_client_message(r#"{"type":"track","action":"publish","track_id":"t"}"#).is_err()
+        );
         assert!(
             parse_client_message(r#"{"type":"track","action":"unpublish","track_id":"t"}"#).is_ok()
         );

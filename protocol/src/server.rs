@@ -3,8 +3,8 @@
 use crate::codes::ErrorCode;
 use crate::ids::{MessageId, ParticipantId, TrackId, VisitId};
 use crate::model::{
-    E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, TrackAction,
-    TrackSource, WaitingEntry,
+    E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, TrackAction, TrackSource,
+    WaitingEntry,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -288,6 +288,9 @@ mod tests {
             participant: ParticipantId::new("pt-1").unwrap(),
             reason: LeftReason::Closed,
         };
-        assert_eq!(m.to_json(), r#"{"type":"left","participant":"pt-1","reason":"closed"}"#);
+        assert_eq!(
+            m.to_json(),
+            r#"{"type":"left","participant":"pt-1","reason":"closed"}"#
+        );
     }
 }

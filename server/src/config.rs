@@ -215,7 +215,10 @@ impl std::fmt::Debug for IceConfig {
         f.debug_struct("IceConfig")
             .field("stun", &self.stun)
             .field("turn", &self.turn)
-            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "turn_secret",
+                &self.turn_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("turn_ttl_s", &self.turn_ttl_s)
             .finish()
     }
@@ -292,11 +295,17 @@ pub fn load(
         None => toml::Table::new(),
     };
     apply_env(&mut table, env)?;
-    let mut config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| {
+    let mut config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." || path.is_empty() { "config".to_owned() } else { path };
-            ConfigError::new(key, e.into_inner().to_string())
+            let key = if path == "." || path.is_empty() {
+                "config".to_owned()
+            } else {
+                path
+            };
+            let problem = e.into_inner().to_string();
+            let problem = problem.lines().next().unwrap_or_default().trim().to_owned();
+            ConfigError::new(key, problem)
         })?;
     config.dev = flags.dev || flags.config_file.is_none();
     if let Some(listen) = flags.listen {
@@ -310,12 +319,21 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path.display().to_string(), format!("cannot read: {e}")))?;
     text.parse::<toml::Table>().map_err(|e| {
-        let msg = e.message().to_owned();
+        let msg = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let line = e
             .span()
             .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        ConfigError::new(path.display().to_string(), format!("invalid TOML{at}: {msg}"))
+        ConfigError::new(
+            path.display().to_string(),
+            format!("invalid TOML{at}: {msg}"),
+        )
     })
 }
 
@@ -361,7 +379,9 @@ fn apply_env(
 fn parse_env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         Err(_) => toml::Value::String(raw.to_owned()),
     }
 }
@@ -380,7 +400,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::new("auth.jwks", "required outside dev mode"));
         }
         if c.auth.issuers.is_empty() {
-            return Err(ConfigError::new("auth.issuers", "required outside dev mode"));
+            return Err(ConfigError::new(
+                "auth.issuers",
+                "required outside dev mode",
+            ));
         }
         if c.tls.is_none() && !c.insecure_http {
             return Err(ConfigError::new(
@@ -394,10 +417,16 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     let s = &c.session;
     if !(1..=300).contains(&s.hello_timeout_s) {
-        return Err(ConfigError::new("session.hello_timeout_s", "must be 1..=300"));
+        return Err(ConfigError::new(
+            "session.hello_timeout_s",
+            "must be 1..=300",
+        ));
     }
     if s.idle_timeout_s == 0 {
-        return Err(ConfigError::new("session.idle_timeout_s", "must be at least 1"));
+        return Err(ConfigError::new(
+            "session.idle_timeout_s",
+            "must be at least 1",
+        ));
     }
     if !(1024..=16 * 1024 * 1024).contains(&s.max_message_bytes) {
         return Err(ConfigError::new(
@@ -406,16 +435,28 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         ));
     }
     if s.retention_s == 0 {
-        return Err(ConfigError::new("session.retention_s", "must be at least 1"));
+        return Err(ConfigError::new(
+            "session.retention_s",
+            "must be at least 1",
+        ));
     }
     if c.limits.messages_per_s == 0 {
-        return Err(ConfigError::new("limits.messages_per_s", "must be at least 1"));
+        return Err(ConfigError::new(
+            "limits.messages_per_s",
+            "must be at least 1",
+        ));
     }
     if c.limits.auth_failures_per_min == 0 {
-        return Err(ConfigError::new("limits.auth_failures_per_min", "must be at least 1"));
+        return Err(ConfigError::new(
+            "limits.auth_failures_per_min",
+            "must be at least 1",
+        ));
     }
     if c.audit.checkpoint_every == 0 {
-        return Err(ConfigError::new("audit.checkpoint_every", "must be at least 1"));
+        return Err(ConfigError::new(
+            "audit.checkpoint_every",
+            "must be at least 1",
+        ));
     }
     for (i, o) in c.allowed_origins.iter().enumerate() {
         if !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/') {
@@ -426,7 +467,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     if !c.ice.turn.is_empty() && c.ice.turn_secret.as_deref().is_none_or(str::is_empty) {
-        return Err(ConfigError::new("ice.turn_secret", "required when ice.turn is set"));
+        return Err(ConfigError::new(
+            "ice.turn_secret",
+            "required when ice.turn is set",
+        ));
     }
     for (key, urls, schemes) in [
         ("ice.stun", &c.ice.stun, &["stun:", "stuns:"][..]),
@@ -434,7 +478,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     ] {
         for u in urls {
             if !schemes.iter().any(|s| u.starts_with(s)) {
-                return Err(ConfigError::new(key, format!("{u:?} must start with {}", schemes[0])));
+                return Err(ConfigError::new(
+                    key,
+                    format!("{u:?} must start with {}", schemes[0]),
+                ));
             }
         }
     }
@@ -442,8 +489,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new("ice.turn_ttl_s", "must be at least 1"));
     }
     if let Some(cluster) = &c.cluster {
-        if !cluster.redis_url.starts_with("redis://") && !cluster.redis_url.starts_with("rediss://") {
-            return Err(ConfigError::new("cluster.redis_url", "must be a redis:// URL"));
+        if !cluster.redis_url.starts_with("redis://") && !cluster.redis_url.starts_with("rediss://")
+        {
+            return Err(ConfigError::new(
+                "cluster.redis_url",
+                "must be a redis:// URL",
+            ));
         }
         if bedside_protocol::is_valid_id(&cluster.node_id).is_err() {
             return Err(ConfigError::new("cluster.node_id", "must be an identifier"));
@@ -483,7 +534,10 @@ mod tests {
     fn env_overrides_nested_keys_with_types() {
         let f = file(MIN);
         let env = vec![
-            ("BEDSIDE_SESSION__IDLE_TIMEOUT_S".to_owned(), "60".to_owned()),
+            (
+                "BEDSIDE_SESSION__IDLE_TIMEOUT_S".to_owned(),
+                "60".to_owned(),
+            ),
             ("BEDSIDE_LISTEN".to_owned(), "127.0.0.1:9000".to_owned()),
             ("PATH".to_owned(), "/bin".to_owned()),
         ];
@@ -496,8 +550,11 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let f = file(MIN);
-        let e = load(&flags(&f), vec![("BEDSIDE_SESSION__IDLE_TIMEOUT_S".into(), "soon".into())])
-            .unwrap_err();
+        let e = load(
+            &flags(&f),
+            vec![("BEDSIDE_SESSION__IDLE_TIMEOUT_S".into(), "soon".into())],
+        )
+        .unwrap_err();
         assert_eq!(e.key, "session.idle_timeout_s");
 
         let f = file("insecure_http = true\n[auth]\nissuers = [\"x\"]\n");
@@ -533,7 +590,9 @@ mod tests {
     fn turn_needs_secret_and_secret_is_redacted() {
         let f = file(&format!("{MIN}[ice]\nturn = [\"turn:t:3478\"]\n"));
         assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "ice.turn_secret");
-        let f = file(&format!("{MIN}[ice]\nturn = [\"turn:t:3478\"]\nturn_secret = \"hunter2\"\n"));
+        let f = file(&format!(
+            "{MIN}[ice]\nturn = [\"turn:t:3478\"]\nturn_secret = \"hunter2\"\n"
+        ));
         let c = load(&flags(&f), vec![]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }

@@ -46,7 +46,12 @@ pub struct Hub {
 
 impl Hub {
     /// A hub ready to accept sessions.
-    pub fn new(config: Config, verifier: Verifier, store: Store, dev: Option<DevIssuer>) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        verifier: Verifier,
+        store: Store,
+        dev: Option<DevIssuer>,
+    ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         Arc::new(Self {
             config,

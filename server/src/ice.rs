@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn coturn_rest_credentials() {
         // Reference value computed with: printf %s '1767225600:dr-ada' | openssl dgst -sha1 -hmac secret -binary | base64
-        assert_eq!(turn_credential("secret", "1767225600:dr-ada"), "3fVxU5u0AO9YH8JrsUmMHVr2/KM=");
+        assert_eq!(
+            turn_credential("secret", "1767225600:dr-ada"),
+            "3fVxU5u0AO9YH8JrsUmMHVr2/KM="
+        );
         let cfg = IceConfig {
             stun: vec!["stun:s:3478".into()],
             turn: vec!["turn:t:3478".into()],

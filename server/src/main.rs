@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "bedside", version, about = "Bedside: signaling and encrypted-messaging hub for video visits")]
+#[command(
+    name = "bedside",
+    version,
+    about = "Bedside: signaling and encrypted-messaging hub for video visits"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -152,7 +156,11 @@ fn keygen(kid: &str, out: &std::path::Path, public: &std::path::Path) -> anyhow:
     bedside_protocol::is_valid_id(kid).context("--kid")?;
     let key = PrivateKey::generate(kid);
     key.save(out, public)?;
-    println!("wrote {} (private) and {} (public)", out.display(), public.display());
+    println!(
+        "wrote {} (private) and {} (public)",
+        out.display(),
+        public.display()
+    );
     Ok(())
 }
 
@@ -182,7 +190,10 @@ fn serve(flags: Overrides) -> ExitCode {
         }
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bedside: cannot start runtime: {e}");

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub messages: Family<TypeLabel, Counter>,
     /// Refusals (auth failures, protocol errors, invalid SDP, closes), by reason.
     pub rejects: Family<ReasonLabel, Counter>,
+    /// Connections closed by the hub, by close reason.
+    pub closes: Family<ReasonLabel, Counter>,
     /// Seconds from a relayed message's arrival to its hand-off to the recipient's queue.
     pub relay_latency: Histogram,
 }
@@ -49,12 +51,34 @@ impl Metrics {
         let visits = Gauge::default();
         let messages = Family::<TypeLabel, Counter>::default();
         let rejects = Family::<ReasonLabel, Counter>::default();
+        let closes = Family::<ReasonLabel, Counter>::default();
         let relay_latency = Histogram::new(exponential_buckets(0.000_025, 2.0, 16));
-        registry.register("connections", "Open WebSocket connections", connections.clone());
-        registry.register("sessions", "Authenticated sessions in a visit", sessions.clone());
+        registry.register(
+            "connections",
+            "Open WebSocket connections",
+            connections.clone(),
+        );
+        registry.register(
+            "sessions",
+            "Authenticated sessions in a visit",
+            sessions.clone(),
+        );
         registry.register("visits", "Visits with a running task", visits.clone());
-        registry.register("messages", "Client messages received, by type", messages.clone());
-        registry.register("rejects", "Refused requests and closes, by reason", rejects.clone());
+        registry.register(
+            "messages",
+            "Client messages received, by type",
+            messages.clone(),
+        );
+        registry.register(
+            "rejects",
+            "Refused requests and closes, by reason",
+            rejects.clone(),
+        );
+        registry.register(
+            "closes",
+            "Connections closed by the hub, by reason",
+            closes.clone(),
+        );
         registry.register(
             "relay_latency_seconds",
             "Time from a relayed message's arrival to its hand-off to the recipient",
@@ -67,6 +91,7 @@ impl Metrics {
             visits,
             messages,
             rejects,
+            closes,
             relay_latency,
         }
     }
@@ -74,6 +99,11 @@ impl Metrics {
     /// Counts a refusal.
     pub fn reject(&self, reason: &'static str) {
         self.rejects.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts a close by the hub.
+    pub fn close(&self, reason: &'static str) {
+        self.closes.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a received message.

@@ -63,7 +63,10 @@ pub struct SdpSummary {
 /// Parses `sdp` and checks the section 5 rules that need only the text.
 pub fn inspect(sdp: &str) -> Result<SdpSummary, SdpViolation> {
     if sdp.len() > MAX_SDP_BYTES {
-        return Err(violation("size", format!("SDP is larger than {MAX_SDP_BYTES} bytes")));
+        return Err(violation(
+            "size",
+            format!("SDP is larger than {MAX_SDP_BYTES} bytes"),
+        ));
     }
     // Cheap pre-check so a huge m-line count never reaches the parser.
     let m_lines = sdp.lines().filter(|l| l.starts_with("m=")).count();
@@ -84,7 +87,10 @@ fn describe(e: &webrtc_sdp::error::SdpParserError) -> String {
     match e {
         E::Line { line_number, .. } => format!("bad line {line_number}"),
         E::Unsupported { line_number, .. } => format!("unsupported line {line_number}"),
-        E::Sequence { message, line_number } => format!("{message} (line {line_number})"),
+        E::Sequence {
+            message,
+            line_number,
+        } => format!("{message} (line {line_number})"),
     }
 }
 
@@ -93,11 +99,16 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
         return Err(violation("m_sections", "too many m-sections"));
     }
     let session_fp = has_strong_fingerprint(&session.attribute);
-    let session_ufrag = has(&session.attribute, |a| matches!(a, SdpAttribute::IceUfrag(_)));
+    let session_ufrag = has(&session.attribute, |a| {
+        matches!(a, SdpAttribute::IceUfrag(_))
+    });
     let session_pwd = has(&session.attribute, |a| matches!(a, SdpAttribute::IcePwd(_)));
     let session_dir = direction(&session.attribute);
     if session.media.is_empty() && !session_fp {
-        return Err(violation("fingerprint", "no sha-256 (or stronger) a=fingerprint"));
+        return Err(violation(
+            "fingerprint",
+            "no sha-256 (or stronger) a=fingerprint",
+        ));
     }
     let mut summary = SdpSummary::default();
     for (i, m) in session.media.iter().enumerate() {
@@ -118,7 +129,9 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
                 format!("m-section {n} lacks a=ice-ufrag or a=ice-pwd"),
             ));
         }
-        let dir = direction(attrs).or(session_dir).unwrap_or(Direction::SendRecv);
+        let dir = direction(attrs)
+            .or(session_dir)
+            .unwrap_or(Direction::SendRecv);
         let track_ids = attrs
             .iter()
             .filter_map(|a| match a {
@@ -262,13 +275,25 @@ a=sctp-port:5000\r\n";
     #[test]
     fn each_rule() {
         let rule = |sdp: &str| inspect(sdp).unwrap_err().rule;
-        assert_eq!(rule(&OFFER.replacen("UDP/TLS/RTP/SAVPF 111", "RTP/AVP 111", 1)), "rtp_profile");
-        assert_eq!(rule(&OFFER.replace("UDP/DTLS/SCTP", "DTLS/SCTP")), "data_profile");
+        assert_eq!(
+            rule(&OFFER.replacen("UDP/TLS/RTP/SAVPF 111", "RTP/AVP 111", 1)),
+            "rtp_profile"
+        );
+        assert_eq!(
+            rule(&OFFER.replace("UDP/DTLS/SCTP", "DTLS/SCTP")),
+            "data_profile"
+        );
         let fp256 = "sha-256 19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70:9F:04:A9:0E:05:E9:26:33:E8:70:88:A2";
         let fp1 = "sha-1 19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70";
         assert_eq!(rule(&OFFER.replace(fp256, fp1)), "fingerprint");
-        assert_eq!(rule(&OFFER.replacen("a=fingerprint", "a=x-fingerprint", 1)), "fingerprint");
-        assert_eq!(rule(&OFFER.replace("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", "")), "ice_credentials");
+        assert_eq!(
+            rule(&OFFER.replacen("a=fingerprint", "a=x-fingerprint", 1)),
+            "fingerprint"
+        );
+        assert_eq!(
+            rule(&OFFER.replace("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", "")),
+            "ice_credentials"
+        );
         assert_eq!(rule("hello"), "parse");
         assert_eq!(rule(&"x".repeat(MAX_SDP_BYTES + 1)), "size");
         let many = format!("{OFFER}{}", "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n".repeat(16));
@@ -278,7 +303,9 @@ a=sctp-port:5000\r\n";
     #[test]
     fn session_level_fingerprint_counts() {
         let fp = "a=fingerprint:sha-256 19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70:9F:04:A9:0E:05:E9:26:33:E8:70:88:A2\r\n";
-        let moved = OFFER.replace(fp, "").replacen("t=0 0\r\n", &format!("t=0 0\r\n{fp}"), 1);
+        let moved = OFFER
+            .replace(fp, "")
+            .replacen("t=0 0\r\n", &format!("t=0 0\r\n{fp}"), 1);
         assert!(inspect(&moved).is_ok());
     }
 }

@@ -74,7 +74,8 @@ fn verifier(config: &Config, dev: Option<&DevIssuer>) -> Result<Verifier, StartE
         keys = KeySet::load(path).map_err(|e| config_err("auth.jwks", e))?;
     }
     if let Some(dev) = dev {
-        let public = KeySet::from_json(&dev.key.public_jwks()).map_err(|e| config_err("data_dir", e))?;
+        let public =
+            KeySet::from_json(&dev.key.public_jwks()).map_err(|e| config_err("data_dir", e))?;
         keys.merge(public);
         issuers.push(dev.issuer.clone());
     }
@@ -100,7 +101,11 @@ pub struct Running {
 
 /// Starts the hub on `config.listen`.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let dev = if config.dev { Some(dev_issuer(&config)?) } else { None };
+    let dev = if config.dev {
+        Some(dev_issuer(&config)?)
+    } else {
+        None
+    };
     let verifier = verifier(&config, dev.as_ref())?;
     let acceptor = match &config.tls {
         Some(t) => Some(tls::acceptor(t).map_err(|e| config_err("tls", e))?),
@@ -160,7 +165,8 @@ async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tls: Option<tokio_rus
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
                         Ok(Ok(stream)) => serve_http(hub, stream, peer).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Section 2 and 3: every token failure closes with 4001; good tokens of each
 //! algorithm are accepted; a jti is accepted once, also across a restart.
 
@@ -27,21 +28,35 @@ async fn every_token_failure_closes_4001() {
     let c = env.claims("v-1", "patient", "pt");
 
     let other = bedside_server::auth::mint::PrivateKey::generate(KID);
-    assert_eq!(refused(&hub, &other.sign(&c).unwrap()).await, 4001, "bad signature");
+    assert_eq!(
+        refused(&hub, &other.sign(&c).unwrap()).await,
+        4001,
+        "bad signature"
+    );
 
-    let none = raw_token(&json!({"alg":"none","kid":KID,"typ":"JWT"}), &c, |_| Vec::new());
+    let none = raw_token(&json!({"alg":"none","kid":KID,"typ":"JWT"}), &c, |_| {
+        Vec::new()
+    });
     assert_eq!(refused(&hub, &none).await, 4001, "alg none");
 
     // Algorithm confusion: HS256 "signed" with the Ed25519 public key.
     let public = env.key.signing_key().verifying_key().to_bytes();
     let confused = raw_token(&json!({"alg":"HS256","kid":KID}), &c, hs256(&public));
-    assert_eq!(refused(&hub, &confused).await, 4001, "HS256 with the public key");
+    assert_eq!(
+        refused(&hub, &confused).await,
+        4001,
+        "HS256 with the public key"
+    );
     let x = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, public);
     let confused = raw_token(&json!({"alg":"HS256","kid":KID}), &c, hs256(x.as_bytes()));
     assert_eq!(refused(&hub, &confused).await, 4001, "HS256 with the JWK x");
 
     let unknown = bedside_server::auth::mint::PrivateKey::generate("nope");
-    assert_eq!(refused(&hub, &unknown.sign(&c).unwrap()).await, 4001, "unknown kid");
+    assert_eq!(
+        refused(&hub, &unknown.sign(&c).unwrap()).await,
+        4001,
+        "unknown kid"
+    );
 
     let mut bad = c.clone();
     bad["aud"] = json!("someone-else");
@@ -60,10 +75,18 @@ async fn every_token_failure_closes_4001() {
     assert_eq!(refused(&hub, &env.sign(&bad)).await, 4001, "no jti");
     let mut bad = env.claims("v-1", "provider", "dr");
     bad["amr"] = json!(["pwd"]);
-    assert_eq!(refused(&hub, &env.sign(&bad)).await, 4001, "provider without MFA");
+    assert_eq!(
+        refused(&hub, &env.sign(&bad)).await,
+        4001,
+        "provider without MFA"
+    );
     let mut bad = env.claims("v-1", "provider", "dr");
     bad.as_object_mut().unwrap().remove("amr");
-    assert_eq!(refused(&hub, &env.sign(&bad)).await, 4001, "provider without amr");
+    assert_eq!(
+        refused(&hub, &env.sign(&bad)).await,
+        4001,
+        "provider without amr"
+    );
     assert_eq!(refused(&hub, "not.a.token").await, 4001, "garbage");
 
     // And a good one still works on the same hub.
@@ -101,7 +124,8 @@ async fn es256_and_hs256_keys_verify_by_kid() {
     // An ES256 key (P-256) and an HS256 secret beside the Ed25519 key.
     let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let point = kp.public_key_raw().to_vec(); // 0x04 || x || y
-    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    let b64 =
+        |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
     let secret = [7u8; 32];
     let set = json!({"keys": [
         serde_json::from_str::<serde_json::Value>(&env.key.public_jwks()).unwrap()["keys"][0],
@@ -114,7 +138,12 @@ async fn es256_and_hs256_keys_verify_by_kid() {
     let c = env.claims("v-1", "patient", "p-ec");
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     h.kid = Some("ec-1".into());
-    let ec = jsonwebtoken::encode(&h, &c, &jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der())).unwrap();
+    let ec = jsonwebtoken::encode(
+        &h,
+        &c,
+        &jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der()),
+    )
+    .unwrap();
     let (_a, w) = hub.join(&ec).await;
     assert_eq!(w["participant"]["id"], "p-ec");
 
@@ -128,7 +157,12 @@ async fn es256_and_hs256_keys_verify_by_kid() {
     c["jti"] = json!("x1");
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     h.kid = Some(KID.into());
-    let wrong = jsonwebtoken::encode(&h, &c, &jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der())).unwrap();
+    let wrong = jsonwebtoken::encode(
+        &h,
+        &c,
+        &jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der()),
+    )
+    .unwrap();
     assert_eq!(refused(&hub, &wrong).await, 4001);
 }
 
@@ -153,16 +187,22 @@ async fn refresh_needs_a_matching_fresh_token() {
     let (mut pt, w) = hub.join(&env.token("v-1", "patient", "pt")).await;
     let mut c = env.claims("v-1", "patient", "pt");
     c["exp"] = json!(now() + 7200);
-    pt.send(json!({"type":"refresh","id":"r1","token":env.sign(&c)})).await;
+    pt.send(json!({"type":"refresh","id":"r1","token":env.sign(&c)}))
+        .await;
     let ack = pt.recv_type("ack").await;
     assert_eq!(ack["re"], "r1");
     assert_eq!(ack["expires_at"], c["exp"]);
     assert!(ack["expires_at"].as_i64() > w["expires_at"].as_i64());
     // Someone else's token does not extend this session.
-    pt.send(json!({"type":"refresh","id":"r2","token":env.token("v-1", "patient", "other")})).await;
+    pt.send(json!({"type":"refresh","id":"r2","token":env.token("v-1", "patient", "other")}))
+        .await;
     let e = pt.recv_type("error").await;
-    assert_eq!((e["code"].as_str(), e["re"].as_str()), (Some("unauthorized"), Some("r2")));
+    assert_eq!(
+        (e["code"].as_str(), e["re"].as_str()),
+        (Some("unauthorized"), Some("r2"))
+    );
     // A replayed refresh token is refused too.
-    pt.send(json!({"type":"refresh","id":"r3","token":env.sign(&c)})).await;
+    pt.send(json!({"type":"refresh","id":"r3","token":env.sign(&c)}))
+        .await;
     assert_eq!(pt.recv_type("error").await["code"], "unauthorized");
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Section 10 and the transport rules: health, readiness, metrics, the Origin
 //! allow-list, dev mode's token endpoint, TLS with certificate reload.
 
@@ -13,12 +14,18 @@ use tokio::net::TcpStream;
 /// A plain HTTP/1.1 request; returns (status, body).
 async fn request(addr: SocketAddr, head: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!("{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let req = format!(
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     let status = out[9..12].parse().unwrap();
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -34,7 +41,10 @@ fn upgrade_head(origin: Option<&str>) -> String {
 async fn health_readiness_and_metrics() {
     let env = Env::new();
     let hub = env.start().await;
-    assert_eq!(request(hub.addr(), "GET /healthz HTTP/1.1", "").await.0, 200);
+    assert_eq!(
+        request(hub.addr(), "GET /healthz HTTP/1.1", "").await.0,
+        200
+    );
     assert_eq!(request(hub.addr(), "GET /readyz HTTP/1.1", "").await.0, 200);
     let (_dr, _pt) = admitted_pair(&env, &hub, "v-1").await;
     let (status, body) = request(hub.addr(), "GET /metrics HTTP/1.1", "").await;
@@ -49,7 +59,12 @@ async fn health_readiness_and_metrics() {
         assert!(body.contains(needle), "{needle} missing in\n{body}");
     }
     // Not in dev mode: no token endpoint, no web demo.
-    assert_eq!(request(hub.addr(), "POST /dev/token HTTP/1.1", "{}").await.0, 404);
+    assert_eq!(
+        request(hub.addr(), "POST /dev/token HTTP/1.1", "{}")
+            .await
+            .0,
+        404
+    );
     assert_eq!(request(hub.addr(), "GET / HTTP/1.1", "").await.0, 404);
 }
 
@@ -58,9 +73,22 @@ async fn origin_allow_list_is_enforced_at_the_upgrade() {
     let env = Env::new();
     let hub = env.start().await;
     // Default: loopback origins only; no Origin (native apps) is fine.
-    assert_eq!(request(hub.addr(), &upgrade_head(Some("https://evil.example")), "").await.0, 403);
+    assert_eq!(
+        request(hub.addr(), &upgrade_head(Some("https://evil.example")), "")
+            .await
+            .0,
+        403
+    );
     let mut s = TcpStream::connect(hub.addr()).await.unwrap();
-    s.write_all(format!("{}\r\nHost: x\r\n\r\n", upgrade_head(Some("http://localhost:3000"))).as_bytes()).await.unwrap();
+    s.write_all(
+        format!(
+            "{}\r\nHost: x\r\n\r\n",
+            upgrade_head(Some("http://localhost:3000"))
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut buf = [0u8; 12];
     s.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"HTTP/1.1 101");
@@ -68,10 +96,32 @@ async fn origin_allow_list_is_enforced_at_the_upgrade() {
     let hub = env
         .start_with(|c| c.allowed_origins = vec!["https://clinic.example".into()])
         .await;
-    assert_eq!(request(hub.addr(), &upgrade_head(Some("http://localhost:3000")), "").await.0, 403);
-    assert_eq!(request(hub.addr(), &upgrade_head(Some("https://clinic.example.evil")), "").await.0, 403);
+    assert_eq!(
+        request(hub.addr(), &upgrade_head(Some("http://localhost:3000")), "")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        request(
+            hub.addr(),
+            &upgrade_head(Some("https://clinic.example.evil")),
+            ""
+        )
+        .await
+        .0,
+        403
+    );
     let mut s = TcpStream::connect(hub.addr()).await.unwrap();
-    s.write_all(format!("{}\r\nHost: x\r\n\r\n", upgrade_head(Some("https://clinic.example"))).as_bytes()).await.unwrap();
+    s.write_all(
+        format!(
+            "{}\r\nHost: x\r\n\r\n",
+            upgrade_head(Some("https://clinic.example"))
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     s.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"HTTP/1.1 101");
 }
@@ -93,10 +143,21 @@ async fn dev_mode_mints_tokens_its_hub_accepts() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_c, w) = hub.join(&token).await;
-    assert_eq!(w["participant"], json!({"id":"dr-ada","name":"Dr. Ada","role":"provider","perms":["screen_share","admit"]}));
-    let (status, _) = request(hub.addr(), "POST /dev/token HTTP/1.1", r#"{"visit":"a b","role":"x"}"#).await;
+    assert_eq!(
+        w["participant"],
+        json!({"id":"dr-ada","name":"Dr. Ada","role":"provider","perms":["screen_share","admit"]})
+    );
+    let (status, _) = request(
+        hub.addr(),
+        "POST /dev/token HTTP/1.1",
+        r#"{"visit":"a b","role":"x"}"#,
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(env.data_dir().join("dev-issuer.jwks.json").exists());
 }
@@ -127,7 +188,9 @@ async fn tls_serves_wss_and_reloads_the_certificate_without_dropping_sessions() 
     a.hello(&env.token("v-1", "provider", "dr")).await;
     // Plain HTTP on the TLS port gets nothing usable.
     let mut s = TcpStream::connect(hub.addr()).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
     assert!(!buf.starts_with(b"HTTP/1.1 200"));
@@ -143,29 +206,38 @@ async fn tls_serves_wss_and_reloads_the_certificate_without_dropping_sessions() 
         }
     }
     assert!(reloaded, "new certificate served");
-    assert!(tls_client(hub.addr(), &first).await.is_err(), "old certificate retired");
+    assert!(
+        tls_client(hub.addr(), &first).await.is_err(),
+        "old certificate retired"
+    );
     // The session made before the reload is still alive.
     a.send(json!({"type":"ping"})).await;
     assert_eq!(a.recv_type("pong").await["type"], "pong");
 }
 
-async fn tls_client(addr: SocketAddr, trust: &rustls::pki_types::CertificateDer<'static>) -> Result<TlsClient, String> {
+async fn tls_client(
+    addr: SocketAddr,
+    trust: &rustls::pki_types::CertificateDer<'static>,
+) -> Result<TlsClient, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(trust.clone()).map_err(|e| e.to_string())?;
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
         .map_err(|e| e.to_string())?;
-    let (ws, _) = tokio_tungstenite::client_async(format!("wss://localhost:{}/v1/signal", addr.port()), tls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (ws, _) =
+        tokio_tungstenite::client_async(format!("wss://localhost:{}/v1/signal", addr.port()), tls)
+            .await
+            .map_err(|e| e.to_string())?;
     Ok(TlsClient { ws })
 }
 
@@ -176,12 +248,21 @@ struct TlsClient {
 impl TlsClient {
     async fn send(&mut self, v: serde_json::Value) {
         use futures_util::SinkExt;
-        self.ws.send(tokio_tungstenite::tungstenite::Message::Text(v.to_string().into())).await.unwrap();
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .unwrap();
     }
     async fn recv_type(&mut self, ty: &str) -> serde_json::Value {
         use futures_util::StreamExt;
         loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next()).await.unwrap().unwrap().unwrap();
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
                 let v: serde_json::Value = serde_json::from_str(&t).unwrap();
                 if v["type"] == ty {

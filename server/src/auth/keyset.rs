@@ -130,7 +130,9 @@ impl KeySet {
 }
 
 fn decoded_len(field: &Option<String>, name: &str) -> Result<usize, String> {
-    let v = field.as_deref().ok_or_else(|| format!("missing \"{name}\""))?;
+    let v = field
+        .as_deref()
+        .ok_or_else(|| format!("missing \"{name}\""))?;
     URL_SAFE_NO_PAD
         .decode(v)
         .map(|b| b.len())
@@ -200,7 +202,10 @@ mod tests {
         assert!(KeySet::from_json("{}").is_err());
         assert!(KeySet::from_json(r#"{"keys":[]}"#).is_err());
         let short = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AAAA"}]}"#;
-        assert!(matches!(KeySet::from_json(short), Err(KeySetError::Key { .. })));
+        assert!(matches!(
+            KeySet::from_json(short),
+            Err(KeySetError::Key { .. })
+        ));
         let rsa = r#"{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}"#;
         assert!(KeySet::from_json(rsa).is_err());
         let mismatch = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","alg":"HS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;

@@ -137,10 +137,13 @@ impl PrivateKey {
 
     /// Reads a private JWK set file.
     pub fn load(path: &Path) -> Result<Self, MintError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| MintError::Io {
-            path: path.display().to_string(),
-            source,
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| MintError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+            );
         Self::from_jwks(&text)
     }
 

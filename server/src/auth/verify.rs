@@ -165,7 +165,12 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier for `keys`, accepting `issuers` and `audience`.
-    pub fn new(keys: KeySet, issuers: Vec<String>, audience: String, require_mfa: Vec<Role>) -> Self {
+    pub fn new(
+        keys: KeySet,
+        issuers: Vec<String>,
+        audience: String,
+        require_mfa: Vec<Role>,
+    ) -> Self {
         Self {
             keys,
             issuers: issuers.into_iter().collect(),
@@ -212,8 +217,8 @@ impl Verifier {
                 | jsonwebtoken::errors::ErrorKind::InvalidToken => AuthError::Malformed,
                 _ => AuthError::BadSignature,
             })?;
-        let raw: RawClaims = serde_json::from_value(data.claims)
-            .map_err(|e| AuthError::BadClaims(e.to_string()))?;
+        let raw: RawClaims =
+            serde_json::from_value(data.claims).map_err(|e| AuthError::BadClaims(e.to_string()))?;
         self.check_claims(raw, now)
     }
 
@@ -223,7 +228,7 @@ impl Verifier {
         }
         let aud_ok = match &c.aud {
             Audience::One(a) => *a == self.audience,
-            Audience::Many(list) => list.iter().any(|a| *a == self.audience),
+            Audience::Many(list) => list.contains(&self.audience),
         };
         if !aud_ok {
             return Err(AuthError::WrongAudience);
@@ -231,10 +236,8 @@ impl Verifier {
         if c.exp + CLOCK_SKEW_S <= now {
             return Err(AuthError::Expired);
         }
-        if let Some(nbf) = c.nbf {
-            if nbf - CLOCK_SKEW_S > now {
-                return Err(AuthError::NotYetValid);
-            }
+        if c.nbf.is_some_and(|nbf| nbf - CLOCK_SKEW_S > now) {
+            return Err(AuthError::NotYetValid);
         }
         if c.iat - CLOCK_SKEW_S > now {
             return Err(AuthError::IssuedInFuture);
@@ -274,11 +277,14 @@ impl Verifier {
 
 fn read_header(token: &str) -> Result<Header, AuthError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(AuthError::Malformed);
     };
-    let bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| AuthError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| AuthError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)
 }
 

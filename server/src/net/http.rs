@@ -32,8 +32,10 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
 fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -77,7 +79,10 @@ fn is_loopback_origin(origin: &str) -> bool {
     } else {
         rest.split(':').next().unwrap_or("")
     };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn origin_allowed(hub: &Hub, origin: &str) -> bool {
@@ -101,7 +106,10 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
         return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let allowed = origin.to_str().map(|o| origin_allowed(&hub, o)).unwrap_or(false);
+        let allowed = origin
+            .to_str()
+            .map(|o| origin_allowed(&hub, o))
+            .unwrap_or(false);
         if !allowed {
             hub.metrics.reject("origin");
             tracing::info!(%peer, "upgrade refused: origin not allowed");
@@ -118,7 +126,10 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
         return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
     };
     if !is_ws || !version_ok {
-        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade (version 13)\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade (version 13)\n",
+        );
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let max = hub.config.session.max_message_bytes;
@@ -131,9 +142,12 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let ws =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(config))
-                        .await;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    WsRole::Server,
+                    Some(config),
+                )
+                .await;
                 super::session::run(hub, ws, peer).await;
             }
             Err(e) => tracing::debug!(%peer, error = %e, "upgrade failed"),
@@ -167,7 +181,12 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
     };
     let body = match Limited::new(req.into_body(), 4096).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return json(StatusCode::PAYLOAD_TOO_LARGE, &serde_json::json!({"error": "body too large"})),
+        Err(_) => {
+            return json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &serde_json::json!({"error": "body too large"}),
+            );
+        }
     };
     let r: DevTokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -189,12 +208,19 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
         iat: now,
         exp: now + 3600,
         jti: crate::auth::mint::random_jti(),
-        amr: if r.role == Role::Provider { vec!["mfa".into()] } else { vec!["pwd".into()] },
+        amr: if r.role == Role::Provider {
+            vec!["mfa".into()]
+        } else {
+            vec!["pwd".into()]
+        },
         perms: r.perms,
     };
     match dev.key.sign(&claims) {
         Ok(token) => json(StatusCode::OK, &serde_json::json!({ "token": token })),
-        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, &serde_json::json!({"error": e.to_string()})),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({"error": e.to_string()}),
+        ),
     }
 }
 
@@ -231,8 +257,10 @@ async fn static_file(path: &str) -> Response<Body> {
     match tokio::fs::read(&full).await {
         Ok(bytes) => {
             let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&full)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(&full)),
+            );
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             r

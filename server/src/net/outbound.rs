@@ -105,49 +105,60 @@ fn close_message(code: u16, reason: &str) -> Message {
 
 impl Writer {
     /// Drains the queue into `sink` until a close, an overflow, or the end.
-    /// Batches: frames already queued are fed before one flush.
+    /// Batches: frames already queued are fed before one flush. An overflow
+    /// interrupts even a write blocked on a full socket.
     pub async fn run<S>(mut self, mut sink: S) -> WriterEnd
     where
         S: Sink<Message> + Unpin,
     {
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = self.overflow.notified() => {
-                    let _ = sink.send(close_message(SLOW_CONSUMER_CLOSE, "not reading fast enough")).await;
-                    let _ = sink.close().await;
-                    return WriterEnd::Closed(SLOW_CONSUMER_CLOSE);
-                }
-                next = self.rx.recv() => next,
-            };
-            let mut item = match next {
-                Some(item) => item,
-                None => {
-                    let _ = sink.close().await;
-                    return WriterEnd::Drained;
-                }
-            };
+        let overflow = self.overflow.clone();
+        let end = async {
             loop {
-                match item {
-                    Outbound::Frame(text) => {
-                        if sink.feed(Message::Text(text)).await.is_err() {
-                            return WriterEnd::Failed;
+                let mut item = match self.rx.recv().await {
+                    Some(item) => item,
+                    None => {
+                        let _ = sink.close().await;
+                        return WriterEnd::Drained;
+                    }
+                };
+                loop {
+                    match item {
+                        Outbound::Frame(text) => {
+                            if sink.feed(Message::Text(text)).await.is_err() {
+                                return WriterEnd::Failed;
+                            }
+                        }
+                        Outbound::Close(code) => {
+                            let _ = sink.send(close_message(code.code(), code.reason())).await;
+                            let _ = sink.close().await;
+                            return WriterEnd::Closed(code.code());
                         }
                     }
-                    Outbound::Close(code) => {
-                        let _ = sink.send(close_message(code.code(), code.reason())).await;
-                        let _ = sink.close().await;
-                        return WriterEnd::Closed(code.code());
+                    match self.rx.try_recv() {
+                        Ok(more) => item = more,
+                        Err(_) => break,
                     }
                 }
-                match self.rx.try_recv() {
-                    Ok(more) => item = more,
-                    Err(_) => break,
+                if sink.flush().await.is_err() {
+                    return WriterEnd::Failed;
                 }
             }
-            if sink.flush().await.is_err() {
-                return WriterEnd::Failed;
-            }
+        };
+        tokio::select! {
+            biased;
+            _ = overflow.notified() => {}
+            end = end => return end,
         }
+        // The client stopped reading: try to say why, but never wait long.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(100), async {
+            let _ = sink
+                .send(close_message(
+                    SLOW_CONSUMER_CLOSE,
+                    "not reading fast enough",
+                ))
+                .await;
+        })
+        .await;
+        WriterEnd::Closed(SLOW_CONSUMER_CLOSE)
     }
 }

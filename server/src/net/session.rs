@@ -337,18 +337,28 @@ impl Conn {
                 msg,
                 sdp,
             };
-            if visit.send(VisitCommand::Input(input, arrived)).await.is_err() {
+            if visit
+                .send(VisitCommand::Input(input, arrived))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
         let _ = visit
-            .send(VisitCommand::Input(Input::Closed { conn: self.id }, Instant::now()))
+            .send(VisitCommand::Input(
+                Input::Closed { conn: self.id },
+                Instant::now(),
+            ))
             .await;
     }
 
     async fn activity(&self, visit: &VisitHandle) {
         let _ = visit
-            .send(VisitCommand::Input(Input::Activity { conn: self.id }, Instant::now()))
+            .send(VisitCommand::Input(
+                Input::Activity { conn: self.id },
+                Instant::now(),
+            ))
             .await;
     }
 
@@ -386,18 +396,32 @@ impl Conn {
     }
 
     /// `refresh`: a new token for the same sub, visit and role extends the session.
-    async fn refresh(&mut self, me: &mut Identity, token: &str, id: Option<MessageId>, visit: &VisitHandle) {
+    async fn refresh(
+        &mut self,
+        me: &mut Identity,
+        token: &str,
+        id: Option<MessageId>,
+        visit: &VisitHandle,
+    ) {
         let now = now_s();
         let claims = match self.hub.verifier.verify(token, now) {
             Ok(c) if c.sub == me.participant && c.visit == me.visit && c.role == me.role => c,
             Ok(_) => {
                 self.auth_failed(&AuthError::Mismatch);
-                self.error(ErrorCode::Unauthorized, "token does not match the session", id);
+                self.error(
+                    ErrorCode::Unauthorized,
+                    "token does not match the session",
+                    id,
+                );
                 return;
             }
             Err(e) => {
                 self.auth_failed(&e);
-                self.error(ErrorCode::Unauthorized, &format!("refresh refused: {e}"), id);
+                self.error(
+                    ErrorCode::Unauthorized,
+                    &format!("refresh refused: {e}"),
+                    id,
+                );
                 return;
             }
         };
@@ -410,7 +434,11 @@ impl Conn {
             Ok(true) => {}
             Ok(false) => {
                 self.auth_failed(&AuthError::Replayed);
-                self.error(ErrorCode::Unauthorized, "refresh refused: token replayed", id);
+                self.error(
+                    ErrorCode::Unauthorized,
+                    "refresh refused: token replayed",
+                    id,
+                );
                 return;
             }
             Err(_) => {
@@ -420,7 +448,12 @@ impl Conn {
         }
         // The client's resume token now lives as long as the session does.
         me.resume.exp = claims.exp;
-        if let Err(e) = self.hub.store.put_resume(&me.resume_token, me.resume.clone()).await {
+        if let Err(e) = self
+            .hub
+            .store
+            .put_resume(&me.resume_token, me.resume.clone())
+            .await
+        {
             tracing::error!(error = %e, "cannot extend resume token");
         }
         let _ = visit

@@ -69,11 +69,12 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, TlsError> 
     let resolver = Arc::new(ReloadingResolver {
         current: RwLock::new(load(cfg)?),
     });
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(Path::new("tls"), e))?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(Path::new("tls"), e))?
+            .with_no_client_auth()
+            .with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     tokio::spawn(watch(cfg.clone(), resolver));
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
@@ -116,7 +117,9 @@ async fn watch(cfg: TlsConfig, resolver: Arc<ReloadingResolver>) {
                 resolver.set(key);
                 tracing::info!(cert = %cfg.cert.display(), "TLS certificate reloaded");
             }
-            Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the current certificate"),
+            Err(e) => {
+                tracing::error!(error = %e, "TLS reload failed; keeping the current certificate")
+            }
         }
     }
 }

@@ -172,7 +172,12 @@ impl VisitTask {
 
     /// Persist, then send, then close; a client whose queue overflows is
     /// treated as closed and the visit is told.
-    async fn carry_out(&mut self, visit: &mut Visit, mut out: Vec<Output>, arrived: Option<Instant>) {
+    async fn carry_out(
+        &mut self,
+        visit: &mut Visit,
+        mut out: Vec<Output>,
+        arrived: Option<Instant>,
+    ) {
         loop {
             let writes: Vec<VisitWrite> = out
                 .iter()
@@ -181,11 +186,11 @@ impl VisitTask {
                     _ => None,
                 })
                 .collect();
-            if !writes.is_empty() {
-                if let Err(e) = self.hub.store.write_visit(visit.id(), writes).await {
-                    tracing::error!(visit = %visit.id(), error = %e, "store write failed");
-                    self.hub.metrics.reject("store_error");
-                }
+            if !writes.is_empty()
+                && let Err(e) = self.hub.store.write_visit(visit.id(), writes).await
+            {
+                tracing::error!(visit = %visit.id(), error = %e, "store write failed");
+                self.hub.metrics.reject("store_error");
             }
             let mut dropped = Vec::new();
             for o in out {
@@ -200,20 +205,23 @@ impl VisitTask {
                                 | bedside_protocol::ServerMessage::Ice { .. }
                         );
                         for c in to {
-                            if let Some(h) = self.conns.get(&c) {
-                                if h.send(frame.clone()) == Err(Overflow) {
-                                    dropped.push(c);
-                                }
+                            if let Some(h) = self.conns.get(&c)
+                                && h.send(frame.clone()) == Err(Overflow)
+                            {
+                                dropped.push(c);
                             }
                         }
                         if let (true, Some(at)) = (relayed, arrived) {
-                            self.hub.metrics.relay_latency.observe(at.elapsed().as_secs_f64());
+                            self.hub
+                                .metrics
+                                .relay_latency
+                                .observe(at.elapsed().as_secs_f64());
                         }
                     }
                     Output::Close { conn, code } => {
                         if let Some(h) = self.conns.remove(&conn) {
                             let _ = h.close(code);
-                            self.hub.metrics.reject(close_reason(code));
+                            self.hub.metrics.close(close_reason(code));
                         }
                     }
                 }
@@ -224,7 +232,7 @@ impl VisitTask {
             out = Vec::new();
             for c in dropped {
                 if self.conns.remove(&c).is_some() {
-                    self.hub.metrics.reject("slow_consumer");
+                    self.hub.metrics.close("slow_consumer");
                     out.extend(visit.handle(now_ms(), Input::Closed { conn: c }));
                 }
             }
@@ -235,17 +243,17 @@ impl VisitTask {
 fn close_reason(code: bedside_protocol::CloseCode) -> &'static str {
     use bedside_protocol::CloseCode as C;
     match code {
-        C::Left => "close_left",
-        C::GoingAway => "close_going_away",
-        C::ProtocolError => "close_protocol_error",
-        C::Unauthorized => "close_unauthorized",
-        C::Denied => "close_denied",
-        C::IdleTimeout => "close_idle_timeout",
-        C::TooLarge => "close_too_large",
-        C::SessionExpired => "close_session_expired",
-        C::Replaced => "close_replaced",
-        C::VisitEnded => "close_visit_ended",
-        C::RateLimited => "close_rate_limited",
+        C::Left => "left",
+        C::GoingAway => "going_away",
+        C::ProtocolError => "protocol_error",
+        C::Unauthorized => "unauthorized",
+        C::Denied => "denied",
+        C::IdleTimeout => "idle_timeout",
+        C::TooLarge => "too_large",
+        C::SessionExpired => "session_expired",
+        C::Replaced => "replaced",
+        C::VisitEnded => "visit_ended",
+        C::RateLimited => "rate_limited",
     }
 }
 

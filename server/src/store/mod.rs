@@ -177,13 +177,19 @@ impl Store {
     /// Records `jti`; `Ok(false)` means it was used before (a replay).
     pub async fn claim_jti(&self, jti: &str, expires: i64) -> Result<bool, StoreError> {
         let key = key_of(jti);
-        self.call(|reply| Command::ClaimJti { key, expires, reply }).await
+        self.call(|reply| Command::ClaimJti {
+            key,
+            expires,
+            reply,
+        })
+        .await
     }
 
     /// Stores a resume token.
     pub async fn put_resume(&self, token: &str, record: ResumeRecord) -> Result<(), StoreError> {
         let key = key_of(token);
-        self.call(|reply| Command::PutResume { key, record, reply }).await
+        self.call(|reply| Command::PutResume { key, record, reply })
+            .await
     }
 
     /// Consumes a resume token.
@@ -193,7 +199,8 @@ impl Store {
         now: i64,
     ) -> Result<Option<ResumeRecord>, StoreError> {
         let key = key_of(token);
-        self.call(|reply| Command::TakeResume { key, now, reply }).await
+        self.call(|reply| Command::TakeResume { key, now, reply })
+            .await
     }
 
     /// Loads a visit.

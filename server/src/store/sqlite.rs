@@ -133,10 +133,7 @@ fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     };
     for cmd in batch.drain(..) {
         // Each command runs in a savepoint so one failure does not undo the others.
-        match apply(&tx, cmd) {
-            Ok(p) => pending.push(Ok(p)),
-            Err((p, e)) => pending.push(Err((p, e))),
-        }
+        pending.push(apply(&tx, cmd).map_err(|b| *b));
     }
     match tx.commit() {
         Ok(()) => {
@@ -175,13 +172,13 @@ fn fail_command(cmd: Command, e: StoreError) {
     unanswered(cmd).fail(e);
 }
 
-type Applied = Result<Pending, (Pending, StoreError)>;
+type Applied = Result<Pending, Box<(Pending, StoreError)>>;
 
 /// Runs one command inside a savepoint, so a failing command leaves the rest
 /// of the batch intact.
 fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
     if let Err(e) = tx.execute_batch("SAVEPOINT cmd") {
-        return Err((unanswered(cmd), backend(e)));
+        return Err(Box::new((unanswered(cmd), backend(e))));
     }
     let (pending, result) = match cmd {
         Command::ClaimJti {
@@ -207,7 +204,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
             visit,
             writes,
             reply,
-        } => (Pending::Unit(reply), write_visit(tx, visit.as_str(), &writes)),
+        } => (
+            Pending::Unit(reply),
+            write_visit(tx, visit.as_str(), &writes),
+        ),
         Command::Sweep { now, reply } => match sweep(tx, now) {
             Ok(n) => (Pending::Count(reply, n), Ok(())),
             Err(e) => (Pending::Count(reply, 0), Err(e)),
@@ -216,17 +216,21 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
     match result {
         Ok(()) => match tx.execute_batch("RELEASE cmd") {
             Ok(()) => Ok(pending),
-            Err(e) => Err((pending, backend(e))),
+            Err(e) => Err(Box::new((pending, backend(e)))),
         },
         Err(e) => {
             // Undo this command's partial effects; the batch goes on.
             let _ = tx.execute_batch("ROLLBACK TO cmd; RELEASE cmd");
-            Err((pending, e))
+            Err(Box::new((pending, e)))
         }
     }
 }
 
-fn claim_jti(tx: &rusqlite::Transaction<'_>, key: &[u8; 32], expires: i64) -> Result<bool, StoreError> {
+fn claim_jti(
+    tx: &rusqlite::Transaction<'_>,
+    key: &[u8; 32],
+    expires: i64,
+) -> Result<bool, StoreError> {
     let n = tx
         .prepare_cached("INSERT OR IGNORE INTO jti (key, expires) VALUES (?1, ?2)")
         .and_then(|mut s| s.execute(params![&key[..], expires]))
@@ -387,7 +391,10 @@ mod tests {
         assert!(!store.claim_jti("j1", 100).await.unwrap());
         // Only the newest resume token of a participant is live.
         assert_eq!(store.take_resume("r1", 50).await.unwrap(), None);
-        assert_eq!(store.take_resume("r2", 50).await.unwrap(), Some(rec("v", "p", 100)));
+        assert_eq!(
+            store.take_resume("r2", 50).await.unwrap(),
+            Some(rec("v", "p", 100))
+        );
         // Single use.
         assert_eq!(store.take_resume("r2", 50).await.unwrap(), None);
         // Expired tokens do not resume.
@@ -416,8 +423,14 @@ mod tests {
         let snap = store.load_visit(&v).await.unwrap();
         assert_eq!(snap.participants, vec![p]);
         assert!(!snap.ended);
-        store.put_resume("r", rec("v-1", "pt-1", 100)).await.unwrap();
-        store.write_visit(&v, vec![VisitWrite::EndVisit]).await.unwrap();
+        store
+            .put_resume("r", rec("v-1", "pt-1", 100))
+            .await
+            .unwrap();
+        store
+            .write_visit(&v, vec![VisitWrite::EndVisit])
+            .await
+            .unwrap();
         let snap = store.load_visit(&v).await.unwrap();
         assert!(snap.ended);
         assert!(snap.participants.is_empty());
@@ -431,7 +444,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let s = store.clone();
-            tasks.push(tokio::spawn(async move { s.claim_jti(&format!("j{i}"), 10).await }));
+            tasks.push(tokio::spawn(async move {
+                s.claim_jti(&format!("j{i}"), 10).await
+            }));
         }
         for t in tasks {
             assert!(t.await.unwrap().unwrap());

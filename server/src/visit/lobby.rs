@@ -9,11 +9,22 @@ const MAX_REASON_CHARS: usize = 200;
 
 impl Visit {
     /// Only providers may act on the waiting room.
-    fn require_provider(&mut self, conn: ConnId, pid: &ParticipantId, what: &str, id: &Option<MessageId>) -> bool {
+    fn require_provider(
+        &mut self,
+        conn: ConnId,
+        pid: &ParticipantId,
+        what: &str,
+        id: &Option<MessageId>,
+    ) -> bool {
         if self.members.get(pid).is_some_and(Member::is_provider) {
             return true;
         }
-        self.error(conn, ErrorCode::Forbidden, &format!("only a provider may {what}"), id.clone());
+        self.error(
+            conn,
+            ErrorCode::Forbidden,
+            &format!("only a provider may {what}"),
+            id.clone(),
+        );
         false
     }
 
@@ -30,11 +41,21 @@ impl Visit {
         match self.members.get_mut(target) {
             Some(m) if m.is_waiting() => m.record.admitted = true,
             Some(m) if m.record.admitted => {
-                self.error(conn, ErrorCode::Conflict, "participant is already admitted", id);
+                self.error(
+                    conn,
+                    ErrorCode::Conflict,
+                    "participant is already admitted",
+                    id,
+                );
                 return;
             }
             _ => {
-                self.error(conn, ErrorCode::NotFound, "no such participant in the waiting room", id);
+                self.error(
+                    conn,
+                    ErrorCode::NotFound,
+                    "no such participant in the waiting room",
+                    id,
+                );
                 return;
             }
         }
@@ -55,8 +76,18 @@ impl Visit {
         if !self.require_provider(conn, pid, "deny", &id) {
             return;
         }
-        let Some(target_conn) = self.members.get(target).filter(|m| m.is_waiting()).and_then(Member::conn) else {
-            self.error(conn, ErrorCode::NotFound, "no such participant in the waiting room", id);
+        let Some(target_conn) = self
+            .members
+            .get(target)
+            .filter(|m| m.is_waiting())
+            .and_then(Member::conn)
+        else {
+            self.error(
+                conn,
+                ErrorCode::NotFound,
+                "no such participant in the waiting room",
+                id,
+            );
             return;
         };
         self.expel(target, target_conn, reason, LeftReason::Denied);
@@ -75,11 +106,21 @@ impl Visit {
             return;
         }
         if target == pid {
-            self.error(conn, ErrorCode::BadRequest, "use leave to leave the visit", id);
+            self.error(
+                conn,
+                ErrorCode::BadRequest,
+                "use leave to leave the visit",
+                id,
+            );
             return;
         }
         let Some(member) = self.members.get(target).filter(|m| m.record.admitted) else {
-            self.error(conn, ErrorCode::NotFound, "no such admitted participant", id);
+            self.error(
+                conn,
+                ErrorCode::NotFound,
+                "no such admitted participant",
+                id,
+            );
             return;
         };
         match member.conn() {
@@ -87,8 +128,9 @@ impl Visit {
             None => {
                 // Offline but resumable: forget them so a resume cannot bring them back.
                 self.members.remove(target);
-                self.out
-                    .push(Output::Persist(VisitWrite::ForgetParticipant(target.clone())));
+                self.out.push(Output::Persist(VisitWrite::ForgetParticipant(
+                    target.clone(),
+                )));
             }
         }
         self.ack(conn, id);
@@ -96,9 +138,16 @@ impl Visit {
 
     /// Denies or removes: forgets the participant (and their resume tokens),
     /// tells them why, closes them with 4003, and tells the others.
-    fn expel(&mut self, target: &ParticipantId, target_conn: ConnId, reason: Option<String>, why: LeftReason) {
-        self.out
-            .push(Output::Persist(VisitWrite::ForgetParticipant(target.clone())));
+    fn expel(
+        &mut self,
+        target: &ParticipantId,
+        target_conn: ConnId,
+        reason: Option<String>,
+        why: LeftReason,
+    ) {
+        self.out.push(Output::Persist(VisitWrite::ForgetParticipant(
+            target.clone(),
+        )));
         let reason = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect());
         self.send_one(target_conn, ServerMessage::Denied { reason });
         self.out.push(Output::Close {

@@ -224,8 +224,9 @@ impl Visit {
 
     fn persist(&mut self, id: &ParticipantId) {
         if let Some(m) = self.members.get(id) {
-            self.out
-                .push(Output::Persist(VisitWrite::SaveParticipant(m.record.clone())));
+            self.out.push(Output::Persist(VisitWrite::SaveParticipant(
+                m.record.clone(),
+            )));
         }
     }
 
@@ -239,7 +240,11 @@ impl Visit {
             return;
         }
         // One live connection per participant: the newer one wins.
-        if let Some(old) = self.members.get_mut(&j.participant).and_then(|m| m.live.take()) {
+        if let Some(old) = self
+            .members
+            .get_mut(&j.participant)
+            .and_then(|m| m.live.take())
+        {
             self.conns.remove(&old.conn);
             self.out.push(Output::Close {
                 conn: old.conn,
@@ -277,7 +282,11 @@ impl Visit {
         self.send_one(j.conn, welcome);
         if admitted {
             self.enter(&j.participant);
-            if self.members.get(&j.participant).is_some_and(Member::is_provider) {
+            if self
+                .members
+                .get(&j.participant)
+                .is_some_and(Member::is_provider)
+            {
                 let lobby = self.lobby_message();
                 self.send_one(j.conn, lobby);
             }
@@ -377,12 +386,9 @@ impl Visit {
             // Handled by the connection before the visit sees anything.
             ClientMessage::Hello { .. }
             | ClientMessage::Resume { .. }
-            | ClientMessage::Refresh { .. } => self.error(
-                conn,
-                ErrorCode::BadRequest,
-                "session already started",
-                id,
-            ),
+            | ClientMessage::Refresh { .. } => {
+                self.error(conn, ErrorCode::BadRequest, "session already started", id)
+            }
         }
     }
 
@@ -447,7 +453,12 @@ impl Visit {
 
     fn end_visit(&mut self, conn: ConnId, pid: &ParticipantId, id: Option<MessageId>) {
         if !self.members.get(pid).is_some_and(Member::is_provider) {
-            self.error(conn, ErrorCode::Forbidden, "only a provider may end the visit", id);
+            self.error(
+                conn,
+                ErrorCode::Forbidden,
+                "only a provider may end the visit",
+                id,
+            );
             return;
         }
         self.ended = true;
@@ -487,7 +498,12 @@ impl Visit {
         id: Option<MessageId>,
     ) {
         if bundle.get().len() > bedside_protocol::MAX_KEY_BUNDLE_BYTES {
-            self.error(conn, ErrorCode::TooLarge, "key bundle is larger than 8 KiB", id);
+            self.error(
+                conn,
+                ErrorCode::TooLarge,
+                "key bundle is larger than 8 KiB",
+                id,
+            );
             return;
         }
         let Some(member) = self.members.get_mut(pid) else {

@@ -6,14 +6,30 @@ use crate::sdp::SdpSummary;
 use bedside_protocol::{ErrorCode, MessageId, ParticipantId, ServerMessage};
 
 impl Visit {
-    fn relay_target(&mut self, conn: ConnId, from: &ParticipantId, to: &ParticipantId, id: &Option<MessageId>) -> Option<ConnId> {
+    fn relay_target(
+        &mut self,
+        conn: ConnId,
+        from: &ParticipantId,
+        to: &ParticipantId,
+        id: &Option<MessageId>,
+    ) -> Option<ConnId> {
         if to == from {
-            self.error(conn, ErrorCode::BadRequest, "cannot send to yourself", id.clone());
+            self.error(
+                conn,
+                ErrorCode::BadRequest,
+                "cannot send to yourself",
+                id.clone(),
+            );
             return None;
         }
         let target = self.present_conn(to);
         if target.is_none() {
-            self.error(conn, ErrorCode::NotFound, "no such admitted participant in this visit", id.clone());
+            self.error(
+                conn,
+                ErrorCode::NotFound,
+                "no such admitted participant in this visit",
+                id.clone(),
+            );
         }
         target
     }

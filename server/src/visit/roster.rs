@@ -147,7 +147,10 @@ impl Member {
 
     /// The published track with this id.
     pub fn track(&self, id: &str) -> Option<&Track> {
-        self.record.tracks.iter().find(|t| t.track_id.as_str() == id)
+        self.record
+            .tracks
+            .iter()
+            .find(|t| t.track_id.as_str() == id)
     }
 }
 

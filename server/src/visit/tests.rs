@@ -23,7 +23,11 @@ fn pid(s: &str) -> ParticipantId {
 }
 
 fn visit() -> Visit {
-    Visit::new(VisitId::new("v-1").unwrap(), settings(), VisitSnapshot::default())
+    Visit::new(
+        VisitId::new("v-1").unwrap(),
+        settings(),
+        VisitSnapshot::default(),
+    )
 }
 
 fn join(conn: u64, who: &str, role: Role) -> Input {
@@ -60,9 +64,10 @@ fn sent(outs: &[Output]) -> Vec<(u64, Value)> {
                     v.push((c.0, serde_json::from_str(&msg.to_json()).unwrap()));
                 }
             }
-            Output::Close { conn, code } => {
-                v.push((conn.0, serde_json::json!({"type": "close", "code": code.code()})))
-            }
+            Output::Close { conn, code } => v.push((
+                conn.0,
+                serde_json::json!({"type": "close", "code": code.code()}),
+            )),
             Output::Persist(_) => {}
         }
     }
@@ -82,7 +87,15 @@ fn admitted_pair() -> Visit {
     let mut v = visit();
     v.handle(T0, join(1, "dr", Role::Provider));
     v.handle(T0, join(2, "pt", Role::Patient));
-    v.handle(T0, msg(1, ClientMessage::Admit { participant: pid("pt") }));
+    v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Admit {
+                participant: pid("pt"),
+            },
+        ),
+    );
     v
 }
 
@@ -94,7 +107,13 @@ fn provider_is_admitted_patient_waits_and_is_listed_in_lobby() {
     let out = v.handle(T0, join(2, "pt", Role::Patient));
     let s = sent(&out);
     assert_eq!(s[0].1["state"], "waiting");
-    assert_eq!(s[1], (1, serde_json::json!({"type":"lobby","waiting":[{"id":"pt","name":"pt","role":"patient"}]})));
+    assert_eq!(
+        s[1],
+        (
+            1,
+            serde_json::json!({"type":"lobby","waiting":[{"id":"pt","name":"pt","role":"patient"}]})
+        )
+    );
 }
 
 #[test]
@@ -102,8 +121,19 @@ fn admit_sends_admitted_joined_and_empty_lobby_and_persists_first() {
     let mut v = visit();
     v.handle(T0, join(1, "dr", Role::Provider));
     v.handle(T0, join(2, "pt", Role::Patient));
-    let out = v.handle(T0, msg(1, ClientMessage::Admit { participant: pid("pt") }));
-    assert!(matches!(out[0], Output::Persist(_)), "persist precedes the news");
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Admit {
+                participant: pid("pt"),
+            },
+        ),
+    );
+    assert!(
+        matches!(out[0], Output::Persist(_)),
+        "persist precedes the news"
+    );
     assert_eq!(types_for(&out, 2), ["admitted"]);
     assert_eq!(types_for(&out, 1), ["joined", "lobby", "ack"]);
     let s = sent(&out);
@@ -116,8 +146,25 @@ fn waiting_participant_may_not_relay_or_admit() {
     let mut v = visit();
     v.handle(T0, join(1, "dr", Role::Provider));
     v.handle(T0, join(2, "pt", Role::Patient));
-    let out = v.handle(T0, msg(2, ClientMessage::Ice { to: pid("dr"), candidate: String::new(), sdp_mid: None, sdp_mline_index: None }));
-    assert_eq!(sent(&out), vec![(2, serde_json::json!({"type":"error","code":"forbidden","message":"not admitted yet: only ping, leave, keys and refresh are allowed in the waiting room","re":"m"}))]);
+    let out = v.handle(
+        T0,
+        msg(
+            2,
+            ClientMessage::Ice {
+                to: pid("dr"),
+                candidate: String::new(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+            },
+        ),
+    );
+    assert_eq!(
+        sent(&out),
+        vec![(
+            2,
+            serde_json::json!({"type":"error","code":"forbidden","message":"not admitted yet: only ping, leave, keys and refresh are allowed in the waiting room","re":"m"})
+        )]
+    );
     let out = v.handle(T0, msg(2, ClientMessage::Ping));
     assert_eq!(types_for(&out, 2), ["pong"]);
 }
@@ -126,7 +173,15 @@ fn waiting_participant_may_not_relay_or_admit() {
 fn patient_cannot_admit_or_end() {
     let mut v = admitted_pair();
     v.handle(T0, join(3, "gu", Role::Guest));
-    let out = v.handle(T0, msg(2, ClientMessage::Admit { participant: pid("gu") }));
+    let out = v.handle(
+        T0,
+        msg(
+            2,
+            ClientMessage::Admit {
+                participant: pid("gu"),
+            },
+        ),
+    );
     assert_eq!(sent(&out)[0].1["code"], "forbidden");
     let out = v.handle(T0, msg(2, ClientMessage::EndVisit));
     assert_eq!(sent(&out)[0].1["code"], "forbidden");
@@ -135,10 +190,38 @@ fn patient_cannot_admit_or_end() {
 #[test]
 fn relay_stamps_from_and_refuses_unknown_targets() {
     let mut v = admitted_pair();
-    let out = v.handle(T0, msg(1, ClientMessage::Ice { to: pid("pt"), candidate: "candidate:1".into(), sdp_mid: Some("0".into()), sdp_mline_index: Some(0) }));
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Ice {
+                to: pid("pt"),
+                candidate: "candidate:1".into(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+            },
+        ),
+    );
     let s = sent(&out);
-    assert_eq!(s[0], (2, serde_json::json!({"type":"ice","from":"dr","candidate":"candidate:1","sdp_mid":"0","sdp_mline_index":0})));
-    let out = v.handle(T0, msg(1, ClientMessage::Ice { to: pid("nobody"), candidate: String::new(), sdp_mid: None, sdp_mline_index: None }));
+    assert_eq!(
+        s[0],
+        (
+            2,
+            serde_json::json!({"type":"ice","from":"dr","candidate":"candidate:1","sdp_mid":"0","sdp_mline_index":0})
+        )
+    );
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Ice {
+                to: pid("nobody"),
+                candidate: String::new(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+            },
+        ),
+    );
     assert_eq!(sent(&out)[0].1["code"], "not_found");
 }
 
@@ -157,7 +240,13 @@ fn newer_connection_replaces_older_with_4011_and_keeps_admission() {
 fn closed_connection_leaves_and_comes_back_admitted() {
     let mut v = admitted_pair();
     let out = v.handle(T0, Input::Closed { conn: ConnId(2) });
-    assert_eq!(sent(&out), vec![(1, serde_json::json!({"type":"left","participant":"pt","reason":"closed"}))]);
+    assert_eq!(
+        sent(&out),
+        vec![(
+            1,
+            serde_json::json!({"type":"left","participant":"pt","reason":"closed"})
+        )]
+    );
     let out = v.handle(T0, join(7, "pt", Role::Patient));
     assert_eq!(types_for(&out, 7), ["welcome", "admitted"]);
     assert_eq!(types_for(&out, 1), ["joined"]);
@@ -168,9 +257,21 @@ fn deny_closes_4003_and_forgets() {
     let mut v = visit();
     v.handle(T0, join(1, "dr", Role::Provider));
     v.handle(T0, join(2, "pt", Role::Patient));
-    let out = v.handle(T0, msg(1, ClientMessage::Deny { participant: pid("pt"), reason: Some("wrong visit".into()) }));
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Deny {
+                participant: pid("pt"),
+                reason: Some("wrong visit".into()),
+            },
+        ),
+    );
     assert_eq!(types_for(&out, 2), ["denied", "close"]);
-    assert!(out.iter().any(|o| matches!(o, Output::Persist(crate::store::VisitWrite::ForgetParticipant(_)))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Persist(crate::store::VisitWrite::ForgetParticipant(_))
+    )));
     assert!(v.record(&pid("pt")).is_none());
     // A new hello waits again.
     let out = v.handle(T0, join(3, "pt", Role::Patient));
@@ -180,7 +281,16 @@ fn deny_closes_4003_and_forgets() {
 #[test]
 fn remove_tells_everyone_left_removed() {
     let mut v = admitted_pair();
-    let out = v.handle(T0, msg(1, ClientMessage::Remove { participant: pid("pt"), reason: None }));
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Remove {
+                participant: pid("pt"),
+                reason: None,
+            },
+        ),
+    );
     assert_eq!(types_for(&out, 2), ["denied", "close"]);
     assert_eq!(types_for(&out, 1), ["left", "ack"]);
 }
@@ -222,34 +332,93 @@ fn idle_timeout_and_session_expiry_follow_virtual_time() {
 fn refresh_extends_expiry() {
     let mut v = admitted_pair();
     let exp = T0 + 3_600_000;
-    v.handle(exp - 1000, Input::Refreshed { conn: ConnId(1), expires_at: exp / 1000 + 3600 });
+    v.handle(
+        exp - 1000,
+        Input::Refreshed {
+            conn: ConnId(1),
+            expires_at: exp / 1000 + 3600,
+        },
+    );
     let out = v.handle(exp, Input::Tick);
     let for_dr = types_for(&out, 1);
     assert!(!for_dr.contains(&"close".to_owned()), "{for_dr:?}");
-    assert!(!for_dr.contains(&"session_expiring".to_owned()), "{for_dr:?}");
+    assert!(
+        !for_dr.contains(&"session_expiring".to_owned()),
+        "{for_dr:?}"
+    );
 }
 
 fn summary(kind: MediaKind, track: &str) -> SdpSummary {
-    SdpSummary { sections: vec![MediaSection { kind, sending: true, track_ids: vec![track.into()] }] }
+    SdpSummary {
+        sections: vec![MediaSection {
+            kind,
+            sending: true,
+            track_ids: vec![track.into()],
+        }],
+    }
 }
 
 #[test]
 fn screen_share_needs_permission_and_revoke_unpublishes() {
     let mut v = admitted_pair();
     let screen = |v: &mut Visit| {
-        v.handle(T0, msg(2, ClientMessage::Track { action: TrackAction::Publish, source: Some(TrackSource::Screen), track_id: bedside_protocol::TrackId::new("scr").unwrap() }))
+        v.handle(
+            T0,
+            msg(
+                2,
+                ClientMessage::Track {
+                    action: TrackAction::Publish,
+                    source: Some(TrackSource::Screen),
+                    track_id: bedside_protocol::TrackId::new("scr").unwrap(),
+                },
+            ),
+        )
     };
     let out = screen(&mut v);
     assert_eq!(sent(&out)[0].1["code"], "forbidden");
-    v.handle(T0, msg(1, ClientMessage::Grant { participant: pid("pt"), permission: Permission::ScreenShare }));
+    v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Grant {
+                participant: pid("pt"),
+                permission: Permission::ScreenShare,
+            },
+        ),
+    );
     let out = screen(&mut v);
     assert_eq!(types_for(&out, 1), ["track"]);
     // An offer naming it now passes; one naming an unannounced track fails.
-    let ok = Input::Message { conn: ConnId(2), id: None, msg: ClientMessage::Offer { to: pid("dr"), sdp: "x".into() }, sdp: Some(summary(MediaKind::Video, "scr")) };
+    let ok = Input::Message {
+        conn: ConnId(2),
+        id: None,
+        msg: ClientMessage::Offer {
+            to: pid("dr"),
+            sdp: "x".into(),
+        },
+        sdp: Some(summary(MediaKind::Video, "scr")),
+    };
     assert_eq!(types_for(&v.handle(T0, ok), 1), ["offer"]);
-    let bad = Input::Message { conn: ConnId(2), id: None, msg: ClientMessage::Offer { to: pid("dr"), sdp: "x".into() }, sdp: Some(summary(MediaKind::Video, "cam")) };
+    let bad = Input::Message {
+        conn: ConnId(2),
+        id: None,
+        msg: ClientMessage::Offer {
+            to: pid("dr"),
+            sdp: "x".into(),
+        },
+        sdp: Some(summary(MediaKind::Video, "cam")),
+    };
     assert_eq!(sent(&v.handle(T0, bad))[0].1["rule"], "unannounced_track");
-    let out = v.handle(T0, msg(1, ClientMessage::Revoke { participant: pid("pt"), permission: Permission::ScreenShare }));
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::Revoke {
+                participant: pid("pt"),
+                permission: Permission::ScreenShare,
+            },
+        ),
+    );
     assert_eq!(types_for(&out, 2), ["track", "permissions"]);
     assert_eq!(types_for(&out, 1), ["track", "permissions", "ack"]);
     assert!(v.record(&pid("pt")).unwrap().tracks.is_empty());
@@ -259,7 +428,14 @@ fn screen_share_needs_permission_and_revoke_unpublishes() {
 fn restored_snapshot_readmits_on_join() {
     let mut v = admitted_pair();
     let rec = v.record(&pid("pt")).unwrap().clone();
-    let mut v2 = Visit::new(VisitId::new("v-1").unwrap(), settings(), VisitSnapshot { ended: false, participants: vec![rec] });
+    let mut v2 = Visit::new(
+        VisitId::new("v-1").unwrap(),
+        settings(),
+        VisitSnapshot {
+            ended: false,
+            participants: vec![rec],
+        },
+    );
     let out = v2.handle(T0, join(11, "pt", Role::Patient));
     assert_eq!(sent(&out)[0].1["state"], "admitted");
     drop(v.handle(T0, Input::Shutdown));

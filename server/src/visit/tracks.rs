@@ -31,7 +31,12 @@ impl Visit {
                     return;
                 };
                 if source == TrackSource::Screen && !member.has(Permission::ScreenShare) {
-                    self.error(conn, ErrorCode::Forbidden, "screen sharing needs the screen_share permission", id);
+                    self.error(
+                        conn,
+                        ErrorCode::Forbidden,
+                        "screen sharing needs the screen_share permission",
+                        id,
+                    );
                     return;
                 }
                 let tracks = &mut member.record.tracks;
@@ -92,7 +97,12 @@ impl Visit {
             return;
         };
         if member.record.role == Role::Provider {
-            self.error(conn, ErrorCode::BadRequest, "providers do not request permissions", id);
+            self.error(
+                conn,
+                ErrorCode::BadRequest,
+                "providers do not request permissions",
+                id,
+            );
             return;
         }
         if permission == Permission::Admit {
@@ -125,7 +135,12 @@ impl Visit {
     ) {
         if !self.members.get(pid).is_some_and(Member::is_provider) {
             let what = if grant { "grant" } else { "revoke" };
-            self.error(conn, ErrorCode::Forbidden, &format!("only a provider may {what} permissions"), id);
+            self.error(
+                conn,
+                ErrorCode::Forbidden,
+                &format!("only a provider may {what} permissions"),
+                id,
+            );
             return;
         }
         if permission == Permission::Admit {
@@ -133,7 +148,12 @@ impl Visit {
             return;
         }
         let Some(member) = self.members.get_mut(target).filter(|m| m.record.admitted) else {
-            self.error(conn, ErrorCode::NotFound, "no such admitted participant", id);
+            self.error(
+                conn,
+                ErrorCode::NotFound,
+                "no such admitted participant",
+                id,
+            );
             return;
         };
         let perms = &mut member.record.perms;
@@ -192,7 +212,11 @@ impl Visit {
     /// Section 6 rules on an offer or answer: every sending m-section with
     /// `a=msid` names a track the sender published, and video naming a
     /// `screen` track needs the permission.
-    pub(super) fn check_sdp_tracks(&self, from: &ParticipantId, sdp: &SdpSummary) -> Result<(), SdpViolation> {
+    pub(super) fn check_sdp_tracks(
+        &self,
+        from: &ParticipantId,
+        sdp: &SdpSummary,
+    ) -> Result<(), SdpViolation> {
         let Some(member) = self.members.get(from) else {
             return Ok(());
         };
@@ -213,7 +237,10 @@ impl Visit {
                 {
                     return Err(SdpViolation {
                         rule: "screen_share_not_permitted",
-                        detail: format!("m-section {} shares a screen without the screen_share permission", i + 1),
+                        detail: format!(
+                            "m-section {} shares a screen without the screen_share permission",
+                            i + 1
+                        ),
                     });
                 }
             }

@@ -1,6 +1,12 @@
 //! Test harness: an in-process hub on 127.0.0.1:0 with its own issuer key,
 //! token minting, and a small WebSocket client speaking PROTOCOL.md.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::field_reassign_with_default
+)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -153,11 +159,17 @@ impl Client {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_text(&mut self, s: &str) {
-        self.ws.send(Message::Text(s.to_owned().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(s.to_owned().into()))
+            .await
+            .unwrap();
     }
 
     /// Next JSON message; panics on close or timeout.
@@ -214,7 +226,8 @@ impl Client {
     }
 
     pub async fn hello(&mut self, token: &str) -> Value {
-        self.send(json!({"type":"hello","token":token,"device":"d-test"})).await;
+        self.send(json!({"type":"hello","token":token,"device":"d-test"}))
+            .await;
         self.recv_type("welcome").await
     }
 }

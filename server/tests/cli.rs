@@ -1,0 +1,148 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The command line of OPERATIONS.md: keygen, token, serve; bad configuration
+//! exits 2 with one line naming the key.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn bedside() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bedside"))
+}
+
+#[tokio::test]
+async fn keygen_token_serve_tour() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = bedside()
+        .args(["keygen", "--kid", "clinic-2026", "--out"])
+        .arg(d.join("priv.json"))
+        .arg("--public")
+        .arg(d.join("pub.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("priv.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "private key readable by others");
+    }
+    let public = std::fs::read_to_string(d.join("pub.json")).unwrap();
+    assert!(
+        !public.contains("\"d\""),
+        "public set holds no private part"
+    );
+
+    let token = |sub: &str, extra: &[&str]| {
+        let out = bedside()
+            .args(["token", "--key"])
+            .arg(d.join("priv.json"))
+            .args([
+                "--iss", "clinic", "--visit", "v-tour", "--role", "provider", "--sub", sub,
+                "--name", "Dr. Ada", "--amr", "mfa",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let t = token("dr-ada", &["--ttl-s", "600"]);
+
+    std::fs::write(
+        d.join("bedside.toml"),
+        format!(
+            "insecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"clinic\"]\n",
+            d.join("data"),
+            d.join("pub.json")
+        ),
+    )
+    .unwrap();
+    let mut child = bedside()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(d.join("bedside.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect(&line)
+        .to_owned();
+    let mut c = Client::connect(&format!("ws://{addr}/v1/signal")).await;
+    let w = c.hello(&t).await;
+    assert_eq!(w["participant"]["name"], "Dr. Ada");
+    assert!(w["expires_at"].as_i64().unwrap() <= now() + 600);
+    // SIGTERM: sessions are closed with 1001.
+    unsafe_kill(child.id(), 15);
+    assert_eq!(c.closed().await, 1001);
+    assert!(child.wait().unwrap().success());
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn serve_with(config: &str, env: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = bedside()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_key() {
+    let base =
+        "insecure_http = true\n[auth]\njwks = \"/nonexistent/keys.json\"\nissuers = [\"x\"]\n";
+    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+        (
+            "insecure_http = 1\n[auth]\nissuers = [\"x\"]\n",
+            &[],
+            "insecure_http",
+        ),
+        ("listen = \"here\"\n", &[], "listen"),
+        (
+            "insecure_http = true\n[auth]\nissuers = [\"x\"]\n",
+            &[],
+            "auth.jwks",
+        ),
+        (base, &[], "auth.jwks"),
+        (
+            base,
+            &[("BEDSIDE_SESSION__IDLE_TIMEOUT_S", "soon")],
+            "session.idle_timeout_s",
+        ),
+        ("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n", &[], "tls"),
+    ];
+    for (config, env, key) in cases {
+        let (code, stderr) = serve_with(config, env);
+        assert_eq!(code, 2, "{config}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {stderr}");
+        assert!(lines[0].contains(key), "{key} not named in: {stderr}");
+    }
+}
