@@ -114,11 +114,18 @@ fn serve_with(config: &str, env: &[(&str, &str)]) -> (i32, String) {
     )
 }
 
+/// (config file, environment, key the error must name)
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn bad_configuration_exits_2_naming_the_key() {
     let base =
         "insecure_http = true\n[auth]\njwks = \"/nonexistent/keys.json\"\nissuers = [\"x\"]\n";
-    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+    let cases: [Case; 6] = [
         (
             "insecure_http = 1\n[auth]\nissuers = [\"x\"]\n",
             &[],
