@@ -196,14 +196,17 @@ where
     }
 }
 
-/// Deletes expired replay-cache entries and resume tokens now and then.
+/// Deletes expired replay-cache entries, resume tokens and messages past
+/// their retention. Runs often enough that a body outlives `retention_s` by
+/// at most half of it (and at most 10 minutes).
 async fn sweep(hub: Arc<Hub>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let every = (hub.config.session.retention_s / 2).clamp(1, 600);
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
     let mut shutdown = hub.shutdown_signal();
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = hub.store.sweep(now_s()).await {
+                if let Err(e) = hub.store.sweep(now_s(), hub.config.session.retention_s).await {
                     tracing::warn!(error = %e, "sweep failed");
                 }
             }

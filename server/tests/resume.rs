@@ -5,32 +5,6 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-async fn resume(hub_url: &str, token: &str) -> Result<(Client, Value), u16> {
-    let mut c = Client::connect(hub_url).await;
-    c.send(json!({"type":"resume","resume_token":token,"last_seq":0}))
-        .await;
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        match tokio::time::timeout(WAIT, c.ws.next())
-            .await
-            .expect("timeout")
-        {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] == "welcome" {
-                    return Ok((c, v));
-                }
-            }
-            Some(Ok(Message::Close(Some(f)))) => return Err(u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
 
 #[tokio::test]
 async fn resume_restores_state_once_per_token() {
@@ -92,64 +66,10 @@ async fn a_denied_participant_cannot_resume() {
     );
 }
 
-/// The real `bedside` binary on a free port, with a config file.
-struct Process {
-    child: Child,
-    url: String,
-}
-
-impl Process {
-    fn start(env: &Env) -> Self {
-        let cfg = env.dir.path().join("bedside.toml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"{ISSUER}\"]\n[audit]\npath = {:?}\n",
-                env.data_dir(),
-                env.jwks,
-                env.dir.path().join("audit/audit.jsonl"),
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .expect(&line)
-            .to_owned();
-        Self {
-            child,
-            url: format!("ws://{addr}/v1/signal"),
-        }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn everyone_resumes_after_sigkill_and_restart() {
     let env = Env::new();
-    let p = Process::start(&env);
+    let p = Process::start(&env, "");
     let token_dr = env.token("v-1", "provider", "dr");
     let mut dr = Client::connect(&p.url).await;
     let w_dr = dr.hello(&token_dr).await;
@@ -164,7 +84,7 @@ async fn everyone_resumes_after_sigkill_and_restart() {
     dr.recv_type("ack").await;
 
     p.kill9();
-    let p = Process::start(&env);
+    let p = Process::start(&env, "");
 
     let (mut dr, w) = resume(&p.url, w_dr["resume_token"].as_str().unwrap())
         .await

@@ -1,20 +1,25 @@
 //! Per-connection bounded send queue and the writer task draining it.
 //!
-//! The visit never waits on a client: it `try_send`s shared, already
-//! serialized frames. A client that does not drain its queue is closed with
-//! 1013 (try again later) and can resume; the hub never buffers without bound.
+//! The visit never waits on a client: it queues shared, already serialized
+//! frames. The queue is bounded in frames and in bytes, which absorbs bursts
+//! (a visit can outpace a writer task for a moment on a busy hub) but not a
+//! client that stops reading: that one is closed with 1013 (try again later)
+//! and can resume. The hub never buffers without bound.
 
 use crate::visit::ConnId;
 use bedside_protocol::CloseCode;
 use futures_util::{Sink, SinkExt};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// Frames a connection may have queued before it counts as not draining.
-pub const QUEUE_CAPACITY: usize = 256;
+pub const QUEUE_FRAMES: usize = 4096;
+/// Bytes a connection may have queued before it counts as not draining.
+pub const QUEUE_BYTES: usize = 1024 * 1024;
 
 /// Close code for a client that does not drain its queue (RFC 6455 "try again later").
 pub const SLOW_CONSUMER_CLOSE: u16 = 1013;
@@ -33,8 +38,16 @@ pub enum Outbound {
 pub struct ConnHandle {
     /// The connection.
     pub id: ConnId,
-    tx: mpsc::Sender<Outbound>,
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued: Arc<Queued>,
     overflow: Arc<Notify>,
+}
+
+/// What sits in a queue, counted by the senders and the writer.
+#[derive(Debug, Default)]
+struct Queued {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// The queue was full: the connection is being dropped.
@@ -53,35 +66,49 @@ impl ConnHandle {
     }
 
     fn push(&self, out: Outbound) -> Result<(), Overflow> {
-        match self.tx.try_send(out) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()), // already gone
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                Err(Overflow)
-            }
+        let len = match &out {
+            Outbound::Frame(t) => t.len(),
+            Outbound::Close(_) => 0,
+        };
+        let frames = self.queued.frames.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes = self.queued.bytes.fetch_add(len, Ordering::Relaxed) + len;
+        if frames > QUEUE_FRAMES || bytes > QUEUE_BYTES {
+            self.queued.frames.fetch_sub(1, Ordering::Relaxed);
+            self.queued.bytes.fetch_sub(len, Ordering::Relaxed);
+            self.overflow.notify_one();
+            return Err(Overflow);
         }
+        // A closed receiver means the connection is already gone.
+        let _ = self.tx.send(out);
+        Ok(())
     }
 }
 
 /// A connection's queue: the handle for others and the writer's end.
 pub fn queue(id: ConnId) -> (ConnHandle, Writer) {
-    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let (tx, rx) = mpsc::unbounded_channel();
     let overflow = Arc::new(Notify::new());
+    let queued = Arc::new(Queued::default());
     (
         ConnHandle {
             id,
             tx,
+            queued: queued.clone(),
             overflow: overflow.clone(),
         },
-        Writer { rx, overflow },
+        Writer {
+            rx,
+            queued,
+            overflow,
+        },
     )
 }
 
 /// The draining end of a connection's queue.
 #[derive(Debug)]
 pub struct Writer {
-    rx: mpsc::Receiver<Outbound>,
+    rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<Queued>,
     overflow: Arc<Notify>,
 }
 
@@ -122,8 +149,10 @@ impl Writer {
                     }
                 };
                 loop {
+                    self.queued.frames.fetch_sub(1, Ordering::Relaxed);
                     match item {
                         Outbound::Frame(text) => {
+                            self.queued.bytes.fetch_sub(text.len(), Ordering::Relaxed);
                             if sink.feed(Message::Text(text)).await.is_err() {
                                 return WriterEnd::Failed;
                             }

@@ -57,6 +57,8 @@ struct Identity {
     role: Role,
     resume: ResumeRecord,
     resume_token: String,
+    /// From `resume`: the client's highest processed e2e seq.
+    last_seq: Option<u64>,
 }
 
 /// Runs a connection to the end.
@@ -209,7 +211,13 @@ impl Conn {
                 };
                 self.issue(resume).await
             }
-            Ok((_, ClientMessage::Resume { resume_token, .. })) => {
+            Ok((
+                _,
+                ClientMessage::Resume {
+                    resume_token,
+                    last_seq,
+                },
+            )) => {
                 self.hub.metrics.message("resume");
                 let record = self
                     .hub
@@ -221,7 +229,11 @@ impl Conn {
                         CloseCode::Unauthorized
                     })?;
                 match record {
-                    Some(record) => self.issue(record).await,
+                    Some(record) => {
+                        let mut identity = self.issue(record).await?;
+                        identity.last_seq = last_seq;
+                        Ok(identity)
+                    }
                     None => {
                         tracing::warn!(peer = %self.peer, "resume refused: unknown, used or expired token");
                         self.hub.metrics.reject("resume_refused");
@@ -253,6 +265,7 @@ impl Conn {
             role: record.role,
             resume: record,
             resume_token,
+            last_seq: None,
         })
     }
 
@@ -329,6 +342,22 @@ impl Conn {
                         }
                     }
                 }
+                ClientMessage::E2e { body, .. } => {
+                    if let Err(e) = crate::visit::validate_body(body) {
+                        let (code, text) = match e {
+                            crate::visit::BodyError::NotBase64 => {
+                                (ErrorCode::BadRequest, "\"body\" is not base64")
+                            }
+                            crate::visit::BodyError::TooLarge => {
+                                (ErrorCode::TooLarge, "\"body\" is larger than 48 KiB")
+                            }
+                        };
+                        self.error(code, text, id);
+                        self.activity(&visit).await;
+                        continue;
+                    }
+                    None
+                }
                 _ => None,
             };
             let input = Input::Message {
@@ -381,6 +410,7 @@ impl Conn {
                 expires_at: r.exp,
                 resume_token: me.resume_token.clone(),
                 ice_servers: ice_servers.clone(),
+                last_seq: me.last_seq,
             });
             let cmd = VisitCommand::Join {
                 join,

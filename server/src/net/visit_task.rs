@@ -4,10 +4,14 @@
 
 use super::outbound::{ConnHandle, Overflow};
 use crate::hub::{Hub, now_ms};
-use crate::store::VisitWrite;
+use crate::store::{Reply, StoredMessage, VisitWrite};
 use crate::visit::{ConnId, Input, Join, Output, Visit, VisitSettings};
 use bedside_protocol::{Limits, VisitId};
+use futures_util::StreamExt;
+use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -69,6 +73,8 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
         let mut task = VisitTask {
             hub: hub.clone(),
             conns: HashMap::new(),
+            commits: FuturesOrdered::new(),
+            loads: FuturesUnordered::new(),
         };
         task.run(visit.clone(), rx).await;
         hub.visit_exited(&visit, &me);
@@ -77,9 +83,27 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
     handle
 }
 
+type Pending = Pin<Box<dyn Future<Output = Input> + Send>>;
+
 struct VisitTask {
     hub: Arc<Hub>,
     conns: HashMap<ConnId, ConnHandle>,
+    /// Appends in the order they were queued at the store (= seq order).
+    commits: FuturesOrdered<Pending>,
+    /// Backlog queries.
+    loads: FuturesUnordered<Pending>,
+}
+
+fn committed(
+    conn: ConnId,
+    id: Option<bedside_protocol::MessageId>,
+    message: StoredMessage,
+    reply: Reply<u64>,
+) -> Pending {
+    Box::pin(async move {
+        let result = reply.await.map(|seq| StoredMessage { seq, ..message });
+        Input::Committed { conn, id, result }
+    })
 }
 
 impl VisitTask {
@@ -117,6 +141,14 @@ impl VisitTask {
                     Some(cmd) => self.command(&mut visit, cmd).await,
                     None => break,
                 },
+                Some(input) = self.commits.next(), if !self.commits.is_empty() => {
+                    let out = visit.handle(now_ms(), input);
+                    self.carry_out(&mut visit, out, None).await;
+                }
+                Some(input) = self.loads.next(), if !self.loads.is_empty() => {
+                    let out = visit.handle(now_ms(), input);
+                    self.carry_out(&mut visit, out, None).await;
+                }
                 _ = sleep_until(timer) => {
                     let out = visit.handle(now_ms(), Input::Tick);
                     self.carry_out(&mut visit, out, None).await;
@@ -128,7 +160,7 @@ impl VisitTask {
                 }
                 _ = sleep_until(linger_until) => break,
             }
-            if visit.live_connections() == 0 {
+            if visit.live_connections() == 0 && self.commits.is_empty() && self.loads.is_empty() {
                 if visit.is_ended() {
                     break;
                 }
@@ -196,6 +228,59 @@ impl VisitTask {
             for o in out {
                 match o {
                     Output::Persist(_) => {}
+                    Output::Background(w) => {
+                        // Queued now, in order; nobody waits for it.
+                        if let Err(e) = self
+                            .hub
+                            .store
+                            .enqueue(|reply| crate::store::Command::WriteVisit {
+                                visit: visit.id().clone(),
+                                writes: vec![w],
+                                reply,
+                            })
+                            .await
+                        {
+                            tracing::error!(visit = %visit.id(), error = %e, "store write failed");
+                        }
+                    }
+                    Output::Append { conn, id, message } => {
+                        match self
+                            .hub
+                            .store
+                            .enqueue_append(visit.id(), message.clone())
+                            .await
+                        {
+                            Ok(reply) => {
+                                self.commits.push_back(committed(conn, id, message, reply))
+                            }
+                            Err(e) => {
+                                let input = Input::Committed {
+                                    conn,
+                                    id,
+                                    result: Err(e),
+                                };
+                                self.commits.push_back(Box::pin(async move { input }));
+                            }
+                        }
+                    }
+                    Output::LoadBacklog {
+                        conn,
+                        participant,
+                        after,
+                    } => {
+                        let reply = self
+                            .hub
+                            .store
+                            .enqueue_backlog(visit.id(), &participant, after)
+                            .await;
+                        self.loads.push(Box::pin(async move {
+                            let result = match reply {
+                                Ok(r) => r.await,
+                                Err(e) => Err(e),
+                            };
+                            Input::Backlog { conn, result }
+                        }));
+                    }
                     Output::Send { to, msg } => {
                         let frame = Utf8Bytes::from(msg.to_json());
                         let relayed = matches!(

@@ -1,6 +1,12 @@
 //! Durable hub state behind one small interface: the replay cache, resume
-//! tokens, participant records (admission, permissions, tracks, key bundles)
-//! and ended visits. The embedded default is SQLite ([`sqlite`]).
+//! tokens, participant records (admission, permissions, tracks, key bundles),
+//! ended visits, and end-to-end messages with their per-visit `seq`. The
+//! embedded default is SQLite ([`sqlite`]).
+//!
+//! Messages: the backend assigns each visit's `seq` inside the transaction
+//! that stores the message, so a failed write consumes no number and the
+//! sequence has no gaps. Commands are executed in the order they were
+//! enqueued, so replies for one visit's appends arrive in `seq` order.
 //!
 //! The interface is a command channel: [`Store`] sends [`Command`]s to a
 //! backend that owns the database and answers each on a oneshot. A backend
@@ -11,7 +17,7 @@
 
 pub mod sqlite;
 
-use bedside_protocol::{ParticipantId, Permission, Role, Track, VisitId};
+use bedside_protocol::{E2eKind, ParticipantId, Permission, Role, Track, VisitId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,6 +74,23 @@ pub struct ResumeRecord {
     pub exp: i64,
 }
 
+/// An end-to-end message as stored and delivered. The hub never reads `body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Per-visit sequence number (assigned by the store; 0 before).
+    pub seq: u64,
+    /// Unix milliseconds when the hub accepted it.
+    pub ts: i64,
+    /// Sender.
+    pub from: ParticipantId,
+    /// Recipients (resolved: never empty, never the sender).
+    pub to: Vec<ParticipantId>,
+    /// Chat, key or receipt.
+    pub kind: E2eKind,
+    /// base64 ciphertext, as the sender wrote it.
+    pub body: String,
+}
+
 /// What the store knows about a visit when its task starts.
 #[derive(Debug, Clone, Default)]
 pub struct VisitSnapshot {
@@ -84,8 +107,17 @@ pub enum VisitWrite {
     SaveParticipant(ParticipantRecord),
     /// Forget a participant and every resume token of theirs.
     ForgetParticipant(ParticipantId),
-    /// Mark the visit ended; forget its participants and resume tokens.
+    /// Mark the visit ended; forget its participants, resume tokens and
+    /// messages, and purge them from the write-ahead log.
     EndVisit,
+    /// `participant` has processed every message up to `upto`: forget its
+    /// copies, and messages nobody still needs.
+    Acked {
+        /// The recipient.
+        participant: ParticipantId,
+        /// Highest processed seq.
+        upto: u64,
+    },
 }
 
 /// A request to the backend. Each carries its reply channel.
@@ -134,10 +166,33 @@ pub enum Command {
         /// Reply.
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Delete expired replay-cache entries and resume tokens.
+    /// Store a message, assigning the visit's next seq; replies the seq.
+    AppendMessage {
+        /// The visit.
+        visit: VisitId,
+        /// The message (its `seq` is ignored).
+        message: StoredMessage,
+        /// Reply.
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Messages for `recipient` with seq above `after` it has not acked, in order.
+    Backlog {
+        /// The visit.
+        visit: VisitId,
+        /// The recipient.
+        recipient: ParticipantId,
+        /// Exclusive lower bound.
+        after: u64,
+        /// Reply.
+        reply: oneshot::Sender<Result<Vec<StoredMessage>, StoreError>>,
+    },
+    /// Delete expired replay-cache entries, resume tokens and messages older
+    /// than the retention.
     Sweep {
         /// Current unix time.
         now: i64,
+        /// Messages older than this many seconds are deleted.
+        retention_s: u64,
         /// Reply: rows deleted.
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
@@ -162,16 +217,57 @@ impl Store {
         Self { tx }
     }
 
-    async fn call<T>(
+    /// Queues a command and returns the pending reply without waiting for it.
+    /// Commands run in the order they were queued.
+    pub async fn enqueue<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
+    ) -> Result<Reply<T>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
             .map_err(|_| StoreError::Unavailable)?;
-        rx.await.map_err(|_| StoreError::Unavailable)?
+        Ok(Reply(rx))
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        self.enqueue(make).await?.await
+    }
+
+    /// Queues a message append; the reply (its seq) comes once it is durable.
+    pub async fn enqueue_append(
+        &self,
+        visit: &VisitId,
+        message: StoredMessage,
+    ) -> Result<Reply<u64>, StoreError> {
+        let visit = visit.clone();
+        self.enqueue(|reply| Command::AppendMessage {
+            visit,
+            message,
+            reply,
+        })
+        .await
+    }
+
+    /// Queues a backlog query.
+    pub async fn enqueue_backlog(
+        &self,
+        visit: &VisitId,
+        recipient: &ParticipantId,
+        after: u64,
+    ) -> Result<Reply<Vec<StoredMessage>>, StoreError> {
+        let (visit, recipient) = (visit.clone(), recipient.clone());
+        self.enqueue(|reply| Command::Backlog {
+            visit,
+            recipient,
+            after,
+            reply,
+        })
+        .await
     }
 
     /// Records `jti`; `Ok(false)` means it was used before (a replay).
@@ -224,8 +320,30 @@ impl Store {
         .await
     }
 
-    /// Deletes expired entries.
-    pub async fn sweep(&self, now: i64) -> Result<u64, StoreError> {
-        self.call(|reply| Command::Sweep { now, reply }).await
+    /// Deletes expired entries and messages past `retention_s`.
+    pub async fn sweep(&self, now: i64, retention_s: u64) -> Result<u64, StoreError> {
+        self.call(|reply| Command::Sweep {
+            now,
+            retention_s,
+            reply,
+        })
+        .await
+    }
+}
+
+/// A reply the backend will send; await it for the result.
+#[derive(Debug)]
+pub struct Reply<T>(oneshot::Receiver<Result<T, StoreError>>);
+
+impl<T> std::future::Future for Reply<T> {
+    type Output = Result<T, StoreError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(StoreError::Unavailable)))
     }
 }

@@ -4,9 +4,16 @@
 //!
 //! Tables: `jti` (replay cache), `resume` (one live resume token per
 //! participant, by SHA-256), `participants` (JSON record per participant),
-//! `ended_visits`.
+//! `ended_visits`, `visit_seq` (next e2e seq per visit), `messages` (e2e
+//! bodies with a count of recipients still owed them), `pending` (one row per
+//! recipient and message until that recipient acks).
+//!
+//! Deletion: `secure_delete` zeroes freed pages, and after a batch that
+//! deleted message bodies (end of visit, retention sweep) the write-ahead log
+//! is checkpointed and truncated, so no body outlives its deletion on disk.
 
-use super::{Command, ResumeRecord, Store, StoreError, VisitSnapshot, VisitWrite};
+use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
+use bedside_protocol::{E2eKind, ParticipantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use tokio::sync::mpsc;
@@ -39,6 +46,7 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
+         PRAGMA secure_delete = ON;
          CREATE TABLE IF NOT EXISTS jti (
              key BLOB PRIMARY KEY,
              expires INTEGER NOT NULL
@@ -60,6 +68,28 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
          CREATE TABLE IF NOT EXISTS ended_visits (
              visit TEXT PRIMARY KEY,
              ended_at INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS visit_seq (
+             visit TEXT PRIMARY KEY,
+             next INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS messages (
+             visit TEXT NOT NULL,
+             seq INTEGER NOT NULL,
+             ts INTEGER NOT NULL,
+             sender TEXT NOT NULL,
+             kind TEXT NOT NULL,
+             recipients TEXT NOT NULL,
+             remaining INTEGER NOT NULL,
+             body TEXT NOT NULL,
+             PRIMARY KEY (visit, seq)
+         );
+         CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
+         CREATE TABLE IF NOT EXISTS pending (
+             visit TEXT NOT NULL,
+             recipient TEXT NOT NULL,
+             seq INTEGER NOT NULL,
+             PRIMARY KEY (visit, recipient, seq)
          ) WITHOUT ROWID;",
     )
     .map_err(backend)
@@ -78,6 +108,10 @@ enum Pending {
         VisitSnapshot,
     ),
     Count(tokio::sync::oneshot::Sender<Result<u64, StoreError>>, u64),
+    Messages(
+        tokio::sync::oneshot::Sender<Result<Vec<StoredMessage>, StoreError>>,
+        Vec<StoredMessage>,
+    ),
 }
 
 impl Pending {
@@ -89,6 +123,7 @@ impl Pending {
             Pending::Resume(tx, v) => tx.send(Ok(v)).map_err(drop),
             Pending::Visit(tx, v) => tx.send(Ok(v)).map_err(drop),
             Pending::Count(tx, v) => tx.send(Ok(v)).map_err(drop),
+            Pending::Messages(tx, v) => tx.send(Ok(v)).map_err(drop),
         };
     }
 
@@ -99,6 +134,7 @@ impl Pending {
             Pending::Resume(tx, _) => tx.send(Err(e)).map_err(drop),
             Pending::Visit(tx, _) => tx.send(Err(e)).map_err(drop),
             Pending::Count(tx, _) => tx.send(Err(e)).map_err(drop),
+            Pending::Messages(tx, _) => tx.send(Err(e)).map_err(drop),
         };
     }
 }
@@ -121,6 +157,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
 
 fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     let mut pending = Vec::with_capacity(batch.len());
+    let purge = batch.iter().any(deletes_bodies);
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -137,6 +174,13 @@ fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     }
     match tx.commit() {
         Ok(()) => {
+            if purge {
+                // Deleted bodies may still sit in WAL frames: fold the log into
+                // the (securely deleted) database and truncate it.
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                    tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
+                }
+            }
             for p in pending {
                 match p {
                     Ok(p) => p.ok(),
@@ -155,6 +199,17 @@ fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     }
 }
 
+/// True when the command deletes message bodies (the WAL is purged after).
+fn deletes_bodies(cmd: &Command) -> bool {
+    match cmd {
+        Command::WriteVisit { writes, .. } => {
+            writes.iter().any(|w| matches!(w, VisitWrite::EndVisit))
+        }
+        Command::Sweep { .. } => true,
+        _ => false,
+    }
+}
+
 /// The reply slot of a command that will not run, with a placeholder value.
 fn unanswered(cmd: Command) -> Pending {
     match cmd {
@@ -165,6 +220,8 @@ fn unanswered(cmd: Command) -> Pending {
         Command::TakeResume { reply, .. } => Pending::Resume(reply, None),
         Command::LoadVisit { reply, .. } => Pending::Visit(reply, VisitSnapshot::default()),
         Command::Sweep { reply, .. } => Pending::Count(reply, 0),
+        Command::AppendMessage { reply, .. } => Pending::Count(reply, 0),
+        Command::Backlog { reply, .. } => Pending::Messages(reply, Vec::new()),
     }
 }
 
@@ -208,9 +265,30 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
             Pending::Unit(reply),
             write_visit(tx, visit.as_str(), &writes),
         ),
-        Command::Sweep { now, reply } => match sweep(tx, now) {
+        Command::Sweep {
+            now,
+            retention_s,
+            reply,
+        } => match sweep(tx, now, retention_s) {
             Ok(n) => (Pending::Count(reply, n), Ok(())),
             Err(e) => (Pending::Count(reply, 0), Err(e)),
+        },
+        Command::AppendMessage {
+            visit,
+            message,
+            reply,
+        } => match append(tx, visit.as_str(), &message) {
+            Ok(seq) => (Pending::Count(reply, seq), Ok(())),
+            Err(e) => (Pending::Count(reply, 0), Err(e)),
+        },
+        Command::Backlog {
+            visit,
+            recipient,
+            after,
+            reply,
+        } => match backlog(tx, visit.as_str(), recipient.as_str(), after) {
+            Ok(m) => (Pending::Messages(reply, m), Ok(())),
+            Err(e) => (Pending::Messages(reply, Vec::new()), Err(e)),
         },
     };
     match result {
@@ -319,6 +397,7 @@ fn write_visit(
                 .map_err(backend)?;
             }
             VisitWrite::ForgetParticipant(id) => {
+                release_pending(tx, visit, id.as_str(), i64::MAX)?;
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1 AND participant = ?2",
                     "DELETE FROM resume WHERE visit = ?1 AND participant = ?2",
@@ -337,25 +416,177 @@ fn write_visit(
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1",
                     "DELETE FROM resume WHERE visit = ?1",
+                    "DELETE FROM pending WHERE visit = ?1",
+                    "DELETE FROM messages WHERE visit = ?1",
+                    "DELETE FROM visit_seq WHERE visit = ?1",
                 ] {
                     tx.prepare_cached(sql)
                         .and_then(|mut s| s.execute(params![visit]))
                         .map_err(backend)?;
                 }
             }
+            VisitWrite::Acked { participant, upto } => {
+                let upto = i64::try_from(*upto).unwrap_or(i64::MAX);
+                release_pending(tx, visit, participant.as_str(), upto)?;
+            }
         }
     }
     Ok(())
 }
 
-fn sweep(tx: &rusqlite::Transaction<'_>, now: i64) -> Result<u64, StoreError> {
+/// Drops `recipient`'s claims on messages up to `upto`, and every message
+/// nobody is owed any more.
+fn release_pending(
+    tx: &rusqlite::Transaction<'_>,
+    visit: &str,
+    recipient: &str,
+    upto: i64,
+) -> Result<(), StoreError> {
+    let seqs: Vec<i64> = tx
+        .prepare_cached(
+            "DELETE FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3 RETURNING seq",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![visit, recipient, upto], |r| r.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(backend)?;
+    for seq in seqs {
+        tx.prepare_cached(
+            "UPDATE messages SET remaining = remaining - 1 WHERE visit = ?1 AND seq = ?2",
+        )
+        .and_then(|mut s| s.execute(params![visit, seq]))
+        .map_err(backend)?;
+        tx.prepare_cached("DELETE FROM messages WHERE visit = ?1 AND seq = ?2 AND remaining <= 0")
+            .and_then(|mut s| s.execute(params![visit, seq]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn kind_str(k: E2eKind) -> &'static str {
+    match k {
+        E2eKind::Chat => "chat",
+        E2eKind::Key => "key",
+        E2eKind::Receipt => "receipt",
+    }
+}
+
+fn parse_kind(s: &str) -> E2eKind {
+    match s {
+        "key" => E2eKind::Key,
+        "receipt" => E2eKind::Receipt,
+        _ => E2eKind::Chat,
+    }
+}
+
+/// Stores a message under the visit's next seq and returns that seq.
+fn append(
+    tx: &rusqlite::Transaction<'_>,
+    visit: &str,
+    m: &StoredMessage,
+) -> Result<u64, StoreError> {
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO visit_seq (visit, next) VALUES (?1, 2)
+             ON CONFLICT (visit) DO UPDATE SET next = next + 1
+             RETURNING next - 1",
+        )
+        .and_then(|mut s| s.query_row(params![visit], |r| r.get(0)))
+        .map_err(backend)?;
+    let recipients: Vec<&str> = m.to.iter().map(|p| p.as_str()).collect();
+    let recipients_json =
+        serde_json::to_string(&recipients).map_err(|e| StoreError::Backend(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO messages (visit, seq, ts, sender, kind, recipients, remaining, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            visit,
+            seq,
+            m.ts,
+            m.from.as_str(),
+            kind_str(m.kind),
+            recipients_json,
+            recipients.len() as i64,
+            m.body
+        ])
+    })
+    .map_err(backend)?;
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO pending (visit, recipient, seq) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    for r in &recipients {
+        stmt.execute(params![visit, r, seq]).map_err(backend)?;
+    }
+    u64::try_from(seq).map_err(|_| StoreError::Backend("negative seq".into()))
+}
+
+fn backlog(
+    tx: &rusqlite::Transaction<'_>,
+    visit: &str,
+    recipient: &str,
+    after: u64,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT m.seq, m.ts, m.sender, m.kind, m.recipients, m.body
+             FROM pending p JOIN messages m ON m.visit = p.visit AND m.seq = p.seq
+             WHERE p.visit = ?1 AND p.recipient = ?2 AND p.seq > ?3
+             ORDER BY p.seq",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![visit, recipient, after], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, ts, from, kind, to, body) = row.map_err(backend)?;
+        let corrupt = |what: &str| StoreError::Backend(format!("corrupt message {seq}: {what}"));
+        let to: Vec<ParticipantId> =
+            serde_json::from_str(&to).map_err(|_| corrupt("recipients"))?;
+        out.push(StoredMessage {
+            seq: u64::try_from(seq).map_err(|_| corrupt("seq"))?,
+            ts,
+            from: ParticipantId::new(from).map_err(|_| corrupt("sender"))?,
+            to,
+            kind: parse_kind(&kind),
+            body,
+        });
+    }
+    Ok(out)
+}
+
+fn sweep(tx: &rusqlite::Transaction<'_>, now: i64, retention_s: u64) -> Result<u64, StoreError> {
     let a = tx
         .execute("DELETE FROM jti WHERE expires < ?1", params![now])
         .map_err(backend)?;
     let b = tx
         .execute("DELETE FROM resume WHERE expires < ?1", params![now])
         .map_err(backend)?;
-    Ok((a + b) as u64)
+    let cutoff_ms = now
+        .saturating_sub(i64::try_from(retention_s).unwrap_or(i64::MAX))
+        .saturating_mul(1000);
+    let c = tx
+        .execute("DELETE FROM messages WHERE ts < ?1", params![cutoff_ms])
+        .map_err(backend)?;
+    tx.execute(
+        "DELETE FROM pending WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.visit = pending.visit AND m.seq = pending.seq)",
+        [],
+    )
+    .map_err(backend)?;
+    Ok((a + b + c) as u64)
 }
 
 #[cfg(test)]
@@ -451,6 +682,6 @@ mod tests {
         for t in tasks {
             assert!(t.await.unwrap().unwrap());
         }
-        assert_eq!(store.sweep(11).await.unwrap(), 200);
+        assert_eq!(store.sweep(11, 86_400).await.unwrap(), 200);
     }
 }

@@ -11,6 +11,7 @@
 //!   `Persist` before the messages that reveal it (the shell writes persists
 //!   first, then sends).
 
+mod e2e;
 mod lobby;
 mod relay;
 mod roster;
@@ -21,11 +22,12 @@ mod tracks;
 mod tests;
 
 use crate::sdp::SdpSummary;
-use crate::store::{ParticipantRecord, VisitSnapshot, VisitWrite};
+use crate::store::{ParticipantRecord, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{
     ClientMessage, CloseCode, DeviceId, ErrorCode, IceServer, Limits, MessageId, ParticipantId,
     ParticipantState, Permission, Role, ServerMessage, VisitId, WelcomeParticipant,
 };
+pub use e2e::{BodyError, Delivery, MAX_INFLIGHT_PER_CONN, MAX_INFLIGHT_PER_VISIT, validate_body};
 pub use roster::Member;
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,6 +61,8 @@ pub struct Join {
     pub resume_token: String,
     /// ICE servers for `welcome`.
     pub ice_servers: Vec<IceServer>,
+    /// From `resume`: the highest e2e seq the client has processed.
+    pub last_seq: Option<u64>,
 }
 
 /// Something that happens to the visit.
@@ -94,6 +98,22 @@ pub enum Input {
         /// Which connection.
         conn: ConnId,
     },
+    /// The store answered an append: the message with its seq, or a failure.
+    Committed {
+        /// The sender's connection.
+        conn: ConnId,
+        /// The sender's message id.
+        id: Option<MessageId>,
+        /// The stored message.
+        result: Result<StoredMessage, StoreError>,
+    },
+    /// The store answered a backlog query.
+    Backlog {
+        /// The connection catching up.
+        conn: ConnId,
+        /// Missed messages in seq order.
+        result: Result<Vec<StoredMessage>, StoreError>,
+    },
     /// The hub is shutting down: close everyone with 1001.
     Shutdown,
     /// Time passed; check timers.
@@ -119,6 +139,26 @@ pub enum Output {
     },
     /// Write durably before performing any following Send.
     Persist(VisitWrite),
+    /// Write without holding anything back (e.g. a recipient's ack).
+    Background(VisitWrite),
+    /// Store an e2e message; answer with [`Input::Committed`], in order.
+    Append {
+        /// The sender's connection.
+        conn: ConnId,
+        /// The sender's message id.
+        id: Option<MessageId>,
+        /// The message (seq 0: the store assigns it).
+        message: StoredMessage,
+    },
+    /// Load what `participant` missed; answer with [`Input::Backlog`].
+    LoadBacklog {
+        /// The connection catching up.
+        conn: ConnId,
+        /// Whose messages.
+        participant: ParticipantId,
+        /// Exclusive lower bound.
+        after: u64,
+    },
 }
 
 /// Settings the visit needs from the configuration.
@@ -142,6 +182,8 @@ pub struct Visit {
     members: BTreeMap<ParticipantId, Member>,
     /// Live connection → member.
     conns: HashMap<ConnId, ParticipantId>,
+    /// Appends waiting for the store.
+    inflight: u32,
     out: Vec<Output>,
 }
 
@@ -159,6 +201,7 @@ impl Visit {
             ended: snapshot.ended,
             members,
             conns: HashMap::new(),
+            inflight: 0,
             out: Vec::new(),
         }
     }
@@ -186,6 +229,8 @@ impl Visit {
             Input::Refreshed { conn, expires_at } => self.refreshed(now, conn, expires_at),
             Input::Activity { conn } => self.touch(now, conn),
             Input::Closed { conn } => self.closed(conn),
+            Input::Committed { conn, id, result } => self.committed(conn, id, result),
+            Input::Backlog { conn, result } => self.backlog(conn, result),
             Input::Shutdown => self.shutdown(),
             Input::Tick => self.tick(now),
         }
@@ -280,6 +325,10 @@ impl Visit {
         };
         self.persist(&j.participant);
         self.send_one(j.conn, welcome);
+        if let Some(upto) = j.last_seq.filter(|s| *s > 0) {
+            // Resuming with last_seq acknowledges everything up to it.
+            self.client_ack(&j.participant, upto);
+        }
         if admitted {
             self.enter(&j.participant);
             if self
@@ -290,6 +339,7 @@ impl Visit {
                 let lobby = self.lobby_message();
                 self.send_one(j.conn, lobby);
             }
+            self.start_catch_up(&j.participant, j.last_seq.unwrap_or(0));
         } else {
             self.lobby_changed();
         }
@@ -377,12 +427,8 @@ impl Visit {
                 permission,
             } => self.set_permission(conn, &pid, &participant, permission, false, id),
             ClientMessage::Keys { bundle } => self.keys(conn, &pid, bundle, id),
-            ClientMessage::E2e { .. } | ClientMessage::Ack { .. } => self.error(
-                conn,
-                ErrorCode::Internal,
-                "end-to-end message relay is not enabled on this hub",
-                id,
-            ),
+            ClientMessage::E2e { to, kind, body } => self.e2e(now, conn, &pid, to, kind, body, id),
+            ClientMessage::Ack { seq } => self.client_ack(&pid, seq),
             // Handled by the connection before the visit sees anything.
             ClientMessage::Hello { .. }
             | ClientMessage::Resume { .. }
@@ -409,6 +455,14 @@ impl Visit {
     fn live_mut(&mut self, conn: ConnId) -> Option<&mut roster::Live> {
         let pid = self.conns.get(&conn)?;
         self.members.get_mut(pid)?.live.as_mut()
+    }
+
+    /// Closes a connection with `code`; the member stays (resumable).
+    fn detach_conn(&mut self, conn: ConnId, code: CloseCode) {
+        if let Some(pid) = self.conns.get(&conn).cloned() {
+            self.out.push(Output::Close { conn, code });
+            self.detach(&pid, bedside_protocol::LeftReason::Closed);
+        }
     }
 
     /// The transport closed: the member stays (resumable) but is no longer present.

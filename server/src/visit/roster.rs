@@ -21,6 +21,8 @@ pub struct Live {
     pub last_activity: Millis,
     /// `session_expiring` was sent for the current expiry.
     pub expiring_sent: bool,
+    /// E2E delivery state of this connection.
+    pub delivery: super::Delivery,
 }
 
 /// A participant known to the visit: the persisted record and, when
@@ -101,6 +103,7 @@ impl Member {
             expires_at: j.expires_at,
             last_activity: now,
             expiring_sent: false,
+            delivery: super::Delivery::default(),
         });
     }
 

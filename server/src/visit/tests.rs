@@ -42,6 +42,7 @@ fn join(conn: u64, who: &str, role: Role) -> Input {
         expires_at: T0 / 1000 + 3600,
         resume_token: format!("r-{conn}"),
         ice_servers: vec![],
+        last_seq: None,
     }))
 }
 
@@ -68,7 +69,7 @@ fn sent(outs: &[Output]) -> Vec<(u64, Value)> {
                 conn.0,
                 serde_json::json!({"type": "close", "code": code.code()}),
             )),
-            Output::Persist(_) => {}
+            _ => {}
         }
     }
     v
@@ -439,4 +440,124 @@ fn restored_snapshot_readmits_on_join() {
     let out = v2.handle(T0, join(11, "pt", Role::Patient));
     assert_eq!(sent(&out)[0].1["state"], "admitted");
     drop(v.handle(T0, Input::Shutdown));
+}
+
+fn stored(seq: u64, to: &[&str]) -> crate::store::StoredMessage {
+    crate::store::StoredMessage {
+        seq,
+        ts: T0,
+        from: pid("dr"),
+        to: to.iter().map(|t| pid(t)).collect(),
+        kind: bedside_protocol::E2eKind::Chat,
+        body: format!("b{seq}"),
+    }
+}
+
+fn e2e_seqs(outs: &[Output], conn: u64) -> Vec<u64> {
+    sent(outs)
+        .into_iter()
+        .filter(|(c, m)| *c == conn && m["type"] == "e2e")
+        .map(|(_, m)| m["seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn e2e_is_appended_then_acked_and_delivered_after_commit() {
+    let mut v = admitted_pair();
+    let out = v.handle(
+        T0,
+        msg(
+            1,
+            ClientMessage::E2e {
+                to: None,
+                kind: bedside_protocol::E2eKind::Chat,
+                body: "aGk=".into(),
+            },
+        ),
+    );
+    assert!(
+        sent(&out).is_empty(),
+        "nothing visible before the store answers"
+    );
+    let Output::Append { message, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(message.to, vec![pid("pt")]);
+    let out = v.handle(
+        T0,
+        Input::Committed {
+            conn: ConnId(1),
+            id: Some(MessageId::new("m").unwrap()),
+            result: Ok(stored(1, &["pt"])),
+        },
+    );
+    assert_eq!(types_for(&out, 1), ["ack"]);
+    assert_eq!(e2e_seqs(&out, 2), [1]);
+    // A failed write is reported to the sender, nothing delivered.
+    let out = v.handle(
+        T0,
+        Input::Committed {
+            conn: ConnId(1),
+            id: None,
+            result: Err(crate::store::StoreError::Unavailable),
+        },
+    );
+    assert_eq!(sent(&out)[0].1["code"], "internal");
+    assert!(e2e_seqs(&out, 2).is_empty());
+}
+
+#[test]
+fn catch_up_holds_live_commits_and_skips_duplicates() {
+    let mut v = admitted_pair();
+    v.handle(T0, Input::Closed { conn: ConnId(2) });
+    // pt resumes having processed seq 1.
+    let mut j = match join(9, "pt", Role::Patient) {
+        Input::Join(j) => j,
+        _ => unreachable!(),
+    };
+    j.last_seq = Some(1);
+    let out = v.handle(T0, Input::Join(j));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::LoadBacklog { after: 1, .. }))
+    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Background(crate::store::VisitWrite::Acked { upto: 1, .. })
+    )));
+    // Commits of seq 3 and 4 arrive before the backlog (2, 3): held back.
+    let out = v.handle(
+        T0,
+        Input::Committed {
+            conn: ConnId(1),
+            id: None,
+            result: Ok(stored(3, &["pt"])),
+        },
+    );
+    assert!(e2e_seqs(&out, 9).is_empty());
+    v.handle(
+        T0,
+        Input::Committed {
+            conn: ConnId(1),
+            id: None,
+            result: Ok(stored(4, &["pt"])),
+        },
+    );
+    let out = v.handle(
+        T0,
+        Input::Backlog {
+            conn: ConnId(9),
+            result: Ok(vec![stored(2, &["pt"]), stored(3, &["pt"])]),
+        },
+    );
+    assert_eq!(e2e_seqs(&out, 9), [2, 3, 4], "in order, each once");
+    let out = v.handle(
+        T0,
+        Input::Committed {
+            conn: ConnId(1),
+            id: None,
+            result: Ok(stored(5, &["pt"])),
+        },
+    );
+    assert_eq!(e2e_seqs(&out, 9), [5]);
 }

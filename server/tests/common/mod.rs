@@ -15,8 +15,10 @@ use bedside_server::config::Config;
 use bedside_server::server::{self, Running};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -249,3 +251,81 @@ pub async fn admitted_pair(env: &Env, hub: &Hub, visit: &str) -> (Client, Client
 
 /// A Chromium-shaped offer (audio, video, data), valid under section 5.
 pub const OFFER: &str = include_str!("../data/offer.sdp");
+
+pub async fn resume(hub_url: &str, token: &str) -> Result<(Client, Value), u16> {
+    let mut c = Client::connect(hub_url).await;
+    c.send(json!({"type":"resume","resume_token":token,"last_seq":0}))
+        .await;
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(WAIT, c.ws.next())
+            .await
+            .expect("timeout")
+        {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "welcome" {
+                    return Ok((c, v));
+                }
+            }
+            Some(Ok(Message::Close(Some(f)))) => return Err(u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The real `bedside` binary on a free port, with a config file.
+pub struct Process {
+    child: Child,
+    pub url: String,
+}
+
+impl Process {
+    pub fn start(env: &Env, extra_toml: &str) -> Self {
+        let cfg = env.dir.path().join("bedside.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"{ISSUER}\"]\n[audit]\npath = {:?}\n{extra_toml}",
+                env.data_dir(),
+                env.jwks,
+                env.dir.path().join("audit/audit.jsonl"),
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .expect(&line)
+            .to_owned();
+        Self {
+            child,
+            url: format!("ws://{addr}/v1/signal"),
+        }
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

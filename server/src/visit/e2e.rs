@@ -1,0 +1,308 @@
+//! End-to-end messages (section 7): recipients, sequencing, acks, delivery
+//! in `seq` order, and catch-up of a (re)joining member.
+//!
+//! Flow: `e2e` → [`Output::Append`] (the store assigns the seq durably) →
+//! [`Input::Committed`] → `ack` to the sender, `e2e` to present recipients.
+//! Commits arrive in seq order. A member that joins loads its backlog
+//! ([`Output::LoadBacklog`] → [`Input::Backlog`]); commits for it are held
+//! until the backlog is out, and anything at or below what it already got is
+//! skipped, so it sees every message once, in order.
+
+use super::{ConnId, Millis, Output, Visit};
+use crate::store::{StoreError, StoredMessage, VisitWrite};
+use bedside_protocol::{CloseCode, E2eKind, ErrorCode, MessageId, ParticipantId, ServerMessage};
+
+/// Appends one connection may have waiting for the store.
+pub const MAX_INFLIGHT_PER_CONN: u32 = 256;
+/// Appends one visit may have waiting for the store.
+pub const MAX_INFLIGHT_PER_VISIT: u32 = 4096;
+
+/// A connection's delivery state for e2e messages.
+#[derive(Debug, Clone, Default)]
+pub struct Delivery {
+    /// Highest seq delivered on this connection.
+    pub delivered: u64,
+    /// While the backlog loads: commits held back, in seq order.
+    pub held: Option<Vec<StoredMessage>>,
+    /// Appends from this connection not yet durable.
+    pub inflight: u32,
+}
+
+fn deliver_msg(m: &StoredMessage) -> ServerMessage {
+    ServerMessage::E2e {
+        from: m.from.clone(),
+        seq: m.seq,
+        ts: m.ts,
+        kind: m.kind,
+        to: m.to.clone(),
+        body: m.body.clone(),
+    }
+}
+
+impl Visit {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn e2e(
+        &mut self,
+        now: Millis,
+        conn: ConnId,
+        from: &ParticipantId,
+        to: Option<Vec<ParticipantId>>,
+        kind: E2eKind,
+        body: String,
+        id: Option<MessageId>,
+    ) {
+        let recipients: Vec<ParticipantId> = match to {
+            Some(mut list) => {
+                list.sort();
+                list.dedup();
+                if list.contains(from) {
+                    self.error(conn, ErrorCode::BadRequest, "cannot send to yourself", id);
+                    return;
+                }
+                if list.is_empty() {
+                    self.error(conn, ErrorCode::BadRequest, "\"to\" is empty", id);
+                    return;
+                }
+                let unknown = list
+                    .iter()
+                    .any(|p| !self.members.get(p).is_some_and(|m| m.record.admitted));
+                if unknown {
+                    self.error(
+                        conn,
+                        ErrorCode::NotFound,
+                        "a recipient is not admitted in this visit",
+                        id,
+                    );
+                    return;
+                }
+                list
+            }
+            None => self
+                .members
+                .values()
+                .filter(|m| m.record.admitted && m.record.id != *from)
+                .map(|m| m.record.id.clone())
+                .collect(),
+        };
+        if recipients.is_empty() {
+            self.error(
+                conn,
+                ErrorCode::NotFound,
+                "nobody else is admitted in this visit",
+                id,
+            );
+            return;
+        }
+        if self.inflight >= MAX_INFLIGHT_PER_VISIT {
+            self.error(
+                conn,
+                ErrorCode::RateLimited,
+                "the hub is busy storing messages; retry",
+                id,
+            );
+            return;
+        }
+        let Some(live) = self.live_mut(conn) else {
+            return;
+        };
+        if live.delivery.inflight >= MAX_INFLIGHT_PER_CONN {
+            self.error(
+                conn,
+                ErrorCode::RateLimited,
+                "too many messages waiting to be stored; retry",
+                id,
+            );
+            return;
+        }
+        live.delivery.inflight += 1;
+        self.inflight += 1;
+        self.out.push(Output::Append {
+            conn,
+            id,
+            message: StoredMessage {
+                seq: 0,
+                ts: now,
+                from: from.clone(),
+                to: recipients,
+                kind,
+                body,
+            },
+        });
+    }
+
+    /// The store answered an append.
+    pub(super) fn committed(
+        &mut self,
+        conn: ConnId,
+        id: Option<MessageId>,
+        result: Result<StoredMessage, StoreError>,
+    ) {
+        self.inflight = self.inflight.saturating_sub(1);
+        let attached = self.live_mut(conn).map(|l| {
+            l.delivery.inflight = l.delivery.inflight.saturating_sub(1);
+        });
+        let message = match result {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(visit = %self.id, error = %e, "e2e message not stored");
+                if attached.is_some() {
+                    self.error(
+                        conn,
+                        ErrorCode::Internal,
+                        "message not stored; send it again",
+                        id,
+                    );
+                }
+                return;
+            }
+        };
+        if attached.is_some() {
+            self.send_one(
+                conn,
+                ServerMessage::Ack {
+                    re: id,
+                    seq: Some(message.seq),
+                    expires_at: None,
+                },
+            );
+        }
+        let mut now_to = Vec::new();
+        for r in &message.to {
+            let Some(live) = self
+                .members
+                .get_mut(r)
+                .filter(|m| m.record.admitted)
+                .and_then(|m| m.live.as_mut())
+            else {
+                continue; // offline: it gets the message on resume
+            };
+            match live.delivery.held.as_mut() {
+                Some(held) => held.push(message.clone()),
+                None if message.seq > live.delivery.delivered => {
+                    live.delivery.delivered = message.seq;
+                    now_to.push(live.conn);
+                }
+                None => {}
+            }
+        }
+        if !now_to.is_empty() {
+            self.send(now_to, deliver_msg(&message));
+        }
+    }
+
+    /// Starts catch-up for a member that just became present.
+    pub(super) fn start_catch_up(&mut self, pid: &ParticipantId, after: u64) {
+        let Some(live) = self.members.get_mut(pid).and_then(|m| m.live.as_mut()) else {
+            return;
+        };
+        live.delivery.delivered = after;
+        live.delivery.held = Some(Vec::new());
+        let conn = live.conn;
+        self.out.push(Output::LoadBacklog {
+            conn,
+            participant: pid.clone(),
+            after,
+        });
+    }
+
+    /// The store answered a backlog query.
+    pub(super) fn backlog(&mut self, conn: ConnId, result: Result<Vec<StoredMessage>, StoreError>) {
+        let Some(live) = self.live_mut(conn) else {
+            return;
+        };
+        let Some(held) = live.delivery.held.take() else {
+            return;
+        };
+        let messages = match result {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(visit = %self.id, error = %e, "cannot load missed messages");
+                // Let the client resume again rather than miss messages.
+                self.detach_conn(conn, CloseCode::GoingAway);
+                return;
+            }
+        };
+        let mut delivered = live.delivery.delivered;
+        let mut out = Vec::new();
+        for m in messages.into_iter().chain(held) {
+            if m.seq > delivered {
+                delivered = m.seq;
+                out.push(deliver_msg(&m));
+            }
+        }
+        live.delivery.delivered = delivered;
+        for msg in out {
+            self.send_one(conn, msg);
+        }
+    }
+
+    /// The client processed everything up to `seq`.
+    pub(super) fn client_ack(&mut self, pid: &ParticipantId, seq: u64) {
+        self.out.push(Output::Background(VisitWrite::Acked {
+            participant: pid.clone(),
+            upto: seq,
+        }));
+    }
+}
+
+/// Why an `e2e` body is refused before anything is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not standard base64.
+    NotBase64,
+    /// Decodes to more than 48 KiB.
+    TooLarge,
+}
+
+/// Checks that `body` is standard base64 (padding optional) of at most
+/// 48 KiB, without decoding it into memory.
+pub fn validate_body(body: &str) -> Result<(), BodyError> {
+    let b = body.as_bytes();
+    let trimmed = b
+        .strip_suffix(b"==")
+        .or_else(|| b.strip_suffix(b"="))
+        .unwrap_or(b);
+    let pad = b.len() - trimmed.len();
+    if pad > 0 && !b.len().is_multiple_of(4) {
+        return Err(BodyError::NotBase64);
+    }
+    if trimmed.len() % 4 == 1 {
+        return Err(BodyError::NotBase64);
+    }
+    if !trimmed
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+    {
+        return Err(BodyError::NotBase64);
+    }
+    let decoded = trimmed.len() / 4 * 3 + (trimmed.len() % 4).saturating_sub(1);
+    if decoded > bedside_protocol::MAX_E2E_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+    use base64::Engine as _;
+
+    #[test]
+    fn base64_rules() {
+        let enc = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+        for n in [0, 1, 2, 3, 4, 100, 49_152] {
+            assert_eq!(validate_body(&enc(n)), Ok(()), "{n}");
+            assert_eq!(
+                validate_body(enc(n).trim_end_matches('=')),
+                Ok(()),
+                "{n} unpadded"
+            );
+        }
+        assert_eq!(validate_body(&enc(49_153)), Err(BodyError::TooLarge));
+        assert_eq!(validate_body("a"), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("ab$="), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("a=b="), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("abc=="), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("-_-_"), Err(BodyError::NotBase64));
+    }
+}
