@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn resume_restores_state_once_per_token() {
