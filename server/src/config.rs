@@ -61,6 +61,9 @@ pub struct Config {
     /// Dev mode: set by `serve --dev` or by `serve` without a config file.
     #[serde(skip)]
     pub dev: bool,
+    /// `serve --audit-new-file`: set a damaged audit file aside and start a new one.
+    #[serde(skip)]
+    pub audit_new_file: bool,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             cluster: None,
             dev: false,
+            audit_new_file: false,
         }
     }
 }
@@ -173,6 +177,9 @@ pub struct AuditConfig {
     pub signing_key: Option<PathBuf>,
     /// Records between checkpoints.
     pub checkpoint_every: u64,
+    /// `false` turns the trail off. Only for measuring its cost: a hub
+    /// without an audit trail does not meet HIPAA's audit controls.
+    pub enabled: bool,
 }
 
 impl Default for AuditConfig {
@@ -181,6 +188,7 @@ impl Default for AuditConfig {
             path: PathBuf::from("./bedside-audit/audit.jsonl"),
             signing_key: None,
             checkpoint_every: 1000,
+            enabled: true,
         }
     }
 }
@@ -265,6 +273,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--dev`
     pub dev: bool,
+    /// `--audit-new-file`
+    pub audit_new_file: bool,
 }
 
 /// Default listen address outside dev mode.
@@ -308,6 +318,7 @@ pub fn load(
             ConfigError::new(key, problem)
         })?;
     config.dev = flags.dev || flags.config_file.is_none();
+    config.audit_new_file = flags.audit_new_file;
     if let Some(listen) = flags.listen {
         config.listen = Some(listen);
     }
@@ -403,6 +414,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::new(
                 "auth.issuers",
                 "required outside dev mode",
+            ));
+        }
+        if c.audit.enabled && c.audit.signing_key.is_none() {
+            return Err(ConfigError::new(
+                "audit.signing_key",
+                "required outside dev mode (bedside keygen makes one)",
             ));
         }
         if c.tls.is_none() && !c.insecure_http {
@@ -521,7 +538,7 @@ mod tests {
         }
     }
 
-    const MIN: &str = "insecure_http = true\n[auth]\njwks = \"k.json\"\nissuers = [\"clinic\"]\n";
+    const MIN: &str = "insecure_http = true\n[auth]\njwks = \"k.json\"\nissuers = [\"clinic\"]\n[audit]\nsigning_key = \"a.json\"\n";
 
     #[test]
     fn no_file_is_dev_mode_on_loopback() {
@@ -560,7 +577,13 @@ mod tests {
         let f = file("insecure_http = true\n[auth]\nissuers = [\"x\"]\n");
         assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "auth.jwks");
 
-        let f = file("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n");
+        let f = file("insecure_http = true\n[auth]\njwks = \"k\"\nissuers = [\"x\"]\n");
+        assert_eq!(
+            load(&flags(&f), vec![]).unwrap_err().key,
+            "audit.signing_key"
+        );
+
+        let f = file("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n");
         assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "tls");
 
         let f = file(&format!("{MIN}[sesion]\nidle_timeout_s = 3\n"));

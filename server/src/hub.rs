@@ -1,6 +1,7 @@
 //! Shared hub state: configuration, verifier, store, metrics, and the
 //! registry of running visits (visit id → handle of the task that owns it).
 
+use crate::audit::Audit;
 use crate::auth::Verifier;
 use crate::auth::mint::PrivateKey;
 use crate::config::Config;
@@ -36,6 +37,8 @@ pub struct Hub {
     pub store: Store,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The audit trail.
+    pub audit: Audit,
     /// Dev mode issuer, when in dev mode.
     pub dev: Option<DevIssuer>,
     visits: DashMap<VisitId, VisitHandle>,
@@ -50,6 +53,7 @@ impl Hub {
         config: Config,
         verifier: Verifier,
         store: Store,
+        audit: Audit,
         dev: Option<DevIssuer>,
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
@@ -58,6 +62,7 @@ impl Hub {
             verifier,
             store,
             metrics: Metrics::new(),
+            audit,
             dev,
             visits: DashMap::new(),
             next_conn: AtomicU64::new(1),

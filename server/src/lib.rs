@@ -5,6 +5,7 @@
 //! sans-IO rules of one visit), [`sdp`] (SDP rules), [`store`] (what survives
 //! a restart), [`net`] (the tokio shell), [`server`] (start and stop).
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod hub;

@@ -37,6 +37,14 @@ enum Command {
         /// Dev mode: loopback only, own signing key, POST /dev/token, web demo at /.
         #[arg(long)]
         dev: bool,
+        /// If the audit file's chain is damaged, move it aside and start a new file.
+        #[arg(long)]
+        audit_new_file: bool,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Make an Ed25519 key pair as JWK sets.
     Keygen {
@@ -85,6 +93,22 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and checkpoint signatures of audit files.
+    Verify {
+        /// Public JWK set of the audit signing key; without it signatures are not checked.
+        #[arg(long)]
+        public: Option<PathBuf>,
+        /// Accept a file still being written (records after the last checkpoint).
+        #[arg(long)]
+        live: bool,
+        /// Audit files (JSON Lines).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| "expected provider, patient or guest".to_owned())
@@ -102,11 +126,21 @@ fn main() -> ExitCode {
             config,
             listen,
             dev,
+            audit_new_file,
         } => serve(Overrides {
             config_file: config,
             listen,
             dev,
+            audit_new_file,
         }),
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    public,
+                    live,
+                    files,
+                },
+        } => audit_verify(public.as_deref(), live, &files),
         Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
         Command::Token {
             key,
@@ -150,6 +184,39 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `bedside audit verify`: exit 0 with `ok: N records`, or 1 naming the first bad line.
+fn audit_verify(public: Option<&std::path::Path>, live: bool, files: &[PathBuf]) -> ExitCode {
+    use bedside_server::audit::verify;
+    let keys = match public.map(verify::load_keys).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bedside: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut total = 0;
+    let mut signatures = 0;
+    for f in files {
+        match verify::verify_file(f, keys.as_ref(), live) {
+            Ok(v) => {
+                total += v.records;
+                signatures += v.signatures_checked;
+            }
+            Err(bad) => {
+                println!("bad: {bad}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("ok: {total} records");
+    if keys.is_none() {
+        eprintln!("note: checkpoint signatures not checked (no --public)");
+    } else {
+        eprintln!("{signatures} checkpoint signature(s) verified");
+    }
+    ExitCode::SUCCESS
 }
 
 fn keygen(kid: &str, out: &std::path::Path, public: &std::path::Path) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Starting and stopping the hub: open the store, build the verifier, bind,
 //! accept (TLS or plain), and shut down gracefully.
 
+use crate::audit::{Action, Audit, Durability, Event, Outcome};
 use crate::auth::mint::PrivateKey;
 use crate::auth::{KeySet, Verifier};
 use crate::config::Config;
@@ -29,6 +30,9 @@ pub enum StartError {
     /// The store could not be opened.
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The audit file is damaged or cannot be written.
+    #[error("{0}")]
+    Audit(#[from] crate::audit::AuditError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -48,19 +52,37 @@ fn config_err(key: &str, problem: impl ToString) -> StartError {
 
 /// File name of dev mode's issuer key inside `data_dir`.
 pub const DEV_KEY_FILE: &str = "dev-issuer.jwks.json";
+/// File name of dev mode's audit checkpoint key inside `data_dir`.
+pub const DEV_AUDIT_KEY_FILE: &str = "dev-audit.jwks.json";
+
+/// Loads a private key file, or in dev mode creates `data_dir/name` once.
+fn load_or_create(
+    config: &Config,
+    configured: Option<&std::path::Path>,
+    key: &str,
+    name: &str,
+    kid: &str,
+) -> Result<PrivateKey, StartError> {
+    if let Some(path) = configured {
+        return PrivateKey::load(path).map_err(|e| config_err(key, e));
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| config_err("data_dir", e))?;
+    let path = config.data_dir.join(name);
+    if path.exists() {
+        return PrivateKey::load(&path).map_err(|e| config_err("data_dir", e));
+    }
+    let k = PrivateKey::generate(kid);
+    let public = config
+        .data_dir
+        .join(name.replace(".jwks.json", ".public.jwks.json"));
+    k.save(&path, &public)
+        .map_err(|e| config_err("data_dir", e))?;
+    Ok(k)
+}
 
 /// Loads dev mode's signing key from `data_dir`, creating it on first run.
 pub fn dev_issuer(config: &Config) -> Result<DevIssuer, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| config_err("data_dir", e))?;
-    let path = config.data_dir.join(DEV_KEY_FILE);
-    let key = if path.exists() {
-        PrivateKey::load(&path).map_err(|e| config_err("data_dir", e))?
-    } else {
-        let key = PrivateKey::generate("bedside-dev-1");
-        key.save(&path, &config.data_dir.join("dev-issuer.public.jwks.json"))
-            .map_err(|e| config_err("data_dir", e))?;
-        key
-    };
+    let key = load_or_create(config, None, "data_dir", DEV_KEY_FILE, "bedside-dev-1")?;
     Ok(DevIssuer {
         key,
         issuer: DEV_ISSUER.to_owned(),
@@ -111,6 +133,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(t) => Some(tls::acceptor(t).map_err(|e| config_err("tls", e))?),
         None => None,
     };
+    let (audit, recovery) = open_audit(&config)?;
     let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
     let addr = config.listen_addr();
     let listener = TcpListener::bind(addr)
@@ -120,7 +143,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr, source })?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
-    let hub = Hub::new(config, verifier, store, dev);
+    let mut start = Event::new(Action::ServerStart, Outcome::Success)
+        .detail("version", env!("CARGO_PKG_VERSION"))
+        .detail("listen", addr.to_string())
+        .detail("existing_records", recovery.existing_records);
+    if let Some((bytes, side)) = &recovery.torn_tail {
+        tracing::warn!(bytes, side_file = %side.display(), "audit file ended in a torn line; set aside");
+        start = start
+            .detail("torn_tail_bytes", *bytes as u64)
+            .detail("torn_tail_file", side.display().to_string());
+    }
+    if let Some(moved) = &recovery.moved_broken {
+        start = start.detail("damaged_file_moved_to", moved.display().to_string());
+    }
+    if audit.log(start, Durability::Synced).await.is_err() {
+        return Err(StartError::Audit(crate::audit::AuditError::Io(
+            "cannot write SERVER_START".into(),
+        )));
+    }
+    let hub = Hub::new(config, verifier, store, audit, dev);
     tokio::spawn(sweep(hub.clone()));
     let accept = tokio::spawn(accept_loop(hub.clone(), listener, acceptor));
     Ok(Running {
@@ -133,7 +174,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 impl Running {
     /// Stops accepting, closes every session with 1001, waits (at most
-    /// `grace`) for connections to finish.
+    /// `grace`) for connections to finish, then seals the audit file with
+    /// SERVER_STOP and the final CHECKPOINT.
     pub async fn shutdown(self, grace: Duration) {
         self.hub.begin_shutdown();
         self.accept.abort();
@@ -141,7 +183,38 @@ impl Running {
         while self.hub.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let _ = self
+            .hub
+            .audit
+            .log(
+                Event::new(Action::ServerStop, Outcome::Success),
+                Durability::Synced,
+            )
+            .await;
+        self.hub.audit.close().await;
     }
+}
+
+fn open_audit(config: &Config) -> Result<(Audit, crate::audit::Recovery), StartError> {
+    if !config.audit.enabled {
+        tracing::warn!(
+            "audit trail DISABLED (audit.enabled = false): for measurements only, never in production"
+        );
+        return Ok((Audit::disabled(), crate::audit::Recovery::default()));
+    }
+    let key = load_or_create(
+        config,
+        config.audit.signing_key.as_deref(),
+        "audit.signing_key",
+        DEV_AUDIT_KEY_FILE,
+        "bedside-dev-audit-1",
+    )?;
+    Ok(crate::audit::open(
+        &config.audit.path,
+        key,
+        config.audit.checkpoint_every,
+        config.audit_new_file,
+    )?)
 }
 
 async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {

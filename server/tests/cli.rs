@@ -57,9 +57,11 @@ async fn keygen_token_serve_tour() {
     std::fs::write(
         d.join("bedside.toml"),
         format!(
-            "insecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"clinic\"]\n",
+            "insecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"clinic\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\n",
             d.join("data"),
-            d.join("pub.json")
+            d.join("pub.json"),
+            d.join("audit/audit.jsonl"),
+            d.join("priv.json"),
         ),
     )
     .unwrap();
@@ -123,8 +125,7 @@ type Case = (
 
 #[test]
 fn bad_configuration_exits_2_naming_the_key() {
-    let base =
-        "insecure_http = true\n[auth]\njwks = \"/nonexistent/keys.json\"\nissuers = [\"x\"]\n";
+    let base = "insecure_http = true\n[auth]\njwks = \"/nonexistent/keys.json\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"/nonexistent/a.json\"\n";
     let cases: [Case; 6] = [
         (
             "insecure_http = 1\n[auth]\nissuers = [\"x\"]\n",
@@ -143,7 +144,11 @@ fn bad_configuration_exits_2_naming_the_key() {
             &[("BEDSIDE_SESSION__IDLE_TIMEOUT_S", "soon")],
             "session.idle_timeout_s",
         ),
-        ("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n", &[], "tls"),
+        (
+            "[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n",
+            &[],
+            "tls",
+        ),
     ];
     for (config, env, key) in cases {
         let (code, stderr) = serve_with(config, env);

@@ -6,6 +6,7 @@
 
 use super::outbound::{self, ConnHandle, WriterEnd};
 use super::visit_task::{VisitCommand, VisitHandle};
+use crate::audit::{Action, Durability, Event, Outcome};
 use crate::auth::AuthError;
 use crate::hub::{Hub, now_s};
 use crate::sdp;
@@ -59,6 +60,10 @@ struct Identity {
     resume_token: String,
     /// From `resume`: the client's highest processed e2e seq.
     last_seq: Option<u64>,
+    /// Came in through `resume`.
+    resumed: bool,
+    /// Session id for `welcome` and the audit log.
+    session: String,
 }
 
 /// Runs a connection to the end.
@@ -159,12 +164,31 @@ impl Conn {
         true
     }
 
-    fn auth_failed(&self, e: &AuthError) -> CloseCode {
+    /// Logs, counts and audits a refused token; the caller then closes
+    /// (4001) or answers `unauthorized`. Never logs the token itself.
+    async fn auth_failed(&self, e: &AuthError, claims: Option<&crate::auth::Claims>) -> CloseCode {
         tracing::warn!(peer = %self.peer, reason = %e, "authentication failed");
-        self.hub.metrics.reject(match e {
-            AuthError::Replayed => "auth_replayed",
-            _ => "auth_failed",
+        let replay = *e == AuthError::Replayed;
+        self.hub.metrics.reject(if replay {
+            "auth_replayed"
+        } else {
+            "auth_failed"
         });
+        let mut ev = if replay {
+            Event::new(Action::TokenReplay, Outcome::Denied)
+        } else {
+            Event::new(Action::AuthFailure, Outcome::Failure)
+        }
+        .detail("reason", e.reason_code());
+        ev.ip_address = Some(self.peer.ip().to_string());
+        if let Some(c) = claims {
+            ev.user_id = Some(c.sub.to_string());
+            ev.role = Some(c.role.as_str().to_owned());
+            ev.visit_id = Some(c.visit.to_string());
+            ev.patient_id = c.patient_id.clone();
+        }
+        // Written before the close it explains.
+        let _ = self.hub.audit.log(ev, Durability::Written).await;
         CloseCode::Unauthorized
     }
 
@@ -182,11 +206,10 @@ impl Conn {
         match parse_client_message(&text) {
             Ok((_, ClientMessage::Hello { token, device, .. })) => {
                 self.hub.metrics.message("hello");
-                let claims = self
-                    .hub
-                    .verifier
-                    .verify(&token, now)
-                    .map_err(|e| self.auth_failed(&e))?;
+                let claims = match self.hub.verifier.verify(&token, now) {
+                    Ok(c) => c,
+                    Err(e) => return Err(self.auth_failed(&e, None).await),
+                };
                 let fresh = self
                     .hub
                     .store
@@ -197,7 +220,7 @@ impl Conn {
                         CloseCode::Unauthorized
                     })?;
                 if !fresh {
-                    return Err(self.auth_failed(&AuthError::Replayed));
+                    return Err(self.auth_failed(&AuthError::Replayed, Some(&claims)).await);
                 }
                 let resume = ResumeRecord {
                     visit: claims.visit.clone(),
@@ -232,11 +255,16 @@ impl Conn {
                     Some(record) => {
                         let mut identity = self.issue(record).await?;
                         identity.last_seq = last_seq;
+                        identity.resumed = true;
                         Ok(identity)
                     }
                     None => {
                         tracing::warn!(peer = %self.peer, "resume refused: unknown, used or expired token");
                         self.hub.metrics.reject("resume_refused");
+                        let mut ev = Event::new(Action::AuthFailure, Outcome::Failure)
+                            .detail("reason", "resume_refused");
+                        ev.ip_address = Some(self.peer.ip().to_string());
+                        let _ = self.hub.audit.log(ev, Durability::Written).await;
                         Err(CloseCode::Unauthorized)
                     }
                 }
@@ -266,6 +294,8 @@ impl Conn {
             resume: record,
             resume_token,
             last_seq: None,
+            resumed: false,
+            session: format!("s-{}", random_token(12)),
         })
     }
 
@@ -332,6 +362,16 @@ impl Conn {
                         Ok(summary) => Some(summary),
                         Err(v) => {
                             self.hub.metrics.reject("invalid_sdp");
+                            let mut ev = Event::new(Action::SdpRejected, Outcome::Denied)
+                                .detail("rule", v.rule);
+                            ev.user_id = Some(me.participant.to_string());
+                            ev.role = Some(me.role.as_str().to_owned());
+                            ev.visit_id = Some(me.visit.to_string());
+                            ev.patient_id = me.resume.patient_id.clone();
+                            ev.session = Some(me.session.clone());
+                            ev.ip_address = Some(self.peer.ip().to_string());
+                            ev.device_fingerprint = me.resume.device.clone();
+                            let _ = self.hub.audit.log(ev, Durability::Written).await;
                             let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
                             if let ServerMessage::Error(b) = &mut m {
                                 b.rule = Some(v.rule.to_owned());
@@ -394,7 +434,7 @@ impl Conn {
     /// Joins the visit, retrying if its task was just exiting.
     async fn attach(&self, me: &Identity) -> Option<VisitHandle> {
         let r = &me.resume;
-        let session = format!("s-{}", random_token(12));
+        let session = me.session.clone();
         let ice_servers = crate::ice::ice_servers(&self.hub.config.ice, &me.participant, now_s());
         for _ in 0..3 {
             let visit = self.hub.visit(&me.visit);
@@ -411,6 +451,9 @@ impl Conn {
                 resume_token: me.resume_token.clone(),
                 ice_servers: ice_servers.clone(),
                 last_seq: me.last_seq,
+                resumed: me.resumed,
+                ip: Some(self.peer.ip().to_string()),
+                patient_id: r.patient_id.clone(),
             });
             let cmd = VisitCommand::Join {
                 join,
@@ -436,8 +479,8 @@ impl Conn {
         let now = now_s();
         let claims = match self.hub.verifier.verify(token, now) {
             Ok(c) if c.sub == me.participant && c.visit == me.visit && c.role == me.role => c,
-            Ok(_) => {
-                self.auth_failed(&AuthError::Mismatch);
+            Ok(c) => {
+                self.auth_failed(&AuthError::Mismatch, Some(&c)).await;
                 self.error(
                     ErrorCode::Unauthorized,
                     "token does not match the session",
@@ -446,7 +489,7 @@ impl Conn {
                 return;
             }
             Err(e) => {
-                self.auth_failed(&e);
+                self.auth_failed(&e, None).await;
                 self.error(
                     ErrorCode::Unauthorized,
                     &format!("refresh refused: {e}"),
@@ -463,7 +506,7 @@ impl Conn {
         {
             Ok(true) => {}
             Ok(false) => {
-                self.auth_failed(&AuthError::Replayed);
+                self.auth_failed(&AuthError::Replayed, Some(&claims)).await;
                 self.error(
                     ErrorCode::Unauthorized,
                     "refresh refused: token replayed",

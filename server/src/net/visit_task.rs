@@ -9,7 +9,7 @@ use crate::visit::{ConnId, Input, Join, Output, Visit, VisitSettings};
 use bedside_protocol::{Limits, VisitId};
 use futures_util::StreamExt;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -75,6 +75,7 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
             conns: HashMap::new(),
             commits: FuturesOrdered::new(),
             loads: FuturesUnordered::new(),
+            gates: FuturesOrdered::new(),
         };
         task.run(visit.clone(), rx).await;
         hub.visit_exited(&visit, &me);
@@ -84,6 +85,8 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
 }
 
 type Pending = Pin<Box<dyn Future<Output = Input> + Send>>;
+/// Sends and closes waiting for their audit records: (all logged, actions, arrival).
+type Gate = Pin<Box<dyn Future<Output = (bool, Vec<Output>, Option<Instant>)> + Send>>;
 
 struct VisitTask {
     hub: Arc<Hub>,
@@ -92,6 +95,8 @@ struct VisitTask {
     commits: FuturesOrdered<Pending>,
     /// Backlog queries.
     loads: FuturesUnordered<Pending>,
+    /// Gated sends, in order.
+    gates: FuturesOrdered<Gate>,
 }
 
 fn committed(
@@ -149,6 +154,9 @@ impl VisitTask {
                     let out = visit.handle(now_ms(), input);
                     self.carry_out(&mut visit, out, None).await;
                 }
+                Some((ok, actions, arrived)) = self.gates.next(), if !self.gates.is_empty() => {
+                    self.gate_opened(&mut visit, ok, actions, arrived).await;
+                }
                 _ = sleep_until(timer) => {
                     let out = visit.handle(now_ms(), Input::Tick);
                     self.carry_out(&mut visit, out, None).await;
@@ -160,7 +168,8 @@ impl VisitTask {
                 }
                 _ = sleep_until(linger_until) => break,
             }
-            if visit.live_connections() == 0 && self.commits.is_empty() && self.loads.is_empty() {
+            let idle = self.commits.is_empty() && self.loads.is_empty() && self.gates.is_empty();
+            if visit.live_connections() == 0 && idle {
                 if visit.is_ended() {
                     break;
                 }
@@ -169,6 +178,7 @@ impl VisitTask {
                 empty_since = None;
             }
         }
+        self.drain_gates(&mut visit).await;
         // Refuse what is still queued: joins are answered by dropping their
         // reply (the caller looks the visit up again and starts a new task).
         rx.close();
@@ -202,15 +212,18 @@ impl VisitTask {
         }
     }
 
-    /// Persist, then send, then close; a client whose queue overflows is
-    /// treated as closed and the visit is told.
-    async fn carry_out(
-        &mut self,
-        visit: &mut Visit,
-        mut out: Vec<Output>,
-        arrived: Option<Instant>,
-    ) {
-        loop {
+    /// Carries out a visit's outputs, in order:
+    /// 1. `Persist` writes are awaited (rare: admissions, permissions, tracks);
+    /// 2. store requests (appends, backlog loads, acks) are queued, not awaited;
+    /// 3. audit records are handed to the writer;
+    /// 4. sends and closes wait for those audit records (see [`crate::audit`])
+    ///    and for every earlier gated batch, so clients see effects in order
+    ///    and never before their record.
+    ///
+    /// A client whose queue overflows is treated as closed and the visit told.
+    async fn carry_out(&mut self, visit: &mut Visit, out: Vec<Output>, arrived: Option<Instant>) {
+        let mut work = VecDeque::from([out]);
+        while let Some(out) = work.pop_front() {
             let writes: Vec<VisitWrite> = out
                 .iter()
                 .filter_map(|o| match o {
@@ -224,103 +237,175 @@ impl VisitTask {
                 tracing::error!(visit = %visit.id(), error = %e, "store write failed");
                 self.hub.metrics.reject("store_error");
             }
-            let mut dropped = Vec::new();
+            let mut logged = Vec::new();
+            let mut actions = Vec::new();
             for o in out {
                 match o {
                     Output::Persist(_) => {}
-                    Output::Background(w) => {
-                        // Queued now, in order; nobody waits for it.
-                        if let Err(e) = self
-                            .hub
-                            .store
-                            .enqueue(|reply| crate::store::Command::WriteVisit {
-                                visit: visit.id().clone(),
-                                writes: vec![w],
-                                reply,
-                            })
-                            .await
-                        {
-                            tracing::error!(visit = %visit.id(), error = %e, "store write failed");
-                        }
+                    Output::Audit(event, durability) => {
+                        logged.push(self.hub.audit.log(*event, durability))
                     }
+                    Output::Background(w) => self.background(visit, w).await,
                     Output::Append { conn, id, message } => {
-                        match self
-                            .hub
-                            .store
-                            .enqueue_append(visit.id(), message.clone())
-                            .await
-                        {
-                            Ok(reply) => {
-                                self.commits.push_back(committed(conn, id, message, reply))
-                            }
-                            Err(e) => {
-                                let input = Input::Committed {
-                                    conn,
-                                    id,
-                                    result: Err(e),
-                                };
-                                self.commits.push_back(Box::pin(async move { input }));
-                            }
-                        }
+                        self.append(visit, conn, id, message).await
                     }
                     Output::LoadBacklog {
                         conn,
                         participant,
                         after,
-                    } => {
-                        let reply = self
-                            .hub
-                            .store
-                            .enqueue_backlog(visit.id(), &participant, after)
-                            .await;
-                        self.loads.push(Box::pin(async move {
-                            let result = match reply {
-                                Ok(r) => r.await,
-                                Err(e) => Err(e),
-                            };
-                            Input::Backlog { conn, result }
-                        }));
-                    }
-                    Output::Send { to, msg } => {
-                        let frame = Utf8Bytes::from(msg.to_json());
-                        let relayed = matches!(
-                            msg,
-                            bedside_protocol::ServerMessage::Offer { .. }
-                                | bedside_protocol::ServerMessage::Answer { .. }
-                                | bedside_protocol::ServerMessage::Ice { .. }
-                        );
-                        for c in to {
-                            if let Some(h) = self.conns.get(&c)
-                                && h.send(frame.clone()) == Err(Overflow)
-                            {
-                                dropped.push(c);
-                            }
-                        }
-                        if let (true, Some(at)) = (relayed, arrived) {
-                            self.hub
-                                .metrics
-                                .relay_latency
-                                .observe(at.elapsed().as_secs_f64());
-                        }
-                    }
-                    Output::Close { conn, code } => {
-                        if let Some(h) = self.conns.remove(&conn) {
-                            let _ = h.close(code);
-                            self.hub.metrics.close(close_reason(code));
-                        }
-                    }
+                    } => self.load_backlog(visit, conn, participant, after).await,
+                    action @ (Output::Send { .. } | Output::Close { .. }) => actions.push(action),
                 }
             }
-            if dropped.is_empty() {
-                return;
-            }
-            out = Vec::new();
-            for c in dropped {
-                if self.conns.remove(&c).is_some() {
-                    self.hub.metrics.close("slow_consumer");
-                    out.extend(visit.handle(now_ms(), Input::Closed { conn: c }));
+            if logged.is_empty() && self.gates.is_empty() {
+                for c in self.perform(actions, arrived) {
+                    work.push_back(visit.handle(now_ms(), Input::Closed { conn: c }));
                 }
+            } else if !(logged.is_empty() && actions.is_empty()) {
+                self.gates.push_back(Box::pin(async move {
+                    let ok = futures_util::future::join_all(logged)
+                        .await
+                        .into_iter()
+                        .all(|r| r.is_ok());
+                    (ok, actions, arrived)
+                }));
             }
+        }
+    }
+
+    /// A gated batch is ready: its audit records are durable.
+    async fn gate_opened(
+        &mut self,
+        visit: &mut Visit,
+        ok: bool,
+        actions: Vec<Output>,
+        arrived: Option<Instant>,
+    ) {
+        if !ok {
+            // Not logged, so it must not happen; and nothing more can be logged.
+            tracing::error!(visit = %visit.id(), "audit trail failed; shutting down");
+            self.hub.metrics.reject("audit_failure");
+            self.hub.begin_shutdown();
+            return;
+        }
+        for c in self.perform(actions, arrived) {
+            let out = visit.handle(now_ms(), Input::Closed { conn: c });
+            Box::pin(self.carry_out(visit, out, None)).await;
+        }
+    }
+
+    /// Sends and closes; returns connections dropped for not reading.
+    fn perform(&mut self, actions: Vec<Output>, arrived: Option<Instant>) -> Vec<ConnId> {
+        let mut dropped = Vec::new();
+        for o in actions {
+            match o {
+                Output::Send { to, msg } => {
+                    let frame = Utf8Bytes::from(msg.to_json());
+                    let relayed = matches!(
+                        msg,
+                        bedside_protocol::ServerMessage::Offer { .. }
+                            | bedside_protocol::ServerMessage::Answer { .. }
+                            | bedside_protocol::ServerMessage::Ice { .. }
+                    );
+                    for c in to {
+                        if let Some(h) = self.conns.get(&c)
+                            && h.send(frame.clone()) == Err(Overflow)
+                        {
+                            dropped.push(c);
+                        }
+                    }
+                    if let (true, Some(at)) = (relayed, arrived) {
+                        self.hub
+                            .metrics
+                            .relay_latency
+                            .observe(at.elapsed().as_secs_f64());
+                    }
+                }
+                Output::Close { conn, code } => {
+                    if let Some(h) = self.conns.remove(&conn) {
+                        let _ = h.close(code);
+                        self.hub.metrics.close(close_reason(code));
+                    }
+                }
+                _ => {}
+            }
+        }
+        dropped.retain(|c| {
+            let gone = self.conns.remove(c).is_some();
+            if gone {
+                self.hub.metrics.close("slow_consumer");
+            }
+            gone
+        });
+        dropped
+    }
+
+    /// Queues a write nobody waits for.
+    async fn background(&mut self, visit: &Visit, w: VisitWrite) {
+        let queued = self
+            .hub
+            .store
+            .enqueue(|reply| crate::store::Command::WriteVisit {
+                visit: visit.id().clone(),
+                writes: vec![w],
+                reply,
+            })
+            .await;
+        if let Err(e) = queued {
+            tracing::error!(visit = %visit.id(), error = %e, "store write failed");
+        }
+    }
+
+    async fn append(
+        &mut self,
+        visit: &Visit,
+        conn: ConnId,
+        id: Option<bedside_protocol::MessageId>,
+        message: StoredMessage,
+    ) {
+        match self
+            .hub
+            .store
+            .enqueue_append(visit.id(), message.clone())
+            .await
+        {
+            Ok(reply) => self.commits.push_back(committed(conn, id, message, reply)),
+            Err(e) => {
+                let input = Input::Committed {
+                    conn,
+                    id,
+                    result: Err(e),
+                };
+                self.commits.push_back(Box::pin(async move { input }));
+            }
+        }
+    }
+
+    async fn load_backlog(
+        &mut self,
+        visit: &Visit,
+        conn: ConnId,
+        participant: bedside_protocol::ParticipantId,
+        after: u64,
+    ) {
+        let reply = self
+            .hub
+            .store
+            .enqueue_backlog(visit.id(), &participant, after)
+            .await;
+        self.loads.push(Box::pin(async move {
+            let result = match reply {
+                Ok(r) => r.await,
+                Err(e) => Err(e),
+            };
+            Input::Backlog { conn, result }
+        }));
+    }
+
+    /// Performs every gated batch still waiting (at exit).
+    async fn drain_gates(&mut self, visit: &mut Visit) {
+        while let Some((ok, actions, arrived)) = self.gates.next().await {
+            self.gate_opened(visit, ok, actions, arrived).await;
         }
     }
 }

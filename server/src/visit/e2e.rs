@@ -9,6 +9,7 @@
 //! skipped, so it sees every message once, in order.
 
 use super::{ConnId, Millis, Output, Visit};
+use crate::audit::{Action, Outcome};
 use crate::store::{StoreError, StoredMessage, VisitWrite};
 use bedside_protocol::{CloseCode, E2eKind, ErrorCode, MessageId, ParticipantId, ServerMessage};
 
@@ -94,6 +95,10 @@ impl Visit {
             return;
         }
         if self.inflight >= MAX_INFLIGHT_PER_VISIT {
+            let e = self
+                .event(from, Action::RateLimited, Outcome::Denied)
+                .detail("reason", "visit_store_backlog");
+            self.audit_written(e);
             self.error(
                 conn,
                 ErrorCode::RateLimited,
@@ -106,6 +111,10 @@ impl Visit {
             return;
         };
         if live.delivery.inflight >= MAX_INFLIGHT_PER_CONN {
+            let e = self
+                .event(from, Action::RateLimited, Outcome::Denied)
+                .detail("reason", "connection_store_backlog");
+            self.audit_written(e);
             self.error(
                 conn,
                 ErrorCode::RateLimited,
@@ -156,6 +165,16 @@ impl Visit {
                 return;
             }
         };
+        let e = self
+            .event(&message.from, Action::E2eRelay, Outcome::Success)
+            .detail("seq", message.seq)
+            .detail("bytes", message.body.len() as u64)
+            .detail("recipients", message.to.len() as u64)
+            .detail(
+                "kind",
+                serde_json::to_value(message.kind).unwrap_or_default(),
+            );
+        self.audit_written(e);
         if attached.is_some() {
             self.send_one(
                 conn,

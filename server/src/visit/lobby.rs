@@ -1,6 +1,7 @@
 //! The waiting room (section 4): admit, deny, remove.
 
 use super::{ConnId, Member, Output, Visit};
+use crate::audit::{Action, Event, Outcome};
 use crate::store::VisitWrite;
 use bedside_protocol::{CloseCode, ErrorCode, LeftReason, MessageId, ParticipantId, ServerMessage};
 
@@ -13,12 +14,13 @@ impl Visit {
         &mut self,
         conn: ConnId,
         pid: &ParticipantId,
-        what: &str,
+        what: &'static str,
         id: &Option<MessageId>,
     ) -> bool {
         if self.members.get(pid).is_some_and(Member::is_provider) {
             return true;
         }
+        self.audit_denied(pid, what);
         self.error(
             conn,
             ErrorCode::Forbidden,
@@ -60,6 +62,11 @@ impl Visit {
             }
         }
         self.persist(target);
+        let e = self
+            .event(pid, Action::Admit, Outcome::Success)
+            .target(target);
+        let e = self.with_target_patient(e, target);
+        self.audit_synced(e);
         self.enter(target);
         self.lobby_changed();
         self.ack(conn, id);
@@ -90,6 +97,11 @@ impl Visit {
             );
             return;
         };
+        let e = self
+            .event(pid, Action::Deny, Outcome::Success)
+            .target(target);
+        let e = self.with_target_patient(e, target);
+        self.audit_synced(e);
         self.expel(target, target_conn, reason, LeftReason::Denied);
         self.ack(conn, id);
     }
@@ -114,7 +126,7 @@ impl Visit {
             );
             return;
         }
-        let Some(member) = self.members.get(target).filter(|m| m.record.admitted) else {
+        if !self.members.get(target).is_some_and(|m| m.record.admitted) {
             self.error(
                 conn,
                 ErrorCode::NotFound,
@@ -122,8 +134,14 @@ impl Visit {
                 id,
             );
             return;
-        };
-        match member.conn() {
+        }
+        let e = self
+            .event(pid, Action::Remove, Outcome::Success)
+            .target(target);
+        let e = self.with_target_patient(e, target);
+        self.audit_synced(e);
+        let member = self.members.get(target).filter(|m| m.record.admitted);
+        match member.and_then(Member::conn) {
             Some(target_conn) => self.expel(target, target_conn, reason, LeftReason::Removed),
             None => {
                 // Offline but resumable: forget them so a resume cannot bring them back.
@@ -134,6 +152,19 @@ impl Visit {
             }
         }
         self.ack(conn, id);
+    }
+
+    /// Provider actions name the patient record of the patient acted on.
+    fn with_target_patient(&self, mut e: Event, target: &ParticipantId) -> Event {
+        let patient = self
+            .members
+            .get(target)
+            .and_then(|m| m.live.as_ref())
+            .and_then(|l| l.patient_id.clone());
+        if patient.is_some() {
+            e.patient_id = patient;
+        }
+        e
     }
 
     /// Denies or removes: forgets the participant (and their resume tokens),

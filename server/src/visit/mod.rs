@@ -11,6 +11,7 @@
 //!   `Persist` before the messages that reveal it (the shell writes persists
 //!   first, then sends).
 
+mod audit;
 mod e2e;
 mod lobby;
 mod relay;
@@ -21,6 +22,7 @@ mod tracks;
 #[cfg(test)]
 mod tests;
 
+use crate::audit::{Action, Outcome};
 use crate::sdp::SdpSummary;
 use crate::store::{ParticipantRecord, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{
@@ -63,6 +65,12 @@ pub struct Join {
     pub ice_servers: Vec<IceServer>,
     /// From `resume`: the highest e2e seq the client has processed.
     pub last_seq: Option<u64>,
+    /// The session continues an earlier one (`resume`).
+    pub resumed: bool,
+    /// The client's IP address, for the audit log.
+    pub ip: Option<String>,
+    /// Patient record id from the token, for the audit log.
+    pub patient_id: Option<String>,
 }
 
 /// Something that happens to the visit.
@@ -141,6 +149,8 @@ pub enum Output {
     Persist(VisitWrite),
     /// Write without holding anything back (e.g. a recipient's ack).
     Background(VisitWrite),
+    /// Record in the audit trail; what follows waits for the durability.
+    Audit(Box<crate::audit::Event>, crate::audit::Durability),
     /// Store an e2e message; answer with [`Input::Committed`], in order.
     Append {
         /// The sender's connection.
@@ -324,6 +334,19 @@ impl Visit {
             limits: self.settings.limits,
         };
         self.persist(&j.participant);
+        let action = if j.resumed {
+            Action::Resume
+        } else {
+            Action::SessionStart
+        };
+        let start = self
+            .event(&j.participant, action, Outcome::Success)
+            .detail("state", if admitted { "admitted" } else { "waiting" });
+        self.audit_synced(start);
+        if !admitted {
+            let wait = self.event(&j.participant, Action::LobbyWait, Outcome::Success);
+            self.audit_written(wait);
+        }
         self.send_one(j.conn, welcome);
         if let Some(upto) = j.last_seq.filter(|s| *s > 0) {
             // Resuming with last_seq acknowledges everything up to it.
@@ -379,6 +402,7 @@ impl Visit {
                 | ClientMessage::Refresh { .. }
         );
         if !admitted && !allowed_while_waiting {
+            self.audit_denied(&pid, msg.type_name());
             self.error(
                 conn,
                 ErrorCode::Forbidden,
@@ -474,6 +498,13 @@ impl Visit {
 
     /// Takes the member's connection away and tells the others.
     fn detach(&mut self, pid: &ParticipantId, reason: bedside_protocol::LeftReason) {
+        if self.members.get(pid).is_some_and(|m| m.live.is_some()) {
+            let reason = serde_json::to_value(reason).unwrap_or_default();
+            let e = self
+                .event(pid, Action::SessionEnd, Outcome::Success)
+                .detail("reason", reason);
+            self.audit_written(e);
+        }
         let Some(member) = self.members.get_mut(pid) else {
             return;
         };

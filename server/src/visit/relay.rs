@@ -2,6 +2,7 @@
 //! members of this visit only, `from` stamped by the hub.
 
 use super::{ConnId, Visit};
+use crate::audit::{Action, Outcome};
 use crate::sdp::SdpSummary;
 use bedside_protocol::{ErrorCode, MessageId, ParticipantId, ServerMessage};
 
@@ -54,6 +55,11 @@ impl Visit {
             return;
         };
         if let Err(v) = self.check_sdp_tracks(from, &summary) {
+            let e = self
+                .event(from, Action::SdpRejected, Outcome::Denied)
+                .target(&to)
+                .detail("rule", v.rule);
+            self.audit_written(e);
             let mut msg = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
             if let ServerMessage::Error(body) = &mut msg {
                 body.rule = Some(v.rule.to_owned());
@@ -61,6 +67,16 @@ impl Visit {
             self.send_one(conn, msg);
             return;
         }
+        let action = if offer {
+            Action::SignalOffer
+        } else {
+            Action::SignalAnswer
+        };
+        let e = self
+            .event(from, action, Outcome::Success)
+            .target(&to)
+            .detail("bytes", sdp.len() as u64);
+        self.audit_written(e);
         let from = from.clone();
         let msg = if offer {
             ServerMessage::Offer { from, sdp }

@@ -23,6 +23,10 @@ pub struct Live {
     pub expiring_sent: bool,
     /// E2E delivery state of this connection.
     pub delivery: super::Delivery,
+    /// Client IP address (audit).
+    pub ip: Option<String>,
+    /// Patient record id from the token (audit).
+    pub patient_id: Option<String>,
 }
 
 /// A participant known to the visit: the persisted record and, when
@@ -104,6 +108,8 @@ impl Member {
             last_activity: now,
             expiring_sent: false,
             delivery: super::Delivery::default(),
+            ip: j.ip.clone(),
+            patient_id: j.patient_id.clone(),
         });
     }
 

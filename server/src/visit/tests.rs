@@ -43,6 +43,9 @@ fn join(conn: u64, who: &str, role: Role) -> Input {
         resume_token: format!("r-{conn}"),
         ice_servers: vec![],
         last_seq: None,
+        resumed: false,
+        ip: Some("127.0.0.1".into()),
+        patient_id: None,
     }))
 }
 

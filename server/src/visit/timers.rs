@@ -1,6 +1,7 @@
 //! Time-driven rules: idle timeout (4008), `session_expiring`, expiry (4010).
 
 use super::{ConnId, Millis, Output, Visit};
+use crate::audit::{Action, Outcome};
 use bedside_protocol::{CloseCode, LeftReason, ParticipantId, ServerMessage};
 
 impl Visit {
@@ -45,6 +46,13 @@ impl Visit {
             self.send_one(conn, ServerMessage::SessionExpiring { expires_at });
         }
         for (pid, conn, code) in closes {
+            let action = if code == CloseCode::SessionExpired {
+                Action::SessionExpired
+            } else {
+                Action::IdleTimeout
+            };
+            let e = self.event(&pid, action, Outcome::Success);
+            self.audit_synced(e);
             self.out.push(Output::Close { conn, code });
             self.detach(&pid, LeftReason::Expired);
         }

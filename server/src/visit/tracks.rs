@@ -2,6 +2,7 @@
 //! permission, and the SDP rules that depend on them.
 
 use super::{ConnId, Member, Visit};
+use crate::audit::{Action, Outcome};
 use crate::sdp::{MediaKind, SdpSummary, SdpViolation};
 use bedside_protocol::{
     ErrorCode, MessageId, ParticipantId, Permission, Role, ServerMessage, Track, TrackAction,
@@ -31,6 +32,7 @@ impl Visit {
                     return;
                 };
                 if source == TrackSource::Screen && !member.has(Permission::ScreenShare) {
+                    self.audit_denied(pid, "screen_share");
                     self.error(
                         conn,
                         ErrorCode::Forbidden,
@@ -52,6 +54,12 @@ impl Visit {
                     });
                 }
                 self.persist(pid);
+                let source_name = serde_json::to_value(source).unwrap_or_default();
+                let e = self
+                    .event(pid, Action::TrackPublish, Outcome::Success)
+                    .detail("track_id", track_id.to_string())
+                    .detail("source", source_name);
+                self.audit_written(e);
                 let others = self.present_conns_except(pid);
                 self.send(
                     others,
@@ -71,6 +79,10 @@ impl Visit {
                     return;
                 }
                 self.persist(pid);
+                let e = self
+                    .event(pid, Action::TrackUnpublish, Outcome::Success)
+                    .detail("track_id", track_id.to_string());
+                self.audit_written(e);
                 let others = self.present_conns_except(pid);
                 self.send(
                     others,
@@ -106,6 +118,7 @@ impl Visit {
             return;
         }
         if permission == Permission::Admit {
+            self.audit_denied(pid, "request");
             self.error(conn, ErrorCode::Forbidden, "admit is not grantable", id);
             return;
         }
@@ -113,6 +126,10 @@ impl Visit {
             self.error(conn, ErrorCode::Conflict, "permission already held", id);
             return;
         }
+        let e = self
+            .event(pid, Action::PermissionRequest, Outcome::Success)
+            .detail("permission", permission.as_str());
+        self.audit_written(e);
         let providers = self.provider_conns();
         self.send(
             providers,
@@ -135,6 +152,7 @@ impl Visit {
     ) {
         if !self.members.get(pid).is_some_and(Member::is_provider) {
             let what = if grant { "grant" } else { "revoke" };
+            self.audit_denied(pid, what);
             self.error(
                 conn,
                 ErrorCode::Forbidden,
@@ -144,6 +162,7 @@ impl Visit {
             return;
         }
         if permission == Permission::Admit {
+            self.audit_denied(pid, if grant { "grant" } else { "revoke" });
             self.error(conn, ErrorCode::Forbidden, "admit is not grantable", id);
             return;
         }
@@ -179,6 +198,20 @@ impl Visit {
             Vec::new()
         };
         self.persist(target);
+        let action = if grant {
+            Action::PermissionGrant
+        } else {
+            Action::PermissionRevoke
+        };
+        let mut e = self
+            .event(pid, action, Outcome::Success)
+            .target(target)
+            .detail("permission", permission.as_str());
+        if !withdrawn.is_empty() {
+            let ids: Vec<String> = withdrawn.iter().map(ToString::to_string).collect();
+            e = e.detail("unpublished", ids);
+        }
+        self.audit_synced(e);
         let everyone: Vec<ConnId> = self.present_participants_conns();
         for track_id in withdrawn {
             self.send(

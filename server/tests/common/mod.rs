@@ -34,6 +34,9 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub key: PrivateKey,
     pub jwks: PathBuf,
+    /// The audit checkpoint key (private) and its public set.
+    pub audit_key: PathBuf,
+    pub audit_public: PathBuf,
 }
 
 impl Env {
@@ -43,7 +46,22 @@ impl Env {
         let jwks = dir.path().join("issuer.public.jwks.json");
         key.save(&dir.path().join("issuer.private.jwks.json"), &jwks)
             .unwrap();
-        Self { dir, key, jwks }
+        let audit_key = dir.path().join("audit.private.jwks.json");
+        let audit_public = dir.path().join("audit.public.jwks.json");
+        PrivateKey::generate("audit-1")
+            .save(&audit_key, &audit_public)
+            .unwrap();
+        Self {
+            dir,
+            key,
+            jwks,
+            audit_key,
+            audit_public,
+        }
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit/audit.jsonl")
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -56,7 +74,8 @@ impl Env {
         c.listen = Some("127.0.0.1:0".parse().unwrap());
         c.insecure_http = true;
         c.data_dir = self.data_dir();
-        c.audit.path = self.dir.path().join("audit/audit.jsonl");
+        c.audit.path = self.audit_path();
+        c.audit.signing_key = Some(self.audit_key.clone());
         c.auth.jwks = Some(self.jwks.clone());
         c.auth.issuers = vec![ISSUER.into()];
         c
@@ -288,10 +307,11 @@ impl Process {
         std::fs::write(
             &cfg,
             format!(
-                "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"{ISSUER}\"]\n[audit]\npath = {:?}\n{extra_toml}",
+                "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"{ISSUER}\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\n{extra_toml}",
                 env.data_dir(),
                 env.jwks,
-                env.dir.path().join("audit/audit.jsonl"),
+                env.audit_path(),
+                env.audit_key,
             ),
         )
         .unwrap();

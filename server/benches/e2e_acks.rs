@@ -1,0 +1,107 @@
+//! Durable e2e acks: throughput and ack latency with 1, 10 and 100 concurrent
+//! senders against an in-process hub (SQLite, `synchronous = FULL`).
+//!
+//! Each sender is paired with a partner in its own visit; it keeps one message
+//! in flight (closed loop), so ack latency is the time from send to the
+//! durable ack. Clients run in the same process, so their CPU counts too.
+//!
+//! Run: `cargo bench -p bedside-server --bench e2e_acks` (release build).
+//! Options through the environment: `SECS` (default 10), `SENDERS` (a list,
+//! default "1,10,100"), `AUDIT=0` to measure without the audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+mod common;
+use common::*;
+
+async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>) {
+    let (hub, key, _dir) = start_hub().await;
+    let url = format!("ws://{}/v1/signal", hub.addr);
+    let mut pairs = Vec::new();
+    for i in 0..senders {
+        pairs.push(pair(&url, &key, i).await);
+    }
+    let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x5au8; 200]);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for (mut dr, mut pt) in pairs {
+        let body = body.clone();
+        // The recipient reads and acks what it gets.
+        tokio::spawn(async move {
+            loop {
+                let m = match pt.next().await {
+                    Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).unwrap(),
+                    Some(Ok(_)) => continue,
+                    _ => return,
+                };
+                if m["type"] == "e2e" {
+                    let ack = json!({"type":"ack","seq":m["seq"]}).to_string();
+                    if pt.send(Message::Text(ack.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let m = json!({"type":"e2e","id":format!("m{n}"),"to":["pt"],"kind":"chat","body":body}).to_string();
+                dr.send(Message::Text(m.into())).await.unwrap();
+                let ack = recv_type(&mut dr, "ack").await;
+                assert!(ack["seq"].is_u64(), "{ack}");
+                lat.push(sent.elapsed());
+                n += 1;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort();
+    hub.shutdown(Duration::from_secs(2)).await;
+    (all.len() as f64 / elapsed, all)
+}
+
+fn pct(v: &[Duration], p: f64) -> f64 {
+    let i = ((v.len() as f64 * p).ceil() as usize)
+        .saturating_sub(1)
+        .min(v.len() - 1);
+    v[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let secs: u64 = std::env::var("SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let list = std::env::var("SENDERS").unwrap_or_else(|_| "1,10,100".into());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "audit trail: {}",
+        if audit_enabled() { "on" } else { "off" }
+    );
+    println!("| senders | durable acks/s | p50 ms | p99 ms | max ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    for n in list.split(',').map(|s| s.trim().parse::<usize>().unwrap()) {
+        let (rate, lat) = rt.block_on(run(n, secs));
+        println!(
+            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.2} |",
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            lat.last().unwrap().as_secs_f64() * 1000.0
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! One audit record (OPERATIONS.md "Audit log"), its canonical form (RFC 8785,
+//! JCS) and its hash.
+//!
+//! `hash` = lower-case hex SHA-256 of the record without `hash`, serialized as
+//! JCS: object members sorted by their names' UTF-16 code units, no
+//! whitespace, strings escaped as JSON requires and nothing more. Records
+//! hold only strings, integers, booleans and objects of them (never floats),
+//! so number formatting needs no ECMAScript rules.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub enum Action {
+    ServerStart,
+    ServerStop,
+    SessionStart,
+    SessionEnd,
+    Resume,
+    AuthFailure,
+    TokenReplay,
+    LobbyWait,
+    Admit,
+    Deny,
+    Remove,
+    SignalOffer,
+    SignalAnswer,
+    SdpRejected,
+    TrackPublish,
+    TrackUnpublish,
+    PermissionRequest,
+    PermissionGrant,
+    PermissionRevoke,
+    PermissionDenied,
+    E2eRelay,
+    VisitEnd,
+    IdleTimeout,
+    SessionExpired,
+    RateLimited,
+    Alert,
+    Checkpoint,
+}
+
+/// How it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Outcome {
+    Success,
+    Denied,
+    Failure,
+}
+
+/// An event before the writer gives it `seq`, `ts`, `prev` and `hash`.
+/// Absent facts are `None` and omitted from the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    pub action: Action,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Who did it (the token's `sub`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_id: Option<String>,
+    /// Their role.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role: Option<String>,
+    /// The visit.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub visit_id: Option<String>,
+    /// The patient record id from the token.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub patient_id: Option<String>,
+    /// The session id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session: Option<String>,
+    /// The client's IP address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ip_address: Option<String>,
+    /// `hello.device`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_fingerprint: Option<String>,
+    /// Whom it was done to (participant id).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<String>,
+    /// Action-specific facts (never SDP, candidates, bodies, bundles, tokens).
+    #[serde(default)]
+    pub detail: Map<String, Value>,
+}
+
+impl Event {
+    /// A new event with no facts yet.
+    pub fn new(action: Action, outcome: Outcome) -> Self {
+        Self {
+            action,
+            outcome,
+            user_id: None,
+            role: None,
+            visit_id: None,
+            patient_id: None,
+            session: None,
+            ip_address: None,
+            device_fingerprint: None,
+            target: None,
+            detail: Map::new(),
+        }
+    }
+
+    /// Adds a detail field.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the target.
+    pub fn target(mut self, target: impl ToString) -> Self {
+        self.target = Some(target.to_string());
+        self
+    }
+}
+
+/// The hash of the first record's predecessor.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Builds the full record (as a JSON object) for `event` and returns it with
+/// its hash, serialized as one line (without the newline).
+pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
+    let mut obj = match serde_json::to_value(event) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    obj.insert("seq".into(), Value::from(seq));
+    obj.insert("ts".into(), Value::from(ts));
+    obj.insert("prev".into(), Value::from(prev));
+    let hash = hash_of(&obj);
+    obj.insert("hash".into(), Value::from(hash.clone()));
+    // The line itself is canonical too, which makes it easy to eyeball.
+    (canonical(&Value::Object(obj)), hash)
+}
+
+/// SHA-256 (hex) of the JCS form of `obj` without its `hash` member.
+pub fn hash_of(obj: &Map<String, Value>) -> String {
+    let mut without = obj.clone();
+    without.remove("hash");
+    let digest = Sha256::digest(canonical(&Value::Object(without)).as_bytes());
+    hex(&digest)
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// RFC 8785 canonical JSON of `v`.
+pub fn canonical(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out);
+                out.push(':');
+                if let Some(v) = m.get(*k) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_string(s, out),
+        // Integers print the same in JCS; records never hold floats.
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// JSON string escaping as JCS requires: `"` `\` and control characters only.
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T23:59:01.123Z`.
+pub fn timestamp(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let ms = unix_ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jcs_orders_by_utf16_and_escapes_minimally() {
+        // RFC 8785 section 3.2.3's sorting example (subset).
+        let v = json!({"\u{20ac}": "Euro Sign", "\r": "Carriage Return", "1": "One", "\u{1f600}": "Emoji", "\u{80}": "Control", "\u{fb33}": "Hebrew"});
+        assert_eq!(
+            canonical(&v),
+            "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji\",\"\u{fb33}\":\"Hebrew\"}"
+        );
+        assert_eq!(
+            canonical(&json!({"b": [1, {"z": true, "a": null}], "a": "x/y\u{1}"})),
+            r#"{"a":"x/y\u0001","b":[1,{"a":null,"z":true}]}"#
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(1_795_996_741_123), "2026-11-29T23:59:01.123Z");
+        assert_eq!(timestamp(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn seal_hashes_the_record_without_its_hash() {
+        let e = Event::new(Action::Admit, Outcome::Success)
+            .target("pt-1")
+            .detail("n", 1);
+        let (line, hash) = seal(7, "2026-11-24T23:59:01.123Z", &e, GENESIS);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj["hash"], hash);
+        assert_eq!(hash_of(obj), hash);
+        assert_eq!(obj["action"], "ADMIT");
+        assert!(!obj.contains_key("user_id"), "absent facts are omitted");
+        assert_eq!(hash.len(), 64);
+    }
+}

@@ -1,0 +1,367 @@
+//! The audit writer thread: sealing, batching, group fsync, checkpoints,
+//! recovery of an existing file at start-up.
+
+use super::record::{Action, Event, GENESIS, Outcome, seal, timestamp};
+use super::verify::{self, CheckpointKeys};
+use crate::auth::mint::PrivateKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Longest a written record waits for its fsync.
+const SYNC_WINDOW: Duration = Duration::from_millis(10);
+/// Most records sealed in one batch.
+const MAX_BATCH: usize = 4096;
+
+/// How durable a record must be before the effect it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the file (survives a crash of the process).
+    Written,
+    /// fdatasync'd (survives a power cut).
+    Synced,
+}
+
+/// Why the audit file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The existing file's chain is broken.
+    #[error("audit file is damaged: {0}; move it aside or start a new file with --audit-new-file")]
+    Broken(verify::BadLine),
+    /// File system trouble.
+    #[error("audit: {0}")]
+    Io(String),
+}
+
+/// What start-up found in an existing file.
+#[derive(Debug, Clone, Default)]
+pub struct Recovery {
+    /// Records already in the file.
+    pub existing_records: u64,
+    /// A torn last line was set aside: (its length, the side file).
+    pub torn_tail: Option<(usize, PathBuf)>,
+    /// The damaged file was moved here (`--audit-new-file`).
+    pub moved_broken: Option<PathBuf>,
+}
+
+enum Req {
+    Record(Box<Event>, Durability, Option<oneshot::Sender<()>>),
+    Close(oneshot::Sender<()>),
+}
+
+/// Handle to the audit writer; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: mpsc::Sender<Req>,
+    failed: Arc<AtomicBool>,
+}
+
+/// Resolves when the record reached its durability; `Err` if the trail failed.
+pub struct Logged(Option<oneshot::Receiver<()>>);
+
+impl std::fmt::Debug for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Logged")
+    }
+}
+
+/// The audit trail could not record an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("audit trail unavailable")]
+pub struct AuditUnavailable;
+
+impl std::future::Future for Logged {
+    type Output = Result<(), AuditUnavailable>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.0.as_mut() {
+            None => std::task::Poll::Ready(Ok(())),
+            Some(rx) => std::pin::Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.map_err(|_| AuditUnavailable)),
+        }
+    }
+}
+
+impl Audit {
+    /// A trail that records nothing (benchmarks only; never in production).
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// Records `event`; the future resolves once it is `durability`-durable.
+    pub fn log(&self, event: Event, durability: Durability) -> Logged {
+        let Some(inner) = &self.inner else {
+            return Logged(None);
+        };
+        let (tx, rx) = oneshot::channel();
+        if inner
+            .tx
+            .send(Req::Record(Box::new(event), durability, Some(tx)))
+            .is_err()
+        {
+            // Writer gone: the receiver resolves to an error.
+        }
+        Logged(Some(rx))
+    }
+
+    /// Records `event` without waiting.
+    pub fn log_detached(&self, event: Event) {
+        if let Some(inner) = &self.inner {
+            let _ = inner
+                .tx
+                .send(Req::Record(Box::new(event), Durability::Written, None));
+        }
+    }
+
+    /// True once a write failed.
+    pub fn has_failed(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|i| i.failed.load(Ordering::Relaxed))
+    }
+
+    /// Writes the final CHECKPOINT, syncs, and stops the writer.
+    pub async fn close(&self) {
+        if let Some(inner) = &self.inner {
+            let (tx, rx) = oneshot::channel();
+            if inner.tx.send(Req::Close(tx)).is_ok() {
+                let _ = rx.await;
+            }
+        }
+    }
+}
+
+/// Opens (or creates) the audit file, verifies what it holds, sets a torn
+/// last line aside, and starts the writer thread.
+pub fn open(
+    path: &Path,
+    key: PrivateKey,
+    checkpoint_every: u64,
+    new_file: bool,
+) -> Result<(Audit, Recovery), AuditError> {
+    let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut recovery = Recovery::default();
+    let mut keys = CheckpointKeys::new();
+    keys.insert(key.kid.clone(), key.signing_key().verifying_key());
+    let (mut last_seq, mut head) = (0, GENESIS.to_owned());
+    if path.exists() {
+        let bytes = std::fs::read(path).map_err(io)?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            let stamp = crate::hub::now_ms();
+            let side = side_path(path, &format!("torn-{stamp}"));
+            std::fs::write(&side, &bytes[complete..]).map_err(io)?;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            f.set_len(complete as u64).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            recovery.torn_tail = Some((bytes.len() - complete, side));
+        }
+        let text = String::from_utf8_lossy(&bytes[..complete]);
+        match verify::verify_text(&path.display().to_string(), &text, Some(&keys), true) {
+            Ok(v) => {
+                last_seq = v.last_seq;
+                head = v.head;
+                recovery.existing_records = v.records;
+            }
+            Err(bad) if new_file => {
+                let aside = side_path(path, &format!("broken-{}", crate::hub::now_ms()));
+                std::fs::rename(path, &aside).map_err(io)?;
+                tracing::warn!(error = %bad, moved_to = %aside.display(), "audit file damaged; starting a new one");
+                recovery.moved_broken = Some(aside);
+            }
+            Err(bad) => return Err(AuditError::Broken(bad)),
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    let (tx, rx) = mpsc::channel();
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut w = Writer {
+        file,
+        key,
+        checkpoint_every,
+        last_seq,
+        head,
+        since_checkpoint: 0,
+        failed: failed.clone(),
+    };
+    std::thread::Builder::new()
+        .name("bedside-audit".into())
+        .spawn(move || w.run(rx))
+        .map_err(|e| AuditError::Io(e.to_string()))?;
+    Ok((
+        Audit {
+            inner: Some(Arc::new(Inner { tx, failed })),
+        },
+        recovery,
+    ))
+}
+
+fn side_path(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    path.with_file_name(name)
+}
+
+struct Writer {
+    file: std::fs::File,
+    key: PrivateKey,
+    checkpoint_every: u64,
+    last_seq: u64,
+    head: String,
+    since_checkpoint: u64,
+    failed: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn seal_into(&mut self, buf: &mut String, event: &Event) {
+        self.last_seq += 1;
+        let (line, hash) = seal(
+            self.last_seq,
+            &timestamp(crate::hub::now_ms()),
+            event,
+            &self.head,
+        );
+        buf.push_str(&line);
+        buf.push('\n');
+        self.head = hash;
+    }
+
+    fn checkpoint(&mut self, buf: &mut String, last: bool) {
+        let sig = self.key.signing_key().sign(self.head.as_bytes());
+        let mut e = Event::new(Action::Checkpoint, Outcome::Success)
+            .detail("head", self.head.clone())
+            .detail("count", self.last_seq)
+            .detail("kid", self.key.kid.clone())
+            .detail("sig", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
+        if last {
+            e = e.detail("final", true);
+        }
+        self.seal_into(buf, &e);
+        self.since_checkpoint = 0;
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Req>) {
+        let mut buf = String::with_capacity(64 * 1024);
+        let mut synced_waiters: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut unsynced_since: Option<Instant> = None;
+        loop {
+            let first = match unsynced_since {
+                Some(t) => match rx.recv_timeout(SYNC_WINDOW.saturating_sub(t.elapsed())) {
+                    Ok(r) => Some(r),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return self.finish(&mut buf, None);
+                    }
+                },
+                None => match rx.recv() {
+                    Ok(r) => Some(r),
+                    Err(_) => return self.finish(&mut buf, None),
+                },
+            };
+            let mut batch: Vec<Req> = first.into_iter().collect();
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let mut written_waiters = Vec::new();
+            let mut need_sync = false;
+            let mut closing = None;
+            for req in batch {
+                match req {
+                    Req::Record(event, durability, done) => {
+                        self.seal_into(&mut buf, &event);
+                        self.since_checkpoint += 1;
+                        if self.since_checkpoint >= self.checkpoint_every {
+                            self.checkpoint(&mut buf, false);
+                        }
+                        match (durability, done) {
+                            (Durability::Synced, Some(tx)) => {
+                                need_sync = true;
+                                synced_waiters.push(tx);
+                            }
+                            (_, Some(tx)) => written_waiters.push(tx),
+                            (_, None) => {}
+                        }
+                    }
+                    Req::Close(tx) => closing = Some(tx),
+                }
+            }
+            if closing.is_some() {
+                return self.finish(&mut buf, closing);
+            }
+            if !buf.is_empty() {
+                if !self.write(&mut buf) {
+                    return; // waiters dropped: their effects do not happen
+                }
+                unsynced_since.get_or_insert_with(Instant::now);
+            }
+            for tx in written_waiters {
+                let _ = tx.send(());
+            }
+            let window_over = unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_WINDOW);
+            if need_sync || window_over {
+                if self.file.sync_data().is_err() {
+                    self.fail("fdatasync failed");
+                    return;
+                }
+                unsynced_since = None;
+                for tx in synced_waiters.drain(..) {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &mut String) -> bool {
+        let ok = self.file.write_all(buf.as_bytes()).is_ok();
+        buf.clear();
+        if !ok {
+            self.fail("write failed");
+        }
+        ok
+    }
+
+    fn fail(&self, what: &str) {
+        tracing::error!("audit trail {what}; the hub stops rather than act unaudited");
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Final CHECKPOINT, sync, stop.
+    fn finish(&mut self, buf: &mut String, done: Option<oneshot::Sender<()>>) {
+        self.checkpoint(buf, true);
+        if self.write(buf) && self.file.sync_data().is_err() {
+            self.fail("fdatasync failed");
+        }
+        if let Some(tx) = done {
+            let _ = tx.send(());
+        }
+    }
+}
