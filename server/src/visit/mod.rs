@@ -295,6 +295,16 @@ impl Visit {
             return;
         }
         // One live connection per participant: the newer one wins.
+        if self
+            .members
+            .get(&j.participant)
+            .is_some_and(|m| m.live.is_some())
+        {
+            let e = self
+                .event(&j.participant, Action::SessionEnd, Outcome::Success)
+                .detail("reason", "replaced");
+            self.audit_written(e);
+        }
         if let Some(old) = self
             .members
             .get_mut(&j.participant)
@@ -544,8 +554,11 @@ impl Visit {
                 "only a provider may end the visit",
                 id,
             );
+            self.audit_denied(pid, "end_visit");
             return;
         }
+        let e = self.event(pid, Action::VisitEnd, Outcome::Success);
+        self.audit_synced(e);
         self.ended = true;
         self.out.push(Output::Persist(VisitWrite::EndVisit));
         let everyone: Vec<ConnId> = self.conns.keys().copied().collect();

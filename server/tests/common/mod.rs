@@ -302,7 +302,8 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn start(env: &Env, extra_toml: &str) -> Self {
+    /// Writes `bedside.toml` for `env` (plus `extra_toml`) and returns its path.
+    pub fn write_config(env: &Env, extra_toml: &str) -> PathBuf {
         let cfg = env.dir.path().join("bedside.toml");
         std::fs::write(
             &cfg,
@@ -315,9 +316,19 @@ impl Process {
             ),
         )
         .unwrap();
+        cfg
+    }
+
+    pub fn start(env: &Env, extra_toml: &str) -> Self {
+        Self::start_with_args(env, extra_toml, &[])
+    }
+
+    pub fn start_with_args(env: &Env, extra_toml: &str, args: &[&str]) -> Self {
+        let cfg = Self::write_config(env, extra_toml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
             .args(["serve", "--config"])
             .arg(&cfg)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -329,7 +340,7 @@ impl Process {
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
-            .expect(&line)
+            .unwrap_or_else(|| panic!("hub did not start: {line:?}"))
             .to_owned();
         Self {
             child,
@@ -337,9 +348,25 @@ impl Process {
         }
     }
 
+    /// SIGKILL: no shutdown, no final checkpoint.
     pub fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
+        self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) {
+        self.terminate_ref();
+    }
+
+    pub fn terminate_ref(&mut self) {
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        assert!(self.child.wait().unwrap().success());
     }
 }
 
