@@ -55,7 +55,13 @@ pub async fn recv_type(ws: &mut Ws, ty: &str) -> Value {
 }
 
 pub async fn hello(url: &str, t: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // Clients with small read buffers, so their cost does not hide the hub's.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .unwrap();
     ws.send(Message::Text(
         json!({"type":"hello","token":t}).to_string().into(),
     ))

@@ -4,10 +4,11 @@
 //! Every part of the hub logs through [`Audit::log`], which returns a
 //! [`Logged`] future resolving once the record reached the asked
 //! [`Durability`]. Callers hold back the effect a record describes until
-//! then. One writer thread owns the file: it takes every record waiting,
-//! seals them into the hash chain (seq, ts, prev, hash), writes them with one
-//! `write`, and `fdatasync`s when a record asks for it or 10 ms after the
-//! oldest unsynced write (group commit).
+//! then. One writer task owns the file: it takes every record waiting,
+//! seals them into the hash chain (seq, ts, prev, hash) and writes them with
+//! one `write`; a sync thread `fdatasync`s when a record asks for it or 10 ms
+//! after the oldest unsynced write (group commit), so writes never wait
+//! behind a sync.
 //!
 //! Durability rule:
 //! - [`Durability::Synced`] (access decisions: session start and resume,

@@ -126,28 +126,139 @@ impl Event {
 /// The hash of the first record's predecessor.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Builds the full record (as a JSON object) for `event` and returns it with
-/// its hash, serialized as one line (without the newline).
+/// Builds the record for `event` and returns its line (canonical JSON,
+/// without the newline) and its hash.
+///
+/// One pass: the members are written in JCS order straight from the struct
+/// (all names are ASCII, so byte order is UTF-16 order), the hash is taken
+/// over that text, and `"hash"` is spliced in at its sorted place. The
+/// generic [`hash_of`] (used by the verifier) computes the same hash.
 pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
-    let mut obj = match serde_json::to_value(event) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+    let mut out = String::with_capacity(512);
+    out.push('{');
+    let mut first = true;
+    let mut member = |out: &mut String, name: &str| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
     };
-    obj.insert("seq".into(), Value::from(seq));
-    obj.insert("ts".into(), Value::from(ts));
-    obj.insert("prev".into(), Value::from(prev));
-    let hash = hash_of(&obj);
-    obj.insert("hash".into(), Value::from(hash.clone()));
-    // The line itself is canonical too, which makes it easy to eyeball.
-    (canonical(&Value::Object(obj)), hash)
+    member(&mut out, "action");
+    write_string(action_name(event.action), &mut out);
+    member(&mut out, "detail");
+    write_canonical_map(&event.detail, &mut out);
+    if let Some(v) = &event.device_fingerprint {
+        member(&mut out, "device_fingerprint");
+        write_string(v, &mut out);
+    }
+    // "hash" sorts here, before "ip_address" and "outcome".
+    let hash_at = out.len();
+    if let Some(v) = &event.ip_address {
+        member(&mut out, "ip_address");
+        write_string(v, &mut out);
+    }
+    member(&mut out, "outcome");
+    write_string(outcome_name(event.outcome), &mut out);
+    for (name, value) in [("patient_id", &event.patient_id)] {
+        if let Some(v) = value {
+            member(&mut out, name);
+            write_string(v, &mut out);
+        }
+    }
+    member(&mut out, "prev");
+    write_string(prev, &mut out);
+    if let Some(v) = &event.role {
+        member(&mut out, "role");
+        write_string(v, &mut out);
+    }
+    member(&mut out, "seq");
+    out.push_str(&seq.to_string());
+    for (name, value) in [("session", &event.session), ("target", &event.target)] {
+        if let Some(v) = value {
+            member(&mut out, name);
+            write_string(v, &mut out);
+        }
+    }
+    member(&mut out, "ts");
+    write_string(ts, &mut out);
+    for (name, value) in [("user_id", &event.user_id), ("visit_id", &event.visit_id)] {
+        if let Some(v) = value {
+            member(&mut out, name);
+            write_string(v, &mut out);
+        }
+    }
+    out.push('}');
+    let hash = hex(&Sha256::digest(out.as_bytes()));
+    // Splice `"hash":"…",` in before the member that follows it.
+    let line = format!(
+        "{}\"hash\":\"{hash}\",{}",
+        &out[..=hash_at],
+        &out[hash_at + 1..]
+    );
+    (line, hash)
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::ServerStart => "SERVER_START",
+        Action::ServerStop => "SERVER_STOP",
+        Action::SessionStart => "SESSION_START",
+        Action::SessionEnd => "SESSION_END",
+        Action::Resume => "RESUME",
+        Action::AuthFailure => "AUTH_FAILURE",
+        Action::TokenReplay => "TOKEN_REPLAY",
+        Action::LobbyWait => "LOBBY_WAIT",
+        Action::Admit => "ADMIT",
+        Action::Deny => "DENY",
+        Action::Remove => "REMOVE",
+        Action::SignalOffer => "SIGNAL_OFFER",
+        Action::SignalAnswer => "SIGNAL_ANSWER",
+        Action::SdpRejected => "SDP_REJECTED",
+        Action::TrackPublish => "TRACK_PUBLISH",
+        Action::TrackUnpublish => "TRACK_UNPUBLISH",
+        Action::PermissionRequest => "PERMISSION_REQUEST",
+        Action::PermissionGrant => "PERMISSION_GRANT",
+        Action::PermissionRevoke => "PERMISSION_REVOKE",
+        Action::PermissionDenied => "PERMISSION_DENIED",
+        Action::E2eRelay => "E2E_RELAY",
+        Action::VisitEnd => "VISIT_END",
+        Action::IdleTimeout => "IDLE_TIMEOUT",
+        Action::SessionExpired => "SESSION_EXPIRED",
+        Action::RateLimited => "RATE_LIMITED",
+        Action::Alert => "ALERT",
+        Action::Checkpoint => "CHECKPOINT",
+    }
+}
+
+fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Success => "success",
+        Outcome::Denied => "denied",
+        Outcome::Failure => "failure",
+    }
 }
 
 /// SHA-256 (hex) of the JCS form of `obj` without its `hash` member.
 pub fn hash_of(obj: &Map<String, Value>) -> String {
-    let mut without = obj.clone();
-    without.remove("hash");
-    let digest = Sha256::digest(canonical(&Value::Object(without)).as_bytes());
-    hex(&digest)
+    let mut out = String::with_capacity(512);
+    let mut keys: Vec<&String> = obj.keys().filter(|k| *k != "hash").collect();
+    keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, &mut out);
+        out.push(':');
+        if let Some(v) = obj.get(*k) {
+            write_canonical(v, &mut out);
+        }
+    }
+    out.push('}');
+    hex(&Sha256::digest(out.as_bytes()))
 }
 
 /// Lower-case hex.
@@ -170,22 +281,7 @@ pub fn canonical(v: &Value) -> String {
 
 fn write_canonical(v: &Value, out: &mut String) {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(k, out);
-                out.push(':');
-                if let Some(v) = m.get(*k) {
-                    write_canonical(v, out);
-                }
-            }
-            out.push('}');
-        }
+        Value::Object(m) => write_canonical_map(m, out),
         Value::Array(a) => {
             out.push('[');
             for (i, v) in a.iter().enumerate() {
@@ -202,22 +298,54 @@ fn write_canonical(v: &Value, out: &mut String) {
     }
 }
 
-/// JSON string escaping as JCS requires: `"` `\` and control characters only.
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+fn write_canonical_map(m: &Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    // serde_json's map is ordered by bytes; JCS wants UTF-16 code units,
+    // which differ only for characters above U+FFFF.
+    if keys.iter().any(|k| !k.is_ascii()) {
+        keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+    }
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, out);
+        out.push(':');
+        if let Some(v) = m.get(*k) {
+            write_canonical(v, out);
         }
     }
+    out.push('}');
+}
+
+/// JSON string escaping as JCS requires: `"` `\` and control characters only.
+/// Runs without escapes are copied whole.
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -275,6 +403,27 @@ mod tests {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(timestamp(1_795_996_741_123), "2026-11-29T23:59:01.123Z");
         assert_eq!(timestamp(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn seal_matches_the_generic_canonical_form_for_every_shape() {
+        let mut full = Event::new(Action::E2eRelay, Outcome::Denied)
+            .target("pt \"1\"\n")
+            .detail("z", "é\u{1}")
+            .detail("a", json!({"y": [1, 2], "b": null}));
+        full.user_id = Some("dr".into());
+        full.role = Some("provider".into());
+        full.visit_id = Some("v".into());
+        full.patient_id = Some("98765".into());
+        full.session = Some("s-1".into());
+        full.ip_address = Some("::1".into());
+        full.device_fingerprint = Some("d\\x".into());
+        for e in [full, Event::new(Action::ServerStart, Outcome::Success)] {
+            let (line, hash) = seal(3, "2026-11-24T23:59:01.123Z", &e, GENESIS);
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(canonical(&v), line, "the line is canonical JSON");
+            assert_eq!(hash_of(v.as_object().unwrap()), hash);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The audit writer thread: sealing, batching, group fsync, checkpoints,
+//! The audit writer: a task that seals and writes in batches, a thread that
+//! runs `fdatasync` (so no write waits behind a sync), checkpoints, and
 //! recovery of an existing file at start-up.
 
 use super::record::{Action, Event, GENESIS, Outcome, seal, timestamp};
@@ -11,14 +12,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Longest a written record waits for its fsync.
 const SYNC_WINDOW: Duration = Duration::from_millis(10);
 /// Most records sealed in one batch.
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 1024;
 
 /// How durable a record must be before the effect it describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub struct Audit {
 
 #[derive(Debug)]
 struct Inner {
-    tx: mpsc::Sender<Req>,
+    tx: mpsc::UnboundedSender<Req>,
     failed: Arc<AtomicBool>,
 }
 
@@ -199,9 +199,16 @@ pub fn open(
         .append(true)
         .open(path)
         .map_err(io)?;
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let failed = Arc::new(AtomicBool::new(false));
-    let mut w = Writer {
+    let sync_file = file.try_clone().map_err(io)?;
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Vec<oneshot::Sender<()>>>();
+    let sync_failed = failed.clone();
+    std::thread::Builder::new()
+        .name("bedside-audit-sync".into())
+        .spawn(move || syncer(sync_file, sync_rx, sync_failed))
+        .map_err(|e| AuditError::Io(e.to_string()))?;
+    let w = Writer {
         file,
         key,
         checkpoint_every,
@@ -209,17 +216,40 @@ pub fn open(
         head,
         since_checkpoint: 0,
         failed: failed.clone(),
+        sync_tx,
     };
-    std::thread::Builder::new()
-        .name("bedside-audit".into())
-        .spawn(move || w.run(rx))
-        .map_err(|e| AuditError::Io(e.to_string()))?;
+    tokio::spawn(w.run(rx));
     Ok((
         Audit {
             inner: Some(Arc::new(Inner { tx, failed })),
         },
         recovery,
     ))
+}
+
+/// The sync thread: each request is one `fdatasync` covering everything
+/// written before it was asked for; then its waiters are told.
+fn syncer(
+    file: std::fs::File,
+    rx: std::sync::mpsc::Receiver<Vec<oneshot::Sender<()>>>,
+    failed: Arc<AtomicBool>,
+) {
+    while let Ok(mut waiters) = rx.recv() {
+        // Requests that queued up meanwhile are covered by the same sync.
+        while let Ok(more) = rx.try_recv() {
+            waiters.extend(more);
+        }
+        if file.sync_data().is_err() {
+            tracing::error!(
+                "audit trail fdatasync failed; the hub stops rather than act unaudited"
+            );
+            failed.store(true, Ordering::Relaxed);
+            return; // dropping the waiters fails their effects
+        }
+        for tx in waiters {
+            let _ = tx.send(());
+        }
+    }
 }
 
 fn side_path(path: &Path, suffix: &str) -> PathBuf {
@@ -236,6 +266,7 @@ struct Writer {
     head: String,
     since_checkpoint: u64,
     failed: Arc<AtomicBool>,
+    sync_tx: std::sync::mpsc::Sender<Vec<oneshot::Sender<()>>>,
 }
 
 impl Writer {
@@ -266,35 +297,38 @@ impl Writer {
         self.since_checkpoint = 0;
     }
 
-    fn run(&mut self, rx: mpsc::Receiver<Req>) {
+    /// The writer task: seal everything waiting, write it with one `write`,
+    /// tell the `Written` waiters, and hand a sync to the sync thread when a
+    /// record asks for it or the oldest unsynced write is 10 ms old.
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Req>) {
         let mut buf = String::with_capacity(64 * 1024);
-        let mut synced_waiters: Vec<oneshot::Sender<()>> = Vec::new();
         let mut unsynced_since: Option<Instant> = None;
+        let mut batch = Vec::with_capacity(256);
         loop {
-            let first = match unsynced_since {
-                Some(t) => match rx.recv_timeout(SYNC_WINDOW.saturating_sub(t.elapsed())) {
-                    Ok(r) => Some(r),
-                    Err(mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        return self.finish(&mut buf, None);
+            let got = match unsynced_since {
+                Some(t) => {
+                    let left = SYNC_WINDOW.saturating_sub(t.elapsed());
+                    match tokio::time::timeout(left, rx.recv_many(&mut batch, MAX_BATCH)).await {
+                        Ok(n) => n,
+                        Err(_) => {
+                            // Window over: sync what was written.
+                            if self.sync_tx.send(Vec::new()).is_err() {
+                                return;
+                            }
+                            unsynced_since = None;
+                            continue;
+                        }
                     }
-                },
-                None => match rx.recv() {
-                    Ok(r) => Some(r),
-                    Err(_) => return self.finish(&mut buf, None),
-                },
-            };
-            let mut batch: Vec<Req> = first.into_iter().collect();
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
                 }
+                None => rx.recv_many(&mut batch, MAX_BATCH).await,
+            };
+            if got == 0 {
+                return self.finish(&mut buf, None);
             }
             let mut written_waiters = Vec::new();
-            let mut need_sync = false;
+            let mut synced_waiters = Vec::new();
             let mut closing = None;
-            for req in batch {
+            for req in batch.drain(..) {
                 match req {
                     Req::Record(event, durability, done) => {
                         self.seal_into(&mut buf, &event);
@@ -303,10 +337,7 @@ impl Writer {
                             self.checkpoint(&mut buf, false);
                         }
                         match (durability, done) {
-                            (Durability::Synced, Some(tx)) => {
-                                need_sync = true;
-                                synced_waiters.push(tx);
-                            }
+                            (Durability::Synced, Some(tx)) => synced_waiters.push(tx),
                             (_, Some(tx)) => written_waiters.push(tx),
                             (_, None) => {}
                         }
@@ -327,15 +358,11 @@ impl Writer {
                 let _ = tx.send(());
             }
             let window_over = unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_WINDOW);
-            if need_sync || window_over {
-                if self.file.sync_data().is_err() {
-                    self.fail("fdatasync failed");
+            if !synced_waiters.is_empty() || window_over {
+                if self.sync_tx.send(synced_waiters).is_err() {
                     return;
                 }
                 unsynced_since = None;
-                for tx in synced_waiters.drain(..) {
-                    let _ = tx.send(());
-                }
             }
         }
     }

@@ -17,6 +17,8 @@ use bedside_protocol::{CloseCode, E2eKind, ErrorCode, MessageId, ParticipantId, 
 pub const MAX_INFLIGHT_PER_CONN: u32 = 256;
 /// Appends one visit may have waiting for the store.
 pub const MAX_INFLIGHT_PER_VISIT: u32 = 4096;
+/// Longest a recipient's ack waits before it is written.
+pub const ACK_FLUSH_MS: Millis = 100;
 
 /// A connection's delivery state for e2e messages.
 #[derive(Debug, Clone, Default)]
@@ -211,6 +213,8 @@ impl Visit {
 
     /// Starts catch-up for a member that just became present.
     pub(super) fn start_catch_up(&mut self, pid: &ParticipantId, after: u64) {
+        // Acks not yet written still count: nothing acked comes back.
+        let after = after.max(self.acks.get(pid).copied().unwrap_or(0));
         let Some(live) = self.members.get_mut(pid).and_then(|m| m.live.as_mut()) else {
             return;
         };
@@ -255,12 +259,23 @@ impl Visit {
         }
     }
 
-    /// The client processed everything up to `seq`.
-    pub(super) fn client_ack(&mut self, pid: &ParticipantId, seq: u64) {
-        self.out.push(Output::Background(VisitWrite::Acked {
-            participant: pid.clone(),
-            upto: seq,
-        }));
+    /// The client processed everything up to `seq`. Acks only decide when
+    /// bodies may be deleted, so they are coalesced per participant and
+    /// written at most every [`ACK_FLUSH_MS`]; one lost in a crash only means
+    /// a redelivery the client skips by `seq`.
+    pub(super) fn client_ack(&mut self, now: Millis, pid: &ParticipantId, seq: u64) {
+        let upto = self.acks.entry(pid.clone()).or_insert(0);
+        *upto = (*upto).max(seq);
+        self.acks_due.get_or_insert(now + ACK_FLUSH_MS);
+    }
+
+    /// Writes the coalesced acks.
+    pub(super) fn flush_acks(&mut self) {
+        self.acks_due = None;
+        for (participant, upto) in std::mem::take(&mut self.acks) {
+            self.out
+                .push(Output::Background(VisitWrite::Acked { participant, upto }));
+        }
     }
 }
 

@@ -194,6 +194,10 @@ pub struct Visit {
     conns: HashMap<ConnId, ParticipantId>,
     /// Appends waiting for the store.
     inflight: u32,
+    /// Recipients' acks not yet written, coalesced.
+    acks: BTreeMap<ParticipantId, u64>,
+    /// When `acks` must be written.
+    acks_due: Option<Millis>,
     out: Vec<Output>,
 }
 
@@ -212,6 +216,8 @@ impl Visit {
             members,
             conns: HashMap::new(),
             inflight: 0,
+            acks: BTreeMap::new(),
+            acks_due: None,
             out: Vec::new(),
         }
     }
@@ -360,7 +366,7 @@ impl Visit {
         self.send_one(j.conn, welcome);
         if let Some(upto) = j.last_seq.filter(|s| *s > 0) {
             // Resuming with last_seq acknowledges everything up to it.
-            self.client_ack(&j.participant, upto);
+            self.client_ack(now, &j.participant, upto);
         }
         if admitted {
             self.enter(&j.participant);
@@ -462,7 +468,7 @@ impl Visit {
             } => self.set_permission(conn, &pid, &participant, permission, false, id),
             ClientMessage::Keys { bundle } => self.keys(conn, &pid, bundle, id),
             ClientMessage::E2e { to, kind, body } => self.e2e(now, conn, &pid, to, kind, body, id),
-            ClientMessage::Ack { seq } => self.client_ack(&pid, seq),
+            ClientMessage::Ack { seq } => self.client_ack(now, &pid, seq),
             // Handled by the connection before the visit sees anything.
             ClientMessage::Hello { .. }
             | ClientMessage::Resume { .. }
@@ -574,6 +580,7 @@ impl Visit {
     }
 
     fn shutdown(&mut self) {
+        self.flush_acks();
         let mut conns: Vec<ConnId> = self.conns.keys().copied().collect();
         conns.sort();
         for c in conns {

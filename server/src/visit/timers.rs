@@ -20,10 +20,14 @@ impl Visit {
                 };
                 idle.min(notice).min(expiry)
             })
+            .chain(self.acks_due)
             .min()
     }
 
     pub(super) fn tick(&mut self, now: Millis) {
+        if self.acks_due.is_some_and(|due| now >= due) {
+            self.flush_acks();
+        }
         let mut closes: Vec<(ParticipantId, ConnId, CloseCode)> = Vec::new();
         let mut notices: Vec<(ConnId, i64)> = Vec::new();
         let idle_ms = self.settings.idle_timeout_ms;
