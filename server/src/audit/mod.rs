@@ -26,5 +26,5 @@ pub mod record;
 pub mod verify;
 mod writer;
 
-pub use record::{Action, Event, Outcome};
+pub use record::{Action, Actor, Event, Outcome};
 pub use writer::{Audit, AuditError, Durability, Logged, Recovery, open};

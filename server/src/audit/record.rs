@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,56 +56,54 @@ pub enum Outcome {
     Failure,
 }
 
+/// Who acted, from where: the facts shared by every record of one session.
+/// Built once per session and shared (`Arc`), so recording an event copies
+/// no strings. Absent facts are `None` and omitted from the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The token's `sub`.
+    pub user_id: Option<String>,
+    /// Their role.
+    pub role: Option<String>,
+    /// The visit.
+    pub visit_id: Option<String>,
+    /// The patient record id from the token.
+    pub patient_id: Option<String>,
+    /// The session id.
+    pub session: Option<String>,
+    /// The client's IP address.
+    pub ip_address: Option<String>,
+    /// `hello.device`.
+    pub device_fingerprint: Option<String>,
+}
+
 /// An event before the writer gives it `seq`, `ts`, `prev` and `hash`.
-/// Absent facts are `None` and omitted from the record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// What happened.
     pub action: Action,
     /// How it ended.
     pub outcome: Outcome,
-    /// Who did it (the token's `sub`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user_id: Option<String>,
-    /// Their role.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub role: Option<String>,
-    /// The visit.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub visit_id: Option<String>,
-    /// The patient record id from the token.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub patient_id: Option<String>,
-    /// The session id.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub session: Option<String>,
-    /// The client's IP address.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub ip_address: Option<String>,
-    /// `hello.device`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub device_fingerprint: Option<String>,
+    /// Who did it.
+    pub actor: Arc<Actor>,
     /// Whom it was done to (participant id).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub target: Option<String>,
     /// Action-specific facts (never SDP, candidates, bodies, bundles, tokens).
-    #[serde(default)]
     pub detail: Map<String, Value>,
 }
 
 impl Event {
-    /// A new event with no facts yet.
+    /// A new event with no actor facts.
     pub fn new(action: Action, outcome: Outcome) -> Self {
+        Self::by(Arc::new(Actor::default()), action, outcome)
+    }
+
+    /// A new event by `actor`.
+    pub fn by(actor: Arc<Actor>, action: Action, outcome: Outcome) -> Self {
         Self {
             action,
             outcome,
-            user_id: None,
-            role: None,
-            visit_id: None,
-            patient_id: None,
-            session: None,
-            ip_address: None,
-            device_fingerprint: None,
+            actor,
             target: None,
             detail: Map::new(),
         }
@@ -150,19 +149,20 @@ pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
     write_string(action_name(event.action), &mut out);
     member(&mut out, "detail");
     write_canonical_map(&event.detail, &mut out);
-    if let Some(v) = &event.device_fingerprint {
+    let actor = &*event.actor;
+    if let Some(v) = &actor.device_fingerprint {
         member(&mut out, "device_fingerprint");
         write_string(v, &mut out);
     }
     // "hash" sorts here, before "ip_address" and "outcome".
     let hash_at = out.len();
-    if let Some(v) = &event.ip_address {
+    if let Some(v) = &actor.ip_address {
         member(&mut out, "ip_address");
         write_string(v, &mut out);
     }
     member(&mut out, "outcome");
     write_string(outcome_name(event.outcome), &mut out);
-    for (name, value) in [("patient_id", &event.patient_id)] {
+    for (name, value) in [("patient_id", &actor.patient_id)] {
         if let Some(v) = value {
             member(&mut out, name);
             write_string(v, &mut out);
@@ -170,13 +170,13 @@ pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
     }
     member(&mut out, "prev");
     write_string(prev, &mut out);
-    if let Some(v) = &event.role {
+    if let Some(v) = &actor.role {
         member(&mut out, "role");
         write_string(v, &mut out);
     }
     member(&mut out, "seq");
     out.push_str(&seq.to_string());
-    for (name, value) in [("session", &event.session), ("target", &event.target)] {
+    for (name, value) in [("session", &actor.session), ("target", &event.target)] {
         if let Some(v) = value {
             member(&mut out, name);
             write_string(v, &mut out);
@@ -184,7 +184,7 @@ pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
     }
     member(&mut out, "ts");
     write_string(ts, &mut out);
-    for (name, value) in [("user_id", &event.user_id), ("visit_id", &event.visit_id)] {
+    for (name, value) in [("user_id", &actor.user_id), ("visit_id", &actor.visit_id)] {
         if let Some(v) = value {
             member(&mut out, name);
             write_string(v, &mut out);
@@ -407,17 +407,19 @@ mod tests {
 
     #[test]
     fn seal_matches_the_generic_canonical_form_for_every_shape() {
-        let mut full = Event::new(Action::E2eRelay, Outcome::Denied)
+        let actor = Actor {
+            user_id: Some("dr".into()),
+            role: Some("provider".into()),
+            visit_id: Some("v".into()),
+            patient_id: Some("98765".into()),
+            session: Some("s-1".into()),
+            ip_address: Some("::1".into()),
+            device_fingerprint: Some("d\\x".into()),
+        };
+        let full = Event::by(Arc::new(actor), Action::E2eRelay, Outcome::Denied)
             .target("pt \"1\"\n")
             .detail("z", "é\u{1}")
             .detail("a", json!({"y": [1, 2], "b": null}));
-        full.user_id = Some("dr".into());
-        full.role = Some("provider".into());
-        full.visit_id = Some("v".into());
-        full.patient_id = Some("98765".into());
-        full.session = Some("s-1".into());
-        full.ip_address = Some("::1".into());
-        full.device_fingerprint = Some("d\\x".into());
         for e in [full, Event::new(Action::ServerStart, Outcome::Success)] {
             let (line, hash) = seal(3, "2026-11-24T23:59:01.123Z", &e, GENESIS);
             let v: Value = serde_json::from_str(&line).unwrap();

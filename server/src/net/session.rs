@@ -6,7 +6,7 @@
 
 use super::outbound::{self, ConnHandle, WriterEnd};
 use super::visit_task::{VisitCommand, VisitHandle};
-use crate::audit::{Action, Durability, Event, Outcome};
+use crate::audit::{Action, Actor, Durability, Event, Outcome};
 use crate::auth::AuthError;
 use crate::hub::{Hub, now_s};
 use crate::sdp;
@@ -174,19 +174,22 @@ impl Conn {
         } else {
             "auth_failed"
         });
-        let mut ev = if replay {
-            Event::new(Action::TokenReplay, Outcome::Denied)
-        } else {
-            Event::new(Action::AuthFailure, Outcome::Failure)
-        }
-        .detail("reason", e.reason_code());
-        ev.ip_address = Some(self.peer.ip().to_string());
+        let mut actor = Actor {
+            ip_address: Some(self.peer.ip().to_string()),
+            ..Actor::default()
+        };
         if let Some(c) = claims {
-            ev.user_id = Some(c.sub.to_string());
-            ev.role = Some(c.role.as_str().to_owned());
-            ev.visit_id = Some(c.visit.to_string());
-            ev.patient_id = c.patient_id.clone();
+            actor.user_id = Some(c.sub.to_string());
+            actor.role = Some(c.role.as_str().to_owned());
+            actor.visit_id = Some(c.visit.to_string());
+            actor.patient_id = c.patient_id.clone();
         }
+        let (action, outcome) = if replay {
+            (Action::TokenReplay, Outcome::Denied)
+        } else {
+            (Action::AuthFailure, Outcome::Failure)
+        };
+        let ev = Event::by(Arc::new(actor), action, outcome).detail("reason", e.reason_code());
         // Written before the close it explains.
         let _ = self.hub.audit.log(ev, Durability::Written).await;
         CloseCode::Unauthorized
@@ -261,9 +264,12 @@ impl Conn {
                     None => {
                         tracing::warn!(peer = %self.peer, "resume refused: unknown, used or expired token");
                         self.hub.metrics.reject("resume_refused");
-                        let mut ev = Event::new(Action::AuthFailure, Outcome::Failure)
+                        let actor = Actor {
+                            ip_address: Some(self.peer.ip().to_string()),
+                            ..Actor::default()
+                        };
+                        let ev = Event::by(Arc::new(actor), Action::AuthFailure, Outcome::Failure)
                             .detail("reason", "resume_refused");
-                        ev.ip_address = Some(self.peer.ip().to_string());
                         let _ = self.hub.audit.log(ev, Durability::Written).await;
                         Err(CloseCode::Unauthorized)
                     }
@@ -362,15 +368,18 @@ impl Conn {
                         Ok(summary) => Some(summary),
                         Err(v) => {
                             self.hub.metrics.reject("invalid_sdp");
-                            let mut ev = Event::new(Action::SdpRejected, Outcome::Denied)
-                                .detail("rule", v.rule);
-                            ev.user_id = Some(me.participant.to_string());
-                            ev.role = Some(me.role.as_str().to_owned());
-                            ev.visit_id = Some(me.visit.to_string());
-                            ev.patient_id = me.resume.patient_id.clone();
-                            ev.session = Some(me.session.clone());
-                            ev.ip_address = Some(self.peer.ip().to_string());
-                            ev.device_fingerprint = me.resume.device.clone();
+                            let actor = Actor {
+                                user_id: Some(me.participant.to_string()),
+                                role: Some(me.role.as_str().to_owned()),
+                                visit_id: Some(me.visit.to_string()),
+                                patient_id: me.resume.patient_id.clone(),
+                                session: Some(me.session.clone()),
+                                ip_address: Some(self.peer.ip().to_string()),
+                                device_fingerprint: me.resume.device.clone(),
+                            };
+                            let ev =
+                                Event::by(Arc::new(actor), Action::SdpRejected, Outcome::Denied)
+                                    .detail("rule", v.rule);
                             let _ = self.hub.audit.log(ev, Durability::Written).await;
                             let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
                             if let ServerMessage::Error(b) = &mut m {

@@ -3,25 +3,25 @@
 //! the record reached its durability.
 
 use super::{Output, Visit};
-use crate::audit::{Action, Durability, Event, Outcome};
+use crate::audit::{Action, Actor, Durability, Event, Outcome};
 use bedside_protocol::ParticipantId;
+use std::sync::Arc;
 
 impl Visit {
-    /// An event with every fact the visit knows about `actor`.
+    /// An event with every fact the visit knows about `actor`: the live
+    /// session's shared facts, or (offline) who and where.
     pub(super) fn event(&self, actor: &ParticipantId, action: Action, outcome: Outcome) -> Event {
-        let mut e = Event::new(action, outcome);
-        e.user_id = Some(actor.to_string());
-        e.visit_id = Some(self.id.to_string());
-        if let Some(m) = self.members.get(actor) {
-            e.role = Some(m.record.role.as_str().to_owned());
-            if let Some(live) = &m.live {
-                e.session = Some(live.session.clone());
-                e.ip_address = live.ip.clone();
-                e.patient_id = live.patient_id.clone();
-                e.device_fingerprint = live.device.as_ref().map(ToString::to_string);
-            }
+        let member = self.members.get(actor);
+        if let Some(live) = member.and_then(|m| m.live.as_ref()) {
+            return Event::by(live.actor.clone(), action, outcome);
         }
-        e
+        let facts = Actor {
+            user_id: Some(actor.to_string()),
+            role: member.map(|m| m.record.role.as_str().to_owned()),
+            visit_id: Some(self.id.to_string()),
+            ..Actor::default()
+        };
+        Event::by(Arc::new(facts), action, outcome)
     }
 
     /// Records an access decision: on stable storage before its effect.

@@ -162,7 +162,9 @@ impl Visit {
             .and_then(|m| m.live.as_ref())
             .and_then(|l| l.patient_id.clone());
         if patient.is_some() {
-            e.patient_id = patient;
+            let mut facts = (*e.actor).clone();
+            facts.patient_id = patient;
+            e.actor = std::sync::Arc::new(facts);
         }
         e
     }

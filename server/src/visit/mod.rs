@@ -327,7 +327,7 @@ impl Visit {
             .entry(j.participant.clone())
             .or_insert_with(|| Member::new(&j));
         member.refresh_identity(&j);
-        member.attach(now, &j);
+        member.attach(now, &j, &self.id);
         self.conns.insert(j.conn, j.participant.clone());
         let admitted = member.record.admitted;
         let welcome = ServerMessage::Welcome {

@@ -23,10 +23,10 @@ pub struct Live {
     pub expiring_sent: bool,
     /// E2E delivery state of this connection.
     pub delivery: super::Delivery,
-    /// Client IP address (audit).
-    pub ip: Option<String>,
     /// Patient record id from the token (audit).
     pub patient_id: Option<String>,
+    /// This session's facts for audit records.
+    pub actor: std::sync::Arc<crate::audit::Actor>,
 }
 
 /// A participant known to the visit: the persisted record and, when
@@ -99,7 +99,16 @@ impl Member {
     }
 
     /// Binds the member to a live connection.
-    pub fn attach(&mut self, now: Millis, j: &Join) {
+    pub fn attach(&mut self, now: Millis, j: &Join, visit: &bedside_protocol::VisitId) {
+        let actor = crate::audit::Actor {
+            user_id: Some(j.participant.to_string()),
+            role: Some(self.record.role.as_str().to_owned()),
+            visit_id: Some(visit.to_string()),
+            patient_id: j.patient_id.clone(),
+            session: Some(j.session.clone()),
+            ip_address: j.ip.clone(),
+            device_fingerprint: j.device.as_ref().map(ToString::to_string),
+        };
         self.live = Some(Live {
             conn: j.conn,
             session: j.session.clone(),
@@ -108,8 +117,8 @@ impl Member {
             last_activity: now,
             expiring_sent: false,
             delivery: super::Delivery::default(),
-            ip: j.ip.clone(),
             patient_id: j.patient_id.clone(),
+            actor: std::sync::Arc::new(actor),
         });
     }
 
