@@ -156,7 +156,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some(moved) = &recovery.moved_broken {
         start = start.detail("damaged_file_moved_to", moved.display().to_string());
     }
-    if audit.log(start, Durability::Synced).await.is_err() {
+    if audit
+        .log(start, Durability::Synced)
+        .durable()
+        .await
+        .is_err()
+    {
         return Err(StartError::Audit(crate::audit::AuditError::Io(
             "cannot write SERVER_START".into(),
         )));
@@ -190,6 +195,7 @@ impl Running {
                 Event::new(Action::ServerStop, Outcome::Success),
                 Durability::Synced,
             )
+            .durable()
             .await;
         self.hub.audit.close().await;
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Longest a written record waits for its fsync.
 const SYNC_WINDOW: Duration = Duration::from_millis(10);
@@ -52,7 +52,8 @@ pub struct Recovery {
 }
 
 enum Req {
-    Record(Box<Event>, Durability, Option<oneshot::Sender<()>>),
+    /// A record; its ticket is its position in this channel.
+    Record(Box<Event>, Durability),
     Close(oneshot::Sender<()>),
 }
 
@@ -62,19 +63,21 @@ pub struct Audit {
     inner: Option<Arc<Inner>>,
 }
 
+/// Tickets: every record gets the next number, in the order the writer
+/// receives them; the writer publishes how far it has written and synced.
 #[derive(Debug)]
 struct Inner {
-    tx: mpsc::UnboundedSender<Req>,
+    /// (next ticket, sender): taken together so tickets follow channel order.
+    tx: std::sync::Mutex<(u64, mpsc::UnboundedSender<Req>)>,
+    written: watch::Receiver<u64>,
+    synced: watch::Receiver<u64>,
     failed: Arc<AtomicBool>,
 }
 
-/// Resolves when the record reached its durability; `Err` if the trail failed.
-pub struct Logged(Option<oneshot::Receiver<()>>);
-
-impl std::fmt::Debug for Logged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Logged")
-    }
+/// A record's place in the trail: await [`Logged::durable`] before its effect.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    wait: Option<(watch::Receiver<u64>, u64)>,
 }
 
 /// The audit trail could not record an event.
@@ -82,18 +85,25 @@ impl std::fmt::Debug for Logged {
 #[error("audit trail unavailable")]
 pub struct AuditUnavailable;
 
-impl std::future::Future for Logged {
-    type Output = Result<(), AuditUnavailable>;
+impl Logged {
+    /// Resolves once the record reached the asked durability.
+    pub async fn durable(self) -> Result<(), AuditUnavailable> {
+        let Some((mut rx, ticket)) = self.wait else {
+            return Ok(());
+        };
+        rx.wait_for(|done| *done >= ticket)
+            .await
+            .map(|_| ())
+            .map_err(|_| AuditUnavailable)
+    }
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        match self.0.as_mut() {
-            None => std::task::Poll::Ready(Ok(())),
-            Some(rx) => std::pin::Pin::new(rx)
-                .poll(cx)
-                .map(|r| r.map_err(|_| AuditUnavailable)),
+    /// Of two records, the one reached last (tickets only grow, so waiting
+    /// for it covers both when they ask for the same durability).
+    pub fn later(self, other: Logged) -> Logged {
+        match (&self.wait, &other.wait) {
+            (Some((_, a)), Some((_, b))) if b > a => other,
+            (None, Some(_)) => other,
+            _ => self,
         }
     }
 }
@@ -104,29 +114,33 @@ impl Audit {
         Self { inner: None }
     }
 
-    /// Records `event`; the future resolves once it is `durability`-durable.
+    /// Records `event`; [`Logged::durable`] resolves once it is
+    /// `durability`-durable.
     pub fn log(&self, event: Event, durability: Durability) -> Logged {
         let Some(inner) = &self.inner else {
-            return Logged(None);
+            return Logged { wait: None };
         };
-        let (tx, rx) = oneshot::channel();
-        if inner
-            .tx
-            .send(Req::Record(Box::new(event), durability, Some(tx)))
-            .is_err()
-        {
-            // Writer gone: the receiver resolves to an error.
+        let ticket = {
+            let Ok(mut guard) = inner.tx.lock() else {
+                return Logged { wait: None };
+            };
+            guard.0 += 1;
+            // A closed channel leaves the watermark short: the wait fails.
+            let _ = guard.1.send(Req::Record(Box::new(event), durability));
+            guard.0
+        };
+        let rx = match durability {
+            Durability::Written => inner.written.clone(),
+            Durability::Synced => inner.synced.clone(),
+        };
+        Logged {
+            wait: Some((rx, ticket)),
         }
-        Logged(Some(rx))
     }
 
     /// Records `event` without waiting.
     pub fn log_detached(&self, event: Event) {
-        if let Some(inner) = &self.inner {
-            let _ = inner
-                .tx
-                .send(Req::Record(Box::new(event), Durability::Written, None));
-        }
+        drop(self.log(event, Durability::Written));
     }
 
     /// True once a write failed.
@@ -140,7 +154,12 @@ impl Audit {
     pub async fn close(&self) {
         if let Some(inner) = &self.inner {
             let (tx, rx) = oneshot::channel();
-            if inner.tx.send(Req::Close(tx)).is_ok() {
+            let sent = inner
+                .tx
+                .lock()
+                .map(|g| g.1.send(Req::Close(tx)).is_ok())
+                .unwrap_or(false);
+            if sent {
                 let _ = rx.await;
             }
         }
@@ -201,12 +220,14 @@ pub fn open(
         .map_err(io)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let failed = Arc::new(AtomicBool::new(false));
+    let (written_tx, written) = watch::channel(0u64);
+    let (synced_tx, synced) = watch::channel(0u64);
     let sync_file = file.try_clone().map_err(io)?;
-    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<Vec<oneshot::Sender<()>>>();
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<u64>();
     let sync_failed = failed.clone();
     std::thread::Builder::new()
         .name("bedside-audit-sync".into())
-        .spawn(move || syncer(sync_file, sync_rx, sync_failed))
+        .spawn(move || syncer(sync_file, sync_rx, synced_tx, sync_failed))
         .map_err(|e| AuditError::Io(e.to_string()))?;
     let w = Writer {
         file,
@@ -217,38 +238,44 @@ pub fn open(
         since_checkpoint: 0,
         failed: failed.clone(),
         sync_tx,
+        received: 0,
+        written: written_tx,
     };
     tokio::spawn(w.run(rx));
     Ok((
         Audit {
-            inner: Some(Arc::new(Inner { tx, failed })),
+            inner: Some(Arc::new(Inner {
+                tx: std::sync::Mutex::new((0, tx)),
+                written,
+                synced,
+                failed,
+            })),
         },
         recovery,
     ))
 }
 
-/// The sync thread: each request is one `fdatasync` covering everything
-/// written before it was asked for; then its waiters are told.
+/// The sync thread: each request is one `fdatasync` covering every record
+/// up to the ticket it names (all written before it was asked for).
 fn syncer(
     file: std::fs::File,
-    rx: std::sync::mpsc::Receiver<Vec<oneshot::Sender<()>>>,
+    rx: std::sync::mpsc::Receiver<u64>,
+    synced: watch::Sender<u64>,
     failed: Arc<AtomicBool>,
 ) {
-    while let Ok(mut waiters) = rx.recv() {
+    while let Ok(mut upto) = rx.recv() {
         // Requests that queued up meanwhile are covered by the same sync.
         while let Ok(more) = rx.try_recv() {
-            waiters.extend(more);
+            upto = upto.max(more);
         }
         if file.sync_data().is_err() {
             tracing::error!(
                 "audit trail fdatasync failed; the hub stops rather than act unaudited"
             );
             failed.store(true, Ordering::Relaxed);
-            return; // dropping the waiters fails their effects
+            return; // dropping `synced` fails every wait
         }
-        for tx in waiters {
-            let _ = tx.send(());
-        }
+        synced.send_replace(upto);
     }
 }
 
@@ -266,7 +293,11 @@ struct Writer {
     head: String,
     since_checkpoint: u64,
     failed: Arc<AtomicBool>,
-    sync_tx: std::sync::mpsc::Sender<Vec<oneshot::Sender<()>>>,
+    sync_tx: std::sync::mpsc::Sender<u64>,
+    /// Records received so far (= the last ticket handed out and taken).
+    received: u64,
+    /// Published after each write: records written up to this ticket.
+    written: watch::Sender<u64>,
 }
 
 impl Writer {
@@ -312,7 +343,7 @@ impl Writer {
                         Ok(n) => n,
                         Err(_) => {
                             // Window over: sync what was written.
-                            if self.sync_tx.send(Vec::new()).is_err() {
+                            if self.sync_tx.send(self.received).is_err() {
                                 return;
                             }
                             unsynced_since = None;
@@ -325,22 +356,27 @@ impl Writer {
             if got == 0 {
                 return self.finish(&mut buf, None);
             }
-            let mut written_waiters = Vec::new();
-            let mut synced_waiters = Vec::new();
+            // Let the tasks that are ready run first: what they log joins
+            // this batch, so one write(2) serves many records under load.
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let mut sync_asked = false;
             let mut closing = None;
             for req in batch.drain(..) {
                 match req {
-                    Req::Record(event, durability, done) => {
+                    Req::Record(event, durability) => {
+                        self.received += 1;
                         self.seal_into(&mut buf, &event);
                         self.since_checkpoint += 1;
                         if self.since_checkpoint >= self.checkpoint_every {
                             self.checkpoint(&mut buf, false);
                         }
-                        match (durability, done) {
-                            (Durability::Synced, Some(tx)) => synced_waiters.push(tx),
-                            (_, Some(tx)) => written_waiters.push(tx),
-                            (_, None) => {}
-                        }
+                        sync_asked |= durability == Durability::Synced;
                     }
                     Req::Close(tx) => closing = Some(tx),
                 }
@@ -354,12 +390,10 @@ impl Writer {
                 }
                 unsynced_since.get_or_insert_with(Instant::now);
             }
-            for tx in written_waiters {
-                let _ = tx.send(());
-            }
+            self.written.send_replace(self.received);
             let window_over = unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_WINDOW);
-            if !synced_waiters.is_empty() || window_over {
-                if self.sync_tx.send(synced_waiters).is_err() {
+            if sync_asked || window_over {
+                if self.sync_tx.send(self.received).is_err() {
                     return;
                 }
                 unsynced_since = None;

@@ -191,7 +191,7 @@ impl Conn {
         };
         let ev = Event::by(Arc::new(actor), action, outcome).detail("reason", e.reason_code());
         // Written before the close it explains.
-        let _ = self.hub.audit.log(ev, Durability::Written).await;
+        let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
         CloseCode::Unauthorized
     }
 
@@ -270,7 +270,7 @@ impl Conn {
                         };
                         let ev = Event::by(Arc::new(actor), Action::AuthFailure, Outcome::Failure)
                             .detail("reason", "resume_refused");
-                        let _ = self.hub.audit.log(ev, Durability::Written).await;
+                        let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
                         Err(CloseCode::Unauthorized)
                     }
                 }
@@ -380,7 +380,7 @@ impl Conn {
                             let ev =
                                 Event::by(Arc::new(actor), Action::SdpRejected, Outcome::Denied)
                                     .detail("rule", v.rule);
-                            let _ = self.hub.audit.log(ev, Durability::Written).await;
+                            let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
                             let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
                             if let ServerMessage::Error(b) = &mut m {
                                 b.rule = Some(v.rule.to_owned());

@@ -3,6 +3,7 @@
 //! close). Exits when nobody has been connected for a while, or at shutdown.
 
 use super::outbound::{ConnHandle, Overflow};
+use crate::audit::{Durability, Logged};
 use crate::hub::{Hub, now_ms};
 use crate::store::{Reply, StoredMessage, VisitWrite};
 use crate::visit::{ConnId, Input, Join, Output, Visit, VisitSettings};
@@ -237,13 +238,22 @@ impl VisitTask {
                 tracing::error!(visit = %visit.id(), error = %e, "store write failed");
                 self.hub.metrics.reject("store_error");
             }
-            let mut logged = Vec::new();
+            // The last record of each durability covers the earlier ones.
+            let (mut written, mut synced): (Option<Logged>, Option<Logged>) = (None, None);
             let mut actions = Vec::new();
             for o in out {
                 match o {
                     Output::Persist(_) => {}
                     Output::Audit(event, durability) => {
-                        logged.push(self.hub.audit.log(*event, durability))
+                        let l = self.hub.audit.log(*event, durability);
+                        let slot = match durability {
+                            Durability::Written => &mut written,
+                            Durability::Synced => &mut synced,
+                        };
+                        *slot = Some(match slot.take() {
+                            Some(prev) => prev.later(l),
+                            None => l,
+                        });
                     }
                     Output::Background(w) => self.background(visit, w).await,
                     Output::Append { conn, id, message } => {
@@ -257,16 +267,17 @@ impl VisitTask {
                     action @ (Output::Send { .. } | Output::Close { .. }) => actions.push(action),
                 }
             }
-            if logged.is_empty() && self.gates.is_empty() {
+            let logged = written.is_some() || synced.is_some();
+            if !logged && self.gates.is_empty() {
                 for c in self.perform(actions, arrived) {
                     work.push_back(visit.handle(now_ms(), Input::Closed { conn: c }));
                 }
-            } else if !(logged.is_empty() && actions.is_empty()) {
+            } else if logged || !actions.is_empty() {
                 self.gates.push_back(Box::pin(async move {
-                    let ok = futures_util::future::join_all(logged)
-                        .await
-                        .into_iter()
-                        .all(|r| r.is_ok());
+                    let mut ok = true;
+                    for l in [written, synced].into_iter().flatten() {
+                        ok &= l.durable().await.is_ok();
+                    }
                     (ok, actions, arrived)
                 }));
             }
