@@ -3,7 +3,8 @@
 //!
 //! Each sender is paired with a partner in its own visit; it keeps one message
 //! in flight (closed loop), so ack latency is the time from send to the
-//! durable ack. Clients run in the same process, so their CPU counts too.
+//! durable ack. The hub is the release `bedside` binary in its own process;
+//! its CPU time per message (user + system, from /proc) is reported too.
 //!
 //! Run: `cargo bench -p bedside-server --bench e2e_acks` (release build).
 //! Options through the environment: `SECS` (default 10), `SENDERS` (a list,
@@ -18,15 +19,15 @@ use tokio_tungstenite::tungstenite::Message;
 mod common;
 use common::*;
 
-async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>) {
-    let (hub, key, _dir) = start_hub().await;
-    let url = format!("ws://{}/v1/signal", hub.addr);
+async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration) {
+    let (mut child, url, key, _dir) = start_hub_process();
     let mut pairs = Vec::new();
     for i in 0..senders {
         pairs.push(pair(&url, &key, i).await);
     }
     let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0x5au8; 200]);
     let start = Instant::now();
+    let cpu0 = cpu_time(child.id());
     let deadline = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for (mut dr, mut pt) in pairs {
@@ -67,9 +68,12 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>) {
         all.extend(t.await.unwrap());
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_time(child.id()) - cpu0;
     all.sort();
-    hub.shutdown(Duration::from_secs(2)).await;
-    (all.len() as f64 / elapsed, all)
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = all.len() as u32;
+    (f64::from(n) / elapsed, all, cpu / n.max(1))
 }
 
 fn pct(v: &[Duration], p: f64) -> f64 {
@@ -93,15 +97,18 @@ fn main() {
         "audit trail: {}",
         if audit_enabled() { "on" } else { "off" }
     );
-    println!("| senders | durable acks/s | p50 ms | p99 ms | max ms |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!(
+        "| senders | durable acks/s | ack p50 ms | ack p99 ms | max ms | hub CPU µs/message |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
     for n in list.split(',').map(|s| s.trim().parse::<usize>().unwrap()) {
-        let (rate, lat) = rt.block_on(run(n, secs));
+        let (rate, lat, cpu) = rt.block_on(run(n, secs));
         println!(
-            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.2} |",
+            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.1} |",
             pct(&lat, 0.50),
             pct(&lat, 0.99),
-            lat.last().unwrap().as_secs_f64() * 1000.0
+            lat.last().unwrap().as_secs_f64() * 1000.0,
+            cpu.as_secs_f64() * 1e6
         );
     }
 }

@@ -3,6 +3,10 @@
 //! the hub relays them; every relayed SDP is validated, and with the audit
 //! trail on, every relay is an audit record written before delivery.
 //!
+//! The hub runs as its own process (the release `bedside` binary); besides
+//! throughput it reports the hub's CPU time (user + system, from /proc) per
+//! relayed SDP, which stays steady when the machine is noisy.
+//!
 //! Run: `cargo bench -p bedside-server --bench relay`, and with `AUDIT=0` for
 //! the comparison. `SECS` (default 10), `PAIRS` (default 50).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,9 +18,8 @@ use std::time::{Duration, Instant};
 
 const SDP: &str = include_str!("../tests/data/offer.sdp");
 
-async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>) {
-    let (hub, key, _dir) = start_hub().await;
-    let url = format!("ws://{}/v1/signal", hub.addr);
+async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>, Duration) {
+    let (mut child, url, key, _dir) = start_hub_process();
     let mut tasks = Vec::new();
     let start = Instant::now() + Duration::from_millis(200);
     let deadline = start + Duration::from_secs(secs);
@@ -44,15 +47,20 @@ async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>) {
             lat
         }));
     }
+    tokio::time::sleep_until(start.into()).await;
+    let cpu0 = cpu_time(child.id());
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
     }
+    let cpu = cpu_time(child.id()) - cpu0;
     let elapsed = secs as f64;
     all.sort();
-    hub.shutdown(Duration::from_secs(2)).await;
+    let _ = child.kill();
+    let _ = child.wait();
     // Each round trip relays two SDPs.
-    (2.0 * all.len() as f64 / elapsed, all)
+    let relays = 2 * all.len() as u32;
+    (f64::from(relays) / elapsed, all, cpu / relays.max(1))
 }
 
 fn main() {
@@ -68,10 +76,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (rate, lat) = rt.block_on(run(pairs, secs));
+    let (rate, lat, cpu) = rt.block_on(run(pairs, secs));
     println!(
-        "audit {}: {pairs} pairs, {rate:.0} SDP relays/s, round trip p50 {:.2} ms, p99 {:.2} ms",
+        "audit {}: {pairs} pairs, {rate:.0} SDP relays/s, hub CPU {:.1} us/relay, round trip p50 {:.2} ms, p99 {:.2} ms",
         if audit_enabled() { "on " } else { "off" },
+        cpu.as_secs_f64() * 1e6,
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     );

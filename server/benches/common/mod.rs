@@ -2,7 +2,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
-use bedside_server::config::Config;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -93,35 +92,6 @@ pub fn audit_enabled() -> bool {
     std::env::var("AUDIT").map(|v| v != "0").unwrap_or(true)
 }
 
-/// An in-process hub on a free port (SQLite and audit in a temp dir).
-pub async fn start_hub() -> (
-    bedside_server::server::Running,
-    PrivateKey,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let key = PrivateKey::generate("bench-1");
-    let jwks = dir.path().join("jwks.json");
-    key.save(&dir.path().join("priv.json"), &jwks).unwrap();
-    let audit_key = dir.path().join("audit.json");
-    PrivateKey::generate("audit-1")
-        .save(&audit_key, &dir.path().join("audit.pub.json"))
-        .unwrap();
-    let mut c = Config {
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        insecure_http: true,
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    c.auth.jwks = Some(jwks);
-    c.auth.issuers = vec!["bench".into()];
-    c.audit.path = dir.path().join("audit/audit.jsonl");
-    c.audit.signing_key = Some(audit_key);
-    c.audit.enabled = audit_enabled();
-    let hub = bedside_server::server::start(c).await.unwrap();
-    (hub, key, dir)
-}
-
 /// Percentile of sorted durations, in milliseconds.
 pub fn pct(v: &[Duration], p: f64) -> f64 {
     if v.is_empty() {
@@ -136,4 +106,61 @@ pub fn pct(v: &[Duration], p: f64) -> f64 {
 /// Sends a JSON value.
 pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The release `bedside` binary as a separate process, so its CPU time can be
+/// read on its own. Returns the child, its WebSocket URL, the issuer key and
+/// the temp dir holding its files.
+pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile::TempDir) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate("bench-1");
+    let jwks = dir.path().join("jwks.json");
+    key.save(&dir.path().join("priv.json"), &jwks).unwrap();
+    let audit_key = dir.path().join("audit.json");
+    PrivateKey::generate("audit-1")
+        .save(&audit_key, &dir.path().join("audit.pub.json"))
+        .unwrap();
+    let cfg = dir.path().join("bedside.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"bench\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\nenabled = {}\n",
+            dir.path().join("data"),
+            jwks,
+            dir.path().join("audit/audit.jsonl"),
+            audit_key,
+            audit_enabled()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("BEDSIDE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    (child, format!("ws://{addr}/v1/signal"), key, dir)
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces): state is field 3.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }

@@ -199,6 +199,11 @@ fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     }
 }
 
+/// Runs a parameterless statement, prepared once per connection.
+fn exec_cached(tx: &rusqlite::Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// True when the command deletes message bodies (the WAL is purged after).
 fn deletes_bodies(cmd: &Command) -> bool {
     match cmd {
@@ -234,7 +239,7 @@ type Applied = Result<Pending, Box<(Pending, StoreError)>>;
 /// Runs one command inside a savepoint, so a failing command leaves the rest
 /// of the batch intact.
 fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
-    if let Err(e) = tx.execute_batch("SAVEPOINT cmd") {
+    if let Err(e) = exec_cached(tx, "SAVEPOINT cmd") {
         return Err(Box::new((unanswered(cmd), backend(e))));
     }
     let (pending, result) = match cmd {
@@ -292,13 +297,14 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
         },
     };
     match result {
-        Ok(()) => match tx.execute_batch("RELEASE cmd") {
+        Ok(()) => match exec_cached(tx, "RELEASE cmd") {
             Ok(()) => Ok(pending),
             Err(e) => Err(Box::new((pending, backend(e)))),
         },
         Err(e) => {
             // Undo this command's partial effects; the batch goes on.
-            let _ = tx.execute_batch("ROLLBACK TO cmd; RELEASE cmd");
+            let _ = exec_cached(tx, "ROLLBACK TO cmd");
+            let _ = exec_cached(tx, "RELEASE cmd");
             Err(Box::new((pending, e)))
         }
     }
@@ -435,32 +441,33 @@ fn write_visit(
 }
 
 /// Drops `recipient`'s claims on messages up to `upto`, and every message
-/// nobody is owed any more.
+/// nobody is owed any more. Set-based: three statements however many
+/// messages the ack covers.
 fn release_pending(
     tx: &rusqlite::Transaction<'_>,
     visit: &str,
     recipient: &str,
     upto: i64,
 ) -> Result<(), StoreError> {
-    let seqs: Vec<i64> = tx
-        .prepare_cached(
-            "DELETE FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3 RETURNING seq",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![visit, recipient, upto], |r| r.get(0))?
-                .collect::<Result<_, _>>()
-        })
-        .map_err(backend)?;
-    for seq in seqs {
-        tx.prepare_cached(
-            "UPDATE messages SET remaining = remaining - 1 WHERE visit = ?1 AND seq = ?2",
-        )
-        .and_then(|mut s| s.execute(params![visit, seq]))
-        .map_err(backend)?;
-        tx.prepare_cached("DELETE FROM messages WHERE visit = ?1 AND seq = ?2 AND remaining <= 0")
-            .and_then(|mut s| s.execute(params![visit, seq]))
-            .map_err(backend)?;
-    }
+    let run = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute(p))
+            .map_err(backend)
+    };
+    run(
+        "UPDATE messages SET remaining = remaining - 1
+         WHERE visit = ?1 AND seq IN
+           (SELECT seq FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3)",
+        &[&visit, &recipient, &upto],
+    )?;
+    run(
+        "DELETE FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3",
+        &[&visit, &recipient, &upto],
+    )?;
+    run(
+        "DELETE FROM messages WHERE visit = ?1 AND seq <= ?2 AND remaining <= 0",
+        &[&visit, &upto],
+    )?;
     Ok(())
 }
 
