@@ -156,6 +156,14 @@ pub struct LimitsConfig {
     pub messages_per_s: u32,
     /// Authentication failures per minute per source IP.
     pub auth_failures_per_min: u32,
+    /// Seconds an IP over `auth_failures_per_min` is refused (4029).
+    pub auth_cooldown_s: u64,
+    /// Open WebSocket connections in total (more: HTTP 503 at the upgrade).
+    pub max_connections: usize,
+    /// Open WebSocket connections per source IP (more: HTTP 503).
+    pub max_connections_per_ip: usize,
+    /// Forbidden requests by one participant per minute that raise an ALERT.
+    pub permission_violations_per_min: u32,
 }
 
 impl Default for LimitsConfig {
@@ -163,6 +171,10 @@ impl Default for LimitsConfig {
         Self {
             messages_per_s: 50,
             auth_failures_per_min: 10,
+            auth_cooldown_s: 60,
+            max_connections: 50_000,
+            max_connections_per_ip: 200,
+            permission_violations_per_min: 5,
         }
     }
 }
@@ -467,6 +479,43 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "limits.auth_failures_per_min",
             "must be at least 1",
+        ));
+    }
+    for (key, v) in [
+        ("limits.max_connections", c.limits.max_connections),
+        (
+            "limits.max_connections_per_ip",
+            c.limits.max_connections_per_ip,
+        ),
+        ("limits.auth_cooldown_s", c.limits.auth_cooldown_s as usize),
+        (
+            "limits.permission_violations_per_min",
+            c.limits.permission_violations_per_min as usize,
+        ),
+    ] {
+        if v == 0 {
+            return Err(ConfigError::new(key, "must be at least 1"));
+        }
+    }
+    for (key, list) in [
+        ("network.allow_cidrs", &c.network.allow_cidrs),
+        ("network.deny_cidrs", &c.network.deny_cidrs),
+    ] {
+        for (i, cidr) in list.iter().enumerate() {
+            if cidr.parse::<ipnet::IpNet>().is_err() && cidr.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::new(
+                    format!("{key}[{i}]"),
+                    format!("{cidr:?} is not a CIDR like 10.0.0.0/8"),
+                ));
+            }
+        }
+    }
+    if let Some(url) = &c.alerts.webhook
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(ConfigError::new(
+            "alerts.webhook",
+            "must be an http:// or https:// URL",
         ));
     }
     if c.audit.checkpoint_every == 0 {

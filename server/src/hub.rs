@@ -36,7 +36,11 @@ pub struct Hub {
     /// Durable state.
     pub store: Store,
     /// Prometheus metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// Abuse limits.
+    pub abuse: Arc<crate::limits::Abuse>,
+    /// Alert delivery.
+    pub alerts: crate::alerts::Alerts,
     /// The audit trail.
     pub audit: Audit,
     /// Dev mode issuer, when in dev mode.
@@ -57,11 +61,16 @@ impl Hub {
         dev: Option<DevIssuer>,
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
+        let abuse = crate::limits::Abuse::new(&config);
+        let alerts = crate::alerts::Alerts::new(config.alerts.webhook.clone(), metrics.clone());
         Arc::new(Self {
             config,
             verifier,
             store,
-            metrics: Metrics::new(),
+            metrics,
+            abuse,
+            alerts,
             audit,
             dev,
             visits: DashMap::new(),
@@ -69,6 +78,11 @@ impl Hub {
             accepting: AtomicBool::new(true),
             shutdown_tx,
         })
+    }
+
+    /// Raises an ALERT (audit record, log, metric, webhook).
+    pub fn alert(&self, kind: crate::alerts::AlertKind, event: crate::audit::Event) {
+        self.alerts.raise(kind, event, &self.audit, &self.metrics);
     }
 
     /// A fresh connection id.

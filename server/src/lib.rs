@@ -5,11 +5,13 @@
 //! sans-IO rules of one visit), [`sdp`] (SDP rules), [`store`] (what survives
 //! a restart), [`net`] (the tokio shell), [`server`] (start and stop).
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod hub;
 pub mod ice;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod sdp;

@@ -36,6 +36,8 @@ pub struct Metrics {
     pub messages: Family<TypeLabel, Counter>,
     /// Refusals (auth failures, protocol errors, invalid SDP, closes), by reason.
     pub rejects: Family<ReasonLabel, Counter>,
+    /// ALERTs raised, by kind.
+    pub alerts: Family<ReasonLabel, Counter>,
     /// Connections closed by the hub, by close reason.
     pub closes: Family<ReasonLabel, Counter>,
     /// Seconds from a relayed message's arrival to its hand-off to the recipient's queue.
@@ -52,6 +54,7 @@ impl Metrics {
         let messages = Family::<TypeLabel, Counter>::default();
         let rejects = Family::<ReasonLabel, Counter>::default();
         let closes = Family::<ReasonLabel, Counter>::default();
+        let alerts = Family::<ReasonLabel, Counter>::default();
         let relay_latency = Histogram::new(exponential_buckets(0.000_025, 2.0, 16));
         registry.register(
             "connections",
@@ -92,6 +95,7 @@ impl Metrics {
             messages,
             rejects,
             closes,
+            alerts,
             relay_latency,
         }
     }
@@ -99,6 +103,13 @@ impl Metrics {
     /// Counts a refusal.
     pub fn reject(&self, reason: &'static str) {
         self.rejects.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts an ALERT.
+    pub fn alert(&self, kind: &'static str) {
+        self.alerts
+            .get_or_create(&ReasonLabel { reason: kind })
+            .inc();
     }
 
     /// Counts a close by the hub.

@@ -111,6 +111,20 @@ async fn a_visit_through_every_action_is_recorded_without_phi() {
     dr.recv_type("ack").await;
     pt.recv_type("e2e").await;
 
+    // A burst over the per-connection rate (50/s, burst 100): refused, recorded once.
+    for _ in 0..150 {
+        pt.send(json!({"type":"ping"})).await;
+    }
+    let mut limited = false;
+    for _ in 0..150 {
+        let m = pt.recv().await;
+        if m["code"] == "rate_limited" {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the burst was rate limited");
+
     // Resume, remove, end.
     drop(pt);
     dr.recv_type("left").await;
@@ -188,6 +202,15 @@ async fn a_visit_through_every_action_is_recorded_without_phi() {
     assert!(relay["detail"]["bytes"].as_u64().unwrap() > 0);
     assert_eq!(find(&recs, "SDP_REJECTED")["detail"]["rule"], "rtp_profile");
     assert_eq!(find(&recs, "TOKEN_REPLAY")["user_id"], "dr");
+    let alert = find(&recs, "ALERT");
+    assert_eq!(
+        (alert["detail"]["alert"].as_str(), alert["user_id"].as_str()),
+        (Some("token_replay"), Some("dr"))
+    );
+    assert_eq!(
+        find(&recs, "RATE_LIMITED")["detail"]["reason"],
+        "messages_per_s"
+    );
     assert_eq!(find(&recs, "AUTH_FAILURE")["detail"]["reason"], "malformed");
     assert_eq!(
         find(&recs, "PERMISSION_DENIED")["detail"]["request"],
@@ -347,7 +370,7 @@ async fn every_kind_of_tampering_is_caught_with_its_line() {
 #[tokio::test]
 async fn sigkill_under_load_leaves_a_chain_that_verifies() {
     let env = Env::new();
-    let p = Process::start(&env, "[session]\nidle_timeout_s = 900\n");
+    let p = Process::start(&env, "[limits]\nmessages_per_s = 100000\n");
     let mut dr = Client::connect(&p.url).await;
     dr.hello(&env.token("v-1", "provider", "dr")).await;
     let mut pt = Client::connect(&p.url).await;

@@ -24,7 +24,10 @@ fn hs256(secret: &[u8]) -> impl Fn(&[u8]) -> Vec<u8> + '_ {
 #[tokio::test]
 async fn every_token_failure_closes_4001() {
     let env = Env::new();
-    let hub = env.start().await;
+    // More failures than the per-IP limit in this one test: raise it.
+    let hub = env
+        .start_with(|c| c.limits.auth_failures_per_min = 100)
+        .await;
     let c = env.claims("v-1", "patient", "pt");
 
     let other = bedside_server::auth::mint::PrivateKey::generate(KID);

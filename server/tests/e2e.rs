@@ -80,7 +80,8 @@ async fn ack_carries_seq_and_recipients_get_it() {
 #[tokio::test]
 async fn seq_is_contiguous_across_concurrent_senders_and_delivery_is_ordered() {
     let env = Env::new();
-    let hub = env.start().await;
+    // Bursts far above the default per-connection rate: this is about the store.
+    let hub = env.start_with(|c| c.limits.messages_per_s = 100_000).await;
     let (mut dr, mut pt, mut gu) = trio(&env, &hub, "v-1").await;
     const N: usize = 150;
     // Everyone sends N messages to everyone else, without waiting.
@@ -293,7 +294,8 @@ async fn bodies_expire_after_retention() {
 #[tokio::test]
 async fn every_acked_message_survives_sigkill_exactly_once_in_order() {
     let env = Env::new();
-    let p = Process::start(&env, "");
+    let unlimited = "[limits]\nmessages_per_s = 100000\n";
+    let p = Process::start(&env, unlimited);
     let mut tokens = Vec::new();
     let mut clients = Vec::new();
     for (who, role) in [("dr", "provider"), ("pt", "patient"), ("gu", "guest")] {
@@ -342,7 +344,7 @@ async fn every_acked_message_survives_sigkill_exactly_once_in_order() {
     );
     p.kill9(); // right after the last ack
     drop(clients);
-    let p = Process::start(&env, "");
+    let p = Process::start(&env, unlimited);
     for (i, who) in ["dr", "pt", "gu"].iter().enumerate() {
         let (mut c, _) = resume(&p.url, &tokens[i]).await.unwrap();
         let expect: Vec<u64> = {

@@ -355,7 +355,7 @@ async fn grant_revoke_and_screen_share_rules() {
 #[tokio::test]
 async fn a_client_that_does_not_read_is_dropped_not_buffered() {
     let env = Env::new();
-    let hub = env.start().await;
+    let hub = env.start_with(|c| c.limits.messages_per_s = 100_000).await;
     let (mut dr, pt) = admitted_pair(&env, &hub, "v-1").await;
     // pt stops reading. dr relays ~40 MB of candidates at it: more than the
     // socket buffers and the bounded queue hold.

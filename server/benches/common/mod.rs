@@ -125,7 +125,7 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"bench\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\nenabled = {}\n",
+            "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"bench\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\nenabled = {}\n[limits]\nmessages_per_s = 1000000\nmax_connections_per_ip = 100000\n",
             dir.path().join("data"),
             jwks,
             dir.path().join("audit/audit.jsonl"),

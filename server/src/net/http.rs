@@ -105,6 +105,19 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     if !hub.is_accepting() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     }
+    // Network rules and connection caps come before anything else.
+    let slot = match hub.abuse.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(crate::limits::Refused::Network) => {
+            hub.metrics.reject("network");
+            tracing::info!(%peer, "upgrade refused: network not allowed");
+            return text(StatusCode::FORBIDDEN, "network not allowed\n");
+        }
+        Err(crate::limits::Refused::Full) => {
+            hub.metrics.reject("connections_full");
+            return text(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
+        }
+    };
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let allowed = origin
             .to_str()
@@ -149,6 +162,7 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
                 )
                 .await;
                 super::session::run(hub, ws, peer).await;
+                drop(slot);
             }
             Err(e) => tracing::debug!(%peer, error = %e, "upgrade failed"),
         }

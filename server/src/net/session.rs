@@ -6,9 +6,11 @@
 
 use super::outbound::{self, ConnHandle, WriterEnd};
 use super::visit_task::{VisitCommand, VisitHandle};
+use crate::alerts::AlertKind;
 use crate::audit::{Action, Actor, Durability, Event, Outcome};
 use crate::auth::AuthError;
 use crate::hub::{Hub, now_s};
+use crate::limits::{AuthVerdict, RateVerdict};
 use crate::sdp;
 use crate::store::ResumeRecord;
 use crate::visit::{ConnId, Input, Join};
@@ -88,21 +90,29 @@ where
         errors: 0,
     };
 
-    let identity = tokio::select! {
-        r = tokio::time::timeout(
-            Duration::from_secs(hub.config.session.hello_timeout_s),
-            conn.authenticate(&mut stream),
-        ) => match r {
-            Ok(Ok(identity)) => Some(identity),
-            Ok(Err(code)) => { conn.close(code); None }
-            Err(_) => {
-                tracing::info!(%peer, "no hello or resume in time");
-                hub.metrics.reject("hello_timeout");
-                conn.close(CloseCode::ProtocolError);
-                None
-            }
-        },
-        _ = &mut writer_task => None,
+    let now = Instant::now();
+    let cooling = hub.abuse.cooling_down(peer.ip(), now);
+    let identity = if cooling {
+        hub.metrics.reject("auth_cooldown");
+        conn.close(CloseCode::RateLimited);
+        None
+    } else {
+        tokio::select! {
+            r = tokio::time::timeout(
+                Duration::from_secs(hub.config.session.hello_timeout_s),
+                conn.authenticate(&mut stream),
+            ) => match r {
+                Ok(Ok(identity)) => Some(identity),
+                Ok(Err(code)) => { conn.close(code); None }
+                Err(_) => {
+                    tracing::info!(%peer, "no hello or resume in time");
+                    hub.metrics.reject("hello_timeout");
+                    conn.close(CloseCode::ProtocolError);
+                    None
+                }
+            },
+            _ = &mut writer_task => None,
+        }
     };
 
     if let Some(identity) = identity {
@@ -190,9 +200,23 @@ impl Conn {
             (Action::AuthFailure, Outcome::Failure)
         };
         let ev = Event::by(Arc::new(actor), action, outcome).detail("reason", e.reason_code());
+        let verdict = self.hub.abuse.auth_failed(self.peer.ip(), Instant::now());
+        if replay {
+            self.hub.alert(AlertKind::TokenReplay, ev.clone());
+        }
+        if verdict == AuthVerdict::Tripped {
+            let burst = Event::by(ev.actor.clone(), Action::AuthFailure, Outcome::Failure)
+                .detail("per_min", self.hub.config.limits.auth_failures_per_min)
+                .detail("cooldown_s", self.hub.config.limits.auth_cooldown_s);
+            self.hub.alert(AlertKind::AuthFailures, burst);
+        }
         // Written before the close it explains.
         let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
-        CloseCode::Unauthorized
+        if verdict == AuthVerdict::Tripped {
+            CloseCode::RateLimited
+        } else {
+            CloseCode::Unauthorized
+        }
     }
 
     /// Reads the first message and establishes who this is.
@@ -234,6 +258,7 @@ impl Conn {
                     perms: claims.perms,
                     device: device.map(|d| d.to_string()),
                     exp: claims.exp,
+                    ip: None,
                 };
                 self.issue(resume).await
             }
@@ -256,6 +281,21 @@ impl Conn {
                     })?;
                 match record {
                     Some(record) => {
+                        let ip = self.peer.ip().to_string();
+                        if record.ip.as_deref().is_some_and(|old| old != ip) {
+                            let actor = Actor {
+                                user_id: Some(record.participant.to_string()),
+                                role: Some(record.role.as_str().to_owned()),
+                                visit_id: Some(record.visit.to_string()),
+                                patient_id: record.patient_id.clone(),
+                                ip_address: Some(ip.clone()),
+                                device_fingerprint: record.device.clone(),
+                                ..Actor::default()
+                            };
+                            let e = Event::by(Arc::new(actor), Action::Resume, Outcome::Success)
+                                .detail("previous_ip", record.ip.clone().unwrap_or_default());
+                            self.hub.alert(AlertKind::IpChange, e);
+                        }
                         let mut identity = self.issue(record).await?;
                         identity.last_seq = last_seq;
                         identity.resumed = true;
@@ -283,7 +323,8 @@ impl Conn {
     }
 
     /// Stores a fresh single-use resume token for `record`.
-    async fn issue(&self, record: ResumeRecord) -> Result<Identity, CloseCode> {
+    async fn issue(&self, mut record: ResumeRecord) -> Result<Identity, CloseCode> {
+        record.ip = Some(self.peer.ip().to_string());
         let resume_token = random_token(32);
         self.hub
             .store
@@ -319,6 +360,7 @@ impl Conn {
             return;
         };
         tracing::debug!(conn = self.id.0, visit = %me.visit, participant = %me.participant, "session started");
+        let mut rate = self.hub.abuse.connection();
         loop {
             let r = tokio::select! {
                 r = read(stream) => r,
@@ -341,6 +383,22 @@ impl Conn {
                 Read::End => break,
             };
             let arrived = Instant::now();
+            match rate.check(arrived) {
+                RateVerdict::Allow => {}
+                RateVerdict::Limited { first } => {
+                    self.hub.metrics.reject("rate_limited");
+                    if first {
+                        self.rate_limited_record(&me, "messages_per_s");
+                    }
+                    self.error(ErrorCode::RateLimited, "too many messages; slow down", None);
+                    continue;
+                }
+                RateVerdict::Close => {
+                    self.rate_limited_record(&me, "persisting");
+                    self.close(CloseCode::RateLimited);
+                    break;
+                }
+            }
             let (id, msg) = match parse_client_message(&text) {
                 Ok(x) => x,
                 Err((re, e)) => {
@@ -429,6 +487,23 @@ impl Conn {
                 Instant::now(),
             ))
             .await;
+    }
+
+    /// A RATE_LIMITED record (one per window and one at the close, never one
+    /// per refused message).
+    fn rate_limited_record(&self, me: &Identity, reason: &'static str) {
+        let actor = Actor {
+            user_id: Some(me.participant.to_string()),
+            role: Some(me.role.as_str().to_owned()),
+            visit_id: Some(me.visit.to_string()),
+            patient_id: me.resume.patient_id.clone(),
+            session: Some(me.session.clone()),
+            ip_address: Some(self.peer.ip().to_string()),
+            device_fingerprint: me.resume.device.clone(),
+        };
+        let e = Event::by(Arc::new(actor), Action::RateLimited, Outcome::Denied)
+            .detail("reason", reason);
+        self.hub.audit.log_detached(e);
     }
 
     async fn activity(&self, visit: &VisitHandle) {

@@ -129,6 +129,7 @@ impl VisitTask {
                 max_message_bytes: cfg.max_message_bytes,
                 idle_timeout_s: cfg.idle_timeout_s,
             },
+            permission_violations_per_min: self.hub.config.limits.permission_violations_per_min,
         };
         let mut visit = Visit::new(id, settings, snapshot);
         let mut shutdown = self.hub.shutdown_signal();
@@ -255,6 +256,7 @@ impl VisitTask {
                             None => l,
                         });
                     }
+                    Output::Alert(kind, event) => self.hub.alert(kind, *event),
                     Output::Background(w) => self.background(visit, w).await,
                     Output::Append { conn, id, message } => {
                         self.append(visit, conn, id, message).await

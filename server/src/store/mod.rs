@@ -72,6 +72,9 @@ pub struct ResumeRecord {
     pub device: Option<String>,
     /// Session expiry (the join or last refresh token's `exp`).
     pub exp: i64,
+    /// The client's IP when the token was issued (an ALERT if it changes).
+    #[serde(default)]
+    pub ip: Option<String>,
 }
 
 /// An end-to-end message as stored and delivered. The hub never reads `body`.

@@ -612,6 +612,7 @@ mod tests {
             perms: vec![],
             device: None,
             exp,
+            ip: None,
         }
     }
 

@@ -36,11 +36,31 @@ impl Visit {
             .push(Output::Audit(Box::new(e), Durability::Written));
     }
 
-    /// `actor` tried something its role, state or permissions forbid.
+    /// `actor` tried something its role, state or permissions forbid. Too
+    /// many within a minute raise an ALERT (once per window).
     pub(super) fn audit_denied(&mut self, actor: &ParticipantId, request: &'static str) {
         let e = self
             .event(actor, Action::PermissionDenied, Outcome::Denied)
             .detail("request", request);
         self.audit_written(e);
+        let now = self.now;
+        let limit = self.settings.permission_violations_per_min;
+        let (start, count) = self.violations.entry(actor.clone()).or_insert((now, 0));
+        if now - *start > 60_000 {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count == limit {
+            let alert = self
+                .event(actor, Action::PermissionDenied, Outcome::Denied)
+                .detail("violations", u64::from(limit))
+                .detail("window_s", 60u64)
+                .detail("last_request", request);
+            self.out.push(Output::Alert(
+                crate::alerts::AlertKind::PermissionViolations,
+                Box::new(alert),
+            ));
+        }
     }
 }

@@ -151,6 +151,8 @@ pub enum Output {
     Background(VisitWrite),
     /// Record in the audit trail; what follows waits for the durability.
     Audit(Box<crate::audit::Event>, crate::audit::Durability),
+    /// Raise an ALERT (audit record, log, metric, webhook).
+    Alert(crate::alerts::AlertKind, Box<crate::audit::Event>),
     /// Store an e2e message; answer with [`Input::Committed`], in order.
     Append {
         /// The sender's connection.
@@ -180,6 +182,8 @@ pub struct VisitSettings {
     pub expiry_notice_ms: Millis,
     /// For `welcome.limits`.
     pub limits: Limits,
+    /// Forbidden requests by one participant per minute that raise an ALERT.
+    pub permission_violations_per_min: u32,
 }
 
 /// One visit.
@@ -198,6 +202,10 @@ pub struct Visit {
     acks: BTreeMap<ParticipantId, u64>,
     /// When `acks` must be written.
     acks_due: Option<Millis>,
+    /// Forbidden requests per participant: (window start, count).
+    violations: HashMap<ParticipantId, (Millis, u32)>,
+    /// The `now` of the input being handled.
+    now: Millis,
     out: Vec<Output>,
 }
 
@@ -218,6 +226,8 @@ impl Visit {
             inflight: 0,
             acks: BTreeMap::new(),
             acks_due: None,
+            violations: HashMap::new(),
+            now: 0,
             out: Vec::new(),
         }
     }
@@ -239,6 +249,7 @@ impl Visit {
 
     /// Handles one input at `now` and returns what to do, in order.
     pub fn handle(&mut self, now: Millis, input: Input) -> Vec<Output> {
+        self.now = now;
         match input {
             Input::Join(join) => self.join(now, *join),
             Input::Message { conn, id, msg, sdp } => self.message(now, conn, id, msg, sdp),

@@ -15,6 +15,7 @@ fn settings() -> VisitSettings {
             max_message_bytes: 65536,
             idle_timeout_s: 900,
         },
+        permission_violations_per_min: 5,
     }
 }
 
