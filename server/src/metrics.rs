@@ -72,16 +72,13 @@ impl Metrics {
             "Client messages received, by type",
             messages.clone(),
         );
-        registry.register(
-            "rejects",
-            "Refused requests and closes, by reason",
-            rejects.clone(),
-        );
+        registry.register("rejects", "Refused requests, by reason", rejects.clone());
         registry.register(
             "closes",
             "Connections closed by the hub, by reason",
             closes.clone(),
         );
+        registry.register("alerts", "ALERTs raised, by kind", alerts.clone());
         registry.register(
             "relay_latency_seconds",
             "Time from a relayed message's arrival to its hand-off to the recipient",
