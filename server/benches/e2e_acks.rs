@@ -84,11 +84,12 @@ fn pct(v: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let list = std::env::var("SENDERS").unwrap_or_else(|_| "1,10,100".into());
+    let secs = secs(10);
+    let list = if smoke() {
+        "2".to_owned()
+    } else {
+        std::env::var("SENDERS").unwrap_or_else(|_| "1,10,100".into())
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -26,12 +26,18 @@ async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>, Duration) {
     for i in 0..pairs {
         let (mut dr, mut pt) = pair(&url, &key, i).await;
         recv_type(&mut pt, "admitted").await;
-        // The patient answers every offer.
+        // The patient answers every offer, until the hub goes away.
         tokio::spawn(async move {
-            loop {
-                let m = recv(&mut pt).await;
-                if m["type"] == "offer" {
-                    send(&mut pt, json!({"type":"answer","to":"dr","sdp":SDP})).await;
+            use futures_util::{SinkExt, StreamExt};
+            use tokio_tungstenite::tungstenite::Message;
+            while let Some(Ok(m)) = pt.next().await {
+                let Message::Text(t) = m else { continue };
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "offer" {
+                    let answer = json!({"type":"answer","to":"dr","sdp":SDP}).to_string();
+                    if pt.send(Message::Text(answer.into())).await.is_err() {
+                        return;
+                    }
                 }
             }
         });
@@ -64,14 +70,15 @@ async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>, Duration) {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    let pairs: usize = std::env::var("PAIRS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+    let secs = secs(10);
+    let pairs: usize = if smoke() {
+        2
+    } else {
+        std::env::var("PAIRS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(50)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

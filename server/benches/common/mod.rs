@@ -164,3 +164,20 @@ pub fn cpu_time(pid: u32) -> Duration {
     // USER_HZ is 100 on Linux.
     Duration::from_millis(ticks * 10)
 }
+
+/// `cargo test --all-targets` runs bench binaries without `--bench`: then
+/// they run a one-second smoke version, so CI keeps them working.
+pub fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// Seconds to measure: `SECS`, or 1 in smoke mode.
+pub fn secs(default: u64) -> u64 {
+    if smoke() {
+        return 1;
+    }
+    std::env::var("SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
