@@ -510,6 +510,20 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             }
         }
     }
+    if c.network.geoip_db.is_some() == c.network.allow_countries.is_empty() {
+        return Err(ConfigError::new(
+            "network.allow_countries",
+            "network.geoip_db and network.allow_countries go together",
+        ));
+    }
+    for (i, cc) in c.network.allow_countries.iter().enumerate() {
+        if cc.len() != 2 || !cc.chars().all(|ch| ch.is_ascii_alphabetic()) {
+            return Err(ConfigError::new(
+                format!("network.allow_countries[{i}]"),
+                format!("{cc:?} is not an ISO 3166-1 alpha-2 code like \"US\""),
+            ));
+        }
+    }
     if let Some(url) = &c.alerts.webhook
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {

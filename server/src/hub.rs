@@ -58,11 +58,11 @@ impl Hub {
         verifier: Verifier,
         store: Store,
         audit: Audit,
+        abuse: Arc<crate::limits::Abuse>,
         dev: Option<DevIssuer>,
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
-        let abuse = crate::limits::Abuse::new(&config);
         let alerts = crate::alerts::Alerts::new(config.alerts.webhook.clone(), metrics.clone());
         Arc::new(Self {
             config,

@@ -1,7 +1,7 @@
 //! Abuse limits (OPERATIONS.md `[limits]`, `[network]`): per-connection
 //! message rate (token bucket, burst 2x), per-IP authentication failures with
 //! a cool-down, caps on connections in total and per IP, CIDR allow/deny
-//! lists. Everything is per connection or per IP, so an abusive client never
+//! lists and a country allow-list (MaxMind DB). Everything is per connection or per IP, so an abusive client never
 //! slows a visit beside it.
 
 use crate::config::Config;
@@ -63,6 +63,33 @@ pub struct Abuse {
     max_per_ip: usize,
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
+    geoip: Option<GeoIp>,
+}
+
+/// The country allow-list and the MaxMind database it is checked against.
+struct GeoIp {
+    reader: maxminddb::Reader<Vec<u8>>,
+    allow: Vec<String>,
+}
+
+impl std::fmt::Debug for GeoIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoIp").field("allow", &self.allow).finish()
+    }
+}
+
+impl GeoIp {
+    /// The address's country is on the list. An address the database does
+    /// not know (private ranges, a stale database) is not: the rule fails closed.
+    fn allows(&self, ip: IpAddr) -> bool {
+        let country = self
+            .reader
+            .lookup(ip)
+            .ok()
+            .and_then(|r| r.decode::<maxminddb::geoip2::Country>().ok().flatten())
+            .and_then(|c| c.country.iso_code.map(str::to_ascii_uppercase));
+        country.is_some_and(|c| self.allow.iter().any(|a| a.eq_ignore_ascii_case(&c)))
+    }
 }
 
 fn nz(n: u64) -> NonZeroU32 {
@@ -76,12 +103,21 @@ fn net(s: &str) -> Option<IpNet> {
 }
 
 impl Abuse {
-    /// Limits from a validated configuration.
-    pub fn new(c: &Config) -> Arc<Self> {
+    /// Limits from a validated configuration; fails if the GeoIP database
+    /// cannot be read.
+    pub fn new(c: &Config) -> Result<Arc<Self>, String> {
+        let geoip = match (&c.network.geoip_db, c.network.allow_countries.is_empty()) {
+            (Some(path), false) => Some(GeoIp {
+                reader: maxminddb::Reader::open_readfile(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+                allow: c.network.allow_countries.clone(),
+            }),
+            _ => None,
+        };
         let l = &c.limits;
         let per_s = nz(u64::from(l.messages_per_s));
         let per_min = nz(u64::from(l.auth_failures_per_min));
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             conn_quota: Quota::per_second(per_s).allow_burst(nz(2 * u64::from(l.messages_per_s))),
             // Refusals in one 5 s window that count as "persisting": twice
             // the burst.
@@ -100,7 +136,8 @@ impl Abuse {
                 .filter_map(|s| net(s))
                 .collect(),
             deny: c.network.deny_cidrs.iter().filter_map(|s| net(s)).collect(),
-        })
+            geoip,
+        }))
     }
 
     /// Admits a connection from `ip` before the upgrade, or says why not.
@@ -108,6 +145,7 @@ impl Abuse {
         let ip = canonical(ip);
         if self.deny.iter().any(|n| n.contains(&ip))
             || (!self.allow.is_empty() && !self.allow.iter().any(|n| n.contains(&ip)))
+            || self.geoip.as_ref().is_some_and(|g| !g.allows(ip))
         {
             return Err(Refused::Network);
         }
@@ -238,7 +276,8 @@ mod tests {
         let a = Abuse::new(&config(|c| {
             c.limits.max_connections = 3;
             c.limits.max_connections_per_ip = 2;
-        }));
+        }))
+        .unwrap();
         let ip1: IpAddr = "10.0.0.1".parse().unwrap();
         let ip2: IpAddr = "10.0.0.2".parse().unwrap();
         let s1 = a.admit(ip1).unwrap();
@@ -255,7 +294,8 @@ mod tests {
         let a = Abuse::new(&config(|c| {
             c.network.allow_cidrs = vec!["10.0.0.0/8".into(), "::1".into()];
             c.network.deny_cidrs = vec!["10.9.0.0/16".into()];
-        }));
+        }))
+        .unwrap();
         assert!(a.admit("10.1.2.3".parse().unwrap()).is_ok());
         assert!(
             a.admit("::ffff:10.1.2.3".parse().unwrap()).is_ok(),
@@ -274,7 +314,7 @@ mod tests {
 
     #[test]
     fn auth_failures_trip_a_cooldown_once() {
-        let a = Abuse::new(&config(|c| c.limits.auth_failures_per_min = 3));
+        let a = Abuse::new(&config(|c| c.limits.auth_failures_per_min = 3)).unwrap();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let now = Instant::now();
         for _ in 0..3 {
@@ -297,7 +337,7 @@ mod tests {
 
     #[test]
     fn message_rate_limits_then_closes() {
-        let a = Abuse::new(&config(|c| c.limits.messages_per_s = 5));
+        let a = Abuse::new(&config(|c| c.limits.messages_per_s = 5)).unwrap();
         let mut l = a.connection();
         let now = Instant::now();
         let verdicts: Vec<RateVerdict> = (0..40).map(|_| l.check(now)).collect();

@@ -133,6 +133,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(t) => Some(tls::acceptor(t).map_err(|e| config_err("tls", e))?),
         None => None,
     };
+    let abuse =
+        crate::limits::Abuse::new(&config).map_err(|e| config_err("network.geoip_db", e))?;
     let (audit, recovery) = open_audit(&config)?;
     let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
     let addr = config.listen_addr();
@@ -166,7 +168,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "cannot write SERVER_START".into(),
         )));
     }
-    let hub = Hub::new(config, verifier, store, audit, dev);
+    let hub = Hub::new(config, verifier, store, audit, abuse, dev);
     tokio::spawn(sweep(hub.clone()));
     let accept = tokio::spawn(accept_loop(hub.clone(), listener, acceptor));
     Ok(Running {

@@ -282,3 +282,158 @@ async fn denied_networks_get_403_and_full_hubs_503_before_the_upgrade() {
     }
     assert!(ok, "a closed connection frees its slot");
 }
+
+/// A minimal MaxMind DB writer (format 2.0, IPv4 tree, 24-bit records) for
+/// country records, so the GeoIP rule is tested against a database this test
+/// builds itself.
+mod mmdb {
+    fn ctrl(out: &mut Vec<u8>, ty: u8, size: usize) {
+        assert!(size < 29);
+        if ty <= 7 {
+            out.push((ty << 5) | size as u8);
+        } else {
+            out.push(size as u8);
+            out.push(ty - 7);
+        }
+    }
+    fn string(out: &mut Vec<u8>, s: &str) {
+        ctrl(out, 2, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn uint(out: &mut Vec<u8>, ty: u8, v: u64) {
+        let bytes: Vec<u8> = v
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        ctrl(out, ty, bytes.len());
+        out.extend_from_slice(&bytes);
+    }
+
+    /// `networks`: (IPv4 address, prefix length, ISO country code).
+    pub fn country_db(networks: &[([u8; 4], u8, &str)]) -> Vec<u8> {
+        // Data section: one country record per network.
+        let mut data = Vec::new();
+        let mut offsets = Vec::new();
+        for (_, _, cc) in networks {
+            offsets.push(data.len() as u32);
+            ctrl(&mut data, 7, 1);
+            string(&mut data, "country");
+            ctrl(&mut data, 7, 1);
+            string(&mut data, "iso_code");
+            string(&mut data, cc);
+        }
+        // Search tree: nodes of [left, right]; None = no data.
+        #[derive(Clone, Copy)]
+        enum Rec {
+            Empty,
+            Node(u32),
+            Data(u32),
+        }
+        let mut nodes: Vec<[Rec; 2]> = vec![[Rec::Empty, Rec::Empty]];
+        for ((ip, len, _), off) in networks.iter().zip(&offsets) {
+            let bits = u32::from_be_bytes(*ip);
+            let mut node = 0usize;
+            for depth in 0..*len {
+                let bit = ((bits >> (31 - depth)) & 1) as usize;
+                if depth + 1 == *len {
+                    nodes[node][bit] = Rec::Data(*off);
+                } else {
+                    node = match nodes[node][bit] {
+                        Rec::Node(n) => n as usize,
+                        _ => {
+                            nodes.push([Rec::Empty, Rec::Empty]);
+                            let n = nodes.len() - 1;
+                            nodes[node][bit] = Rec::Node(n as u32);
+                            n
+                        }
+                    };
+                }
+            }
+        }
+        let count = nodes.len() as u32;
+        let mut out = Vec::new();
+        for n in &nodes {
+            for r in n {
+                let v = match r {
+                    Rec::Empty => count,
+                    Rec::Node(i) => *i,
+                    Rec::Data(off) => count + 16 + off,
+                };
+                out.extend_from_slice(&v.to_be_bytes()[1..]);
+            }
+        }
+        out.extend_from_slice(&[0u8; 16]);
+        out.extend_from_slice(&data);
+        out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+        let meta = &mut out;
+        ctrl(meta, 7, 9);
+        string(meta, "binary_format_major_version");
+        uint(meta, 5, 2);
+        string(meta, "binary_format_minor_version");
+        uint(meta, 5, 0);
+        string(meta, "build_epoch");
+        uint(meta, 9, 1_795_996_741);
+        string(meta, "database_type");
+        string(meta, "Bedside-Test-Country");
+        string(meta, "description");
+        ctrl(meta, 7, 0);
+        string(meta, "ip_version");
+        uint(meta, 5, 4);
+        string(meta, "languages");
+        ctrl(meta, 11, 0);
+        string(meta, "node_count");
+        uint(meta, 6, u64::from(count));
+        string(meta, "record_size");
+        uint(meta, 5, 24);
+        out
+    }
+}
+
+async fn upgrade_status_from(src: &str, addr: std::net::SocketAddr) -> u16 {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{src}:0").parse().unwrap()).unwrap();
+    let mut s = sock.connect(addr).await.unwrap();
+    s.write_all(b"GET /v1/signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).await.unwrap();
+    std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn only_allowed_countries_reach_the_upgrade() {
+    let env = Env::new();
+    let db = env.dir.path().join("test-country.mmdb");
+    std::fs::write(
+        &db,
+        mmdb::country_db(&[([127, 0, 0, 1], 32, "US"), ([127, 0, 0, 2], 32, "FR")]),
+    )
+    .unwrap();
+    let hub = env
+        .start_with(|c| {
+            c.network.geoip_db = Some(db.clone());
+            c.network.allow_countries = vec!["US".into()];
+        })
+        .await;
+    assert_eq!(
+        upgrade_status_from("127.0.0.1", hub.addr()).await,
+        101,
+        "US"
+    );
+    assert_eq!(
+        upgrade_status_from("127.0.0.2", hub.addr()).await,
+        403,
+        "FR"
+    );
+    assert_eq!(
+        upgrade_status_from("127.0.0.3", hub.addr()).await,
+        403,
+        "unknown: fails closed"
+    );
+    // An unreadable database stops start-up with the key named.
+    let mut c = env.config();
+    c.network.geoip_db = Some(env.dir.path().join("missing.mmdb"));
+    c.network.allow_countries = vec!["US".into()];
+    let err = bedside_server::server::start(c).await.unwrap_err();
+    assert!(err.to_string().starts_with("network.geoip_db"), "{err}");
+}
