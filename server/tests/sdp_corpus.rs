@@ -150,4 +150,31 @@ async fn real_offers_relay_only_with_announced_tracks_and_permission() {
     }
     pt.send(json!({"type":"offer","to":"dr","sdp":text})).await;
     assert_eq!(pt.recv_type("error").await["rule"], "unannounced_track");
+
+    // Granted, the screen track is announced and the offer relayed; after a
+    // revoke, an offer still sending that screen breaks the permission rule.
+    dr.send(json!({"type":"grant","participant":"pt","permission":"screen_share"}))
+        .await;
+    pt.recv_type("permissions").await;
+    let screen = meta["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["source"] == "screen")
+        .unwrap()
+        .clone();
+    pt.send(json!({"type":"track","id":"scr","action":"publish","source":"screen","track_id":screen["track_id"]})).await;
+    pt.recv_type("ack").await;
+    pt.send(json!({"type":"offer","to":"dr","sdp":text})).await;
+    assert_eq!(dr.recv_type("offer").await["from"], "pt");
+    dr.send(json!({"type":"revoke","participant":"pt","permission":"screen_share"}))
+        .await;
+    assert_eq!(pt.recv_type("track").await["action"], "unpublish");
+    pt.send(json!({"type":"offer","id":"after-revoke","to":"dr","sdp":text}))
+        .await;
+    let e = pt.recv_type("error").await;
+    assert_eq!(
+        (e["rule"].as_str(), e["re"].as_str()),
+        (Some("screen_share_not_permitted"), Some("after-revoke"))
+    );
 }

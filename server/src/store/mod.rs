@@ -51,6 +51,10 @@ pub struct ParticipantRecord {
     /// Latest key bundle (raw JSON object).
     #[serde(default)]
     pub keys: Option<String>,
+    /// Screen tracks withdrawn by a revoke: an SDP still naming one breaks
+    /// `screen_share_not_permitted` (not merely `unannounced_track`).
+    #[serde(default)]
+    pub revoked_screens: Vec<bedside_protocol::TrackId>,
 }
 
 /// What a resume token restores.

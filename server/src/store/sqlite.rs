@@ -654,6 +654,7 @@ mod tests {
             perms: vec![],
             tracks: vec![],
             keys: None,
+            revoked_screens: vec![],
         };
         store
             .write_visit(&v, vec![VisitWrite::SaveParticipant(p.clone())])

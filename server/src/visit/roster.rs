@@ -72,6 +72,7 @@ impl Member {
                 perms: initial_perms(j.role, &j.perms),
                 tracks: Vec::new(),
                 keys: None,
+                revoked_screens: Vec::new(),
             },
             live: None,
         }

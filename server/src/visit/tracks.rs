@@ -41,6 +41,7 @@ impl Visit {
                     );
                     return;
                 }
+                member.record.revoked_screens.retain(|t| *t != track_id);
                 let tracks = &mut member.record.tracks;
                 if let Some(t) = tracks.iter_mut().find(|t| t.track_id == track_id) {
                     t.source = source;
@@ -187,12 +188,20 @@ impl Visit {
         // Revoking screen_share withdraws every screen track, the sharer's view included.
         let withdrawn: Vec<TrackId> = if !grant && permission == Permission::ScreenShare {
             let tracks = &mut member.record.tracks;
-            let gone = tracks
+            let gone: Vec<TrackId> = tracks
                 .iter()
                 .filter(|t| t.source == TrackSource::Screen)
                 .map(|t| t.track_id.clone())
                 .collect();
             tracks.retain(|t| t.source != TrackSource::Screen);
+            member.record.revoked_screens.extend(gone.iter().cloned());
+            let n = member.record.revoked_screens.len();
+            if n > MAX_TRACKS_PER_PARTICIPANT {
+                member
+                    .record
+                    .revoked_screens
+                    .drain(..n - MAX_TRACKS_PER_PARTICIPANT);
+            }
             gone
         } else {
             Vec::new()
@@ -258,6 +267,20 @@ impl Visit {
                 continue;
             }
             for track_id in &section.track_ids {
+                let revoked_screen = member
+                    .record
+                    .revoked_screens
+                    .iter()
+                    .any(|t| t.as_str() == track_id);
+                if section.kind == MediaKind::Video && revoked_screen {
+                    return Err(SdpViolation {
+                        rule: "screen_share_not_permitted",
+                        detail: format!(
+                            "m-section {} still sends a screen track whose permission was revoked",
+                            i + 1
+                        ),
+                    });
+                }
                 let Some(track) = member.track(track_id) else {
                     return Err(SdpViolation {
                         rule: "unannounced_track",
