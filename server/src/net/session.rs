@@ -426,17 +426,8 @@ impl Conn {
                         Ok(summary) => Some(summary),
                         Err(v) => {
                             self.hub.metrics.reject("invalid_sdp");
-                            let actor = Actor {
-                                user_id: Some(me.participant.to_string()),
-                                role: Some(me.role.as_str().to_owned()),
-                                visit_id: Some(me.visit.to_string()),
-                                patient_id: me.resume.patient_id.clone(),
-                                session: Some(me.session.clone()),
-                                ip_address: Some(self.peer.ip().to_string()),
-                                device_fingerprint: me.resume.device.clone(),
-                            };
                             let ev =
-                                Event::by(Arc::new(actor), Action::SdpRejected, Outcome::Denied)
+                                Event::by(self.actor(&me), Action::SdpRejected, Outcome::Denied)
                                     .detail("rule", v.rule);
                             let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
                             let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
@@ -489,10 +480,9 @@ impl Conn {
             .await;
     }
 
-    /// A RATE_LIMITED record (one per window and one at the close, never one
-    /// per refused message).
-    fn rate_limited_record(&self, me: &Identity, reason: &'static str) {
-        let actor = Actor {
+    /// This session's facts for audit records written by the connection.
+    fn actor(&self, me: &Identity) -> Arc<Actor> {
+        Arc::new(Actor {
             user_id: Some(me.participant.to_string()),
             role: Some(me.role.as_str().to_owned()),
             visit_id: Some(me.visit.to_string()),
@@ -500,8 +490,13 @@ impl Conn {
             session: Some(me.session.clone()),
             ip_address: Some(self.peer.ip().to_string()),
             device_fingerprint: me.resume.device.clone(),
-        };
-        let e = Event::by(Arc::new(actor), Action::RateLimited, Outcome::Denied)
+        })
+    }
+
+    /// A RATE_LIMITED record (one per window and one at the close, never one
+    /// per refused message).
+    fn rate_limited_record(&self, me: &Identity, reason: &'static str) {
+        let e = Event::by(self.actor(me), Action::RateLimited, Outcome::Denied)
             .detail("reason", reason);
         self.hub.audit.log_detached(e);
     }
