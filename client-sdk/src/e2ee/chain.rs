@@ -1,0 +1,342 @@
+//! Per-sender chains (DESIGN.md step 4 and 5): each member draws a random
+//! 32-byte chain key per epoch; message `i` is sealed with
+//! `MK_i = HKDF-Expand(CK_i, "mk")`, then `CK_{i+1} = HKDF-Expand(CK_i, "ck")`
+//! and `CK_i` is erased. ChaCha20-Poly1305 with nonce 0 (each message key is
+//! used once) and associated data in a fixed binary layout:
+//! `"bedside-msg-v1" || len16(visit) || visit || u64 epoch || len16(sender)
+//! || sender || u64 counter || roster hash (32 bytes)`.
+//!
+//! Receiving: a counter already used is a replay; a counter ahead caches the
+//! skipped keys (at most [`MAX_SKIP`], dropped with the chain at epoch end);
+//! a failed decryption changes nothing, so forged messages cannot burn keys.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hkdf::Hkdf;
+use sha2_next::Sha256;
+use std::collections::BTreeMap;
+use zeroize::{Zeroize, Zeroizing};
+
+/// Most message keys a receiving chain holds for messages not yet seen.
+pub const MAX_SKIP: u64 = 1000;
+
+/// Why a message could not be opened (or sealed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// This counter was already opened (or its key was dropped).
+    #[error("message {0} was already received (replay)")]
+    Replay(u64),
+    /// More than [`MAX_SKIP`] messages ahead of the chain.
+    #[error("message {0} is too far ahead of the chain")]
+    TooFarAhead(u64),
+    /// Authentication failed: wrong key, tampered ciphertext or context.
+    #[error("message does not authenticate")]
+    Decrypt,
+    /// The chain has run out of counters.
+    #[error("chain exhausted")]
+    Exhausted,
+}
+
+/// A 32-byte chain key; zeroized on drop, never printed.
+#[derive(Clone)]
+pub struct ChainKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey(<redacted>)")
+    }
+}
+
+impl ChainKey {
+    /// Wraps key material (e.g. 32 random bytes drawn for a new epoch).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// `(MK_i, CK_{i+1})` from `CK_i`.
+    fn step(&self) -> (Zeroizing<[u8; 32]>, ChainKey) {
+        let mut mk = Zeroizing::new([0u8; 32]);
+        let mut next = Zeroizing::new([0u8; 32]);
+        // A 32-byte PRK is always valid for HKDF-SHA256, and 32 bytes of
+        // output are far below its limit: neither call can fail.
+        if let Ok(hk) = Hkdf::<Sha256>::from_prk(&self.0[..]) {
+            let _ = hk.expand(b"mk", &mut mk[..]);
+            let _ = hk.expand(b"ck", &mut next[..]);
+        }
+        (mk, ChainKey(next))
+    }
+}
+
+/// What a chain's messages are bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainContext {
+    /// The visit id.
+    pub visit: String,
+    /// The epoch number.
+    pub epoch: u64,
+    /// The sender's participant id.
+    pub sender: String,
+    /// Hash of the epoch's roster.
+    pub roster_hash: [u8; 32],
+}
+
+impl ChainContext {
+    /// The associated data of message `counter`: a fixed binary layout.
+    pub fn associated_data(&self, counter: u64) -> Vec<u8> {
+        let mut ad = Vec::with_capacity(64 + self.visit.len() + self.sender.len());
+        ad.extend_from_slice(b"bedside-msg-v1");
+        ad.extend_from_slice(&(self.visit.len() as u16).to_be_bytes());
+        ad.extend_from_slice(self.visit.as_bytes());
+        ad.extend_from_slice(&self.epoch.to_be_bytes());
+        ad.extend_from_slice(&(self.sender.len() as u16).to_be_bytes());
+        ad.extend_from_slice(self.sender.as_bytes());
+        ad.extend_from_slice(&counter.to_be_bytes());
+        ad.extend_from_slice(&self.roster_hash);
+        ad
+    }
+}
+
+fn seal(mk: &[u8; 32], ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, ChainError> {
+    let cipher = ChaCha20Poly1305::new_from_slice(mk).map_err(|_| ChainError::Decrypt)?;
+    cipher
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
+        .map_err(|_| ChainError::Decrypt)
+}
+
+fn open(mk: &[u8; 32], ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ChainError> {
+    let cipher = ChaCha20Poly1305::new_from_slice(mk).map_err(|_| ChainError::Decrypt)?;
+    cipher
+        .decrypt(
+            &Nonce::default(),
+            Payload {
+                msg: ciphertext,
+                aad: ad,
+            },
+        )
+        .map_err(|_| ChainError::Decrypt)
+}
+
+/// The sender's end of its chain for one epoch.
+#[derive(Debug)]
+pub struct SendingChain {
+    key: ChainKey,
+    counter: u64,
+    ctx: ChainContext,
+}
+
+impl SendingChain {
+    /// A chain starting at `CK_0`.
+    pub fn new(ck0: ChainKey, ctx: ChainContext) -> Self {
+        Self {
+            key: ck0,
+            counter: 0,
+            ctx,
+        }
+    }
+
+    /// Seals the next message; returns its counter and ciphertext.
+    pub fn seal(&mut self, plaintext: &[u8]) -> Result<(u64, Vec<u8>), ChainError> {
+        let counter = self.counter;
+        let next = counter.checked_add(1).ok_or(ChainError::Exhausted)?;
+        let (mk, ck) = self.key.step();
+        let ct = seal(&mk, &self.ctx.associated_data(counter), plaintext)?;
+        self.key = ck; // the old chain key is dropped (and zeroized)
+        self.counter = next;
+        Ok((counter, ct))
+    }
+}
+
+/// A receiver's copy of one sender's chain for one epoch.
+#[derive(Debug)]
+pub struct ReceivingChain {
+    key: ChainKey,
+    next: u64,
+    skipped: BTreeMap<u64, Zeroizing<[u8; 32]>>,
+    ctx: ChainContext,
+}
+
+impl ReceivingChain {
+    /// A chain starting at `CK_0`, as received from the sender.
+    pub fn new(ck0: ChainKey, ctx: ChainContext) -> Self {
+        Self {
+            key: ck0,
+            next: 0,
+            skipped: BTreeMap::new(),
+            ctx,
+        }
+    }
+
+    /// Message keys held for messages not yet received.
+    pub fn skipped_keys(&self) -> usize {
+        self.skipped.len()
+    }
+
+    /// Opens message `counter`. On any error the chain is unchanged.
+    pub fn open(&mut self, counter: u64, ciphertext: &[u8]) -> Result<Vec<u8>, ChainError> {
+        let ad = self.ctx.associated_data(counter);
+        if counter < self.next {
+            let mk = self
+                .skipped
+                .get(&counter)
+                .ok_or(ChainError::Replay(counter))?;
+            let plain = open(mk, &ad, ciphertext)?;
+            self.skipped.remove(&counter);
+            return Ok(plain);
+        }
+        if counter - self.next > MAX_SKIP {
+            return Err(ChainError::TooFarAhead(counter));
+        }
+        // Walk a copy forward; commit only if the message authenticates.
+        let mut key = self.key.clone();
+        let mut new_skipped = Vec::new();
+        for i in self.next..counter {
+            let (mk, ck) = key.step();
+            new_skipped.push((i, mk));
+            key = ck;
+        }
+        let (mk, after) = key.step();
+        let plain = open(&mk, &ad, ciphertext)?;
+        self.skipped.extend(new_skipped);
+        while self.skipped.len() as u64 > MAX_SKIP {
+            // The oldest keys go first; their messages then count as replays.
+            if let Some((_, mut old)) = self.skipped.pop_first() {
+                old.zeroize();
+            }
+        }
+        self.key = after;
+        self.next = counter + 1;
+        Ok(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    fn ctx() -> ChainContext {
+        ChainContext {
+            visit: "v-1".into(),
+            epoch: 3,
+            sender: "dr".into(),
+            roster_hash: [7; 32],
+        }
+    }
+
+    fn pair(seed: u8) -> (SendingChain, ReceivingChain) {
+        let ck = ChainKey::from_bytes([seed; 32]);
+        (
+            SendingChain::new(ck.clone(), ctx()),
+            ReceivingChain::new(ck, ctx()),
+        )
+    }
+
+    #[test]
+    fn in_order_round_trip_and_keys_differ_per_message() {
+        let (mut s, mut r) = pair(1);
+        let (c0, a) = s.seal(b"hello").unwrap();
+        let (c1, b) = s.seal(b"hello").unwrap();
+        assert_eq!((c0, c1), (0, 1));
+        assert_ne!(a, b, "same text, different keys");
+        assert_eq!(r.open(0, &a).unwrap(), b"hello");
+        assert_eq!(r.open(1, &b).unwrap(), b"hello");
+    }
+
+    /// Property: any order of delivery within the window decrypts, each
+    /// message once; replays fail; the state ends with no skipped keys.
+    #[test]
+    fn any_delivery_order_within_the_window_decrypts() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+        for round in 0..200 {
+            let (mut s, mut r) = pair(round as u8);
+            let n = rng.gen_range(1..60);
+            let mut msgs: Vec<(u64, Vec<u8>, Vec<u8>)> = (0..n)
+                .map(|i| {
+                    let text = format!("message {i} of round {round}").into_bytes();
+                    let (c, ct) = s.seal(&text).unwrap();
+                    (c, ct, text)
+                })
+                .collect();
+            msgs.shuffle(&mut rng);
+            for (c, ct, text) in &msgs {
+                assert_eq!(&r.open(*c, ct).unwrap(), text, "round {round}");
+            }
+            for (c, ct, _) in &msgs {
+                assert_eq!(r.open(*c, ct), Err(ChainError::Replay(*c)));
+            }
+            assert_eq!(r.skipped_keys(), 0);
+        }
+    }
+
+    /// Property: any single-bit change to ciphertext or context fails, and
+    /// leaves the chain able to open the genuine message.
+    #[test]
+    fn tampering_fails_without_burning_keys() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let (mut s, mut r) = pair(9);
+        let (c, ct) = s.seal(b"vitals are fine").unwrap();
+        for _ in 0..100 {
+            let mut bad = ct.clone();
+            let i = rng.gen_range(0..bad.len());
+            bad[i] ^= 1 << rng.gen_range(0..8);
+            assert_eq!(r.open(c, &bad), Err(ChainError::Decrypt));
+        }
+        // Wrong context: another epoch, sender or roster.
+        for other in [
+            ChainContext { epoch: 4, ..ctx() },
+            ChainContext {
+                sender: "pt".into(),
+                ..ctx()
+            },
+            ChainContext {
+                roster_hash: [8; 32],
+                ..ctx()
+            },
+        ] {
+            let mut r2 = ReceivingChain::new(ChainKey::from_bytes([9; 32]), other);
+            assert_eq!(r2.open(c, &ct), Err(ChainError::Decrypt));
+        }
+        // A forged message far ahead does not advance the chain either.
+        assert_eq!(r.open(500, &ct), Err(ChainError::Decrypt));
+        assert_eq!(r.skipped_keys(), 0);
+        assert_eq!(r.open(c, &ct).unwrap(), b"vitals are fine");
+    }
+
+    #[test]
+    fn the_skipped_window_is_bounded() {
+        let (mut s, mut r) = pair(3);
+        let all: Vec<(u64, Vec<u8>)> = (0..=MAX_SKIP + 1).map(|_| s.seal(b"x").unwrap()).collect();
+        // Opening the last one first would skip 1001 keys: refused.
+        assert_eq!(
+            r.open(MAX_SKIP + 1, &all[(MAX_SKIP + 1) as usize].1),
+            Err(ChainError::TooFarAhead(MAX_SKIP + 1))
+        );
+        // 1000 ahead is allowed and holds 1000 keys.
+        assert!(r.open(MAX_SKIP, &all[MAX_SKIP as usize].1).is_ok());
+        assert_eq!(r.skipped_keys() as u64, MAX_SKIP);
+        assert!(r.open(0, &all[0].1).is_ok());
+        assert_eq!(r.open(0, &all[0].1), Err(ChainError::Replay(0)));
+    }
+
+    #[test]
+    fn associated_data_is_a_fixed_binary_layout() {
+        let ad = ctx().associated_data(5);
+        let mut expect = b"bedside-msg-v1".to_vec();
+        expect.extend_from_slice(&[0, 3]);
+        expect.extend_from_slice(b"v-1");
+        expect.extend_from_slice(&3u64.to_be_bytes());
+        expect.extend_from_slice(&[0, 2]);
+        expect.extend_from_slice(b"dr");
+        expect.extend_from_slice(&5u64.to_be_bytes());
+        expect.extend_from_slice(&[7; 32]);
+        assert_eq!(ad, expect);
+        assert!(!format!("{:?}", ChainKey::from_bytes([1; 32])).contains('1'));
+    }
+}
