@@ -158,3 +158,45 @@ fn bad_configuration_exits_2_naming_the_key() {
         assert!(lines[0].contains(key), "{key} not named in: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn refused_tokens_log_a_reason_never_claim_values() {
+    let env = Env::new();
+    let cfg = Process::write_config(&env, "");
+    let mut child = bedside()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    // A patient id of the wrong type: serde's message would quote it.
+    let mut claims = env.claims("v-1", "patient", "pt");
+    claims["patient_id"] = serde_json::json!(987_654_321u64);
+    let token = env.sign(&claims);
+    let mut c = Client::connect(&format!("ws://{addr}/v1/signal")).await;
+    c.send(serde_json::json!({"type":"hello","token":token}))
+        .await;
+    assert_eq!(c.closed().await, 4001);
+    unsafe_kill(child.id(), 15);
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("bad_claims"), "the reason is logged: {log}");
+    assert!(
+        !log.contains("987654321"),
+        "a claim value reached the log: {log}"
+    );
+    assert!(
+        !log.contains(token.split('.').nth(1).unwrap()),
+        "token in the log"
+    );
+}

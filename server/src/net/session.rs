@@ -177,7 +177,9 @@ impl Conn {
     /// Logs, counts and audits a refused token; the caller then closes
     /// (4001) or answers `unauthorized`. Never logs the token itself.
     async fn auth_failed(&self, e: &AuthError, claims: Option<&crate::auth::Claims>) -> CloseCode {
-        tracing::warn!(peer = %self.peer, reason = %e, "authentication failed");
+        // The reason code only: a claim-parsing message can quote claim values
+        // (a patient id, a name), which must never reach the log.
+        tracing::warn!(peer = %self.peer, reason = e.reason_code(), "authentication failed");
         let replay = *e == AuthError::Replayed;
         self.hub.metrics.reject(if replay {
             "auth_replayed"
