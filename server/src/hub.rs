@@ -113,11 +113,6 @@ impl Hub {
         self.visits.remove_if(visit, |_, h| h.same(handle));
     }
 
-    /// Number of running visit tasks.
-    pub fn running_visits(&self) -> usize {
-        self.visits.len()
-    }
-
     /// Accepting new sessions (for `/readyz`).
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::Relaxed)

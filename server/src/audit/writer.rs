@@ -11,7 +11,6 @@ use ed25519_dalek::Signer as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -71,7 +70,6 @@ struct Inner {
     tx: std::sync::Mutex<(u64, mpsc::UnboundedSender<Req>)>,
     written: watch::Receiver<u64>,
     synced: watch::Receiver<u64>,
-    failed: Arc<AtomicBool>,
 }
 
 /// A record's place in the trail: await [`Logged::durable`] before its effect.
@@ -143,13 +141,6 @@ impl Audit {
         drop(self.log(event, Durability::Written));
     }
 
-    /// True once a write failed.
-    pub fn has_failed(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_some_and(|i| i.failed.load(Ordering::Relaxed))
-    }
-
     /// Writes the final CHECKPOINT, syncs, and stops the writer.
     pub async fn close(&self) {
         if let Some(inner) = &self.inner {
@@ -219,15 +210,13 @@ pub fn open(
         .open(path)
         .map_err(io)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let failed = Arc::new(AtomicBool::new(false));
     let (written_tx, written) = watch::channel(0u64);
     let (synced_tx, synced) = watch::channel(0u64);
     let sync_file = file.try_clone().map_err(io)?;
     let (sync_tx, sync_rx) = std::sync::mpsc::channel::<u64>();
-    let sync_failed = failed.clone();
     std::thread::Builder::new()
         .name("bedside-audit-sync".into())
-        .spawn(move || syncer(sync_file, sync_rx, synced_tx, sync_failed))
+        .spawn(move || syncer(sync_file, sync_rx, synced_tx))
         .map_err(|e| AuditError::Io(e.to_string()))?;
     let w = Writer {
         file,
@@ -236,7 +225,6 @@ pub fn open(
         last_seq,
         head,
         since_checkpoint: 0,
-        failed: failed.clone(),
         sync_tx,
         received: 0,
         written: written_tx,
@@ -248,7 +236,6 @@ pub fn open(
                 tx: std::sync::Mutex::new((0, tx)),
                 written,
                 synced,
-                failed,
             })),
         },
         recovery,
@@ -257,12 +244,7 @@ pub fn open(
 
 /// The sync thread: each request is one `fdatasync` covering every record
 /// up to the ticket it names (all written before it was asked for).
-fn syncer(
-    file: std::fs::File,
-    rx: std::sync::mpsc::Receiver<u64>,
-    synced: watch::Sender<u64>,
-    failed: Arc<AtomicBool>,
-) {
+fn syncer(file: std::fs::File, rx: std::sync::mpsc::Receiver<u64>, synced: watch::Sender<u64>) {
     while let Ok(mut upto) = rx.recv() {
         // Requests that queued up meanwhile are covered by the same sync.
         while let Ok(more) = rx.try_recv() {
@@ -272,7 +254,6 @@ fn syncer(
             tracing::error!(
                 "audit trail fdatasync failed; the hub stops rather than act unaudited"
             );
-            failed.store(true, Ordering::Relaxed);
             return; // dropping `synced` fails every wait
         }
         synced.send_replace(upto);
@@ -292,7 +273,6 @@ struct Writer {
     last_seq: u64,
     head: String,
     since_checkpoint: u64,
-    failed: Arc<AtomicBool>,
     sync_tx: std::sync::mpsc::Sender<u64>,
     /// Records received so far (= the last ticket handed out and taken).
     received: u64,
@@ -411,8 +391,9 @@ impl Writer {
     }
 
     fn fail(&self, what: &str) {
+        // Returning drops the watermarks: every pending wait fails, its
+        // effect is dropped and the hub shuts down.
         tracing::error!("audit trail {what}; the hub stops rather than act unaudited");
-        self.failed.store(true, Ordering::Relaxed);
     }
 
     /// Final CHECKPOINT, sync, stop.

@@ -62,11 +62,7 @@ impl Visit {
             }
         }
         self.persist(target);
-        let e = self
-            .event(pid, Action::Admit, Outcome::Success)
-            .target(target);
-        let e = self.with_target_patient(e, target);
-        self.audit_synced(e);
+        self.audit_decision(pid, Action::Admit, target);
         self.enter(target);
         self.lobby_changed();
         self.ack(conn, id);
@@ -97,11 +93,7 @@ impl Visit {
             );
             return;
         };
-        let e = self
-            .event(pid, Action::Deny, Outcome::Success)
-            .target(target);
-        let e = self.with_target_patient(e, target);
-        self.audit_synced(e);
+        self.audit_decision(pid, Action::Deny, target);
         self.expel(target, target_conn, reason, LeftReason::Denied);
         self.ack(conn, id);
     }
@@ -135,11 +127,7 @@ impl Visit {
             );
             return;
         }
-        let e = self
-            .event(pid, Action::Remove, Outcome::Success)
-            .target(target);
-        let e = self.with_target_patient(e, target);
-        self.audit_synced(e);
+        self.audit_decision(pid, Action::Remove, target);
         let member = self.members.get(target).filter(|m| m.record.admitted);
         match member.and_then(Member::conn) {
             Some(target_conn) => self.expel(target, target_conn, reason, LeftReason::Removed),
@@ -154,7 +142,14 @@ impl Visit {
         self.ack(conn, id);
     }
 
-    /// Provider actions name the patient record of the patient acted on.
+    /// A provider's access decision on `target`: synced before its effect,
+    /// naming the patient record of the participant acted on.
+    fn audit_decision(&mut self, pid: &ParticipantId, action: Action, target: &ParticipantId) {
+        let e = self.event(pid, action, Outcome::Success).target(target);
+        let e = self.with_target_patient(e, target);
+        self.audit_synced(e);
+    }
+
     fn with_target_patient(&self, mut e: Event, target: &ParticipantId) -> Event {
         let patient = self
             .members
