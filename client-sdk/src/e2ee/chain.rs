@@ -53,6 +53,11 @@ impl ChainKey {
         Self(Zeroizing::new(bytes))
     }
 
+    /// The key bytes, for sealing them to another member.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// `(MK_i, CK_{i+1})` from `CK_i`.
     fn step(&self) -> (Zeroizing<[u8; 32]>, ChainKey) {
         let mut mk = Zeroizing::new([0u8; 32]);
@@ -140,6 +145,22 @@ impl SendingChain {
         }
     }
 
+    /// The counter of the next message and the chain key that opens it and
+    /// everything after: what a member who joins the chain late receives.
+    pub fn position(&self) -> (u64, ChainKey) {
+        (self.counter, self.key.clone())
+    }
+
+    /// What this chain's messages are bound to.
+    pub fn context(&self) -> &ChainContext {
+        &self.ctx
+    }
+
+    /// Messages sealed so far.
+    pub fn sealed(&self) -> u64 {
+        self.counter
+    }
+
     /// Seals the next message; returns its counter and ciphertext.
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<(u64, Vec<u8>), ChainError> {
         let counter = self.counter;
@@ -164,12 +185,23 @@ pub struct ReceivingChain {
 impl ReceivingChain {
     /// A chain starting at `CK_0`, as received from the sender.
     pub fn new(ck0: ChainKey, ctx: ChainContext) -> Self {
+        Self::starting_at(0, ck0, ctx)
+    }
+
+    /// A chain whose key `ck` opens message `counter` and everything after
+    /// (a member who received the chain late cannot open earlier messages).
+    pub fn starting_at(counter: u64, ck: ChainKey, ctx: ChainContext) -> Self {
         Self {
-            key: ck0,
-            next: 0,
+            key: ck,
+            next: counter,
             skipped: BTreeMap::new(),
             ctx,
         }
+    }
+
+    /// What this chain's messages are bound to.
+    pub fn context(&self) -> &ChainContext {
+        &self.ctx
     }
 
     /// Message keys held for messages not yet received.

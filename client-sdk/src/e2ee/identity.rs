@@ -1,0 +1,195 @@
+//! Device identities (DESIGN.md step 1): an Ed25519 identity key per device,
+//! its fingerprint `SHA-256("bedside-fp-v1" || IK)`, and the 60-digit safety
+//! number two people compare out of band.
+
+use super::wire::sha256;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rand_core::CryptoRngCore;
+use sha2_next::{Digest, Sha512};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// A device's secret identity key. Zeroized on drop, never printed.
+///
+/// Apps persist it (see [`Identity::to_secret_bytes`]) so that a device keeps
+/// its identity, and with it the trust its contacts placed in it.
+pub struct Identity {
+    key: SigningKey,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({})", self.public().fingerprint_hex())
+    }
+}
+
+impl Identity {
+    /// A fresh identity.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self {
+            key: SigningKey::generate(rng),
+        }
+    }
+
+    /// An identity from its 32 secret bytes.
+    pub fn from_secret_bytes(bytes: &[u8; 32]) -> Self {
+        Self {
+            key: SigningKey::from_bytes(bytes),
+        }
+    }
+
+    /// The 32 secret bytes, for the app's secure storage.
+    pub fn to_secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.key.to_bytes())
+    }
+
+    /// The public half.
+    pub fn public(&self) -> PublicIdentity {
+        PublicIdentity(self.key.verifying_key())
+    }
+
+    pub(crate) fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+}
+
+/// A device's public identity key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicIdentity(VerifyingKey);
+
+impl fmt::Debug for PublicIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicIdentity({})", self.fingerprint_hex())
+    }
+}
+
+impl PublicIdentity {
+    /// Parses 32 bytes; `None` if they are not a valid Ed25519 point.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        VerifyingKey::from_bytes(bytes).ok().map(Self)
+    }
+
+    /// The 32 public bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// `SHA-256("bedside-fp-v1" || IK)`.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        sha256(&[b"bedside-fp-v1", self.0.as_bytes()])
+    }
+
+    /// The fingerprint in lower-case hex.
+    pub fn fingerprint_hex(&self) -> String {
+        hex(&self.fingerprint())
+    }
+
+    /// Checks a signature made with [`Identity`] (strict: no malleable forms).
+    pub(crate) fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+        let sig = Signature::from_bytes(sig);
+        self.0.verify_strict(msg, &sig).is_ok() && self.0.verify(msg, &sig).is_ok()
+    }
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Iterations of the safety-number hash (as Signal's numeric fingerprints).
+const SAFETY_ITERATIONS: usize = 5200;
+
+/// 30 digits for one identity: SHA-512 iterated 5200 times over
+/// `"bedside-sn-v1" || IK`, then six 5-byte chunks, each as a big-endian
+/// integer mod 100000, zero-padded to 5 digits.
+fn identity_digits(ik: &PublicIdentity) -> String {
+    let ik = ik.to_bytes();
+    let mut h: [u8; 64] = Sha512::new()
+        .chain_update(b"bedside-sn-v1")
+        .chain_update(ik)
+        .finalize()
+        .into();
+    for _ in 1..SAFETY_ITERATIONS {
+        h = Sha512::new()
+            .chain_update(h)
+            .chain_update(ik)
+            .finalize()
+            .into();
+    }
+    let mut out = String::with_capacity(30);
+    for chunk in h[..30].chunks_exact(5) {
+        let v = chunk.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        out.push_str(&format!("{:05}", v % 100_000));
+    }
+    out
+}
+
+/// The 60-digit safety number of two identities: each identity's 30 digits,
+/// the identity with the smaller key bytes first, so both people see the same
+/// number. Shown as 12 groups of 5 digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SafetyNumber(String);
+
+impl SafetyNumber {
+    /// The safety number of `a` and `b` (order does not matter).
+    pub fn of(a: &PublicIdentity, b: &PublicIdentity) -> Self {
+        let (lo, hi) = if a.to_bytes() <= b.to_bytes() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Self(identity_digits(lo) + &identity_digits(hi))
+    }
+
+    /// The 60 digits without spaces.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SafetyNumber {
+    /// 12 groups of 5 digits, separated by spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, group) in self.0.as_bytes().chunks(5).enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(std::str::from_utf8(group).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SafetyNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SafetyNumber({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safety_number_is_symmetric_60_digits_and_key_dependent() {
+        let a = Identity::from_secret_bytes(&[1; 32]).public();
+        let b = Identity::from_secret_bytes(&[2; 32]).public();
+        let c = Identity::from_secret_bytes(&[3; 32]).public();
+        let ab = SafetyNumber::of(&a, &b);
+        assert_eq!(ab, SafetyNumber::of(&b, &a));
+        assert_eq!(ab.digits().len(), 60);
+        assert!(ab.digits().bytes().all(|d| d.is_ascii_digit()));
+        assert_eq!(ab.to_string().split(' ').count(), 12);
+        assert_ne!(ab, SafetyNumber::of(&a, &c));
+    }
+
+    #[test]
+    fn signatures_verify_only_for_their_message_and_key() {
+        let id = Identity::from_secret_bytes(&[7; 32]);
+        let sig = id.sign(b"hello");
+        assert!(id.public().verify(b"hello", &sig));
+        assert!(!id.public().verify(b"hellO", &sig));
+        let other = Identity::from_secret_bytes(&[8; 32]).public();
+        assert!(!other.verify(b"hello", &sig));
+        assert!(!format!("{id:?}").contains("[7"));
+    }
+}

@@ -1,0 +1,301 @@
+//! Pairwise keys and the chain-key distribution message (DESIGN.md steps 3
+//! and 4).
+//!
+//! For members A and B, ordered by participant id (lo, hi):
+//!
+//! ```text
+//! K_AB = HKDF-SHA256(salt = len16 V || V || u64 e_lo || u64 e_hi,
+//!                    ikm  = X25519(E_A, E_B),
+//!                    info = "bedside-pair-v1" || IK_1 || IK_2
+//!                           || SHA-256(Hello_lo || Hello_hi))
+//! ```
+//! where `IK_1 <= IK_2` by their bytes. Both members' epochs are in the salt:
+//! each member keeps its own epoch counter (see `group`).
+//!
+//! A key message from A to B (e2e kind `key`) is self-contained, so it can
+//! be opened during catch-up long after A published a newer bundle:
+//!
+//! ```text
+//! 0x02 || len16 Hello_A || Hello_A || sig_A (64) || u64 e_B || nonce (12)
+//!      || ChaCha20-Poly1305(K_AB, nonce, u64 start counter || CK (32),
+//!                           AD = "bedside-key-v1" || len16 V || V || u64 e_A
+//!                                || u64 e_B || len16 A || A || len16 B || B)
+//! ```
+
+use super::chain::ChainKey;
+use super::hello::SignedHello;
+use super::wire::{Reader, Writer, sha256};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hkdf::Hkdf;
+use rand_core::CryptoRngCore;
+use sha2_next::Sha256;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+/// The first byte of a key message body.
+pub const KEY_MESSAGE_VERSION: u8 = 0x02;
+
+/// Why a key message could not be made or opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairError {
+    /// The body is not a key message.
+    #[error("malformed key message")]
+    Malformed,
+    /// The Diffie-Hellman result is all zeros (a low-order public key).
+    #[error("non-contributory key exchange")]
+    NonContributory,
+    /// It does not authenticate under the pairwise key.
+    #[error("key message does not authenticate")]
+    Decrypt,
+}
+
+/// An X25519 ephemeral secret for one epoch; zeroized on drop.
+pub struct EphemeralSecret(StaticSecret);
+
+impl std::fmt::Debug for EphemeralSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EphemeralSecret(<redacted>)")
+    }
+}
+
+impl EphemeralSecret {
+    /// A fresh secret.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        let mut b = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(&mut b[..]);
+        Self(StaticSecret::from(*b))
+    }
+
+    /// From fixed bytes (test vectors).
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(StaticSecret::from(b))
+    }
+
+    /// The public key published in the Hello.
+    pub fn public(&self) -> [u8; 32] {
+        PublicKey::from(&self.0).to_bytes()
+    }
+}
+
+/// Derives the pairwise key of `mine` and `theirs`; `secret` is the
+/// ephemeral behind `mine`.
+pub fn pair_key(
+    secret: &EphemeralSecret,
+    mine: &SignedHello,
+    theirs: &SignedHello,
+) -> Result<Zeroizing<[u8; 32]>, PairError> {
+    let shared = secret
+        .0
+        .diffie_hellman(&PublicKey::from(theirs.hello().ephemeral));
+    if !shared.was_contributory() {
+        return Err(PairError::NonContributory);
+    }
+    let (lo, hi) = if mine.hello().member <= theirs.hello().member {
+        (mine, theirs)
+    } else {
+        (theirs, mine)
+    };
+    let mut salt = Writer::default();
+    salt.var(mine.hello().visit.as_bytes())
+        .u64(lo.hello().epoch)
+        .u64(hi.hello().epoch);
+    let (ik1, ik2) = {
+        let a = mine.hello().identity.to_bytes();
+        let b = theirs.hello().identity.to_bytes();
+        if a <= b { (a, b) } else { (b, a) }
+    };
+    let mut info = Writer::with_label(b"bedside-pair-v1");
+    info.bytes(&ik1)
+        .bytes(&ik2)
+        .bytes(&sha256(&[lo.bytes(), hi.bytes()]));
+    let hk = Hkdf::<Sha256>::new(Some(&salt.finish()), shared.as_bytes());
+    let mut key = Zeroizing::new([0u8; 32]);
+    hk.expand(&info.finish(), &mut key[..])
+        .map_err(|_| PairError::Decrypt)?;
+    Ok(key)
+}
+
+fn key_ad(visit: &str, e_from: u64, e_to: u64, from: &str, to: &str) -> Vec<u8> {
+    let mut w = Writer::with_label(b"bedside-key-v1");
+    w.var(visit.as_bytes())
+        .u64(e_from)
+        .u64(e_to)
+        .var(from.as_bytes())
+        .var(to.as_bytes());
+    w.finish()
+}
+
+/// A chain key on its way from one member to another.
+#[derive(Debug)]
+pub struct ChainGrant {
+    /// The counter of the first message `key` opens.
+    pub start: u64,
+    /// The sender's chain key at `start`.
+    pub key: ChainKey,
+}
+
+/// Seals `grant` for the member whose Hello is `theirs`.
+pub fn seal_key_message(
+    secret: &EphemeralSecret,
+    mine: &SignedHello,
+    theirs: &SignedHello,
+    grant: &ChainGrant,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, PairError> {
+    let k = pair_key(secret, mine, theirs)?;
+    let mut nonce = [0u8; 12];
+    rng.fill_bytes(&mut nonce);
+    let mut plain = Zeroizing::new(Vec::with_capacity(40));
+    plain.extend_from_slice(&grant.start.to_be_bytes());
+    plain.extend_from_slice(grant.key.expose());
+    let (m, t) = (mine.hello(), theirs.hello());
+    let ad = key_ad(&m.visit, m.epoch, t.epoch, &m.member, &t.member);
+    let cipher = ChaCha20Poly1305::new_from_slice(&k[..]).map_err(|_| PairError::Decrypt)?;
+    let ct = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: &plain,
+                aad: &ad,
+            },
+        )
+        .map_err(|_| PairError::Decrypt)?;
+    let mut w = Writer::default();
+    w.u8(KEY_MESSAGE_VERSION)
+        .var(mine.bytes())
+        .bytes(mine.signature())
+        .u64(t.epoch)
+        .bytes(&nonce)
+        .bytes(&ct);
+    Ok(w.finish())
+}
+
+/// A parsed (not yet opened) key message.
+#[derive(Debug)]
+pub struct KeyMessage<'a> {
+    /// The sender's Hello, verified against the identity key inside it.
+    pub sender: SignedHello,
+    /// The recipient epoch whose ephemeral the sender used.
+    pub recipient_epoch: u64,
+    nonce: [u8; 12],
+    ct: &'a [u8],
+}
+
+impl<'a> KeyMessage<'a> {
+    /// Parses a body and verifies the embedded Hello's signature. The caller
+    /// still has to check that the Hello's identity is the one it trusts for
+    /// the sender.
+    pub fn parse(body: &'a [u8]) -> Result<Self, PairError> {
+        let m = |_| PairError::Malformed;
+        let mut r = Reader::new(body);
+        if r.u8().map_err(m)? != KEY_MESSAGE_VERSION {
+            return Err(PairError::Malformed);
+        }
+        let hello = r.var().map_err(m)?;
+        let sig: [u8; 64] = r.array().map_err(m)?;
+        let sender = SignedHello::verify(hello, &sig).map_err(|_| PairError::Malformed)?;
+        let recipient_epoch = r.u64().map_err(m)?;
+        let nonce = r.array().map_err(m)?;
+        Ok(Self {
+            sender,
+            recipient_epoch,
+            nonce,
+            ct: r.rest(),
+        })
+    }
+
+    /// Opens the grant with the recipient's Hello for `recipient_epoch` and
+    /// its ephemeral secret.
+    pub fn open(
+        &self,
+        secret: &EphemeralSecret,
+        mine: &SignedHello,
+    ) -> Result<ChainGrant, PairError> {
+        let k = pair_key(secret, mine, &self.sender)?;
+        let (s, m) = (self.sender.hello(), mine.hello());
+        let ad = key_ad(&s.visit, s.epoch, m.epoch, &s.member, &m.member);
+        let cipher = ChaCha20Poly1305::new_from_slice(&k[..]).map_err(|_| PairError::Decrypt)?;
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    &Nonce::from(self.nonce),
+                    Payload {
+                        msg: self.ct,
+                        aad: &ad,
+                    },
+                )
+                .map_err(|_| PairError::Decrypt)?,
+        );
+        let mut r = Reader::new(&plain);
+        let start = r.u64().map_err(|_| PairError::Malformed)?;
+        let key: [u8; 32] = r.array().map_err(|_| PairError::Malformed)?;
+        r.end().map_err(|_| PairError::Malformed)?;
+        Ok(ChainGrant {
+            start,
+            key: ChainKey::from_bytes(key),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::e2ee::hello::{Hello, roster_hash};
+    use crate::e2ee::identity::Identity;
+    use rand::SeedableRng;
+
+    fn member(name: &str, seed: u8, epoch: u64) -> (Identity, EphemeralSecret, SignedHello) {
+        let id = Identity::from_secret_bytes(&[seed; 32]);
+        let eph = EphemeralSecret::from_bytes([seed.wrapping_add(100); 32]);
+        let hello = Hello {
+            visit: "v-1".into(),
+            epoch,
+            member: name.into(),
+            identity: id.public(),
+            ephemeral: eph.public(),
+            dtls_fingerprint: String::new(),
+            roster_hash: roster_hash(["dr", "pt"]),
+        };
+        let signed = SignedHello::sign(&id, hello);
+        (id, eph, signed)
+    }
+
+    #[test]
+    fn both_sides_derive_the_same_key_and_others_do_not() {
+        let (_, ea, ha) = member("dr", 1, 10);
+        let (_, eb, hb) = member("pt", 2, 20);
+        let (_, ec, hc) = member("gu", 3, 30);
+        let ab = pair_key(&ea, &ha, &hb).unwrap();
+        assert_eq!(ab, pair_key(&eb, &hb, &ha).unwrap());
+        assert_ne!(ab, pair_key(&ec, &hc, &ha).unwrap());
+    }
+
+    #[test]
+    fn key_message_round_trip_and_binding() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (_, ea, ha) = member("dr", 1, 10);
+        let (_, eb, hb) = member("pt", 2, 20);
+        let (_, ec, hc) = member("gu", 3, 30);
+        let grant = ChainGrant {
+            start: 7,
+            key: ChainKey::from_bytes([42; 32]),
+        };
+        let body = seal_key_message(&ea, &ha, &hb, &grant, &mut rng).unwrap();
+        let msg = KeyMessage::parse(&body).unwrap();
+        assert_eq!(msg.sender, ha);
+        assert_eq!(msg.recipient_epoch, 20);
+        let got = msg.open(&eb, &hb).unwrap();
+        assert_eq!(got.start, 7);
+        assert_eq!(got.key.expose(), &[42; 32]);
+        // Another member cannot open it.
+        assert_eq!(msg.open(&ec, &hc).unwrap_err(), PairError::Decrypt);
+        // Any bit flipped in the ciphertext or header fails.
+        for i in [body.len() - 1, body.len() - 20, 3, 40] {
+            let mut bad = body.clone();
+            bad[i] ^= 0x10;
+            let ok = KeyMessage::parse(&bad).and_then(|m| m.open(&eb, &hb));
+            assert!(ok.is_err(), "flip at {i}");
+        }
+    }
+}
