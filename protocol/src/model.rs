@@ -131,6 +131,7 @@ pub struct Participant {
     /// Published tracks.
     pub tracks: Vec<Track>,
     /// Latest key bundle, or null.
+    #[serde(default, deserialize_with = "crate::server::opt_raw_json")]
     pub keys: Option<Box<RawValue>>,
 }
 

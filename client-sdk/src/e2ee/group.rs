@@ -277,6 +277,11 @@ impl Group {
         self.own.as_ref().map(|o| o.hello.hello().epoch)
     }
 
+    /// The `keys` bundle of the current epoch.
+    pub fn bundle_json(&self) -> Option<String> {
+        self.own.as_ref().map(|o| o.hello.to_bundle_json())
+    }
+
     /// Members of the current roster (including this device's participant).
     pub fn roster(&self) -> impl Iterator<Item = &str> {
         self.roster.iter().flatten().map(String::as_str)

@@ -1,0 +1,511 @@
+//! WebRTC on native (webrtc-rs 0.21): one peer connection per remote
+//! participant, the perfect-negotiation pattern, trickle ICE both ways, ICE
+//! restart on failure or network change, and data channels.
+//!
+//! Perfect negotiation: of two participants the one with the smaller id is
+//! *impolite* and ignores an offer that collides with its own; the polite
+//! one rolls its offer back and answers. Every step runs on the client's one
+//! task, so the offer-in-flight state cannot race with incoming signals.
+//!
+//! All peer connections of a device share one DTLS certificate, whose
+//! fingerprint is signed into the device's Hello: peers check it against
+//! every SDP (in the session core) before anything reaches this module.
+
+use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
+use bedside_protocol::{LeftReason, ParticipantId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::peer_connection::crypto::{SignatureScheme, default_provider};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCCertificate,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, register_default_interceptors,
+};
+
+/// WebRTC settings.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` skips
+    /// loopback in webrtc-rs; tests use `127.0.0.1:0`.
+    pub udp_addrs: Vec<String>,
+    /// STUN/TURN servers (the hub's `welcome.ice_servers` are added).
+    pub ice_servers: Vec<RTCIceServer>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            udp_addrs: vec!["0.0.0.0:0".into()],
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+/// Inputs of the media module: app commands and webrtc-rs callbacks.
+pub(crate) enum MediaInput {
+    OpenDataChannel {
+        peer: ParticipantId,
+        label: String,
+    },
+    SendData {
+        peer: ParticipantId,
+        label: String,
+        data: Vec<u8>,
+    },
+    RestartIce,
+    Negotiate(ParticipantId),
+    LocalIce(ParticipantId, Option<RTCIceCandidateInit>),
+    State(ParticipantId, RTCPeerConnectionState),
+    RemoteChannel(ParticipantId, Arc<dyn DataChannel>),
+    ChannelOpen(ParticipantId, String),
+    ChannelData(ParticipantId, String, Vec<u8>),
+}
+
+/// What the client task must do.
+pub(crate) enum MediaOutput {
+    Signal { to: ParticipantId, signal: Signal },
+    Event(Event),
+}
+
+struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    polite: bool,
+    /// A local offer is applied and unanswered.
+    local_offer: bool,
+    ignore_offer: bool,
+    have_remote: bool,
+    pending_ice: Vec<RTCIceCandidateInit>,
+    channels: HashMap<String, Arc<dyn DataChannel>>,
+}
+
+/// The device's peer connections.
+pub(crate) struct Media {
+    cfg: MediaConfig,
+    cert: RTCCertificate,
+    fingerprint: String,
+    peers: HashMap<ParticipantId, Peer>,
+    tx: mpsc::UnboundedSender<MediaInput>,
+    rx: Option<mpsc::UnboundedReceiver<MediaInput>>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media")
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn transport(e: impl std::fmt::Display) -> SdkError {
+    SdkError::Transport(e.to_string())
+}
+
+impl Media {
+    pub(crate) fn new(cfg: MediaConfig) -> Result<Self, SdkError> {
+        let provider = default_provider().map_err(transport)?;
+        let params =
+            rcgen::CertificateParams::new(vec!["bedside".to_owned()]).map_err(transport)?;
+        let cert =
+            RTCCertificate::generate(provider.crypto(), SignatureScheme::EcdsaP256Sha256, params)
+                .map_err(transport)?;
+        let fp = cert
+            .get_fingerprints(provider.crypto())
+            .map_err(transport)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| transport("certificate has no fingerprint"))?;
+        let fingerprint = format!("{} {}", fp.algorithm, fp.value.to_ascii_uppercase());
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(Self {
+            cfg,
+            cert,
+            fingerprint,
+            peers: HashMap::new(),
+            tx,
+            rx: Some(rx),
+        })
+    }
+
+    /// `sha-256 AB:CD:…` of this device's DTLS certificate.
+    pub(crate) fn dtls_fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub(crate) fn sender(&self) -> mpsc::UnboundedSender<MediaInput> {
+        self.tx.clone()
+    }
+
+    pub(crate) fn take_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<MediaInput>> {
+        self.rx.take()
+    }
+
+    pub(crate) async fn close_all(&mut self) {
+        for (_, p) in self.peers.drain() {
+            let _ = p.pc.close().await;
+        }
+    }
+
+    /// Reacts to what the session reported (signals, departures).
+    pub(crate) async fn on_session_event(
+        &mut self,
+        e: &Event,
+        session: &Session,
+    ) -> Vec<MediaOutput> {
+        let mut out = Vec::new();
+        match e {
+            Event::Signal { from, signal } => {
+                if let Err(err) = self.signal(from, signal.clone(), session, &mut out).await {
+                    out.push(MediaOutput::Event(Event::Error(err)));
+                }
+            }
+            Event::Left {
+                participant,
+                reason,
+            } if *reason != LeftReason::Closed => {
+                if let Some(p) = self.peers.remove(participant) {
+                    let _ = p.pc.close().await;
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Handles an app command or a webrtc-rs callback.
+    pub(crate) async fn handle(
+        &mut self,
+        input: MediaInput,
+        session: &Session,
+    ) -> Vec<MediaOutput> {
+        let mut out = Vec::new();
+        if let Err(e) = self.handle_inner(input, session, &mut out).await {
+            out.push(MediaOutput::Event(Event::Error(e)));
+        }
+        out
+    }
+
+    async fn handle_inner(
+        &mut self,
+        input: MediaInput,
+        session: &Session,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        match input {
+            MediaInput::OpenDataChannel { peer, label } => {
+                self.ensure_peer(&peer, session).await?;
+                let p = self.peer(&peer)?;
+                let dc =
+                    p.pc.create_data_channel(&label, None)
+                        .await
+                        .map_err(transport)?;
+                let dc: Arc<dyn DataChannel> = dc;
+                self.watch_channel(&peer, label.clone(), dc.clone());
+                self.peer(&peer)?.channels.insert(label, dc);
+            }
+            MediaInput::SendData { peer, label, data } => {
+                let dc = self
+                    .peer(&peer)?
+                    .channels
+                    .get(&label)
+                    .cloned()
+                    .ok_or_else(|| transport("no such data channel"))?;
+                dc.send(bytes::BytesMut::from(&data[..]))
+                    .await
+                    .map_err(transport)?;
+            }
+            MediaInput::RestartIce => {
+                let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
+                for id in ids {
+                    self.restart_ice(&id, out).await?;
+                }
+            }
+            MediaInput::Negotiate(peer) => self.negotiate(&peer, out).await?,
+            MediaInput::LocalIce(peer, cand) => {
+                let signal = match cand {
+                    Some(c) => Signal::Ice {
+                        candidate: c.candidate,
+                        sdp_mid: c.sdp_mid,
+                        sdp_mline_index: c.sdp_mline_index.map(u32::from),
+                    },
+                    None => Signal::Ice {
+                        candidate: String::new(),
+                        sdp_mid: None,
+                        sdp_mline_index: None,
+                    },
+                };
+                out.push(MediaOutput::Signal { to: peer, signal });
+            }
+            MediaInput::State(peer, state) => {
+                out.push(MediaOutput::Event(Event::Media(MediaEvent::PeerState {
+                    peer: peer.clone(),
+                    state: state.to_string(),
+                })));
+                if state == RTCPeerConnectionState::Failed {
+                    self.restart_ice(&peer, out).await?;
+                }
+            }
+            MediaInput::RemoteChannel(peer, dc) => {
+                let label = dc.label().await.map_err(transport)?;
+                self.watch_channel(&peer, label.clone(), dc.clone());
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.channels.insert(label, dc);
+                }
+            }
+            MediaInput::ChannelOpen(peer, label) => {
+                out.push(MediaOutput::Event(Event::Media(
+                    MediaEvent::DataChannelOpen { peer, label },
+                )));
+            }
+            MediaInput::ChannelData(peer, label, data) => {
+                out.push(MediaOutput::Event(Event::Media(MediaEvent::Data {
+                    peer,
+                    label,
+                    data,
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    fn peer(&mut self, id: &ParticipantId) -> Result<&mut Peer, SdkError> {
+        self.peers
+            .get_mut(id)
+            .ok_or_else(|| transport("no peer connection to that participant"))
+    }
+
+    fn watch_channel(&self, peer: &ParticipantId, label: String, dc: Arc<dyn DataChannel>) {
+        let tx = self.tx.clone();
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = dc.poll().await {
+                let sent = match ev {
+                    DataChannelEvent::OnOpen => {
+                        tx.send(MediaInput::ChannelOpen(peer.clone(), label.clone()))
+                    }
+                    DataChannelEvent::OnMessage(msg) => tx.send(MediaInput::ChannelData(
+                        peer.clone(),
+                        label.clone(),
+                        msg.data.to_vec(),
+                    )),
+                    DataChannelEvent::OnClose => break,
+                    _ => Ok(()),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    async fn ensure_peer(
+        &mut self,
+        peer: &ParticipantId,
+        session: &Session,
+    ) -> Result<(), SdkError> {
+        if self.peers.contains_key(peer) {
+            return Ok(());
+        }
+        let me = session.me().ok_or(SdkError::NotConnected)?;
+        let mut media = MediaEngine::default();
+        media.register_default_codecs().map_err(transport)?;
+        let registry =
+            register_default_interceptors(Registry::new(), &mut media).map_err(transport)?;
+        let mut ice_servers = self.cfg.ice_servers.clone();
+        ice_servers.extend(session.ice_servers().iter().map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        }));
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(
+                RTCConfigurationBuilder::new()
+                    .with_ice_servers(ice_servers)
+                    .with_certificates(vec![self.cert.clone()])
+                    .build(),
+            )
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_handler(Arc::new(Handler {
+                peer: peer.clone(),
+                tx: self.tx.clone(),
+            }))
+            .with_udp_addrs(self.cfg.udp_addrs.clone())
+            .build()
+            .await
+            .map_err(transport)?;
+        self.peers.insert(
+            peer.clone(),
+            Peer {
+                pc: Arc::new(pc),
+                // The smaller participant id is impolite.
+                polite: me.as_str() > peer.as_str(),
+                local_offer: false,
+                ignore_offer: false,
+                have_remote: false,
+                pending_ice: Vec::new(),
+                channels: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn negotiate(
+        &mut self,
+        peer: &ParticipantId,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        let p = self.peer(peer)?;
+        if p.local_offer {
+            return Ok(()); // an offer is already out; the answer settles it
+        }
+        let offer = p.pc.create_offer(None).await.map_err(transport)?;
+        p.pc.set_local_description(offer).await.map_err(transport)?;
+        p.local_offer = true;
+        let sdp =
+            p.pc.local_description()
+                .await
+                .ok_or_else(|| transport("no local description"))?
+                .sdp;
+        out.push(MediaOutput::Signal {
+            to: peer.clone(),
+            signal: Signal::Offer(sdp),
+        });
+        Ok(())
+    }
+
+    async fn restart_ice(
+        &mut self,
+        peer: &ParticipantId,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        let p = self.peer(peer)?;
+        p.pc.restart_ice().await.map_err(transport)?;
+        self.negotiate(peer, out).await
+    }
+
+    async fn signal(
+        &mut self,
+        from: &ParticipantId,
+        signal: Signal,
+        session: &Session,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        match signal {
+            Signal::Offer(sdp) => {
+                self.ensure_peer(from, session).await?;
+                let p = self.peer(from)?;
+                let collision = p.local_offer;
+                p.ignore_offer = !p.polite && collision;
+                if p.ignore_offer {
+                    return Ok(());
+                }
+                if collision {
+                    // Polite: withdraw our offer, take theirs.
+                    let rollback = RTCSessionDescription::rollback(None).map_err(transport)?;
+                    p.pc.set_local_description(rollback)
+                        .await
+                        .map_err(transport)?;
+                    p.local_offer = false;
+                }
+                let offer = RTCSessionDescription::offer(sdp).map_err(transport)?;
+                p.pc.set_remote_description(offer)
+                    .await
+                    .map_err(transport)?;
+                p.have_remote = true;
+                let answer = p.pc.create_answer(None).await.map_err(transport)?;
+                p.pc.set_local_description(answer)
+                    .await
+                    .map_err(transport)?;
+                let sdp =
+                    p.pc.local_description()
+                        .await
+                        .ok_or_else(|| transport("no local description"))?
+                        .sdp;
+                for c in std::mem::take(&mut p.pending_ice) {
+                    let _ = p.pc.add_ice_candidate(c).await;
+                }
+                out.push(MediaOutput::Signal {
+                    to: from.clone(),
+                    signal: Signal::Answer(sdp),
+                });
+                if collision {
+                    // Our withdrawn changes still need negotiating.
+                    self.negotiate(from, out).await?;
+                }
+            }
+            Signal::Answer(sdp) => {
+                let p = self.peer(from)?;
+                if !p.local_offer {
+                    return Ok(()); // a stale answer (to a rolled-back offer)
+                }
+                let answer = RTCSessionDescription::answer(sdp).map_err(transport)?;
+                p.pc.set_remote_description(answer)
+                    .await
+                    .map_err(transport)?;
+                p.local_offer = false;
+                p.have_remote = true;
+                for c in std::mem::take(&mut p.pending_ice) {
+                    let _ = p.pc.add_ice_candidate(c).await;
+                }
+            }
+            Signal::Ice {
+                candidate,
+                sdp_mid,
+                sdp_mline_index,
+            } => {
+                let Some(p) = self.peers.get_mut(from) else {
+                    return Ok(());
+                };
+                if candidate.is_empty() {
+                    return Ok(()); // end of candidates
+                }
+                let init = RTCIceCandidateInit {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index: sdp_mline_index.and_then(|i| u16::try_from(i).ok()),
+                    ..Default::default()
+                };
+                if !p.have_remote {
+                    p.pending_ice.push(init);
+                } else if let Err(e) = p.pc.add_ice_candidate(init).await
+                    && !p.ignore_offer
+                {
+                    return Err(transport(e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Handler {
+    peer: ParticipantId,
+    tx: mpsc::UnboundedSender<MediaInput>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_negotiation_needed(&self) {
+        let _ = self.tx.send(MediaInput::Negotiate(self.peer.clone()));
+    }
+
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self
+                .tx
+                .send(MediaInput::LocalIce(self.peer.clone(), Some(init)));
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.tx.send(MediaInput::State(self.peer.clone(), state));
+    }
+
+    async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
+        let _ = self
+            .tx
+            .send(MediaInput::RemoteChannel(self.peer.clone(), dc));
+    }
+}

@@ -1,0 +1,289 @@
+//! Harness for SDK tests: the real hub in-process on 127.0.0.1:0 (restartable
+//! on the same port), a clinic key that mints join tokens, SDK clients with
+//! loopback-only WebRTC, and a WebSocket stand-in for a compromised hub.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::field_reassign_with_default
+)]
+
+use bedside_sdk::native::media::MediaConfig;
+use bedside_sdk::native::{Client, ClientConfig, Events, TokenSource};
+use bedside_sdk::session::Event;
+use bedside_server::auth::mint::PrivateKey;
+use bedside_server::config::Config;
+use bedside_server::server::{self, Running};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Everything the hub logged in this test binary (to search for plaintext).
+pub fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let w = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_writer(move || LogWriter(w.clone()))
+            .try_init();
+        buf
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub struct Hub {
+    pub dir: tempfile::TempDir,
+    pub key: Arc<PrivateKey>,
+    pub addr: SocketAddr,
+    running: Option<Running>,
+}
+
+impl Hub {
+    pub async fn start() -> Self {
+        logs();
+        let dir = tempfile::tempdir().unwrap();
+        let key = PrivateKey::generate("clinic-1");
+        key.save(
+            &dir.path().join("issuer.private.jwks.json"),
+            &dir.path().join("issuer.public.jwks.json"),
+        )
+        .unwrap();
+        PrivateKey::generate("audit-1")
+            .save(
+                &dir.path().join("audit.private.jwks.json"),
+                &dir.path().join("audit.public.jwks.json"),
+            )
+            .unwrap();
+        let mut hub = Self {
+            dir,
+            key: Arc::new(key),
+            addr: "127.0.0.1:0".parse().unwrap(),
+            running: None,
+        };
+        hub.boot().await;
+        hub
+    }
+
+    fn config(&self) -> Config {
+        let mut c = Config::default();
+        c.listen = Some(self.addr);
+        c.insecure_http = true;
+        c.data_dir = self.dir.path().join("data");
+        c.audit.path = self.dir.path().join("audit/audit.jsonl");
+        c.audit.signing_key = Some(self.dir.path().join("audit.private.jwks.json"));
+        c.auth.jwks = Some(self.dir.path().join("issuer.public.jwks.json"));
+        c.auth.issuers = vec!["clinic".into()];
+        c
+    }
+
+    async fn boot(&mut self) {
+        let r = server::start(self.config()).await.unwrap();
+        self.addr = r.addr;
+        self.running = Some(r);
+    }
+
+    /// Graceful stop, then a new hub process state on the same port and files.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/v1/signal", self.addr)
+    }
+
+    pub fn token(&self, visit: &str, role: &str, sub: &str) -> String {
+        mint(&self.key, visit, role, sub)
+    }
+
+    pub fn token_source(&self, visit: &str, role: &str, sub: &str) -> TokenSource {
+        let key = self.key.clone();
+        let (visit, role, sub) = (visit.to_owned(), role.to_owned(), sub.to_owned());
+        Arc::new(move |_| {
+            let t = mint(&key, &visit, &role, &sub);
+            Box::pin(async move { Ok(t) })
+        })
+    }
+
+    /// Every byte the hub keeps on disk (store, WAL, audit).
+    pub fn disk_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(b) = std::fs::read(&path) {
+                    all.extend(b);
+                }
+            }
+        }
+        all
+    }
+}
+
+pub fn mint(key: &PrivateKey, visit: &str, role: &str, sub: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut c = json!({
+        "iss": "clinic", "aud": "bedside", "sub": sub, "visit": visit, "role": role,
+        "name": sub, "iat": now, "exp": now + 3600,
+        "jti": bedside_server::auth::mint::random_jti(),
+    });
+    if role == "provider" {
+        c["amr"] = json!(["pwd", "mfa"]);
+    }
+    key.sign(&c).unwrap()
+}
+
+/// An SDK client with loopback-only WebRTC.
+pub async fn client(
+    url: &str,
+    hub: &Hub,
+    visit: &str,
+    role: &str,
+    sub: &str,
+) -> (Client, Recorder) {
+    let mut cfg = ClientConfig::new(url, format!("dev-{sub}"));
+    cfg.media = Some(MediaConfig {
+        udp_addrs: vec!["127.0.0.1:0".into()],
+        ice_servers: Vec::new(),
+    });
+    let (c, events) = Client::connect(
+        cfg,
+        hub.token(visit, role, sub),
+        Some(hub.token_source(visit, role, sub)),
+    )
+    .await
+    .unwrap();
+    (c, Recorder::new(events))
+}
+
+/// Reads events, remembering all of them.
+pub struct Recorder {
+    events: Events,
+    pub seen: Vec<Event>,
+}
+
+impl Recorder {
+    pub fn new(events: Events) -> Self {
+        Self {
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for an event matching `f` (checking those already seen first).
+    pub async fn until<T>(&mut self, what: &str, mut f: impl FnMut(&Event) -> Option<T>) -> T {
+        if let Some(t) = self.seen.iter().find_map(&mut f) {
+            return t;
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let ev = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; saw {:#?}", self.seen))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "event stream ended waiting for {what}; saw {:#?}",
+                        self.seen
+                    )
+                });
+            let hit = f(&ev);
+            self.seen.push(ev);
+            if let Some(t) = hit {
+                return t;
+            }
+        }
+    }
+
+    /// Drains what arrives within `d`.
+    pub async fn settle(&mut self, d: Duration) {
+        while let Ok(Some(ev)) = tokio::time::timeout(d, self.events.recv()).await {
+            self.seen.push(ev);
+        }
+    }
+
+    pub fn chats(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                Event::Chat(c) => Some(format!("{}: {}", c.from, c.text)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+type Rewrite = Arc<dyn Fn(String) -> String + Send + Sync>;
+
+/// A stand-in for a compromised hub: forwards WebSocket frames between
+/// clients and the real hub, rewriting what the hub sends with `rewrite`.
+pub async fn stand_in(upstream: String, rewrite: Rewrite) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (upstream, rewrite) = (upstream.clone(), rewrite.clone());
+            tokio::spawn(async move {
+                let Ok(down) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let Ok((up, _)) = tokio_tungstenite::connect_async(upstream).await else {
+                    return;
+                };
+                let (mut down_tx, mut down_rx) = down.split();
+                let (mut up_tx, mut up_rx) = up.split();
+                let to_hub = async {
+                    while let Some(Ok(m)) = down_rx.next().await {
+                        if up_tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let to_client = async {
+                    while let Some(Ok(m)) = up_rx.next().await {
+                        let m = match m {
+                            Message::Text(t) => Message::text(rewrite(t.to_string())),
+                            other => other,
+                        };
+                        if down_tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! { () = to_hub => {}, () = to_client => {} }
+            });
+        }
+    });
+    format!("ws://{addr}/v1/signal")
+}

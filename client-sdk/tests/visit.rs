@@ -1,0 +1,428 @@
+//! Two (or three) SDK clients in a real visit through the real hub: waiting
+//! room, admission, a webrtc-rs peer connection over loopback, data channel,
+//! encrypted chat, glare, a hub restart, and a hub stand-in that tampers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use bedside_sdk::e2ee::E2eeError;
+use bedside_sdk::session::{ConnectionState, Event, MediaEvent, SdkError};
+use common::{Hub, Recorder, client, stand_in};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn admitted_pair(
+    hub: &Hub,
+    url_pt: &str,
+    visit: &str,
+) -> (
+    bedside_sdk::native::Client,
+    Recorder,
+    bedside_sdk::native::Client,
+    Recorder,
+) {
+    let (dr, mut dr_ev) = client(&hub.url(), hub, visit, "provider", "dr-ada").await;
+    dr_ev
+        .until("provider admitted", |e| {
+            matches!(e, Event::Admitted { .. }).then_some(())
+        })
+        .await;
+    let (pt, mut pt_ev) = client(url_pt, hub, visit, "patient", "pt-1").await;
+    pt_ev
+        .until("patient waiting", |e| {
+            matches!(e, Event::Waiting).then_some(())
+        })
+        .await;
+    dr_ev
+        .until("pt-1 in the lobby", |e| match e {
+            Event::Lobby { waiting } if waiting.iter().any(|w| w.id.as_str() == "pt-1") => Some(()),
+            _ => None,
+        })
+        .await;
+    dr.admit("pt-1").await.unwrap();
+    pt_ev
+        .until("patient admitted", |e| {
+            matches!(e, Event::Admitted { .. }).then_some(())
+        })
+        .await;
+    dr_ev
+        .until("pt-1 joined", |e| match e {
+            Event::Joined { participant } if participant.id.as_str() == "pt-1" => Some(()),
+            _ => None,
+        })
+        .await;
+    (dr, dr_ev, pt, pt_ev)
+}
+
+fn chat_from(from: &'static str, text: &'static str) -> impl FnMut(&Event) -> Option<()> {
+    move |e| match e {
+        Event::Chat(c) if c.from == from && c.text == text => Some(()),
+        _ => None,
+    }
+}
+
+fn channel_open(label: &'static str) -> impl FnMut(&Event) -> Option<()> {
+    move |e| match e {
+        Event::Media(MediaEvent::DataChannelOpen { label: l, .. }) if l == label => Some(()),
+        _ => None,
+    }
+}
+
+fn data(label: &'static str, body: &'static [u8]) -> impl FnMut(&Event) -> Option<()> {
+    move |e| match e {
+        Event::Media(MediaEvent::Data { label: l, data, .. }) if l == label && data == body => {
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_with_media_data_and_encrypted_chat_leaves_no_plaintext_at_the_hub() {
+    let hub = Hub::start().await;
+    let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-1").await;
+
+    // A real webrtc-rs peer connection over loopback host candidates.
+    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr_ev
+        .until("channel open at provider", channel_open("notes"))
+        .await;
+    pt_ev
+        .until("channel open at patient", channel_open("notes"))
+        .await;
+    dr.send_data("pt-1", "notes", b"ping over dtls".to_vec())
+        .await
+        .unwrap();
+    pt_ev
+        .until("data at patient", data("notes", b"ping over dtls"))
+        .await;
+    pt.send_data("dr-ada", "notes", b"pong over dtls".to_vec())
+        .await
+        .unwrap();
+    dr_ev
+        .until("data at provider", data("notes", b"pong over dtls"))
+        .await;
+
+    // Encrypted chat both ways.
+    dr.send_chat("PLAINTEXT-SECRET-dr: your A1c is 6.1")
+        .await
+        .unwrap();
+    pt.send_chat("PLAINTEXT-SECRET-pt: my feet tingle")
+        .await
+        .unwrap();
+    pt_ev
+        .until(
+            "chat at patient",
+            chat_from("dr-ada", "PLAINTEXT-SECRET-dr: your A1c is 6.1"),
+        )
+        .await;
+    dr_ev
+        .until(
+            "chat at provider",
+            chat_from("pt-1", "PLAINTEXT-SECRET-pt: my feet tingle"),
+        )
+        .await;
+
+    // Both see the same 60-digit safety number.
+    let a = dr.safety_number("pt-1").await.unwrap().unwrap();
+    let b = pt.safety_number("dr-ada").await.unwrap().unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.digits().len(), 60);
+
+    dr.leave().await.unwrap();
+    pt.leave().await.unwrap();
+    let mut hub = hub;
+    hub.stop().await;
+    let disk = hub.disk_bytes();
+    let logs = common::logs().lock().unwrap().clone();
+    for hay in [&disk, &logs] {
+        assert!(
+            !hay.windows(16).any(|w| w == b"PLAINTEXT-SECRET"),
+            "plaintext chat found at the hub"
+        );
+        assert!(
+            !hay.windows(8).any(|w| w == b"ping ove"),
+            "data-channel bytes found at the hub"
+        );
+    }
+    assert!(
+        !logs.is_empty(),
+        "the hub's log capture is empty: the search above proves nothing"
+    );
+    assert!(disk.windows(6).any(|w| w == b"E2E_SE" || w == b"e2e_se") || !disk.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_joins_chats_and_leaves_and_the_others_rekey() {
+    let hub = Hub::start().await;
+    let (dr, mut dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-2").await;
+    let (gu, mut gu_ev) = client(&hub.url(), &hub, "v-2", "guest", "gu-interp").await;
+    gu_ev
+        .until("guest waiting", |e| {
+            matches!(e, Event::Waiting).then_some(())
+        })
+        .await;
+    dr.admit("gu-interp").await.unwrap();
+    gu_ev
+        .until("guest admitted", |e| {
+            matches!(e, Event::Admitted { .. }).then_some(())
+        })
+        .await;
+    dr.send_chat("welcome, interpreter").await.unwrap();
+    gu_ev
+        .until("guest reads", chat_from("dr-ada", "welcome, interpreter"))
+        .await;
+    gu.send_chat("hola, gracias").await.unwrap();
+    pt_ev
+        .until(
+            "patient reads guest",
+            chat_from("gu-interp", "hola, gracias"),
+        )
+        .await;
+    dr_ev
+        .until(
+            "provider reads guest",
+            chat_from("gu-interp", "hola, gracias"),
+        )
+        .await;
+
+    gu.leave().await.unwrap();
+    for ev in [&mut dr_ev, &mut pt_ev] {
+        ev.until("guest left", |e| match e {
+            Event::Left { participant, .. } if participant.as_str() == "gu-interp" => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    dr.send_chat("now, privately").await.unwrap();
+    pt_ev
+        .until(
+            "patient reads after the leave",
+            chat_from("dr-ada", "now, privately"),
+        )
+        .await;
+    gu_ev.settle(Duration::from_millis(500)).await;
+    assert!(!gu_ev.chats().iter().any(|c| c.contains("privately")));
+    assert!(gu_ev.seen.iter().any(|e| matches!(e, Event::Ended(_))));
+    // That a leaver's keys open nothing sent afterwards is proven on the
+    // real state (all its keys) in e2ee::group's
+    // a_guest_who_left_cannot_read_what_follows.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_stand_in_that_swaps_a_key_bundle_is_detected() {
+    let hub = Hub::start().await;
+    // Mallory's bundle for pt-1: a valid Hello signed by another key.
+    let mallory = {
+        use bedside_sdk::e2ee::{Group, Identity, Output, Pins};
+        let mut g = Group::new(
+            Identity::from_secret_bytes(&[66; 32]),
+            Pins::default(),
+            "v-3",
+            "pt-1",
+            "sha-256 66:66",
+        );
+        match g.begin(1, &mut rand_core::OsRng).pop() {
+            Some(Output::PublishBundle(b)) => b,
+            _ => unreachable!(),
+        }
+    };
+    let (dr, _dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-3").await;
+    dr.send_chat("first").await.unwrap();
+    pt_ev.until("first", chat_from("dr-ada", "first")).await;
+
+    // Another provider met pt-1 honestly before and pinned the real key…
+    let pins = dr_pins(&hub, "v-3").await;
+
+    // …and now talks to the hub through a stand-in that swaps pt-1's bundle
+    // wherever it appears.
+    let swap: Arc<dyn Fn(String) -> String + Send + Sync> = Arc::new(move |t: String| {
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        let fake: serde_json::Value = serde_json::from_str(&mallory).unwrap();
+        if v["type"] == "keys" && v["from"] == "pt-1" {
+            v["bundle"] = fake.clone();
+        }
+        if let Some(ps) = v["participants"].as_array_mut() {
+            for p in ps.iter_mut().filter(|p| p["id"] == "pt-1") {
+                p["keys"] = fake.clone();
+            }
+        }
+        if v["type"] == "joined" && v["participant"]["id"] == "pt-1" {
+            v["participant"]["keys"] = fake;
+        }
+        v.to_string()
+    });
+    let mitm = stand_in(hub.url(), swap).await;
+    let mut cfg = bedside_sdk::native::ClientConfig::new(mitm, "dev-dr-cy");
+    cfg.media = None;
+    cfg.pins = pins;
+    let (_dr3, events) = bedside_sdk::native::Client::connect(
+        cfg,
+        hub.token("v-3", "provider", "dr-cy"),
+        Some(hub.token_source("v-3", "provider", "dr-cy")),
+    )
+    .await
+    .unwrap();
+    let mut dr3_ev = Recorder::new(events);
+    dr3_ev
+        .until("identity change raised", |e| match e {
+            Event::IdentityChanged { participant, .. } if participant == "pt-1" => Some(()),
+            _ => None,
+        })
+        .await;
+    pt.send_chat("only for my doctor").await.unwrap();
+    pt_ev.settle(Duration::from_millis(300)).await;
+    dr3_ev.settle(Duration::from_millis(800)).await;
+    assert!(
+        !dr3_ev
+            .chats()
+            .iter()
+            .any(|c| c.contains("only for my doctor")),
+        "chat shown despite the swapped bundle"
+    );
+}
+
+/// Pins a provider would have kept from an earlier visit with pt-1: a
+/// direct (honest) session that learns pt-1's real key.
+async fn dr_pins(hub: &Hub, visit: &str) -> bedside_sdk::e2ee::Pins {
+    let (c, mut ev) = client(&hub.url(), hub, visit, "provider", "dr-cy").await;
+    ev.until("dr-cy admitted", |e| {
+        matches!(e, Event::Admitted { .. }).then_some(())
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let pins = c.pins().await.unwrap();
+        if pins.0.contains_key("pt-1") {
+            c.leave().await.unwrap();
+            ev.settle(Duration::from_millis(200)).await;
+            return pins;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "pt-1 never pinned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_sdp_fingerprint_is_refused_and_media_does_not_connect() {
+    let hub = Hub::start().await;
+    let rewrite: Arc<dyn Fn(String) -> String + Send + Sync> = Arc::new(|t: String| {
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        if v["type"] == "offer" || v["type"] == "answer" {
+            let sdp = v["sdp"].as_str().unwrap().to_owned();
+            let fake = format!("a=fingerprint:sha-256 {}", vec!["66"; 32].join(":"));
+            let out: Vec<String> = sdp
+                .split("\r\n")
+                .map(|l| {
+                    if l.starts_with("a=fingerprint:") {
+                        fake.clone()
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect();
+            v["sdp"] = out.join("\r\n").into();
+        }
+        v.to_string()
+    });
+    let mitm = stand_in(hub.url(), rewrite).await;
+    let (dr, mut dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &mitm, "v-4").await;
+    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    pt_ev
+        .until("fingerprint mismatch raised", |e| match e {
+            Event::Error(SdkError::E2ee {
+                error: E2eeError::FingerprintMismatch(p),
+                ..
+            }) if p == "dr-ada" => Some(()),
+            _ => None,
+        })
+        .await;
+    dr_ev.settle(Duration::from_secs(2)).await;
+    pt_ev.settle(Duration::from_millis(200)).await;
+    for ev in [&dr_ev, &pt_ev] {
+        assert!(
+            !ev.seen
+                .iter()
+                .any(|e| matches!(e, Event::Media(MediaEvent::DataChannelOpen { .. })))
+        );
+        assert!(!ev.seen.iter().any(|e| matches!(e, Event::Media(MediaEvent::PeerState { state, .. }) if state == "connected")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glare_ends_in_one_working_connection() {
+    let hub = Hub::start().await;
+    let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-5").await;
+    // Both offer at the same moment.
+    let (a, b) = tokio::join!(
+        dr.open_data_channel("pt-1", "from-dr"),
+        pt.open_data_channel("dr-ada", "from-pt")
+    );
+    a.unwrap();
+    b.unwrap();
+    for ev in [&mut dr_ev, &mut pt_ev] {
+        ev.until("from-dr open", channel_open("from-dr")).await;
+        ev.until("from-pt open", channel_open("from-pt")).await;
+    }
+    dr.send_data("pt-1", "from-dr", b"x1".to_vec())
+        .await
+        .unwrap();
+    pt.send_data("dr-ada", "from-pt", b"y1".to_vec())
+        .await
+        .unwrap();
+    pt_ev.until("x1", data("from-dr", b"x1")).await;
+    dr_ev.until("y1", data("from-pt", b"y1")).await;
+    let connected = |r: &Recorder| {
+        r.seen
+            .iter()
+            .filter(|e| matches!(e, Event::Media(MediaEvent::PeerState { state, .. }) if state == "connected"))
+            .count()
+    };
+    assert_eq!(connected(&dr_ev), 1, "one peer connection at the provider");
+    assert_eq!(connected(&pt_ev), 1, "one peer connection at the patient");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_restart_mid_visit_loses_and_duplicates_no_chat_and_media_survives() {
+    let mut hub = Hub::start().await;
+    let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-6").await;
+    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    pt_ev.until("channel open", channel_open("notes")).await;
+    dr.send_chat("before 1").await.unwrap();
+    pt_ev
+        .until("before 1", chat_from("dr-ada", "before 1"))
+        .await;
+
+    hub.restart().await;
+    // Sent while the hub is down or just back: held and delivered once.
+    dr.send_chat("during 2").await.unwrap();
+    pt.send_chat("during 3").await.unwrap();
+    for ev in [&mut dr_ev, &mut pt_ev] {
+        ev.until("reconnected", |e| {
+            matches!(e, Event::Connection(ConnectionState::Reconnecting { .. })).then_some(())
+        })
+        .await;
+    }
+    pt_ev
+        .until("during 2", chat_from("dr-ada", "during 2"))
+        .await;
+    dr_ev.until("during 3", chat_from("pt-1", "during 3")).await;
+    dr.send_chat("after 4").await.unwrap();
+    pt_ev.until("after 4", chat_from("dr-ada", "after 4")).await;
+
+    // The peer connection is peer to peer: it survived.
+    dr.send_data("pt-1", "notes", b"still here".to_vec())
+        .await
+        .unwrap();
+    pt_ev
+        .until("data after restart", data("notes", b"still here"))
+        .await;
+
+    dr_ev.settle(Duration::from_millis(500)).await;
+    pt_ev.settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        pt_ev.chats(),
+        ["dr-ada: before 1", "dr-ada: during 2", "dr-ada: after 4"]
+    );
+    assert_eq!(dr_ev.chats(), ["pt-1: during 3"]);
+}
