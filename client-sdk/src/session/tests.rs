@@ -148,18 +148,17 @@ fn refresh_before_expiry_and_ping_while_in_a_visit() {
     let mut s = welcomed();
     // Ping at a third of the idle timeout since the last message sent
     // (housekeeping wake-ups in between send nothing).
-    let mut ping_at = T0;
-    loop {
-        ping_at = s.poll_timeout().unwrap();
-        s.on_timeout(ping_at);
+    let ping_at = loop {
+        let at = s.poll_timeout().unwrap();
+        s.on_timeout(at);
         if sent(&drain(&mut s)).iter().any(|m| m["type"] == "ping") {
-            break;
+            break at;
         }
-        assert!(ping_at < T0 + 300_000, "no ping by {ping_at}");
-    }
+        assert!(at < T0 + 300_000, "no ping by {at}");
+    };
     assert_eq!(ping_at, T0 + 300_000);
     // Two minutes before expiry the app is asked for a token, then refresh.
-    let refresh_at = T0 + 3600_000 - 120_000;
+    let refresh_at = T0 + 3_600_000 - 120_000;
     let mut now = ping_at;
     let mut asked = false;
     while now < refresh_at + 1 {
