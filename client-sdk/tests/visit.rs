@@ -5,6 +5,7 @@
 
 mod common;
 
+use bedside_protocol::{Permission, TrackSource};
 use bedside_sdk::e2ee::E2eeError;
 use bedside_sdk::session::{ConnectionState, Event, MediaEvent, SdkError};
 use common::{Hub, Recorder, client, stand_in};
@@ -425,4 +426,153 @@ async fn a_hub_restart_mid_visit_loses_and_duplicates_no_chat_and_media_survives
         ["dr-ada: before 1", "dr-ada: during 2", "dr-ada: after 4"]
     );
     assert_eq!(dr_ev.chats(), ["pt-1: during 3"]);
+}
+
+/// Writes dummy VP8-sized frames every 20 ms until dropped.
+fn feed(track: bedside_sdk::native::media::LocalTrack) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut n: u32 = 0;
+        loop {
+            n = n.wrapping_add(1);
+            let mut frame = vec![0x10, 0x02, 0x00];
+            frame.extend_from_slice(&n.to_be_bytes());
+            frame.resize(600, 0xab);
+            if track
+                .write_sample(frame, Duration::from_millis(20))
+                .await
+                .is_err()
+            {
+                // Not negotiated yet, or stopped: keep trying until aborted.
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+fn remote_track(from: &'static str, source: TrackSource) -> impl FnMut(&Event) -> Option<String> {
+    move |e| match e {
+        Event::Media(MediaEvent::RemoteTrack {
+            peer,
+            track_id,
+            source: s,
+        }) if peer.as_str() == from && *s == source => Some(track_id.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracks_flow_and_a_revoke_stops_the_screen_at_both_ends() {
+    let hub = Hub::start().await;
+    let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-7").await;
+
+    // The provider's camera: announced, then carried with a matching msid.
+    let cam = dr.add_track(TrackSource::Camera).await.unwrap();
+    let _cam_feed = feed(cam.clone());
+    dr.open_data_channel("pt-1", "ctl").await.unwrap();
+    let id = pt_ev
+        .until(
+            "camera at patient",
+            remote_track("dr-ada", TrackSource::Camera),
+        )
+        .await;
+    assert_eq!(id, cam.track_id());
+    let mut cam_rx = pt.take_remote_track("dr-ada", &id).await.unwrap().unwrap();
+    assert!(
+        tokio::time::timeout(common::WAIT, cam_rx.next_payload())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The patient may share the screen once granted.
+    dr.grant("pt-1", Permission::ScreenShare).await.unwrap();
+    pt_ev
+        .until("permission", |e| match e {
+            Event::Permissions { participant, perms }
+                if participant.as_str() == "pt-1" && perms.contains(&Permission::ScreenShare) =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let screen = pt.add_track(TrackSource::Screen).await.unwrap();
+    let _screen_feed = feed(screen.clone());
+    let sid = dr_ev
+        .until(
+            "screen at provider",
+            remote_track("pt-1", TrackSource::Screen),
+        )
+        .await;
+    let mut screen_rx = dr.take_remote_track("pt-1", &sid).await.unwrap().unwrap();
+    assert!(
+        tokio::time::timeout(common::WAIT, screen_rx.next_payload())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Revoke: the hub withdraws the screen; the provider's SDK stops
+    // rendering it, the patient's stops sending it.
+    dr.revoke("pt-1", Permission::ScreenShare).await.unwrap();
+    dr_ev
+        .until("screen stopped at provider", |e| match e {
+            Event::Media(MediaEvent::RemoteTrackStopped { track_id, .. }) if *track_id == sid => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    pt_ev
+        .until("own screen stopped", |e| match e {
+            Event::Media(MediaEvent::LocalTrackStopped { track_id }) if *track_id == sid => {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    // The reader ends once what was buffered is read.
+    let ended = tokio::time::timeout(common::WAIT, async {
+        while screen_rx.next_payload().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the withdrawn track kept delivering");
+    // The camera goes on.
+    assert!(
+        tokio::time::timeout(common::WAIT, cam_rx.next_payload())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_whose_announcement_never_arrived_is_not_rendered() {
+    let hub = Hub::start().await;
+    // A stand-in that drops track announcements on their way to the patient.
+    let drop_tracks: Arc<dyn Fn(String) -> String + Send + Sync> = Arc::new(|t: String| {
+        if t.contains(r#""type":"track""#) {
+            r#"{"type":"pong"}"#.to_owned()
+        } else {
+            t
+        }
+    });
+    let mitm = stand_in(hub.url(), drop_tracks).await;
+    let (dr, _dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &mitm, "v-8").await;
+    let cam = dr.add_track(TrackSource::Camera).await.unwrap();
+    let _feed = feed(cam.clone());
+    dr.open_data_channel("pt-1", "ctl").await.unwrap();
+    let refused = pt_ev
+        .until("refused track", |e| match e {
+            Event::Media(MediaEvent::RemoteTrackRefused { track_id, .. }) => Some(track_id.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, cam.track_id());
+    assert!(
+        !pt_ev
+            .seen
+            .iter()
+            .any(|e| matches!(e, Event::Media(MediaEvent::RemoteTrack { .. })))
+    );
 }

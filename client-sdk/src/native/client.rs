@@ -1,9 +1,11 @@
 //! The async client: a handle for commands and a stream of events, with one
 //! tokio task in between that owns the session, the socket and the peers.
 
-use super::media::{Media, MediaConfig, MediaInput};
+use super::media::{LocalTrack, Media, MediaConfig, MediaInput, RemoteTrack};
 use super::now_ms;
 use crate::e2ee::{Identity, Pins, SafetyNumber};
+#[cfg(doc)]
+use crate::session::MediaEvent;
 use crate::session::{Event, Output, SdkError, Session, SessionConfig, TokenPurpose};
 use bedside_protocol::{Participant, ParticipantId, Permission, TrackSource};
 use futures_util::{SinkExt, StreamExt};
@@ -180,11 +182,55 @@ impl Client {
             .await?
     }
 
-    /// Withdraws a track announcement.
+    /// Withdraws a track announcement (and stops sending it, if the SDK
+    /// sends it).
     pub async fn unpublish_track(&self, track_id: &str) -> Result<(), SdkError> {
         let id = track_id.to_owned();
-        self.call(move |d| d.session.unpublish_track(now_ms(), &id))
-            .await?
+        self.call(move |d| {
+            d.session.unpublish_track(now_ms(), &id)?;
+            if d.media.is_some() {
+                d.media_input(MediaInput::RemoveTrack(id))?;
+            }
+            Ok(())
+        })
+        .await?
+    }
+
+    /// Starts sending a track to every peer: announces it to the hub first
+    /// (so `a=msid` names a published id), then adds it to each peer
+    /// connection. Write encoded frames to the returned handle.
+    pub async fn add_track(&self, source: TrackSource) -> Result<LocalTrack, SdkError> {
+        let mut id = [0u8; 16];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+        let track_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        self.call(move |d| {
+            let media = d
+                .media
+                .as_ref()
+                .ok_or_else(|| SdkError::Transport("media is off for this client".into()))?;
+            let track = media.new_local_track(source, &track_id)?;
+            d.session.publish_track(now_ms(), source, &track_id)?;
+            d.media_input(MediaInput::AddTrack(track.clone()))?;
+            Ok(track)
+        })
+        .await?
+    }
+
+    /// Takes a remote track announced in [`MediaEvent::RemoteTrack`] to read
+    /// its packets (once).
+    pub async fn take_remote_track(
+        &self,
+        peer: &str,
+        track_id: &str,
+    ) -> Result<Option<RemoteTrack>, SdkError> {
+        let peer = ParticipantId::new(peer).map_err(|e| SdkError::InvalidId(e.to_string()))?;
+        let id = track_id.to_owned();
+        self.call(move |d| {
+            d.media
+                .as_mut()
+                .and_then(|m| m.take_remote_track(&peer, &id))
+        })
+        .await
     }
 
     /// Sends an end-to-end encrypted chat message to everyone admitted;

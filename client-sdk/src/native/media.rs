@@ -12,17 +12,28 @@
 //! every SDP (in the session core) before anything reaches this module.
 
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
-use bedside_protocol::{LeftReason, ParticipantId};
+use bedside_protocol::{LeftReason, ParticipantId, TrackSource};
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::crypto::{SignatureScheme, default_provider};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCCertificate,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription, Registry, register_default_interceptors,
 };
+use webrtc::rtp_transceiver::RtpSender;
 
 /// WebRTC settings.
 #[derive(Debug, Clone)]
@@ -43,6 +54,77 @@ impl Default for MediaConfig {
     }
 }
 
+/// A track this device sends: write encoded frames (VP8 for camera and
+/// screen, Opus for the microphone) and the SDK packetizes them to every peer.
+#[derive(Clone)]
+pub struct LocalTrack {
+    track_id: String,
+    source: TrackSource,
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    payload_type: u8,
+}
+
+impl std::fmt::Debug for LocalTrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTrack")
+            .field("track_id", &self.track_id)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalTrack {
+    /// The id announced to the hub and carried in `a=msid`.
+    pub fn track_id(&self) -> &str {
+        &self.track_id
+    }
+
+    /// What it carries.
+    pub fn source(&self) -> TrackSource {
+        self.source
+    }
+
+    /// Sends one encoded frame lasting `duration`.
+    pub async fn write_sample(&self, data: Vec<u8>, duration: Duration) -> Result<(), SdkError> {
+        let sample = Sample {
+            data: data.into(),
+            duration,
+            ..Sample::new(Instant::now())
+        };
+        self.track
+            .sample_writer(self.ssrc, self.payload_type)
+            .write_sample(&sample)
+            .await
+            .map_err(transport)
+    }
+}
+
+/// A remote participant's track, readable while its announcement stands.
+/// `next_payload` returns `None` once the track stopped (withdrawn by the
+/// hub or its owner, or the peer went away).
+#[derive(Debug)]
+pub struct RemoteTrack {
+    /// The sender.
+    pub peer: ParticipantId,
+    /// The announced track id.
+    pub track_id: String,
+    /// What it carries, per the announcement.
+    pub source: TrackSource,
+    rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl RemoteTrack {
+    /// The payload of the next RTP packet.
+    pub async fn next_payload(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+}
+
+struct Receiving {
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// Inputs of the media module: app commands and webrtc-rs callbacks.
 pub(crate) enum MediaInput {
     OpenDataChannel {
@@ -55,7 +137,10 @@ pub(crate) enum MediaInput {
         data: Vec<u8>,
     },
     RestartIce,
+    AddTrack(LocalTrack),
+    RemoveTrack(String),
     Negotiate(ParticipantId),
+    RemoteTrack(ParticipantId, Arc<dyn TrackRemote>),
     LocalIce(ParticipantId, Option<RTCIceCandidateInit>),
     State(ParticipantId, RTCPeerConnectionState),
     RemoteChannel(ParticipantId, Arc<dyn DataChannel>),
@@ -78,6 +163,7 @@ struct Peer {
     have_remote: bool,
     pending_ice: Vec<RTCIceCandidateInit>,
     channels: HashMap<String, Arc<dyn DataChannel>>,
+    senders: HashMap<String, Arc<dyn RtpSender>>,
 }
 
 /// The device's peer connections.
@@ -86,6 +172,10 @@ pub(crate) struct Media {
     cert: RTCCertificate,
     fingerprint: String,
     peers: HashMap<ParticipantId, Peer>,
+    local: HashMap<String, LocalTrack>,
+    receiving: HashMap<(ParticipantId, String), Receiving>,
+    /// Remote tracks waiting for the app to take them.
+    unclaimed: HashMap<(ParticipantId, String), RemoteTrack>,
     tx: mpsc::UnboundedSender<MediaInput>,
     rx: Option<mpsc::UnboundedReceiver<MediaInput>>,
 }
@@ -123,6 +213,9 @@ impl Media {
             cert,
             fingerprint,
             peers: HashMap::new(),
+            local: HashMap::new(),
+            receiving: HashMap::new(),
+            unclaimed: HashMap::new(),
             tx,
             rx: Some(rx),
         })
@@ -167,10 +260,199 @@ impl Media {
                 if let Some(p) = self.peers.remove(participant) {
                     let _ = p.pc.close().await;
                 }
+                let theirs: Vec<String> = self
+                    .receiving
+                    .keys()
+                    .filter(|(p, _)| p == participant)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                for t in theirs {
+                    self.stop_remote(participant, &t, &mut out);
+                }
+            }
+            Event::TrackUnpublished { from, track_id } => {
+                if session.me() == Some(from) {
+                    // The hub withdrew our own track (a revoke): stop sending.
+                    if self.remove_local(track_id.as_str()).await {
+                        out.push(MediaOutput::Event(Event::Media(
+                            MediaEvent::LocalTrackStopped {
+                                track_id: track_id.to_string(),
+                            },
+                        )));
+                    }
+                } else {
+                    self.stop_remote(from, track_id.as_str(), &mut out);
+                }
             }
             _ => {}
         }
         out
+    }
+
+    /// Hands a remote track to the app (once).
+    pub(crate) fn take_remote_track(
+        &mut self,
+        peer: &ParticipantId,
+        track_id: &str,
+    ) -> Option<RemoteTrack> {
+        self.unclaimed.remove(&(peer.clone(), track_id.to_owned()))
+    }
+
+    /// Creates a local track; the caller has announced it.
+    pub(crate) fn new_local_track(
+        &self,
+        source: TrackSource,
+        track_id: &str,
+    ) -> Result<LocalTrack, SdkError> {
+        let (kind, codec, payload_type) = match source {
+            TrackSource::Microphone => (
+                RtpCodecKind::Audio,
+                RTCRtpCodec {
+                    mime_type: MIME_TYPE_OPUS.to_owned(),
+                    clock_rate: 48000,
+                    channels: 2,
+                    sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                111,
+            ),
+            TrackSource::Camera | TrackSource::Screen => (
+                RtpCodecKind::Video,
+                RTCRtpCodec {
+                    mime_type: MIME_TYPE_VP8.to_owned(),
+                    clock_rate: 90000,
+                    channels: 0,
+                    sdp_fmtp_line: String::new(),
+                    rtcp_feedback: vec![],
+                },
+                96,
+            ),
+        };
+        let ssrc = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
+        let track = TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                "bedside".to_owned(),
+                track_id.to_owned(),
+                format!("{source:?}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .map_err(transport)?;
+        Ok(LocalTrack {
+            track_id: track_id.to_owned(),
+            source,
+            track: Arc::new(track),
+            ssrc,
+            payload_type,
+        })
+    }
+
+    async fn send_track_to(
+        &mut self,
+        peer: &ParticipantId,
+        t: &LocalTrack,
+    ) -> Result<(), SdkError> {
+        let p = self.peer(peer)?;
+        if p.senders.contains_key(&t.track_id) {
+            return Ok(());
+        }
+        let sender =
+            p.pc.add_track(Arc::clone(&t.track) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(transport)?;
+        p.senders.insert(t.track_id.clone(), sender);
+        Ok(())
+    }
+
+    /// Stops sending a local track to everyone; `false` if unknown.
+    async fn remove_local(&mut self, track_id: &str) -> bool {
+        if self.local.remove(track_id).is_none() {
+            return false;
+        }
+        for p in self.peers.values_mut() {
+            if let Some(sender) = p.senders.remove(track_id) {
+                let _ = p.pc.remove_track(&sender).await;
+            }
+        }
+        true
+    }
+
+    fn stop_remote(&mut self, peer: &ParticipantId, track_id: &str, out: &mut Vec<MediaOutput>) {
+        let key = (peer.clone(), track_id.to_owned());
+        self.unclaimed.remove(&key);
+        if let Some(r) = self.receiving.remove(&key) {
+            r.task.abort();
+            out.push(MediaOutput::Event(Event::Media(
+                MediaEvent::RemoteTrackStopped {
+                    peer: peer.clone(),
+                    track_id: track_id.to_owned(),
+                },
+            )));
+        }
+    }
+
+    async fn remote_track(
+        &mut self,
+        peer: ParticipantId,
+        track: Arc<dyn TrackRemote>,
+        session: &Session,
+        out: &mut Vec<MediaOutput>,
+    ) {
+        let track_id = track.track_id().await.to_string();
+        let bare = |s: &str| s.trim_matches(|c| c == '{' || c == '}').to_owned();
+        let announced = session.participants().find(|p| p.id == peer).and_then(|p| {
+            p.tracks
+                .iter()
+                .find(|t| bare(t.track_id.as_str()) == bare(&track_id))
+                .map(|t| t.source)
+        });
+        let Some(source) = announced else {
+            // Not announced (or already withdrawn): never rendered.
+            out.push(MediaOutput::Event(Event::Media(
+                MediaEvent::RemoteTrackRefused { peer, track_id },
+            )));
+            return;
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let task = tokio::spawn(async move {
+            while let Some(ev) = track.poll().await {
+                match ev {
+                    TrackRemoteEvent::OnRtpPacket(pkt) => {
+                        // A slow reader loses packets rather than memory.
+                        let _ = tx.try_send(pkt.payload.to_vec());
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+        let key = (peer.clone(), track_id.clone());
+        if let Some(old) = self.receiving.insert(key.clone(), Receiving { task }) {
+            old.task.abort();
+        }
+        self.unclaimed.insert(
+            key,
+            RemoteTrack {
+                peer: peer.clone(),
+                track_id: track_id.clone(),
+                source,
+                rx,
+            },
+        );
+        out.push(MediaOutput::Event(Event::Media(MediaEvent::RemoteTrack {
+            peer,
+            track_id,
+            source,
+        })));
     }
 
     /// Handles an app command or a webrtc-rs callback.
@@ -220,6 +502,19 @@ impl Media {
                 for id in ids {
                     self.restart_ice(&id, out).await?;
                 }
+            }
+            MediaInput::AddTrack(t) => {
+                self.local.insert(t.track_id.clone(), t.clone());
+                let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
+                for id in ids {
+                    self.send_track_to(&id, &t).await?;
+                }
+            }
+            MediaInput::RemoveTrack(id) => {
+                self.remove_local(&id).await;
+            }
+            MediaInput::RemoteTrack(peer, track) => {
+                self.remote_track(peer, track, session, out).await
             }
             MediaInput::Negotiate(peer) => self.negotiate(&peer, out).await?,
             MediaInput::LocalIce(peer, cand) => {
@@ -346,8 +641,13 @@ impl Media {
                 have_remote: false,
                 pending_ice: Vec::new(),
                 channels: HashMap::new(),
+                senders: HashMap::new(),
             },
         );
+        let tracks: Vec<LocalTrack> = self.local.values().cloned().collect();
+        for t in tracks {
+            self.send_track_to(peer, &t).await?;
+        }
         Ok(())
     }
 
@@ -507,5 +807,11 @@ impl PeerConnectionEventHandler for Handler {
         let _ = self
             .tx
             .send(MediaInput::RemoteChannel(self.peer.clone(), dc));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self
+            .tx
+            .send(MediaInput::RemoteTrack(self.peer.clone(), track));
     }
 }

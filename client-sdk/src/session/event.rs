@@ -81,6 +81,36 @@ pub enum MediaEvent {
         /// Its label.
         label: String,
     },
+    /// A remote track started; take it with `Client::take_remote_track`.
+    RemoteTrack {
+        /// The sender.
+        peer: ParticipantId,
+        /// Its announced id.
+        track_id: String,
+        /// What it carries.
+        source: TrackSource,
+    },
+    /// A remote track stopped because its announcement was withdrawn (by
+    /// its owner, or by the hub on a revoke) or its sender left.
+    RemoteTrackStopped {
+        /// The sender.
+        peer: ParticipantId,
+        /// Its id.
+        track_id: String,
+    },
+    /// Media arrived on a track nobody announced: not rendered.
+    RemoteTrackRefused {
+        /// The sender.
+        peer: ParticipantId,
+        /// The id in its SDP.
+        track_id: String,
+    },
+    /// The hub withdrew one of this device's tracks (a revoke): it is no
+    /// longer sent.
+    LocalTrackStopped {
+        /// Its id.
+        track_id: String,
+    },
     /// Bytes arrived on a data channel.
     Data {
         /// The remote participant.
