@@ -658,8 +658,10 @@ impl Media {
     ) -> Result<(), SdkError> {
         let p = self.peer(peer)?;
         if p.local_offer {
+            tracing::debug!(%peer, "negotiation needed while an offer is out");
             return Ok(()); // an offer is already out; the answer settles it
         }
+        tracing::debug!(%peer, "sending an offer");
         let offer = p.pc.create_offer(None).await.map_err(transport)?;
         p.pc.set_local_description(offer).await.map_err(transport)?;
         p.local_offer = true;
@@ -698,6 +700,7 @@ impl Media {
                 let p = self.peer(from)?;
                 let collision = p.local_offer;
                 p.ignore_offer = !p.polite && collision;
+                tracing::debug!(%from, collision, polite = p.polite, "offer received");
                 if p.ignore_offer {
                     return Ok(());
                 }
@@ -737,6 +740,7 @@ impl Media {
             }
             Signal::Answer(sdp) => {
                 let p = self.peer(from)?;
+                tracing::debug!(%from, local_offer = p.local_offer, "answer received");
                 if !p.local_offer {
                     return Ok(()); // a stale answer (to a rolled-back offer)
                 }
