@@ -1,0 +1,192 @@
+//! Every scenario, briefly, against an in-process hub (and the relay
+//! scenarios against the baseline forwarder): the report's counts must add
+//! up (sent = received + errors + lost, nothing lost) and every histogram
+//! must hold samples.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::field_reassign_with_default
+)]
+
+use bedside_loadtest::metrics::Kind;
+use bedside_loadtest::tokens::Tokens;
+use bedside_loadtest::{Plan, Report, Scenario, baseline, report, run};
+use bedside_server::auth::mint::PrivateKey;
+use bedside_server::config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Hub {
+    _dir: tempfile::TempDir,
+    key: Arc<PrivateKey>,
+    url: String,
+    _running: bedside_server::server::Running,
+}
+
+async fn hub() -> Hub {
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate("lt-1");
+    key.save(&dir.path().join("k.json"), &dir.path().join("k.pub.json"))
+        .unwrap();
+    PrivateKey::generate("audit-1")
+        .save(&dir.path().join("a.json"), &dir.path().join("a.pub.json"))
+        .unwrap();
+    let mut c = Config::default();
+    c.listen = Some("127.0.0.1:0".parse().unwrap());
+    c.insecure_http = true;
+    c.data_dir = dir.path().join("data");
+    c.audit.path = dir.path().join("audit/audit.jsonl");
+    c.audit.signing_key = Some(dir.path().join("a.json"));
+    c.auth.jwks = Some(dir.path().join("k.pub.json"));
+    c.auth.issuers = vec!["clinic".into()];
+    c.limits.messages_per_s = 100_000;
+    // Every simulated participant comes from 127.0.0.1 here.
+    c.limits.max_connections_per_ip = 100_000;
+    let running = bedside_server::server::start(c).await.unwrap();
+    Hub {
+        url: format!("ws://{}/v1/signal", running.addr),
+        _dir: dir,
+        key: Arc::new(key),
+        _running: running,
+    }
+}
+
+fn plan(h: &Hub, url: &str, scenario: Scenario) -> Plan {
+    Plan {
+        url: url.to_owned(),
+        tokens: Tokens::Key {
+            key: h.key.clone(),
+            iss: "clinic".into(),
+        },
+        scenario,
+        rate: 150.0,
+        duration: Duration::from_millis(1500),
+        warmup: Duration::from_millis(300),
+        ramp: Duration::from_millis(200),
+        visits: 4,
+        sessions: 20,
+        sources: vec!["127.0.0.1".parse().unwrap()],
+        hub_pid: Some(std::process::id()),
+        drain: Duration::from_secs(10),
+        progress: false,
+    }
+}
+
+fn check(r: &Report, kinds: &[Kind]) {
+    let table = report::table(r);
+    for k in kinds {
+        let s = r
+            .summary
+            .kinds
+            .iter()
+            .find(|s| s.kind == *k)
+            .unwrap_or_else(|| panic!("{:?}: no {k:?} in\n{table}", r.scenario));
+        assert!(s.sent > 0, "{table}");
+        assert_eq!(s.sent, s.received + s.errors + s.lost, "{table}");
+        assert_eq!((s.errors, s.lost), (0, 0), "{table}");
+        assert!(s.latency.count > 0, "empty histogram for {k:?}\n{table}");
+        assert!(
+            s.latency.p50_ms > 0.0
+                && s.latency.p50_ms <= s.latency.p99_ms
+                && s.latency.p99_ms <= s.latency.max_ms,
+            "{table}"
+        );
+        assert!(
+            !s.per_second.is_empty() && !s.distribution.is_empty(),
+            "{table}"
+        );
+    }
+    assert_eq!(r.summary.unmatched_errors, 0, "{table}");
+    // The renderers take every report.
+    assert!(report::html(r).contains("<svg"));
+    assert!(serde_json::to_string(r).unwrap().contains("\"sent\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_adds_up_against_the_hub() {
+    let h = hub().await;
+    for (scenario, kinds) in [
+        (
+            Scenario::Negotiation,
+            &[Kind::Offer, Kind::Answer, Kind::Ice][..],
+        ),
+        (Scenario::Chat, &[Kind::Chat, Kind::ChatAck][..]),
+        (Scenario::Permissions, &[Kind::Permission][..]),
+        (Scenario::JoinStorm, &[Kind::Hello][..]),
+        (Scenario::ResumeStorm, &[Kind::Resume][..]),
+        (
+            Scenario::Mixed,
+            &[
+                Kind::Offer,
+                Kind::Answer,
+                Kind::Ice,
+                Kind::Chat,
+                Kind::ChatAck,
+                Kind::Permission,
+            ][..],
+        ),
+    ] {
+        let r = run(plan(&h, &h.url, scenario)).await.unwrap();
+        check(&r, kinds);
+        let hub = r.hub.as_ref().unwrap();
+        assert!(hub.messages > 0 && hub.rss_after > 0);
+    }
+    let r = run(plan(&h, &h.url, Scenario::Idle)).await.unwrap();
+    assert_eq!(r.connections, 20);
+    assert!(r.hub.unwrap().bytes_per_session.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_baseline_forwarder_carries_the_relay_scenarios() {
+    let h = hub().await;
+    let addr = baseline::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("ws://{addr}/v1/signal");
+    for (scenario, kinds) in [
+        (
+            Scenario::Negotiation,
+            &[Kind::Offer, Kind::Answer, Kind::Ice][..],
+        ),
+        (Scenario::Chat, &[Kind::Chat, Kind::ChatAck][..]),
+        (Scenario::Permissions, &[Kind::Permission][..]),
+    ] {
+        let r = run(plan(&h, &url, scenario)).await.unwrap();
+        check(&r, kinds);
+    }
+}
+
+#[test]
+fn slo_violations_fail_the_run() {
+    let r = fake_report();
+    let slos: Vec<report::Slo> = vec!["p99=1ms".parse().unwrap()];
+    let v = report::violations(&r, &slos, 0);
+    assert!(
+        v.iter().any(|l| l.contains("SLO broken: offer p99")),
+        "{v:?}"
+    );
+    assert!(v.iter().any(|l| l.contains("lost")), "{v:?}");
+    assert!(report::violations(&r, &["p99=10s".parse().unwrap()], 10).is_empty());
+}
+
+fn fake_report() -> Report {
+    use bedside_loadtest::metrics::Metrics;
+    let m = Metrics::new(Duration::ZERO);
+    let t = std::time::Instant::now();
+    m.sent(Kind::Offer, 1, t);
+    m.received(1, t + Duration::from_millis(3));
+    m.sent(Kind::Offer, 2, t);
+    Report {
+        scenario: Scenario::Negotiation,
+        rate: 1.0,
+        duration_s: 1.0,
+        warmup_s: 0.0,
+        visits: 1,
+        connections: 2,
+        operations: 2,
+        achieved_rate: 2.0,
+        summary: m.summary(),
+        hub: None,
+    }
+}
