@@ -176,6 +176,15 @@ async fn a_guest_joins_chats_and_leaves_and_the_others_rekey() {
             matches!(e, Event::Admitted { .. }).then_some(())
         })
         .await;
+    // A newcomer can read what a sender sealed after it learned of the
+    // admission (the new epoch), never what came before.
+    for ev in [&mut dr_ev, &mut pt_ev] {
+        ev.until("guest joined", |e| match e {
+            Event::Joined { participant } if participant.id.as_str() == "gu-interp" => Some(()),
+            _ => None,
+        })
+        .await;
+    }
     dr.send_chat("welcome, interpreter").await.unwrap();
     gu_ev
         .until("guest reads", chat_from("dr-ada", "welcome, interpreter"))

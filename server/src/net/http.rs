@@ -146,9 +146,14 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let max = hub.config.session.max_message_bytes;
+    // Small buffers: an idle session holds its read buffer for life (and
+    // tungstenite zero-fills it on every read), so 2 KiB rather than the
+    // 128 KiB default; larger frames are assembled across reads. Writes
+    // collect in the buffer until the writer flushes, so frames queued
+    // together leave in one syscall (the buffer is empty between bursts).
     let config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(0)
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max * 4 + 64 * 1024)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
