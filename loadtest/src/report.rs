@@ -186,7 +186,7 @@ fn chart(
     series: &[(String, Vec<(f64, f64)>)],
     log_x: bool,
 ) -> String {
-    let (w, h, m) = (760.0, 320.0, 56.0);
+    let (w, h, m, legend) = (860.0, 320.0, 56.0, 120.0);
     let tx = |x: f64| {
         if log_x {
             -(100.0 - x.min(99.9999)).log10() + 2.0
@@ -205,7 +205,7 @@ fn chart(
         (a.min(*x), b.max(*x))
     });
     let y1 = pts.iter().fold(0.0f64, |a, (_, y)| a.max(*y)).max(0.001) * 1.1;
-    let sx = |x: f64| m + (tx(x) - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * m);
+    let sx = |x: f64| m + (tx(x) - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * m - legend);
     let sy = |y: f64| h - m - y / y1 * (h - 2.0 * m);
     let mut s = format!(
         "<h3>{}</h3><svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='11'>\
@@ -214,10 +214,10 @@ fn chart(
          <text x='{}' y='{}' text-anchor='middle'>{}</text><text x='14' y='{}' transform='rotate(-90 14 {})' text-anchor='middle'>{}</text>",
         esc(title),
         h - m,
-        w - m,
+        w - m - legend,
         h - m,
         h - m,
-        w / 2.0,
+        (w - legend) / 2.0,
         h - 14.0,
         esc(x_label),
         h / 2.0,
@@ -311,7 +311,7 @@ pub fn html(r: &Report) -> String {
         .collect();
     format!(
         "<!doctype html><html><head><meta charset='utf-8'><title>bedside-loadtest: {:?}</title>\
-         <style>body{{font-family:sans-serif;margin:2em;max-width:900px}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head><body>\
+         <style>body{{font-family:sans-serif;margin:2em;max-width:1000px}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}</style></head><body>\
          <h1>bedside-loadtest — {:?}</h1><pre>{}</pre>{}{}\
          <p>Latency is measured from each message's intended send time (open loop, coordinated omission corrected); warm-up excluded.</p></body></html>",
         r.scenario,
