@@ -3,7 +3,7 @@
 //! m-sections than the limit. Differential: whenever the webrtc-sdp
 //! reference accepts, the hot-path validator accepts with the same summary,
 //! except for what it refuses on purpose (control characters, two direction
-//! attributes in one section).
+//! attributes in one section) and m= lines the reference silently drops.
 #![no_main]
 
 use bedside_server::sdp;
@@ -35,7 +35,13 @@ fuzz_target!(|data: &[u8]| {
             Err(v) => assert!(!v.rule.is_empty()),
         }
         if let Ok(reference) = sdp::reference::inspect(text) {
-            if !deliberately_stricter(text) {
+            // webrtc-sdp drops an m= line it cannot parse (a warning), so
+            // its summary can miss a section the fast validator refuses.
+            let m_lines = text
+                .split('\n')
+                .filter(|l| l.trim_start().to_ascii_lowercase().starts_with("m="))
+                .count();
+            if !deliberately_stricter(text) && m_lines == reference.sections.len() {
                 assert_eq!(fast.as_ref().ok(), Some(&reference), "reference accepts");
             }
         }

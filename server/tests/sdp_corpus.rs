@@ -255,7 +255,16 @@ fn the_fast_validator_agrees_with_the_webrtc_sdp_reference() {
                 );
                 continue;
             }
+            // webrtc-sdp drops an m= line it cannot parse (only a warning):
+            // then its summary misses a section that the fast one refuses.
+            let m_lines = damaged
+                .split("\r\n")
+                .filter(|l| l.trim_start().to_ascii_lowercase().starts_with("m="))
+                .count();
             match (&fast, &reference) {
+                (_, Ok(r)) if r.sections.len() < m_lines => {
+                    assert!(fast.is_err(), "{name}: an m= line the reference dropped was accepted");
+                }
                 (_, Ok(r)) => assert_eq!(
                     fast.as_ref().ok(),
                     Some(r),
