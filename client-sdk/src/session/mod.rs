@@ -141,6 +141,14 @@ impl rand_core::RngCore for Rng {
 
 impl rand_core::CryptoRng for Rng {}
 
+/// An `e2e` message sent and not yet acknowledged.
+struct Pending {
+    id: MessageId,
+    json: String,
+    /// The recipient of a key message.
+    key_for: Option<String>,
+}
+
 /// One participant's session with the hub.
 pub struct Session {
     cfg: SessionConfig,
@@ -163,7 +171,8 @@ pub struct Session {
     ack_due: Option<u64>,
     next_id: u64,
     /// `e2e` messages sent but not acknowledged, by id, in order.
-    outbox: VecDeque<(MessageId, String)>,
+    /// (Key messages carry their one recipient, to notice one who is gone.)
+    outbox: VecDeque<Pending>,
     identity: Option<Identity>,
     pins: Pins,
     group: Option<Group>,
@@ -738,6 +747,7 @@ impl Session {
     }
 
     fn send_e2e(&mut self, now_ms: u64, to: Option<&str>, kind: E2eKind, body: &[u8]) {
+        let key_to = to.map(str::to_owned);
         let to = match to.map(ParticipantId::new).transpose() {
             Ok(to) => to.map(|p| vec![p]),
             Err(_) => return,
@@ -756,7 +766,11 @@ impl Session {
             self.out.push_back(Output::Send(json.clone()));
             self.last_sent_ms = now_ms;
         }
-        self.outbox.push_back((mid, json));
+        self.outbox.push_back(Pending {
+            id: mid,
+            json,
+            key_for: if kind == E2eKind::Key { key_to } else { None },
+        });
     }
 
     fn group_outputs(&mut self, now_ms: u64, outs: Vec<e2ee::Output>) {
@@ -835,7 +849,7 @@ impl Session {
                 }
                 // Messages the hub may not have stored: send again. Duplicates
                 // are dropped by the recipients (replay check, message id).
-                let resend: Vec<String> = self.outbox.iter().map(|(_, j)| j.clone()).collect();
+                let resend: Vec<String> = self.outbox.iter().map(|p| p.json.clone()).collect();
                 for j in resend {
                     self.out.push_back(Output::Send(j));
                 }
@@ -961,7 +975,7 @@ impl Session {
             } => self.incoming_e2e(now_ms, from, seq, kind, &body),
             ServerMessage::Ack { re, expires_at, .. } => {
                 if let Some(re) = re {
-                    self.outbox.retain(|(id, _)| *id != re);
+                    self.outbox.retain(|p| p.id != re);
                 }
                 if let Some(e) = expires_at.and_then(|e| u64::try_from(e).ok()) {
                     self.expires_at_ms = Some(e * 1000);
@@ -979,7 +993,20 @@ impl Session {
                     // The hub refused an e2e message: it will not be stored,
                     // so do not send it again (except after `internal`).
                     if body.code != ErrorCode::Internal && body.code != ErrorCode::RateLimited {
-                        self.outbox.retain(|(id, _)| id != re);
+                        let gone = self
+                            .outbox
+                            .iter()
+                            .find(|p| p.id == *re)
+                            .and_then(|p| p.key_for.clone())
+                            .filter(|_| body.code == ErrorCode::NotFound);
+                        self.outbox.retain(|p| p.id != *re);
+                        // A key for someone the hub no longer has: they left
+                        // while this device was offline. Drop them from the
+                        // roster (a new epoch without them).
+                        if let (Some(who), Some(g)) = (gone, self.group.as_mut()) {
+                            let outs = g.member_left(&who, now_ms, &mut self.rng);
+                            self.group_outputs(now_ms, outs);
+                        }
                     }
                 }
                 self.event(Event::Error(SdkError::Hub {

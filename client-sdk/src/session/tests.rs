@@ -217,3 +217,63 @@ fn unacknowledged_e2e_messages_are_sent_again_after_a_reconnect() {
     s.on_frame(d2, &welcome("admitted", T0 / 1000 + 3600));
     assert!(!sent(&drain(&mut s)).iter().any(|m| m["type"] == "e2e"));
 }
+
+#[test]
+fn a_key_refused_as_not_found_drops_that_member_from_the_roster() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut bundle = |who: &str, seed: u8| {
+        let mut g = Group::new(
+            Identity::from_secret_bytes(&[seed; 32]),
+            Pins::default(),
+            "v-1",
+            who,
+            "",
+        );
+        let _ = g.begin(T0, &mut rng);
+        g.bundle_json().unwrap()
+    };
+    let (dr, gu) = (bundle("dr", 1), bundle("gu", 3));
+    let mut s = welcomed();
+    let participant = |id: &str, keys: &str| {
+        format!(
+            r#"{{"id":"{id}","name":"{id}","role":"patient","perms":[],"tracks":[],"keys":{keys}}}"#
+        )
+    };
+    s.on_frame(
+        T0,
+        &format!(
+            r#"{{"type":"admitted","participants":[{},{},{}]}}"#,
+            participant("pt-1", "null"),
+            participant("dr", &dr),
+            participant("gu", &gu)
+        ),
+    );
+    let keys: Vec<serde_json::Value> = sent(&drain(&mut s))
+        .into_iter()
+        .filter(|m| m["type"] == "e2e" && m["kind"] == "key")
+        .collect();
+    let to_gu = keys
+        .iter()
+        .find(|m| m["to"][0] == "gu")
+        .expect("a key for gu");
+    assert!(keys.iter().any(|m| m["to"][0] == "dr"));
+    // gu left while this device was away: the hub refuses the key.
+    s.on_frame(
+        T0,
+        &format!(
+            r#"{{"type":"error","code":"not_found","message":"no such participant","re":{}}}"#,
+            to_gu["id"]
+        ),
+    );
+    let outs = sent(&drain(&mut s));
+    assert!(
+        outs.iter().any(|m| m["type"] == "keys"),
+        "a new epoch is published"
+    );
+    let again: Vec<&serde_json::Value> = outs.iter().filter(|m| m["kind"] == "key").collect();
+    assert!(
+        !again.is_empty() && again.iter().all(|m| m["to"][0] == "dr"),
+        "{again:?}"
+    );
+    assert!(!s.group().unwrap().roster().any(|m| m == "gu"));
+}
