@@ -167,8 +167,6 @@ struct In<'a> {
     seq: Option<u64>,
     #[serde(borrow, default)]
     participant: Option<Cow<'a, str>>,
-    #[serde(default)]
-    resume_token: Option<String>,
 }
 
 fn sdp_token(sdp: &str) -> Option<u64> {
@@ -252,7 +250,6 @@ fn handler(
             },
             _ => {}
         }
-        let _ = m.resume_token;
     }
 }
 

@@ -18,17 +18,10 @@ pub mod media;
 
 pub use client::{Client, ClientConfig, Events, TokenSource};
 
-use crate::session::Session;
-
 /// Unix time in milliseconds (the session core's clock).
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-#[allow(dead_code)]
-fn _assert_send(s: Session) -> impl Send {
-    s
 }
