@@ -60,7 +60,7 @@ fn visit() -> Visit {
         Input::Message {
             conn: ConnId(1),
             id: None,
-            msg: admit,
+            msg: Box::new(admit),
             sdp: None,
         },
     );
@@ -78,7 +78,7 @@ fn relay(c: &mut Criterion) {
                 Input::Message {
                     conn: ConnId(1),
                     id,
-                    msg,
+                    msg: Box::new(msg),
                     sdp: None,
                 },
             ))
@@ -97,7 +97,7 @@ fn relay(c: &mut Criterion) {
                 Input::Message {
                     conn: ConnId(2),
                     id: id.or_else(|| MessageId::new("o").ok()),
-                    msg,
+                    msg: Box::new(msg),
                     sdp: Some(summary),
                 },
             ))

@@ -463,7 +463,7 @@ impl Conn {
             let input = Input::Message {
                 conn: self.id,
                 id,
-                msg,
+                msg: Box::new(msg),
                 sdp,
             };
             if visit

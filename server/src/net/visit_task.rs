@@ -107,7 +107,9 @@ fn committed(
     reply: Reply<u64>,
 ) -> Pending {
     Box::pin(async move {
-        let result = reply.await.map(|seq| StoredMessage { seq, ..message });
+        let result = reply
+            .await
+            .map(|seq| Box::new(StoredMessage { seq, ..message }));
         Input::Committed { conn, id, result }
     })
 }

@@ -84,8 +84,9 @@ pub enum Input {
         conn: ConnId,
         /// The client's message id.
         id: Option<MessageId>,
-        /// The message.
-        msg: ClientMessage,
+        /// The message (boxed, as is `Committed`'s result: the visit inbox's
+        /// slots are as large as the largest `Input`).
+        msg: Box<ClientMessage>,
         /// For offer/answer: the validated SDP's summary.
         sdp: Option<SdpSummary>,
     },
@@ -113,7 +114,7 @@ pub enum Input {
         /// The sender's message id.
         id: Option<MessageId>,
         /// The stored message.
-        result: Result<StoredMessage, StoreError>,
+        result: Result<Box<StoredMessage>, StoreError>,
     },
     /// The store answered a backlog query.
     Backlog {
@@ -252,11 +253,11 @@ impl Visit {
         self.now = now;
         match input {
             Input::Join(join) => self.join(now, *join),
-            Input::Message { conn, id, msg, sdp } => self.message(now, conn, id, msg, sdp),
+            Input::Message { conn, id, msg, sdp } => self.message(now, conn, id, *msg, sdp),
             Input::Refreshed { conn, expires_at } => self.refreshed(now, conn, expires_at),
             Input::Activity { conn } => self.touch(now, conn),
             Input::Closed { conn } => self.closed(conn),
-            Input::Committed { conn, id, result } => self.committed(conn, id, result),
+            Input::Committed { conn, id, result } => self.committed(conn, id, result.map(|m| *m)),
             Input::Backlog { conn, result } => self.backlog(conn, result),
             Input::Shutdown => self.shutdown(),
             Input::Tick => self.tick(now),

@@ -54,7 +54,7 @@ fn msg(conn: u64, m: ClientMessage) -> Input {
     Input::Message {
         conn: ConnId(conn),
         id: Some(MessageId::new("m").unwrap()),
-        msg: m,
+        msg: Box::new(m),
         sdp: None,
     }
 }
@@ -397,20 +397,20 @@ fn screen_share_needs_permission_and_revoke_unpublishes() {
     let ok = Input::Message {
         conn: ConnId(2),
         id: None,
-        msg: ClientMessage::Offer {
+        msg: Box::new(ClientMessage::Offer {
             to: pid("dr"),
             sdp: "x".into(),
-        },
+        }),
         sdp: Some(summary(MediaKind::Video, "scr")),
     };
     assert_eq!(types_for(&v.handle(T0, ok), 1), ["offer"]);
     let bad = Input::Message {
         conn: ConnId(2),
         id: None,
-        msg: ClientMessage::Offer {
+        msg: Box::new(ClientMessage::Offer {
             to: pid("dr"),
             sdp: "x".into(),
-        },
+        }),
         sdp: Some(summary(MediaKind::Video, "cam")),
     };
     assert_eq!(sent(&v.handle(T0, bad))[0].1["rule"], "unannounced_track");
@@ -492,7 +492,7 @@ fn e2e_is_appended_then_acked_and_delivered_after_commit() {
         Input::Committed {
             conn: ConnId(1),
             id: Some(MessageId::new("m").unwrap()),
-            result: Ok(stored(1, &["pt"])),
+            result: Ok(Box::new(stored(1, &["pt"]))),
         },
     );
     assert_eq!(types_for(&out, 1), ["ack"]);
@@ -540,7 +540,7 @@ fn catch_up_holds_live_commits_and_skips_duplicates() {
         Input::Committed {
             conn: ConnId(1),
             id: None,
-            result: Ok(stored(3, &["pt"])),
+            result: Ok(Box::new(stored(3, &["pt"]))),
         },
     );
     assert!(e2e_seqs(&out, 9).is_empty());
@@ -549,7 +549,7 @@ fn catch_up_holds_live_commits_and_skips_duplicates() {
         Input::Committed {
             conn: ConnId(1),
             id: None,
-            result: Ok(stored(4, &["pt"])),
+            result: Ok(Box::new(stored(4, &["pt"]))),
         },
     );
     let out = v.handle(
@@ -565,7 +565,7 @@ fn catch_up_holds_live_commits_and_skips_duplicates() {
         Input::Committed {
             conn: ConnId(1),
             id: None,
-            result: Ok(stored(5, &["pt"])),
+            result: Ok(Box::new(stored(5, &["pt"]))),
         },
     );
     assert_eq!(e2e_seqs(&out, 9), [5]);
