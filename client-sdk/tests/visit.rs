@@ -161,7 +161,7 @@ async fn a_visit_with_media_data_and_encrypted_chat_leaves_no_plaintext_at_the_h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guest_joins_chats_and_leaves_and_the_others_rekey() {
+async fn a_guest_joins_chats_and_leaves_and_the_visit_chats_on_without_them() {
     let hub = Hub::start().await;
     let (dr, mut dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-2").await;
     let (gu, mut gu_ev) = client(&hub.url(), &hub, "v-2", "guest", "gu-interp").await;

@@ -374,7 +374,6 @@ impl Group {
         &mut self,
         from: &str,
         bundle_json: &str,
-        now_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<Output>, E2eeError> {
         if from == self.me {
@@ -392,7 +391,7 @@ impl Group {
             return Ok(out);
         }
         self.learn_hello(from, signed);
-        out.extend(self.grant_missing(now_ms, rng));
+        out.extend(self.grant_missing(rng));
         Ok(out)
     }
 
@@ -554,7 +553,7 @@ impl Group {
         );
         peer.newest_epoch = Some(sender_epoch);
         self.learn_hello(from, msg.sender);
-        out.extend(self.grant_missing(now_ms, rng));
+        out.extend(self.grant_missing(rng));
         self.retry_pending(from, now_ms, out);
         Ok(())
     }
@@ -785,13 +784,13 @@ impl Group {
             self.own_history.truncate(OWN_HISTORY);
         }
         let mut out = vec![Output::PublishBundle(bundle)];
-        out.extend(self.grant_missing(now_ms, rng));
+        out.extend(self.grant_missing(rng));
         out
     }
 
     /// Sends the current epoch's chain key to every member who lacks it and
     /// whose Hello is known; forgets the key once everyone has it.
-    fn grant_missing(&mut self, _now_ms: u64, rng: &mut impl CryptoRngCore) -> Vec<Output> {
+    fn grant_missing(&mut self, rng: &mut impl CryptoRngCore) -> Vec<Output> {
         let mut out = Vec::new();
         let (Some(own), Some(roster)) = (self.own.as_mut(), self.roster.as_ref()) else {
             return out;

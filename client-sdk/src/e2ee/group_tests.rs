@@ -74,9 +74,8 @@ impl Sim {
                 });
                 for (other, b) in self.bundles.clone() {
                     if other != who && roster.contains(&other.as_str()) {
-                        let more = self.with(m, |g, now, rng| {
-                            g.peer_bundle(&other, &b, now, rng).unwrap()
-                        });
+                        let more =
+                            self.with(m, |g, _, rng| g.peer_bundle(&other, &b, rng).unwrap());
                         out.extend(more);
                     }
                 }
@@ -84,9 +83,7 @@ impl Sim {
             } else {
                 let mut out = self.with(m, |g, now, rng| g.member_joined(who, now, rng));
                 if let Some(b) = self.bundles.get(who).cloned() {
-                    out.extend(
-                        self.with(m, |g, now, rng| g.peer_bundle(who, &b, now, rng).unwrap()),
-                    );
+                    out.extend(self.with(m, |g, _, rng| g.peer_bundle(who, &b, rng).unwrap()));
                 }
                 out
             };
@@ -150,8 +147,8 @@ impl Sim {
             return;
         }
         let out = match msg {
-            Msg::Bundle(b) => self.with(to, |g, now, rng| {
-                g.peer_bundle(from, &b, now, rng).unwrap_or_default()
+            Msg::Bundle(b) => self.with(to, |g, _, rng| {
+                g.peer_bundle(from, &b, rng).unwrap_or_default()
             }),
             Msg::Key(b) => self.with(to, |g, now, rng| g.receive_key(from, &b, now, rng)),
             Msg::Chat(b) => self.with(to, |g, now, _| g.receive_chat(from, &b, now)),
@@ -275,9 +272,7 @@ fn a_swapped_bundle_is_an_identity_change_and_blocks_chat() {
     let Some(Output::PublishBundle(fake)) = out.into_iter().next() else {
         panic!()
     };
-    let out = s.with("dr", |g, now, rng| {
-        g.peer_bundle("pt", &fake, now, rng).unwrap()
-    });
+    let out = s.with("dr", |g, _, rng| g.peer_bundle("pt", &fake, rng).unwrap());
     assert!(
         matches!(&out[..], [Output::IdentityChanged { participant, .. }] if participant == "pt")
     );

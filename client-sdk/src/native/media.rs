@@ -408,13 +408,7 @@ impl Media {
         out: &mut Vec<MediaOutput>,
     ) {
         let track_id = track.track_id().await.to_string();
-        let bare = |s: &str| s.trim_matches(|c| c == '{' || c == '}').to_owned();
-        let announced = session.participants().find(|p| p.id == peer).and_then(|p| {
-            p.tracks
-                .iter()
-                .find(|t| bare(t.track_id.as_str()) == bare(&track_id))
-                .map(|t| t.source)
-        });
+        let announced = session.announced_source(&peer, &track_id);
         let Some(source) = announced else {
             // Not announced (or already withdrawn): never rendered.
             out.push(MediaOutput::Event(Event::Media(

@@ -294,13 +294,14 @@ impl Session {
         &self.ice_servers
     }
 
-    /// Whether `from` currently announces `track_id` (tracks whose
-    /// announcement was withdrawn must not be rendered).
-    pub fn is_track_announced(&self, from: &ParticipantId, track_id: &str) -> bool {
-        self.participants.get(from).is_some_and(|p| {
+    /// What `from` currently announces `track_id` as, if it does (a track
+    /// whose announcement was withdrawn, or never made, must not be rendered).
+    pub fn announced_source(&self, from: &ParticipantId, track_id: &str) -> Option<TrackSource> {
+        self.participants.get(from).and_then(|p| {
             p.tracks
                 .iter()
-                .any(|t| normalize_track(t.track_id.as_str()) == normalize_track(track_id))
+                .find(|t| normalize_track(t.track_id.as_str()) == normalize_track(track_id))
+                .map(|t| t.source)
         })
     }
 
@@ -1023,7 +1024,7 @@ impl Session {
         let Some(g) = self.group.as_mut() else {
             return;
         };
-        match g.peer_bundle(from, bundle, now_ms, &mut self.rng) {
+        match g.peer_bundle(from, bundle, &mut self.rng) {
             Ok(outs) => self.group_outputs(now_ms, outs),
             Err(error) => self.event(Event::Error(SdkError::E2ee {
                 from: from.to_owned(),

@@ -430,13 +430,15 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// An m-section's (or the session's) direction attribute.
 #[derive(Clone, Copy)]
-enum Direction {
+pub(crate) enum Direction {
     SendRecv,
     SendOnly,
     RecvOnly,
     Inactive,
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 //! every real SDP this one does.
 
 use super::{
-    MAX_M_SECTIONS, MAX_SDP_BYTES, MediaKind, MediaSection, SdpSummary, SdpViolation,
+    Direction, MAX_M_SECTIONS, MAX_SDP_BYTES, MediaKind, MediaSection, SdpSummary, SdpViolation,
     normalize_track_id, violation,
 };
 
@@ -132,14 +132,6 @@ fn check_protocol(m: &SdpMedia, n: usize) -> Result<MediaKind, SdpViolation> {
             format!("m-section {n} has an unsupported media type"),
         )),
     }
-}
-
-#[derive(Clone, Copy)]
-enum Direction {
-    SendRecv,
-    SendOnly,
-    RecvOnly,
-    Inactive,
 }
 
 fn direction(attrs: &[SdpAttribute]) -> Option<Direction> {
