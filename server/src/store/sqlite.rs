@@ -15,6 +15,7 @@
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{E2eKind, ParticipantId};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use std::path::Path;
 use tokio::sync::mpsc;
 
@@ -73,7 +74,7 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
              visit TEXT PRIMARY KEY,
              next INTEGER NOT NULL
          ) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS messages (
+         CREATE TABLE IF NOT EXISTS e2e_messages (
              visit TEXT NOT NULL,
              seq INTEGER NOT NULL,
              ts INTEGER NOT NULL,
@@ -83,63 +84,116 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
              remaining INTEGER NOT NULL,
              body TEXT NOT NULL,
              PRIMARY KEY (visit, seq)
-         );
-         CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
-         CREATE TABLE IF NOT EXISTS pending (
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS cursors (
              visit TEXT NOT NULL,
-             recipient TEXT NOT NULL,
-             seq INTEGER NOT NULL,
-             PRIMARY KEY (visit, recipient, seq)
+             participant TEXT NOT NULL,
+             upto INTEGER NOT NULL,
+             PRIMARY KEY (visit, participant)
          ) WITHOUT ROWID;",
     )
+    .map_err(backend)?;
+    migrate_v1_messages(conn)
+}
+
+/// Databases written before schema 2 kept messages in `messages` (a rowid
+/// table with two indexes) and one `pending` row per recipient still owed
+/// each message. Schema 2 keeps one row per message naming the recipients
+/// still owed it. Moves what is still owed, in one transaction.
+fn migrate_v1_messages(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version >= 2 {
+        return Ok(());
+    }
+    let old = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(backend)?;
+    let moved = if old {
+        "INSERT OR IGNORE INTO e2e_messages
+             (visit, seq, ts, sender, kind, recipients, remaining, body)
+         SELECT m.visit, m.seq, m.ts, m.sender, m.kind,
+                (SELECT json_group_array(p.recipient) FROM pending p
+                  WHERE p.visit = m.visit AND p.seq = m.seq),
+                (SELECT count(*) FROM pending p WHERE p.visit = m.visit AND p.seq = m.seq),
+                m.body
+         FROM messages m
+         WHERE EXISTS (SELECT 1 FROM pending p WHERE p.visit = m.visit AND p.seq = m.seq);
+         DROP TABLE pending;
+         DROP TABLE messages;"
+    } else {
+        ""
+    };
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {moved} PRAGMA user_version = 2; COMMIT;"
+    ))
     .map_err(backend)
 }
 
-/// A reply to send once the batch is durable.
-enum Pending {
-    Bool(tokio::sync::oneshot::Sender<Result<bool, StoreError>>, bool),
-    Unit(tokio::sync::oneshot::Sender<Result<(), StoreError>>),
-    Resume(
-        tokio::sync::oneshot::Sender<Result<Option<ResumeRecord>, StoreError>>,
-        Option<ResumeRecord>,
-    ),
-    Visit(
-        tokio::sync::oneshot::Sender<Result<VisitSnapshot, StoreError>>,
-        VisitSnapshot,
-    ),
-    Count(tokio::sync::oneshot::Sender<Result<u64, StoreError>>, u64),
-    Messages(
-        tokio::sync::oneshot::Sender<Result<Vec<StoredMessage>, StoreError>>,
-        Vec<StoredMessage>,
-    ),
+/// What a command produced, answered once its batch is durable.
+enum Outcome {
+    Bool(bool),
+    Unit,
+    Resume(Option<ResumeRecord>),
+    Visit(VisitSnapshot),
+    Count(u64),
+    Messages(Vec<StoredMessage>),
 }
 
-impl Pending {
-    fn ok(self) {
-        // A dropped receiver means the caller went away; nothing to do.
-        let _ = match self {
-            Pending::Bool(tx, v) => tx.send(Ok(v)).map_err(drop),
-            Pending::Unit(tx) => tx.send(Ok(())).map_err(drop),
-            Pending::Resume(tx, v) => tx.send(Ok(v)).map_err(drop),
-            Pending::Visit(tx, v) => tx.send(Ok(v)).map_err(drop),
-            Pending::Count(tx, v) => tx.send(Ok(v)).map_err(drop),
-            Pending::Messages(tx, v) => tx.send(Ok(v)).map_err(drop),
-        };
+/// Answers a command's caller. A dropped receiver means the caller went
+/// away; nothing to do.
+fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
+    fn send<T>(
+        tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+        r: Result<Outcome, StoreError>,
+        pick: impl FnOnce(Outcome) -> Option<T>,
+    ) {
+        let r = r.and_then(|o| {
+            pick(o).ok_or_else(|| StoreError::Backend("mismatched store outcome".into()))
+        });
+        let _ = tx.send(r);
     }
-
-    fn fail(self, e: StoreError) {
-        let _ = match self {
-            Pending::Bool(tx, _) => tx.send(Err(e)).map_err(drop),
-            Pending::Unit(tx) => tx.send(Err(e)).map_err(drop),
-            Pending::Resume(tx, _) => tx.send(Err(e)).map_err(drop),
-            Pending::Visit(tx, _) => tx.send(Err(e)).map_err(drop),
-            Pending::Count(tx, _) => tx.send(Err(e)).map_err(drop),
-            Pending::Messages(tx, _) => tx.send(Err(e)).map_err(drop),
-        };
+    match cmd {
+        Command::ClaimJti { reply, .. } => send(reply, result, |o| match o {
+            Outcome::Bool(b) => Some(b),
+            _ => None,
+        }),
+        Command::PutResume { reply, .. } | Command::WriteVisit { reply, .. } => {
+            send(reply, result, |o| matches!(o, Outcome::Unit).then_some(()))
+        }
+        Command::TakeResume { reply, .. } => send(reply, result, |o| match o {
+            Outcome::Resume(r) => Some(r),
+            _ => None,
+        }),
+        Command::LoadVisit { reply, .. } => send(reply, result, |o| match o {
+            Outcome::Visit(v) => Some(v),
+            _ => None,
+        }),
+        Command::Sweep { reply, .. } | Command::AppendMessage { reply, .. } => {
+            send(reply, result, |o| match o {
+                Outcome::Count(n) => Some(n),
+                _ => None,
+            })
+        }
+        Command::Backlog { reply, .. } => send(reply, result, |o| match o {
+            Outcome::Messages(m) => Some(m),
+            _ => None,
+        }),
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
+/// The store thread's state: the connection and each visit's next `seq`,
+/// cached so an append costs one insert (the counter row is written once
+/// per visit per batch).
+struct Backend {
+    conn: Connection,
+    next_seq: HashMap<String, i64>,
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
+    let mut backend = Backend::new(conn);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -149,59 +203,84 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Command>) {
                 Err(_) => break,
             }
         }
-        execute_batch(&mut conn, &mut batch);
+        backend.execute_batch(&mut batch);
     }
     // Channel closed: every handle dropped. WAL is checkpointed on close.
-    drop(conn);
 }
 
-fn execute_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
-    let mut pending = Vec::with_capacity(batch.len());
-    let purge = batch.iter().any(deletes_bodies);
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            let err = backend(e);
-            for cmd in batch.drain(..) {
-                fail_command(cmd, err.clone());
-            }
-            return;
-        }
-    };
-    for cmd in batch.drain(..) {
-        // Each command runs in a savepoint so one failure does not undo the others.
-        pending.push(apply(&tx, cmd).map_err(|b| *b));
-    }
-    match tx.commit() {
-        Ok(()) => {
-            if purge {
-                // Deleted bodies may still sit in WAL frames: fold the log into
-                // the (securely deleted) database and truncate it.
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-                    tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
-                }
-            }
-            for p in pending {
-                match p {
-                    Ok(p) => p.ok(),
-                    Err((p, e)) => p.fail(e),
-                }
-            }
-        }
-        Err(e) => {
-            let err = backend(e);
-            for p in pending {
-                match p {
-                    Ok(p) | Err((p, _)) => p.fail(err.clone()),
-                }
-            }
+impl Backend {
+    fn new(conn: Connection) -> Self {
+        Self {
+            conn,
+            next_seq: HashMap::new(),
         }
     }
-}
 
-/// Runs a parameterless statement, prepared once per connection.
-fn exec_cached(tx: &rusqlite::Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(sql)?.execute([]).map(drop)
+    /// Runs every command of the batch in one transaction and answers them
+    /// once it is committed. Commands fail only on database errors; if one
+    /// does, the transaction is rolled back and each command runs again in a
+    /// transaction of its own, so one bad command does not fail the others.
+    fn execute_batch(&mut self, batch: &mut Vec<Command>) {
+        let purge = batch.iter().any(deletes_bodies);
+        match self.transaction(batch) {
+            Ok(outcomes) => {
+                for (cmd, o) in batch.drain(..).zip(outcomes) {
+                    answer(cmd, Ok(o));
+                }
+            }
+            Err(_) if batch.len() > 1 => {
+                for cmd in batch.drain(..) {
+                    let r = self
+                        .transaction(std::slice::from_ref(&cmd))
+                        .map(|mut o| o.pop().unwrap_or(Outcome::Unit));
+                    answer(cmd, r);
+                }
+            }
+            Err(e) => {
+                for cmd in batch.drain(..) {
+                    answer(cmd, Err(e.clone()));
+                }
+            }
+        }
+        if purge {
+            // Deleted bodies may still sit in WAL frames: fold the log into
+            // the (securely deleted) database and truncate it.
+            if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
+            }
+        }
+    }
+
+    /// One transaction over `cmds`: all their outcomes, or the first error
+    /// (nothing written; the cached counters are dropped).
+    fn transaction(&mut self, cmds: &[Command]) -> Result<Vec<Outcome>, StoreError> {
+        let result = self.try_transaction(cmds);
+        if result.is_err() {
+            self.next_seq.clear();
+        }
+        result
+    }
+
+    fn try_transaction(&mut self, cmds: &[Command]) -> Result<Vec<Outcome>, StoreError> {
+        let tx = self.conn.transaction().map_err(backend)?;
+        let mut outcomes = Vec::with_capacity(cmds.len());
+        let mut appended: HashMap<&str, i64> = HashMap::new();
+        for cmd in cmds {
+            outcomes.push(apply(&tx, cmd, &mut self.next_seq, &mut appended)?);
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO visit_seq (visit, next) VALUES (?1, ?2)
+                 ON CONFLICT (visit) DO UPDATE SET next = excluded.next",
+            )
+            .map_err(backend)?;
+        for (visit, next) in &appended {
+            stmt.execute(params![visit, next]).map_err(backend)?;
+        }
+        drop(stmt);
+        tx.commit().map_err(backend)?;
+        Ok(outcomes)
+    }
 }
 
 /// True when the command deletes message bodies (the WAL is purged after).
@@ -215,99 +294,63 @@ fn deletes_bodies(cmd: &Command) -> bool {
     }
 }
 
-/// The reply slot of a command that will not run, with a placeholder value.
-fn unanswered(cmd: Command) -> Pending {
-    match cmd {
-        Command::ClaimJti { reply, .. } => Pending::Bool(reply, false),
-        Command::PutResume { reply, .. } | Command::WriteVisit { reply, .. } => {
-            Pending::Unit(reply)
+/// Runs one command inside the batch's transaction.
+fn apply<'c>(
+    tx: &rusqlite::Transaction<'_>,
+    cmd: &'c Command,
+    next_seq: &mut HashMap<String, i64>,
+    appended: &mut HashMap<&'c str, i64>,
+) -> Result<Outcome, StoreError> {
+    Ok(match cmd {
+        Command::ClaimJti { key, expires, .. } => Outcome::Bool(claim_jti(tx, key, *expires)?),
+        Command::PutResume { key, record, .. } => {
+            put_resume(tx, key, record)?;
+            Outcome::Unit
         }
-        Command::TakeResume { reply, .. } => Pending::Resume(reply, None),
-        Command::LoadVisit { reply, .. } => Pending::Visit(reply, VisitSnapshot::default()),
-        Command::Sweep { reply, .. } => Pending::Count(reply, 0),
-        Command::AppendMessage { reply, .. } => Pending::Count(reply, 0),
-        Command::Backlog { reply, .. } => Pending::Messages(reply, Vec::new()),
-    }
-}
-
-fn fail_command(cmd: Command, e: StoreError) {
-    unanswered(cmd).fail(e);
-}
-
-type Applied = Result<Pending, Box<(Pending, StoreError)>>;
-
-/// Runs one command inside a savepoint, so a failing command leaves the rest
-/// of the batch intact.
-fn apply(tx: &rusqlite::Transaction<'_>, cmd: Command) -> Applied {
-    if let Err(e) = exec_cached(tx, "SAVEPOINT cmd") {
-        return Err(Box::new((unanswered(cmd), backend(e))));
-    }
-    let (pending, result) = match cmd {
-        Command::ClaimJti {
-            key,
-            expires,
-            reply,
-        } => match claim_jti(tx, &key, expires) {
-            Ok(fresh) => (Pending::Bool(reply, fresh), Ok(())),
-            Err(e) => (Pending::Bool(reply, false), Err(e)),
-        },
-        Command::PutResume { key, record, reply } => {
-            (Pending::Unit(reply), put_resume(tx, &key, &record))
+        Command::TakeResume { key, now, .. } => Outcome::Resume(take_resume(tx, key, *now)?),
+        Command::LoadVisit { visit, .. } => Outcome::Visit(load_visit(tx, visit.as_str())?),
+        Command::WriteVisit { visit, writes, .. } => {
+            let last = match next_seq.get(visit.as_str()) {
+                Some(&n) => n - 1,
+                None => stored_next_seq(tx, visit.as_str())? - 1,
+            };
+            write_visit(tx, visit.as_str(), writes, last)?;
+            if writes.iter().any(|w| matches!(w, VisitWrite::EndVisit)) {
+                next_seq.remove(visit.as_str());
+                appended.remove(visit.as_str());
+            }
+            Outcome::Unit
         }
-        Command::TakeResume { key, now, reply } => match take_resume(tx, &key, now) {
-            Ok(r) => (Pending::Resume(reply, r), Ok(())),
-            Err(e) => (Pending::Resume(reply, None), Err(e)),
-        },
-        Command::LoadVisit { visit, reply } => match load_visit(tx, visit.as_str()) {
-            Ok(s) => (Pending::Visit(reply, s), Ok(())),
-            Err(e) => (Pending::Visit(reply, VisitSnapshot::default()), Err(e)),
-        },
-        Command::WriteVisit {
-            visit,
-            writes,
-            reply,
-        } => (
-            Pending::Unit(reply),
-            write_visit(tx, visit.as_str(), &writes),
-        ),
         Command::Sweep {
-            now,
-            retention_s,
-            reply,
-        } => match sweep(tx, now, retention_s) {
-            Ok(n) => (Pending::Count(reply, n), Ok(())),
-            Err(e) => (Pending::Count(reply, 0), Err(e)),
-        },
-        Command::AppendMessage {
-            visit,
-            message,
-            reply,
-        } => match append(tx, visit.as_str(), &message) {
-            Ok(seq) => (Pending::Count(reply, seq), Ok(())),
-            Err(e) => (Pending::Count(reply, 0), Err(e)),
-        },
+            now, retention_s, ..
+        } => Outcome::Count(sweep(tx, *now, *retention_s)?),
+        Command::AppendMessage { visit, message, .. } => {
+            let seq = match next_seq.get(visit.as_str()) {
+                Some(&n) => n,
+                None => stored_next_seq(tx, visit.as_str())?,
+            };
+            append(tx, visit.as_str(), seq, message)?;
+            next_seq.insert(visit.as_str().to_owned(), seq + 1);
+            appended.insert(visit.as_str(), seq + 1);
+            Outcome::Count(
+                u64::try_from(seq).map_err(|_| StoreError::Backend("negative seq".into()))?,
+            )
+        }
         Command::Backlog {
             visit,
             recipient,
             after,
-            reply,
-        } => match backlog(tx, visit.as_str(), recipient.as_str(), after) {
-            Ok(m) => (Pending::Messages(reply, m), Ok(())),
-            Err(e) => (Pending::Messages(reply, Vec::new()), Err(e)),
-        },
-    };
-    match result {
-        Ok(()) => match exec_cached(tx, "RELEASE cmd") {
-            Ok(()) => Ok(pending),
-            Err(e) => Err(Box::new((pending, backend(e)))),
-        },
-        Err(e) => {
-            // Undo this command's partial effects; the batch goes on.
-            let _ = exec_cached(tx, "ROLLBACK TO cmd");
-            let _ = exec_cached(tx, "RELEASE cmd");
-            Err(Box::new((pending, e)))
-        }
-    }
+            ..
+        } => Outcome::Messages(backlog(tx, visit.as_str(), recipient.as_str(), *after)?),
+    })
+}
+
+/// The visit's next seq as stored (1 for a new visit).
+fn stored_next_seq(tx: &rusqlite::Transaction<'_>, visit: &str) -> Result<i64, StoreError> {
+    tx.prepare_cached("SELECT next FROM visit_seq WHERE visit = ?1")
+        .and_then(|mut s| s.query_row(params![visit], |r| r.get(0)).optional())
+        .map(|n| n.unwrap_or(1))
+        .map_err(backend)
 }
 
 fn claim_jti(
@@ -386,10 +429,12 @@ fn load_visit(tx: &rusqlite::Transaction<'_>, visit: &str) -> Result<VisitSnapsh
     })
 }
 
+/// Applies a visit's writes; `last` is the highest seq it has assigned.
 fn write_visit(
     tx: &rusqlite::Transaction<'_>,
     visit: &str,
     writes: &[VisitWrite],
+    last: i64,
 ) -> Result<(), StoreError> {
     for w in writes {
         match w {
@@ -403,7 +448,9 @@ fn write_visit(
                 .map_err(backend)?;
             }
             VisitWrite::ForgetParticipant(id) => {
-                release_pending(tx, visit, id.as_str(), i64::MAX)?;
+                // Everything sent so far is no longer owed to them, nor to
+                // anyone who joins later under the same id.
+                release(tx, visit, id.as_str(), last)?;
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1 AND participant = ?2",
                     "DELETE FROM resume WHERE visit = ?1 AND participant = ?2",
@@ -422,8 +469,8 @@ fn write_visit(
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1",
                     "DELETE FROM resume WHERE visit = ?1",
-                    "DELETE FROM pending WHERE visit = ?1",
-                    "DELETE FROM messages WHERE visit = ?1",
+                    "DELETE FROM cursors WHERE visit = ?1",
+                    "DELETE FROM e2e_messages WHERE visit = ?1",
                     "DELETE FROM visit_seq WHERE visit = ?1",
                 ] {
                     tx.prepare_cached(sql)
@@ -432,43 +479,86 @@ fn write_visit(
                 }
             }
             VisitWrite::Acked { participant, upto } => {
-                let upto = i64::try_from(*upto).unwrap_or(i64::MAX);
-                release_pending(tx, visit, participant.as_str(), upto)?;
+                // Nobody can have processed a seq not yet assigned.
+                let upto = i64::try_from(*upto).unwrap_or(i64::MAX).min(last);
+                release(tx, visit, participant.as_str(), upto)?;
             }
         }
     }
     Ok(())
 }
 
-/// Drops `recipient`'s claims on messages up to `upto`, and every message
-/// nobody is owed any more. Set-based: three statements however many
-/// messages the ack covers.
-fn release_pending(
+/// `recipient` is owed nothing up to `upto` any more: moves its cursor and
+/// counts it off each message in between that names it, deleting messages
+/// nobody is owed. Each message is visited once per recipient over its life.
+fn release(
     tx: &rusqlite::Transaction<'_>,
     visit: &str,
     recipient: &str,
     upto: i64,
 ) -> Result<(), StoreError> {
-    let run = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
+    let prev = cursor(tx, visit, recipient)?;
+    if upto <= prev {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO cursors (visit, participant, upto) VALUES (?1, ?2, ?3)
+         ON CONFLICT (visit, participant) DO UPDATE SET upto = excluded.upto",
+    )
+    .and_then(|mut s| s.execute(params![visit, recipient, upto]))
+    .map_err(backend)?;
+    let mut owed = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT seq, recipients, remaining FROM e2e_messages
+                 WHERE visit = ?1 AND seq > ?2 AND seq <= ?3",
+            )
+            .map_err(backend)?;
+        let mut rows = stmt.query(params![visit, prev, upto]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let seq: i64 = row.get(0).map_err(backend)?;
+            let to: String = row.get(1).map_err(backend)?;
+            if names(&to, recipient) {
+                owed.push((seq, row.get::<_, i64>(2).map_err(backend)?));
+            }
+        }
+    }
+    for (seq, remaining) in owed {
+        let sql = if remaining <= 1 {
+            "DELETE FROM e2e_messages WHERE visit = ?1 AND seq = ?2"
+        } else {
+            "UPDATE e2e_messages SET remaining = remaining - 1 WHERE visit = ?1 AND seq = ?2"
+        };
         tx.prepare_cached(sql)
-            .and_then(|mut s| s.execute(p))
-            .map_err(backend)
-    };
-    run(
-        "UPDATE messages SET remaining = remaining - 1
-         WHERE visit = ?1 AND seq IN
-           (SELECT seq FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3)",
-        &[&visit, &recipient, &upto],
-    )?;
-    run(
-        "DELETE FROM pending WHERE visit = ?1 AND recipient = ?2 AND seq <= ?3",
-        &[&visit, &recipient, &upto],
-    )?;
-    run(
-        "DELETE FROM messages WHERE visit = ?1 AND seq <= ?2 AND remaining <= 0",
-        &[&visit, &upto],
-    )?;
+            .and_then(|mut s| s.execute(params![visit, seq]))
+            .map_err(backend)?;
+    }
     Ok(())
+}
+
+/// The highest seq `participant` is owed nothing up to (0 if none).
+fn cursor(
+    tx: &rusqlite::Transaction<'_>,
+    visit: &str,
+    participant: &str,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached("SELECT upto FROM cursors WHERE visit = ?1 AND participant = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![visit, participant], |r| r.get(0))
+                .optional()
+        })
+        .map(|n| n.unwrap_or(0))
+        .map_err(backend)
+}
+
+/// Whether a stored recipient list (a JSON array of ids) names `who`. Ids
+/// cannot hold quotes or backslashes, so the quoted id is an exact match.
+fn names(recipients: &str, who: &str) -> bool {
+    recipients.match_indices(who).any(|(i, _)| {
+        recipients.as_bytes().get(i.wrapping_sub(1)) == Some(&b'"')
+            && recipients.as_bytes().get(i + who.len()) == Some(&b'"')
+    })
 }
 
 fn kind_str(k: E2eKind) -> &'static str {
@@ -487,25 +577,18 @@ fn parse_kind(s: &str) -> E2eKind {
     }
 }
 
-/// Stores a message under the visit's next seq and returns that seq.
+/// Stores a message under `seq`, owed to each of its recipients.
 fn append(
     tx: &rusqlite::Transaction<'_>,
     visit: &str,
+    seq: i64,
     m: &StoredMessage,
-) -> Result<u64, StoreError> {
-    let seq: i64 = tx
-        .prepare_cached(
-            "INSERT INTO visit_seq (visit, next) VALUES (?1, 2)
-             ON CONFLICT (visit) DO UPDATE SET next = next + 1
-             RETURNING next - 1",
-        )
-        .and_then(|mut s| s.query_row(params![visit], |r| r.get(0)))
-        .map_err(backend)?;
+) -> Result<(), StoreError> {
     let recipients: Vec<&str> = m.to.iter().map(|p| p.as_str()).collect();
     let recipients_json =
         serde_json::to_string(&recipients).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO messages (visit, seq, ts, sender, kind, recipients, remaining, body)
+        "INSERT INTO e2e_messages (visit, seq, ts, sender, kind, recipients, remaining, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut s| {
@@ -521,55 +604,43 @@ fn append(
         ])
     })
     .map_err(backend)?;
-    let mut stmt = tx
-        .prepare_cached("INSERT OR IGNORE INTO pending (visit, recipient, seq) VALUES (?1, ?2, ?3)")
-        .map_err(backend)?;
-    for r in &recipients {
-        stmt.execute(params![visit, r, seq]).map_err(backend)?;
-    }
-    u64::try_from(seq).map_err(|_| StoreError::Backend("negative seq".into()))
+    Ok(())
 }
 
+/// Messages still owed to `recipient` with seq above `after`, in order.
 fn backlog(
     tx: &rusqlite::Transaction<'_>,
     visit: &str,
     recipient: &str,
     after: u64,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let after = i64::try_from(after)
+        .unwrap_or(i64::MAX)
+        .max(cursor(tx, visit, recipient)?);
     let mut stmt = tx
         .prepare_cached(
-            "SELECT m.seq, m.ts, m.sender, m.kind, m.recipients, m.body
-             FROM pending p JOIN messages m ON m.visit = p.visit AND m.seq = p.seq
-             WHERE p.visit = ?1 AND p.recipient = ?2 AND p.seq > ?3
-             ORDER BY p.seq",
+            "SELECT seq, ts, sender, kind, recipients, body FROM e2e_messages
+             WHERE visit = ?1 AND seq > ?2 ORDER BY seq",
         )
         .map_err(backend)?;
-    let rows = stmt
-        .query_map(params![visit, recipient, after], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })
-        .map_err(backend)?;
+    let mut rows = stmt.query(params![visit, after]).map_err(backend)?;
     let mut out = Vec::new();
-    for row in rows {
-        let (seq, ts, from, kind, to, body) = row.map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let seq: i64 = row.get(0).map_err(backend)?;
+        let to: String = row.get(4).map_err(backend)?;
+        if !names(&to, recipient) {
+            continue;
+        }
         let corrupt = |what: &str| StoreError::Backend(format!("corrupt message {seq}: {what}"));
-        let to: Vec<ParticipantId> =
-            serde_json::from_str(&to).map_err(|_| corrupt("recipients"))?;
+        let from: String = row.get(2).map_err(backend)?;
+        let kind: String = row.get(3).map_err(backend)?;
         out.push(StoredMessage {
             seq: u64::try_from(seq).map_err(|_| corrupt("seq"))?,
-            ts,
+            ts: row.get(1).map_err(backend)?,
             from: ParticipantId::new(from).map_err(|_| corrupt("sender"))?,
-            to,
+            to: serde_json::from_str(&to).map_err(|_| corrupt("recipients"))?,
             kind: parse_kind(&kind),
-            body,
+            body: row.get(5).map_err(backend)?,
         });
     }
     Ok(out)
@@ -585,11 +656,14 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64, retention_s: u64) -> Result<u
     let cutoff_ms = now
         .saturating_sub(i64::try_from(retention_s).unwrap_or(i64::MAX))
         .saturating_mul(1000);
+    // A scan: the table holds only what is still owed, and sweeps are rare.
     let c = tx
-        .execute("DELETE FROM messages WHERE ts < ?1", params![cutoff_ms])
+        .execute("DELETE FROM e2e_messages WHERE ts < ?1", params![cutoff_ms])
         .map_err(backend)?;
+    // A cursor only matters while its visit has messages.
     tx.execute(
-        "DELETE FROM pending WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.visit = pending.visit AND m.seq = pending.seq)",
+        "DELETE FROM cursors WHERE NOT EXISTS
+           (SELECT 1 FROM e2e_messages m WHERE m.visit = cursors.visit)",
         [],
     )
     .map_err(backend)?;
@@ -599,7 +673,7 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64, retention_s: u64) -> Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ParticipantRecord;
+    use crate::store::{ParticipantRecord, key_of};
     use bedside_protocol::{ParticipantId, Role, VisitId};
 
     fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
@@ -675,6 +749,185 @@ mod tests {
         assert!(snap.ended);
         assert!(snap.participants.is_empty());
         assert_eq!(store.take_resume("r", 50).await.unwrap(), None);
+    }
+
+    fn message(to: &str) -> StoredMessage {
+        StoredMessage {
+            seq: 0,
+            ts: 1,
+            from: ParticipantId::new("dr").unwrap(),
+            to: vec![ParticipantId::new(to).unwrap()],
+            kind: E2eKind::Chat,
+            body: "AAAA".into(),
+        }
+    }
+
+    #[test]
+    fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        init(&conn).unwrap();
+        // A participant record that cannot be read back.
+        conn.execute(
+            "INSERT INTO participants (visit, participant, record) VALUES ('bad', 'p', 'not json')",
+            [],
+        )
+        .unwrap();
+        let mut backend = Backend::new(conn);
+        let (jti_tx, mut jti_rx) = tokio::sync::oneshot::channel();
+        let (load_tx, mut load_rx) = tokio::sync::oneshot::channel();
+        let mut seq_rx = Vec::new();
+        let mut batch = vec![Command::ClaimJti {
+            key: key_of("j"),
+            expires: 10,
+            reply: jti_tx,
+        }];
+        for _ in 0..2 {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            seq_rx.push(rx);
+            batch.push(Command::AppendMessage {
+                visit: VisitId::new("v").unwrap(),
+                message: message("pt"),
+                reply: tx,
+            });
+        }
+        batch.push(Command::LoadVisit {
+            visit: VisitId::new("bad").unwrap(),
+            reply: load_tx,
+        });
+        backend.execute_batch(&mut batch);
+        assert!(jti_rx.try_recv().unwrap().unwrap());
+        assert!(load_rx.try_recv().unwrap().is_err());
+        let seqs: Vec<u64> = seq_rx
+            .iter_mut()
+            .map(|r| r.try_recv().unwrap().unwrap())
+            .collect();
+        assert_eq!(seqs, [1, 2]);
+        // The counter was persisted: a fresh backend on the same file goes on.
+        drop(backend);
+        let mut backend = Backend::new(Connection::open(dir.path().join("t.db")).unwrap());
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        backend.execute_batch(&mut vec![Command::AppendMessage {
+            visit: VisitId::new("v").unwrap(),
+            message: message("pt"),
+            reply: tx,
+        }]);
+        assert_eq!(rx.try_recv().unwrap().unwrap(), 3);
+    }
+
+    fn to(from: &str, to: &[&str]) -> StoredMessage {
+        StoredMessage {
+            from: ParticipantId::new(from).unwrap(),
+            to: to.iter().map(|p| ParticipantId::new(*p).unwrap()).collect(),
+            ..message("x")
+        }
+    }
+
+    async fn append(store: &Store, v: &VisitId, m: StoredMessage) -> u64 {
+        store.enqueue_append(v, m).await.unwrap().await.unwrap()
+    }
+
+    async fn owed(store: &Store, v: &VisitId, who: &str, after: u64) -> Vec<u64> {
+        let who = ParticipantId::new(who).unwrap();
+        let r = store.enqueue_backlog(v, &who, after).await.unwrap().await;
+        r.unwrap().iter().map(|m| m.seq).collect()
+    }
+
+    fn acked(who: &str, upto: u64) -> VisitWrite {
+        VisitWrite::Acked {
+            participant: ParticipantId::new(who).unwrap(),
+            upto,
+        }
+    }
+
+    fn rows(dir: &std::path::Path) -> i64 {
+        Connection::open(dir.join("bedside.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM e2e_messages", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_message_is_kept_until_every_recipient_acked_or_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        let v = VisitId::new("v").unwrap();
+        assert_eq!(append(&store, &v, to("dr", &["a", "b"])).await, 1);
+        assert_eq!(append(&store, &v, to("dr", &["a"])).await, 2);
+        assert_eq!(append(&store, &v, to("dr", &["b"])).await, 3);
+        assert_eq!(append(&store, &v, to("dr", &["ab"])).await, 4);
+        assert_eq!(owed(&store, &v, "a", 0).await, [1, 2]);
+        assert_eq!(owed(&store, &v, "b", 1).await, [3]);
+        store.write_visit(&v, vec![acked("a", 2)]).await.unwrap();
+        assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
+        assert_eq!(owed(&store, &v, "b", 0).await, [1, 3]);
+        assert_eq!(rows(dir.path()), 3); // 2 went: only a was owed it
+        store.write_visit(&v, vec![acked("b", 3)]).await.unwrap();
+        assert_eq!(rows(dir.path()), 1);
+        // Leaving releases what was owed; whoever joins later under the same
+        // id gets only what is sent after.
+        store
+            .write_visit(
+                &v,
+                vec![VisitWrite::ForgetParticipant(
+                    ParticipantId::new("ab").unwrap(),
+                )],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows(dir.path()), 0);
+        assert_eq!(append(&store, &v, to("dr", &["ab"])).await, 5);
+        assert_eq!(owed(&store, &v, "ab", 0).await, [5]);
+        // An ack past the last seq does not release messages sent after it.
+        store
+            .write_visit(&v, vec![acked("a", 1_000)])
+            .await
+            .unwrap();
+        assert_eq!(append(&store, &v, to("dr", &["a"])).await, 6);
+        assert_eq!(owed(&store, &v, "a", 0).await, [6]);
+        store
+            .write_visit(&v, vec![acked("a", 6), acked("ab", 5)])
+            .await
+            .unwrap();
+        assert_eq!(rows(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn messages_still_owed_survive_the_schema_2_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("bedside.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE messages (visit TEXT NOT NULL, seq INTEGER NOT NULL,
+                   ts INTEGER NOT NULL, sender TEXT NOT NULL, kind TEXT NOT NULL,
+                   recipients TEXT NOT NULL, remaining INTEGER NOT NULL,
+                   body TEXT NOT NULL, PRIMARY KEY (visit, seq));
+                 CREATE TABLE pending (visit TEXT NOT NULL, recipient TEXT NOT NULL,
+                   seq INTEGER NOT NULL, PRIMARY KEY (visit, recipient, seq)) WITHOUT ROWID;
+                 CREATE TABLE visit_seq (visit TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
+                 INSERT INTO visit_seq VALUES ('v', 4);
+                 INSERT INTO messages VALUES ('v', 1, 5, 'dr', 'chat', '[\"a\",\"b\"]', 1, 'AAAA');
+                 INSERT INTO messages VALUES ('v', 2, 6, 'dr', 'key', '[\"a\"]', 0, 'BBBB');
+                 INSERT INTO messages VALUES ('v', 3, 7, 'a', 'chat', '[\"b\"]', 1, 'CCCC');
+                 INSERT INTO pending VALUES ('v', 'b', 1);
+                 INSERT INTO pending VALUES ('v', 'b', 3);",
+            )
+            .unwrap();
+        }
+        let (store, _h) = open(dir.path()).unwrap();
+        let v = VisitId::new("v").unwrap();
+        let b = store
+            .enqueue_backlog(&v, &ParticipantId::new("b").unwrap(), 0)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(b.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(b[1].body, "CCCC");
+        assert_eq!(b[1].to, [ParticipantId::new("b").unwrap()]);
+        assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
+        assert_eq!(append(&store, &v, to("dr", &["a"])).await, 4);
+        assert_eq!(rows(dir.path()), 3);
     }
 
     #[tokio::test]
