@@ -16,6 +16,7 @@
 //! commands.
 
 pub mod sqlite;
+mod wal_sync;
 
 use bedside_protocol::{E2eKind, ParticipantId, Permission, Role, Track, VisitId};
 use serde::{Deserialize, Serialize};

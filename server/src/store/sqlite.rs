@@ -1,17 +1,21 @@
-//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, owned by
-//! one thread. The thread takes every command waiting in its queue, runs them
-//! in one transaction, commits (one fsync for the batch), then replies.
+//! The embedded store: SQLite in WAL mode, owned by one thread. The thread
+//! takes every command waiting in its queue, runs them in one transaction and
+//! commits; [`wal_sync`](super::wal_sync) answers them once an `fdatasync` of
+//! the write-ahead log has made the batch durable, while this thread already
+//! runs the next batch.
 //!
 //! Tables: `jti` (replay cache), `resume` (one live resume token per
 //! participant, by SHA-256), `participants` (JSON record per participant),
-//! `ended_visits`, `visit_seq` (next e2e seq per visit), `messages` (e2e
-//! bodies with a count of recipients still owed them), `pending` (one row per
-//! recipient and message until that recipient acks).
+//! `ended_visits`, `visit_seq` (next e2e seq per visit), `e2e_messages` (e2e
+//! bodies with the recipients still owed each and how many), `cursors` (per
+//! recipient, the seq up to which it is owed nothing: its acks, or everything
+//! sent before it left).
 //!
 //! Deletion: `secure_delete` zeroes freed pages, and after a batch that
 //! deleted message bodies (end of visit, retention sweep) the write-ahead log
 //! is checkpointed and truncated, so no body outlives its deletion on disk.
 
+use super::wal_sync::{Committed, WalSync};
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{E2eKind, ParticipantId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,10 +33,11 @@ pub fn open(data_dir: &Path) -> Result<(Store, std::thread::JoinHandle<()>), Sto
     let path = data_dir.join("bedside.db");
     let conn = Connection::open(&path).map_err(backend)?;
     init(&conn)?;
+    let backend = Backend::new(conn, &data_dir.join("bedside.db-wal"))?;
     let (tx, rx) = mpsc::channel(4096);
     let handle = std::thread::Builder::new()
         .name("bedside-store".into())
-        .spawn(move || run(conn, rx))
+        .spawn(move || run(backend, rx))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok((Store::new(tx), handle))
 }
@@ -44,7 +49,7 @@ fn backend(e: rusqlite::Error) -> StoreError {
 fn init(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
+         PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
          PRAGMA secure_delete = ON;
@@ -190,10 +195,10 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
 struct Backend {
     conn: Connection,
     next_seq: HashMap<String, i64>,
+    sync: WalSync,
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
-    let mut backend = Backend::new(conn);
+fn run(mut backend: Backend, mut rx: mpsc::Receiver<Command>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -205,15 +210,21 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Command>) {
         }
         backend.execute_batch(&mut batch);
     }
-    // Channel closed: every handle dropped. WAL is checkpointed on close.
+    // Channel closed: every handle dropped. Dropping the backend waits for
+    // the last answers; the WAL is checkpointed on close.
 }
 
 impl Backend {
-    fn new(conn: Connection) -> Self {
-        Self {
+    /// Takes over `conn` (initialized, so in WAL mode), whose write-ahead
+    /// log is `wal`. A first read opens (creating) the log.
+    fn new(conn: Connection, wal: &Path) -> Result<Self, StoreError> {
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map_err(backend)?;
+        Ok(Self {
             conn,
             next_seq: HashMap::new(),
-        }
+            sync: WalSync::start(wal)?,
+        })
     }
 
     /// Runs every command of the batch in one transaction and answers them
@@ -222,26 +233,20 @@ impl Backend {
     /// transaction of its own, so one bad command does not fail the others.
     fn execute_batch(&mut self, batch: &mut Vec<Command>) {
         let purge = batch.iter().any(deletes_bodies);
-        match self.transaction(batch) {
-            Ok(outcomes) => {
-                for (cmd, o) in batch.drain(..).zip(outcomes) {
-                    answer(cmd, Ok(o));
-                }
-            }
-            Err(_) if batch.len() > 1 => {
-                for cmd in batch.drain(..) {
+        let changes = self.conn.total_changes();
+        let answers: Vec<(Command, Result<Outcome, StoreError>)> = match self.transaction(batch) {
+            Ok(outcomes) => batch.drain(..).zip(outcomes.into_iter().map(Ok)).collect(),
+            Err(_) if batch.len() > 1 => batch
+                .drain(..)
+                .map(|cmd| {
                     let r = self
                         .transaction(std::slice::from_ref(&cmd))
                         .map(|mut o| o.pop().unwrap_or(Outcome::Unit));
-                    answer(cmd, r);
-                }
-            }
-            Err(e) => {
-                for cmd in batch.drain(..) {
-                    answer(cmd, Err(e.clone()));
-                }
-            }
-        }
+                    (cmd, r)
+                })
+                .collect(),
+            Err(e) => batch.drain(..).map(|cmd| (cmd, Err(e.clone()))).collect(),
+        };
         if purge {
             // Deleted bodies may still sit in WAL frames: fold the log into
             // the (securely deleted) database and truncate it.
@@ -249,6 +254,14 @@ impl Backend {
                 tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
             }
         }
+        self.sync.committed(Committed {
+            dirty: self.conn.total_changes() != changes,
+            answer: Box::new(move |durable| {
+                for (cmd, r) in answers {
+                    answer(cmd, durable.clone().and(r));
+                }
+            }),
+        });
     }
 
     /// One transaction over `cmds`: all their outcomes, or the first error
@@ -773,7 +786,8 @@ mod tests {
             [],
         )
         .unwrap();
-        let mut backend = Backend::new(conn);
+        let wal = dir.path().join("t.db-wal");
+        let mut backend = Backend::new(conn, &wal).unwrap();
         let (jti_tx, mut jti_rx) = tokio::sync::oneshot::channel();
         let (load_tx, mut load_rx) = tokio::sync::oneshot::channel();
         let mut seq_rx = Vec::new();
@@ -796,6 +810,7 @@ mod tests {
             reply: load_tx,
         });
         backend.execute_batch(&mut batch);
+        drop(backend); // waits for the answers
         assert!(jti_rx.try_recv().unwrap().unwrap());
         assert!(load_rx.try_recv().unwrap().is_err());
         let seqs: Vec<u64> = seq_rx
@@ -804,14 +819,15 @@ mod tests {
             .collect();
         assert_eq!(seqs, [1, 2]);
         // The counter was persisted: a fresh backend on the same file goes on.
-        drop(backend);
-        let mut backend = Backend::new(Connection::open(dir.path().join("t.db")).unwrap());
+        let mut backend =
+            Backend::new(Connection::open(dir.path().join("t.db")).unwrap(), &wal).unwrap();
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         backend.execute_batch(&mut vec![Command::AppendMessage {
             visit: VisitId::new("v").unwrap(),
             message: message("pt"),
             reply: tx,
         }]);
+        drop(backend);
         assert_eq!(rx.try_recv().unwrap().unwrap(), 3);
     }
 
