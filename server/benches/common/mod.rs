@@ -134,7 +134,10 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
+    // `BEDSIDE_BIN` runs another build of the hub (A/B comparisons).
+    let bin =
+        std::env::var_os("BEDSIDE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_bedside").into());
+    let mut child = std::process::Command::new(bin)
         .args(["serve", "--config"])
         .arg(&cfg)
         .env("BEDSIDE_LOG", "warn")
