@@ -15,9 +15,9 @@
 //! deleted message bodies (end of visit, retention sweep) the write-ahead log
 //! is checkpointed and truncated, so no body outlives its deletion on disk.
 
+use super::e2e_log::{MessageLog, cursor};
 use super::wal_sync::{Committed, WalSync};
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
-use bedside_protocol::{E2eKind, ParticipantId};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,16 +80,15 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
              next INTEGER NOT NULL
          ) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS e2e_messages (
+             id INTEGER PRIMARY KEY,
              visit TEXT NOT NULL,
              seq INTEGER NOT NULL,
              ts INTEGER NOT NULL,
              sender TEXT NOT NULL,
              kind TEXT NOT NULL,
              recipients TEXT NOT NULL,
-             remaining INTEGER NOT NULL,
-             body TEXT NOT NULL,
-             PRIMARY KEY (visit, seq)
-         ) WITHOUT ROWID;
+             body TEXT NOT NULL
+         );
          CREATE TABLE IF NOT EXISTS cursors (
              visit TEXT NOT NULL,
              participant TEXT NOT NULL,
@@ -103,8 +102,9 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
 
 /// Databases written before schema 2 kept messages in `messages` (a rowid
 /// table with two indexes) and one `pending` row per recipient still owed
-/// each message. Schema 2 keeps one row per message naming the recipients
-/// still owed it. Moves what is still owed, in one transaction.
+/// each message. Schema 2 appends messages to `e2e_messages` naming the
+/// recipients still owed each (see [`e2e_log`](super::e2e_log)). Moves what
+/// is still owed, in one transaction.
 fn migrate_v1_messages(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -117,15 +117,14 @@ fn migrate_v1_messages(conn: &Connection) -> Result<(), StoreError> {
         .and_then(|mut s| s.exists([]))
         .map_err(backend)?;
     let moved = if old {
-        "INSERT OR IGNORE INTO e2e_messages
-             (visit, seq, ts, sender, kind, recipients, remaining, body)
+        "INSERT INTO e2e_messages (visit, seq, ts, sender, kind, recipients, body)
          SELECT m.visit, m.seq, m.ts, m.sender, m.kind,
                 (SELECT json_group_array(p.recipient) FROM pending p
                   WHERE p.visit = m.visit AND p.seq = m.seq),
-                (SELECT count(*) FROM pending p WHERE p.visit = m.visit AND p.seq = m.seq),
                 m.body
          FROM messages m
-         WHERE EXISTS (SELECT 1 FROM pending p WHERE p.visit = m.visit AND p.seq = m.seq);
+         WHERE EXISTS (SELECT 1 FROM pending p WHERE p.visit = m.visit AND p.seq = m.seq)
+         ORDER BY m.visit, m.seq;
          DROP TABLE pending;
          DROP TABLE messages;"
     } else {
@@ -195,6 +194,7 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
 struct Backend {
     conn: Connection,
     next_seq: HashMap<String, i64>,
+    log: MessageLog,
     sync: WalSync,
 }
 
@@ -221,6 +221,7 @@ impl Backend {
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(backend)?;
         Ok(Self {
+            log: MessageLog::load(&conn)?,
             conn,
             next_seq: HashMap::new(),
             sync: WalSync::start(wal)?,
@@ -265,11 +266,16 @@ impl Backend {
     }
 
     /// One transaction over `cmds`: all their outcomes, or the first error
-    /// (nothing written; the cached counters are dropped).
+    /// (nothing written; the cached counters and the message index are
+    /// rebuilt from what the database holds).
     fn transaction(&mut self, cmds: &[Command]) -> Result<Vec<Outcome>, StoreError> {
         let result = self.try_transaction(cmds);
         if result.is_err() {
             self.next_seq.clear();
+            match MessageLog::load(&self.conn) {
+                Ok(log) => self.log = log,
+                Err(e) => tracing::error!(error = %e, "cannot reload the message index"),
+            }
         }
         result
     }
@@ -279,8 +285,15 @@ impl Backend {
         let mut outcomes = Vec::with_capacity(cmds.len());
         let mut appended: HashMap<&str, i64> = HashMap::new();
         for cmd in cmds {
-            outcomes.push(apply(&tx, cmd, &mut self.next_seq, &mut appended)?);
+            outcomes.push(apply(
+                &tx,
+                cmd,
+                &mut self.log,
+                &mut self.next_seq,
+                &mut appended,
+            )?);
         }
+        self.log.collect(&tx, std::time::Instant::now(), false)?;
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO visit_seq (visit, next) VALUES (?1, ?2)
@@ -311,6 +324,7 @@ fn deletes_bodies(cmd: &Command) -> bool {
 fn apply<'c>(
     tx: &rusqlite::Transaction<'_>,
     cmd: &'c Command,
+    log: &mut MessageLog,
     next_seq: &mut HashMap<String, i64>,
     appended: &mut HashMap<&'c str, i64>,
 ) -> Result<Outcome, StoreError> {
@@ -327,7 +341,7 @@ fn apply<'c>(
                 Some(&n) => n - 1,
                 None => stored_next_seq(tx, visit.as_str())? - 1,
             };
-            write_visit(tx, visit.as_str(), writes, last)?;
+            write_visit(tx, log, visit.as_str(), writes, last)?;
             if writes.iter().any(|w| matches!(w, VisitWrite::EndVisit)) {
                 next_seq.remove(visit.as_str());
                 appended.remove(visit.as_str());
@@ -336,13 +350,13 @@ fn apply<'c>(
         }
         Command::Sweep {
             now, retention_s, ..
-        } => Outcome::Count(sweep(tx, *now, *retention_s)?),
+        } => Outcome::Count(sweep(tx, log, *now, *retention_s)?),
         Command::AppendMessage { visit, message, .. } => {
             let seq = match next_seq.get(visit.as_str()) {
                 Some(&n) => n,
                 None => stored_next_seq(tx, visit.as_str())?,
             };
-            append(tx, visit.as_str(), seq, message)?;
+            log.append(tx, visit.as_str(), seq, message)?;
             next_seq.insert(visit.as_str().to_owned(), seq + 1);
             appended.insert(visit.as_str(), seq + 1);
             Outcome::Count(
@@ -354,7 +368,14 @@ fn apply<'c>(
             recipient,
             after,
             ..
-        } => Outcome::Messages(backlog(tx, visit.as_str(), recipient.as_str(), *after)?),
+        } => {
+            let after = i64::try_from(*after).unwrap_or(i64::MAX).max(cursor(
+                tx,
+                visit.as_str(),
+                recipient.as_str(),
+            )?);
+            Outcome::Messages(log.backlog(tx, visit.as_str(), recipient.as_str(), after)?)
+        }
     })
 }
 
@@ -445,6 +466,7 @@ fn load_visit(tx: &rusqlite::Transaction<'_>, visit: &str) -> Result<VisitSnapsh
 /// Applies a visit's writes; `last` is the highest seq it has assigned.
 fn write_visit(
     tx: &rusqlite::Transaction<'_>,
+    log: &mut MessageLog,
     visit: &str,
     writes: &[VisitWrite],
     last: i64,
@@ -463,7 +485,7 @@ fn write_visit(
             VisitWrite::ForgetParticipant(id) => {
                 // Everything sent so far is no longer owed to them, nor to
                 // anyone who joins later under the same id.
-                release(tx, visit, id.as_str(), last)?;
+                log.release(tx, visit, id.as_str(), last)?;
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1 AND participant = ?2",
                     "DELETE FROM resume WHERE visit = ?1 AND participant = ?2",
@@ -479,11 +501,10 @@ fn write_visit(
                 )
                 .and_then(|mut s| s.execute(params![visit]))
                 .map_err(backend)?;
+                log.end_visit(tx, visit)?;
                 for sql in [
                     "DELETE FROM participants WHERE visit = ?1",
                     "DELETE FROM resume WHERE visit = ?1",
-                    "DELETE FROM cursors WHERE visit = ?1",
-                    "DELETE FROM e2e_messages WHERE visit = ?1",
                     "DELETE FROM visit_seq WHERE visit = ?1",
                 ] {
                     tx.prepare_cached(sql)
@@ -494,172 +515,19 @@ fn write_visit(
             VisitWrite::Acked { participant, upto } => {
                 // Nobody can have processed a seq not yet assigned.
                 let upto = i64::try_from(*upto).unwrap_or(i64::MAX).min(last);
-                release(tx, visit, participant.as_str(), upto)?;
+                log.release(tx, visit, participant.as_str(), upto)?;
             }
         }
     }
     Ok(())
 }
 
-/// `recipient` is owed nothing up to `upto` any more: moves its cursor and
-/// counts it off each message in between that names it, deleting messages
-/// nobody is owed. Each message is visited once per recipient over its life.
-fn release(
+fn sweep(
     tx: &rusqlite::Transaction<'_>,
-    visit: &str,
-    recipient: &str,
-    upto: i64,
-) -> Result<(), StoreError> {
-    let prev = cursor(tx, visit, recipient)?;
-    if upto <= prev {
-        return Ok(());
-    }
-    tx.prepare_cached(
-        "INSERT INTO cursors (visit, participant, upto) VALUES (?1, ?2, ?3)
-         ON CONFLICT (visit, participant) DO UPDATE SET upto = excluded.upto",
-    )
-    .and_then(|mut s| s.execute(params![visit, recipient, upto]))
-    .map_err(backend)?;
-    let mut owed = Vec::new();
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT seq, recipients, remaining FROM e2e_messages
-                 WHERE visit = ?1 AND seq > ?2 AND seq <= ?3",
-            )
-            .map_err(backend)?;
-        let mut rows = stmt.query(params![visit, prev, upto]).map_err(backend)?;
-        while let Some(row) = rows.next().map_err(backend)? {
-            let seq: i64 = row.get(0).map_err(backend)?;
-            let to: String = row.get(1).map_err(backend)?;
-            if names(&to, recipient) {
-                owed.push((seq, row.get::<_, i64>(2).map_err(backend)?));
-            }
-        }
-    }
-    for (seq, remaining) in owed {
-        let sql = if remaining <= 1 {
-            "DELETE FROM e2e_messages WHERE visit = ?1 AND seq = ?2"
-        } else {
-            "UPDATE e2e_messages SET remaining = remaining - 1 WHERE visit = ?1 AND seq = ?2"
-        };
-        tx.prepare_cached(sql)
-            .and_then(|mut s| s.execute(params![visit, seq]))
-            .map_err(backend)?;
-    }
-    Ok(())
-}
-
-/// The highest seq `participant` is owed nothing up to (0 if none).
-fn cursor(
-    tx: &rusqlite::Transaction<'_>,
-    visit: &str,
-    participant: &str,
-) -> Result<i64, StoreError> {
-    tx.prepare_cached("SELECT upto FROM cursors WHERE visit = ?1 AND participant = ?2")
-        .and_then(|mut s| {
-            s.query_row(params![visit, participant], |r| r.get(0))
-                .optional()
-        })
-        .map(|n| n.unwrap_or(0))
-        .map_err(backend)
-}
-
-/// Whether a stored recipient list (a JSON array of ids) names `who`. Ids
-/// cannot hold quotes or backslashes, so the quoted id is an exact match.
-fn names(recipients: &str, who: &str) -> bool {
-    recipients.match_indices(who).any(|(i, _)| {
-        recipients.as_bytes().get(i.wrapping_sub(1)) == Some(&b'"')
-            && recipients.as_bytes().get(i + who.len()) == Some(&b'"')
-    })
-}
-
-fn kind_str(k: E2eKind) -> &'static str {
-    match k {
-        E2eKind::Chat => "chat",
-        E2eKind::Key => "key",
-        E2eKind::Receipt => "receipt",
-    }
-}
-
-fn parse_kind(s: &str) -> E2eKind {
-    match s {
-        "key" => E2eKind::Key,
-        "receipt" => E2eKind::Receipt,
-        _ => E2eKind::Chat,
-    }
-}
-
-/// Stores a message under `seq`, owed to each of its recipients.
-fn append(
-    tx: &rusqlite::Transaction<'_>,
-    visit: &str,
-    seq: i64,
-    m: &StoredMessage,
-) -> Result<(), StoreError> {
-    let recipients: Vec<&str> = m.to.iter().map(|p| p.as_str()).collect();
-    let recipients_json =
-        serde_json::to_string(&recipients).map_err(|e| StoreError::Backend(e.to_string()))?;
-    tx.prepare_cached(
-        "INSERT INTO e2e_messages (visit, seq, ts, sender, kind, recipients, remaining, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            visit,
-            seq,
-            m.ts,
-            m.from.as_str(),
-            kind_str(m.kind),
-            recipients_json,
-            recipients.len() as i64,
-            m.body
-        ])
-    })
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// Messages still owed to `recipient` with seq above `after`, in order.
-fn backlog(
-    tx: &rusqlite::Transaction<'_>,
-    visit: &str,
-    recipient: &str,
-    after: u64,
-) -> Result<Vec<StoredMessage>, StoreError> {
-    let after = i64::try_from(after)
-        .unwrap_or(i64::MAX)
-        .max(cursor(tx, visit, recipient)?);
-    let mut stmt = tx
-        .prepare_cached(
-            "SELECT seq, ts, sender, kind, recipients, body FROM e2e_messages
-             WHERE visit = ?1 AND seq > ?2 ORDER BY seq",
-        )
-        .map_err(backend)?;
-    let mut rows = stmt.query(params![visit, after]).map_err(backend)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(backend)? {
-        let seq: i64 = row.get(0).map_err(backend)?;
-        let to: String = row.get(4).map_err(backend)?;
-        if !names(&to, recipient) {
-            continue;
-        }
-        let corrupt = |what: &str| StoreError::Backend(format!("corrupt message {seq}: {what}"));
-        let from: String = row.get(2).map_err(backend)?;
-        let kind: String = row.get(3).map_err(backend)?;
-        out.push(StoredMessage {
-            seq: u64::try_from(seq).map_err(|_| corrupt("seq"))?,
-            ts: row.get(1).map_err(backend)?,
-            from: ParticipantId::new(from).map_err(|_| corrupt("sender"))?,
-            to: serde_json::from_str(&to).map_err(|_| corrupt("recipients"))?,
-            kind: parse_kind(&kind),
-            body: row.get(5).map_err(backend)?,
-        });
-    }
-    Ok(out)
-}
-
-fn sweep(tx: &rusqlite::Transaction<'_>, now: i64, retention_s: u64) -> Result<u64, StoreError> {
+    log: &mut MessageLog,
+    now: i64,
+    retention_s: u64,
+) -> Result<u64, StoreError> {
     let a = tx
         .execute("DELETE FROM jti WHERE expires < ?1", params![now])
         .map_err(backend)?;
@@ -669,25 +537,15 @@ fn sweep(tx: &rusqlite::Transaction<'_>, now: i64, retention_s: u64) -> Result<u
     let cutoff_ms = now
         .saturating_sub(i64::try_from(retention_s).unwrap_or(i64::MAX))
         .saturating_mul(1000);
-    // A scan: the table holds only what is still owed, and sweeps are rare.
-    let c = tx
-        .execute("DELETE FROM e2e_messages WHERE ts < ?1", params![cutoff_ms])
-        .map_err(backend)?;
-    // A cursor only matters while its visit has messages.
-    tx.execute(
-        "DELETE FROM cursors WHERE NOT EXISTS
-           (SELECT 1 FROM e2e_messages m WHERE m.visit = cursors.visit)",
-        [],
-    )
-    .map_err(backend)?;
-    Ok((a + b + c) as u64)
+    let c = log.sweep(tx, cutoff_ms)?;
+    Ok(a as u64 + b as u64 + c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{ParticipantRecord, key_of};
-    use bedside_protocol::{ParticipantId, Role, VisitId};
+    use bedside_protocol::{E2eKind, ParticipantId, Role, VisitId};
 
     fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         ResumeRecord {
@@ -856,7 +714,9 @@ mod tests {
         }
     }
 
-    fn rows(dir: &std::path::Path) -> i64 {
+    /// Rows left once garbage is collected (a sweep collects it at once).
+    async fn rows(store: &Store, dir: &std::path::Path) -> i64 {
+        store.sweep(0, 0).await.unwrap();
         Connection::open(dir.join("bedside.db"))
             .unwrap()
             .query_row("SELECT count(*) FROM e2e_messages", [], |r| r.get(0))
@@ -877,21 +737,17 @@ mod tests {
         store.write_visit(&v, vec![acked("a", 2)]).await.unwrap();
         assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
         assert_eq!(owed(&store, &v, "b", 0).await, [1, 3]);
-        assert_eq!(rows(dir.path()), 3); // 2 went: only a was owed it
+        assert_eq!(rows(&store, dir.path()).await, 3); // 2 went: only a was owed it
         store.write_visit(&v, vec![acked("b", 3)]).await.unwrap();
-        assert_eq!(rows(dir.path()), 1);
+        assert_eq!(rows(&store, dir.path()).await, 1);
         // Leaving releases what was owed; whoever joins later under the same
         // id gets only what is sent after.
+        let ab = ParticipantId::new("ab").unwrap();
         store
-            .write_visit(
-                &v,
-                vec![VisitWrite::ForgetParticipant(
-                    ParticipantId::new("ab").unwrap(),
-                )],
-            )
+            .write_visit(&v, vec![VisitWrite::ForgetParticipant(ab)])
             .await
             .unwrap();
-        assert_eq!(rows(dir.path()), 0);
+        assert_eq!(rows(&store, dir.path()).await, 0);
         assert_eq!(append(&store, &v, to("dr", &["ab"])).await, 5);
         assert_eq!(owed(&store, &v, "ab", 0).await, [5]);
         // An ack past the last seq does not release messages sent after it.
@@ -901,11 +757,38 @@ mod tests {
             .unwrap();
         assert_eq!(append(&store, &v, to("dr", &["a"])).await, 6);
         assert_eq!(owed(&store, &v, "a", 0).await, [6]);
+        // What is owed survives a restart (the index is rebuilt).
+        drop(store);
+        let (store, _h) = open(dir.path()).unwrap();
+        assert_eq!(owed(&store, &v, "a", 0).await, [6]);
+        assert_eq!(owed(&store, &v, "ab", 0).await, [5]);
+        assert_eq!(owed(&store, &v, "b", 0).await, Vec::<u64>::new());
+        assert_eq!(append(&store, &v, to("dr", &["a"])).await, 7);
         store
-            .write_visit(&v, vec![acked("a", 6), acked("ab", 5)])
+            .write_visit(&v, vec![acked("a", 7), acked("ab", 5)])
             .await
             .unwrap();
-        assert_eq!(rows(dir.path()), 0);
+        assert_eq!(rows(&store, dir.path()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn retention_deletes_what_is_still_owed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        let v = VisitId::new("v").unwrap();
+        let old = StoredMessage {
+            ts: 1_000,
+            ..to("dr", &["a"])
+        };
+        append(&store, &v, old).await;
+        let new = StoredMessage {
+            ts: 100_000,
+            ..to("dr", &["a"])
+        };
+        append(&store, &v, new).await;
+        // now = 150 s, retention 100 s: the first (1 s) goes, the second stays.
+        assert_eq!(store.sweep(150, 100).await.unwrap(), 1);
+        assert_eq!(owed(&store, &v, "a", 0).await, [2]);
     }
 
     #[tokio::test]
@@ -943,7 +826,7 @@ mod tests {
         assert_eq!(b[1].to, [ParticipantId::new("b").unwrap()]);
         assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
         assert_eq!(append(&store, &v, to("dr", &["a"])).await, 4);
-        assert_eq!(rows(dir.path()), 3);
+        assert_eq!(rows(&store, dir.path()).await, 3);
     }
 
     #[tokio::test]
