@@ -15,6 +15,7 @@
 //! means "on disk". Nothing here knows SQL; a Redis backend can serve the same
 //! commands.
 
+mod checkpointer;
 mod e2e_log;
 pub mod sqlite;
 mod wal_sync;

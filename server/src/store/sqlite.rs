@@ -15,6 +15,7 @@
 //! deleted message bodies (end of visit, retention sweep) the write-ahead log
 //! is checkpointed and truncated, so no body outlives its deletion on disk.
 
+use super::checkpointer::Checkpointer;
 use super::e2e_log::{MessageLog, cursor};
 use super::wal_sync::{Committed, WalSync};
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
@@ -33,7 +34,7 @@ pub fn open(data_dir: &Path) -> Result<(Store, std::thread::JoinHandle<()>), Sto
     let path = data_dir.join("bedside.db");
     let conn = Connection::open(&path).map_err(backend)?;
     init(&conn)?;
-    let backend = Backend::new(conn, &data_dir.join("bedside.db-wal"))?;
+    let backend = Backend::new(conn, &path)?;
     let (tx, rx) = mpsc::channel(4096);
     let handle = std::thread::Builder::new()
         .name("bedside-store".into())
@@ -50,6 +51,7 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
+         PRAGMA wal_autocheckpoint = 0;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
          PRAGMA secure_delete = ON;
@@ -191,11 +193,14 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
 /// The store thread's state: the connection and each visit's next `seq`,
 /// cached so an append costs one insert (the counter row is written once
 /// per visit per batch).
+/// Fields drop in order: the last answers go out, the checkpointer stops,
+/// then the connection closes.
 struct Backend {
-    conn: Connection,
+    sync: WalSync,
+    _checkpointer: Checkpointer,
     next_seq: HashMap<String, i64>,
     log: MessageLog,
-    sync: WalSync,
+    conn: Connection,
 }
 
 fn run(mut backend: Backend, mut rx: mpsc::Receiver<Command>) {
@@ -215,16 +220,19 @@ fn run(mut backend: Backend, mut rx: mpsc::Receiver<Command>) {
 }
 
 impl Backend {
-    /// Takes over `conn` (initialized, so in WAL mode), whose write-ahead
-    /// log is `wal`. A first read opens (creating) the log.
-    fn new(conn: Connection, wal: &Path) -> Result<Self, StoreError> {
+    /// Takes over `conn` (initialized, so in WAL mode) to the database `db`.
+    /// A first read opens (creating) its write-ahead log.
+    fn new(conn: Connection, db: &Path) -> Result<Self, StoreError> {
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(backend)?;
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
         Ok(Self {
+            sync: WalSync::start(Path::new(&wal))?,
+            _checkpointer: Checkpointer::start(db)?,
+            next_seq: HashMap::new(),
             log: MessageLog::load(&conn)?,
             conn,
-            next_seq: HashMap::new(),
-            sync: WalSync::start(wal)?,
         })
     }
 
@@ -251,9 +259,7 @@ impl Backend {
         if purge {
             // Deleted bodies may still sit in WAL frames: fold the log into
             // the (securely deleted) database and truncate it.
-            if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
-                tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
-            }
+            self.purge_log();
         }
         self.sync.committed(Committed {
             dirty: self.conn.total_changes() != changes,
@@ -263,6 +269,28 @@ impl Backend {
                 }
             }),
         });
+    }
+
+    /// Folds the write-ahead log into the database and truncates it. Busy
+    /// while the checkpointer's own pass runs: then it tries again.
+    fn purge_log(&self) {
+        for _ in 0..100 {
+            match self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                }) {
+                Ok(0) => return,
+                Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint after deletion failed");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(
+            "WAL checkpoint after deletion stayed busy; deleted bodies may remain in the log until the next one"
+        );
     }
 
     /// One transaction over `cmds`: all their outcomes, or the first error
@@ -644,8 +672,8 @@ mod tests {
             [],
         )
         .unwrap();
-        let wal = dir.path().join("t.db-wal");
-        let mut backend = Backend::new(conn, &wal).unwrap();
+        let db = dir.path().join("t.db");
+        let mut backend = Backend::new(conn, &db).unwrap();
         let (jti_tx, mut jti_rx) = tokio::sync::oneshot::channel();
         let (load_tx, mut load_rx) = tokio::sync::oneshot::channel();
         let mut seq_rx = Vec::new();
@@ -677,8 +705,7 @@ mod tests {
             .collect();
         assert_eq!(seqs, [1, 2]);
         // The counter was persisted: a fresh backend on the same file goes on.
-        let mut backend =
-            Backend::new(Connection::open(dir.path().join("t.db")).unwrap(), &wal).unwrap();
+        let mut backend = Backend::new(Connection::open(&db).unwrap(), &db).unwrap();
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         backend.execute_batch(&mut vec![Command::AppendMessage {
             visit: VisitId::new("v").unwrap(),
