@@ -9,9 +9,9 @@
 use crate::visit::ConnId;
 use bedside_protocol::CloseCode;
 use futures_util::{Sink, SinkExt};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Notify, mpsc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -34,20 +34,29 @@ pub enum Outbound {
 }
 
 /// The sending side of a connection's queue, held by its visit.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ConnHandle {
     /// The connection.
     pub id: ConnId,
-    tx: mpsc::UnboundedSender<Outbound>,
-    queued: Arc<Queued>,
-    overflow: Arc<Notify>,
+    shared: Arc<Shared>,
 }
 
-/// What sits in a queue, counted by the senders and the writer.
+/// The queue between the handles and the writer. An idle connection's
+/// queue holds no allocation: the writer takes the whole deque each time.
 #[derive(Debug, Default)]
-struct Queued {
-    frames: AtomicUsize,
-    bytes: AtomicUsize,
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Something was queued (or the last handle went).
+    wake: Notify,
+    /// The queue overflowed: the writer stops even mid-write.
+    overflow: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Outbound>,
+    bytes: usize,
+    handles: usize,
 }
 
 /// The queue was full: the connection is being dropped.
@@ -70,46 +79,71 @@ impl ConnHandle {
             Outbound::Frame(t) => t.len(),
             Outbound::Close(_) => 0,
         };
-        let frames = self.queued.frames.fetch_add(1, Ordering::Relaxed) + 1;
-        let bytes = self.queued.bytes.fetch_add(len, Ordering::Relaxed) + len;
-        if frames > QUEUE_FRAMES || bytes > QUEUE_BYTES {
-            self.queued.frames.fetch_sub(1, Ordering::Relaxed);
-            self.queued.bytes.fetch_sub(len, Ordering::Relaxed);
-            self.overflow.notify_one();
-            return Err(Overflow);
+        let was_empty = {
+            let mut q = self.shared.lock();
+            if q.items.len() >= QUEUE_FRAMES || q.bytes + len > QUEUE_BYTES {
+                drop(q);
+                self.shared.overflow.notify_one();
+                return Err(Overflow);
+            }
+            q.bytes += len;
+            q.items.push_back(out);
+            q.items.len() == 1
+        };
+        if was_empty {
+            self.shared.wake.notify_one();
         }
-        // A closed receiver means the connection is already gone.
-        let _ = self.tx.send(out);
         Ok(())
+    }
+}
+
+impl Clone for ConnHandle {
+    fn clone(&self) -> Self {
+        self.shared.lock().handles += 1;
+        Self {
+            id: self.id,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for ConnHandle {
+    fn drop(&mut self) {
+        let last = {
+            let mut q = self.shared.lock();
+            q.handles -= 1;
+            q.handles == 0
+        };
+        if last {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding the lock cannot leave the queue invalid.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// A connection's queue: the handle for others and the writer's end.
 pub fn queue(id: ConnId) -> (ConnHandle, Writer) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let overflow = Arc::new(Notify::new());
-    let queued = Arc::new(Queued::default());
+    let shared = Arc::new(Shared::default());
+    shared.lock().handles = 1;
     (
         ConnHandle {
             id,
-            tx,
-            queued: queued.clone(),
-            overflow: overflow.clone(),
+            shared: shared.clone(),
         },
-        Writer {
-            rx,
-            queued,
-            overflow,
-        },
+        Writer { shared },
     )
 }
 
 /// The draining end of a connection's queue.
 #[derive(Debug)]
 pub struct Writer {
-    rx: mpsc::UnboundedReceiver<Outbound>,
-    queued: Arc<Queued>,
-    overflow: Arc<Notify>,
+    shared: Arc<Shared>,
 }
 
 /// How the writer ended.
@@ -134,25 +168,29 @@ impl Writer {
     /// Drains the queue into `sink` until a close, an overflow, or the end.
     /// Batches: frames already queued are fed before one flush. An overflow
     /// interrupts even a write blocked on a full socket.
-    pub async fn run<S>(mut self, mut sink: S) -> WriterEnd
+    pub async fn run<S>(self, mut sink: S) -> WriterEnd
     where
         S: Sink<Message> + Unpin,
     {
-        let overflow = self.overflow.clone();
+        let shared = self.shared.clone();
         let end = async {
             loop {
-                let mut item = match self.rx.recv().await {
-                    Some(item) => item,
-                    None => {
+                let (batch, gone) = {
+                    let mut q = shared.lock();
+                    q.bytes = 0;
+                    (std::mem::take(&mut q.items), q.handles == 0)
+                };
+                if batch.is_empty() {
+                    if gone {
                         let _ = sink.close().await;
                         return WriterEnd::Drained;
                     }
-                };
-                loop {
-                    self.queued.frames.fetch_sub(1, Ordering::Relaxed);
+                    shared.wake.notified().await;
+                    continue;
+                }
+                for item in batch {
                     match item {
                         Outbound::Frame(text) => {
-                            self.queued.bytes.fetch_sub(text.len(), Ordering::Relaxed);
                             if sink.feed(Message::Text(text)).await.is_err() {
                                 return WriterEnd::Failed;
                             }
@@ -163,10 +201,6 @@ impl Writer {
                             return WriterEnd::Closed(code.code());
                         }
                     }
-                    match self.rx.try_recv() {
-                        Ok(more) => item = more,
-                        Err(_) => break,
-                    }
                 }
                 if sink.flush().await.is_err() {
                     return WriterEnd::Failed;
@@ -175,7 +209,7 @@ impl Writer {
         };
         tokio::select! {
             biased;
-            _ = overflow.notified() => {}
+            _ = self.shared.overflow.notified() => {}
             end = end => return end,
         }
         // The client stopped reading: try to say why, but never wait long.
@@ -189,5 +223,74 @@ impl Writer {
         })
         .await;
         WriterEnd::Closed(SLOW_CONSUMER_CLOSE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn texts(out: &[Message]) -> Vec<String> {
+        out.iter()
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn frames_go_out_in_order_and_an_idle_queue_holds_no_memory() {
+        let (h, w) = queue(ConnId(1));
+        h.send("a".into()).unwrap();
+        h.send("b".into()).unwrap();
+        let h2 = h.clone();
+        let task = tokio::spawn(async move {
+            let mut out = Vec::new();
+            let end = w.run(&mut out).await;
+            (end, out)
+        });
+        while !h.shared.lock().items.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(h.shared.lock().items.capacity(), 0);
+        h2.send("c".into()).unwrap();
+        drop(h);
+        drop(h2);
+        let (end, out) = task.await.unwrap();
+        assert_eq!(end, WriterEnd::Drained);
+        assert_eq!(texts(&out), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_drain_is_closed_with_1013() {
+        let (h, w) = queue(ConnId(1));
+        for _ in 0..QUEUE_FRAMES {
+            h.send("x".into()).unwrap();
+        }
+        assert_eq!(h.send("x".into()), Err(Overflow));
+        let mut out = Vec::new();
+        assert_eq!(
+            w.run(&mut out).await,
+            WriterEnd::Closed(SLOW_CONSUMER_CLOSE)
+        );
+        // Bytes count too.
+        let (h, _w) = queue(ConnId(2));
+        let big = Utf8Bytes::from("y".repeat(QUEUE_BYTES / 2 + 1));
+        h.send(big.clone()).unwrap();
+        assert_eq!(h.send(big), Err(Overflow));
+    }
+
+    #[tokio::test]
+    async fn a_close_is_sent_after_what_was_queued_before_it() {
+        let (h, w) = queue(ConnId(1));
+        h.send("last words".into()).unwrap();
+        h.close(CloseCode::GoingAway).unwrap();
+        let mut out = Vec::new();
+        let end = w.run(&mut out).await;
+        assert_eq!(end, WriterEnd::Closed(CloseCode::GoingAway.code()));
+        assert_eq!(texts(&out[..1]), ["last words"]);
+        assert!(matches!(out[1], Message::Close(Some(_))));
     }
 }

@@ -100,7 +100,8 @@ where
         tokio::select! {
             r = tokio::time::timeout(
                 Duration::from_secs(hub.config.session.hello_timeout_s),
-                conn.authenticate(&mut stream),
+                // Boxed: its state is large and needed only until welcome.
+                Box::pin(conn.authenticate(&mut stream)),
             ) => match r {
                 Ok(Ok(identity)) => Some(identity),
                 Ok(Err(code)) => { conn.close(code); None }
@@ -357,7 +358,8 @@ impl Conn {
     ) where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
-        let Some(visit) = self.attach(&me).await else {
+        // Rare, large futures are boxed so an idle session stays small.
+        let Some(visit) = Box::pin(self.attach(&me)).await else {
             self.close(CloseCode::GoingAway);
             return;
         };
@@ -420,7 +422,7 @@ impl Conn {
                     break;
                 }
                 ClientMessage::Refresh { token } => {
-                    self.refresh(&mut me, token, id, &visit).await;
+                    Box::pin(self.refresh(&mut me, token, id, &visit)).await;
                     continue;
                 }
                 ClientMessage::Offer { sdp, .. } | ClientMessage::Answer { sdp, .. } => {
@@ -431,7 +433,8 @@ impl Conn {
                             let ev =
                                 Event::by(self.actor(&me), Action::SdpRejected, Outcome::Denied)
                                     .detail("rule", v.rule);
-                            let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
+                            let _ = Box::pin(self.hub.audit.log(ev, Durability::Written).durable())
+                                .await;
                             let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
                             if let ServerMessage::Error(b) = &mut m {
                                 b.rule = Some(v.rule.to_owned());

@@ -116,7 +116,9 @@ fn committed(
 
 impl VisitTask {
     async fn run(&mut self, id: VisitId, mut rx: mpsc::Receiver<VisitCommand>) {
-        let snapshot = match self.hub.store.load_visit(&id).await {
+        // Handlers are boxed: their futures are large and live only while a
+        // message is handled, so an idle visit's task stays small.
+        let snapshot = match Box::pin(self.hub.store.load_visit(&id)).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(visit = %id, error = %e, "cannot load visit; refusing joins");
@@ -147,27 +149,21 @@ impl VisitTask {
             let linger_until = empty_since.map(|t| t + LINGER);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.command(&mut visit, cmd).await,
+                    Some(cmd) => Box::pin(self.command(&mut visit, cmd)).await,
                     None => break,
                 },
                 Some(input) = self.commits.next(), if !self.commits.is_empty() => {
-                    let out = visit.handle(now_ms(), input);
-                    self.carry_out(&mut visit, out, None).await;
+                    self.handle(&mut visit, input).await;
                 }
                 Some(input) = self.loads.next(), if !self.loads.is_empty() => {
-                    let out = visit.handle(now_ms(), input);
-                    self.carry_out(&mut visit, out, None).await;
+                    self.handle(&mut visit, input).await;
                 }
                 Some((ok, actions, arrived)) = self.gates.next(), if !self.gates.is_empty() => {
-                    self.gate_opened(&mut visit, ok, actions, arrived).await;
+                    Box::pin(self.gate_opened(&mut visit, ok, actions, arrived)).await;
                 }
-                _ = sleep_until(timer) => {
-                    let out = visit.handle(now_ms(), Input::Tick);
-                    self.carry_out(&mut visit, out, None).await;
-                }
+                _ = sleep_until(timer) => self.handle(&mut visit, Input::Tick).await,
                 _ = shutdown.changed() => {
-                    let out = visit.handle(now_ms(), Input::Shutdown);
-                    self.carry_out(&mut visit, out, None).await;
+                    self.handle(&mut visit, Input::Shutdown).await;
                     break;
                 }
                 _ = sleep_until(linger_until) => break,
@@ -187,6 +183,12 @@ impl VisitTask {
         // reply (the caller looks the visit up again and starts a new task).
         rx.close();
         while rx.try_recv().is_ok() {}
+    }
+
+    /// Feeds `input` to the visit and carries out what it says.
+    async fn handle(&mut self, visit: &mut Visit, input: Input) {
+        let out = visit.handle(now_ms(), input);
+        Box::pin(self.carry_out(visit, out, None)).await;
     }
 
     async fn command(&mut self, visit: &mut Visit, cmd: VisitCommand) {
