@@ -1,6 +1,6 @@
 //! The waiting room (section 4): admit, deny, remove.
 
-use super::{ConnId, Member, Output, Visit};
+use super::{ConnId, Output, Visit};
 use crate::audit::{Action, Event, Outcome};
 use crate::store::VisitWrite;
 use bedside_protocol::{CloseCode, ErrorCode, LeftReason, MessageId, ParticipantId, ServerMessage};
@@ -17,7 +17,7 @@ impl Visit {
         what: &'static str,
         id: &Option<MessageId>,
     ) -> bool {
-        if self.members.get(pid).is_some_and(Member::is_provider) {
+        if self.members.get(pid).is_some_and(|m| m.is_provider()) {
             return true;
         }
         self.audit_denied(pid, what);
@@ -83,7 +83,7 @@ impl Visit {
             .members
             .get(target)
             .filter(|m| m.is_waiting())
-            .and_then(Member::conn)
+            .and_then(|m| m.conn())
         else {
             self.error(
                 conn,
@@ -129,7 +129,7 @@ impl Visit {
         }
         self.audit_decision(pid, Action::Remove, target);
         let member = self.members.get(target).filter(|m| m.record.admitted);
-        match member.and_then(Member::conn) {
+        match member.and_then(|m| m.conn()) {
             Some(target_conn) => self.expel(target, target_conn, reason, LeftReason::Removed),
             None => {
                 // Offline but resumable: forget them so a resume cannot bring them back.

@@ -194,7 +194,8 @@ pub struct Visit {
     settings: VisitSettings,
     ended: bool,
     /// Every known participant by id (admitted or waiting, live or not).
-    members: BTreeMap<ParticipantId, Member>,
+    /// Boxed: a B-tree node holds room for 11 entries, and a member is large.
+    members: BTreeMap<ParticipantId, Box<Member>>,
     /// Live connection → member.
     conns: HashMap<ConnId, ParticipantId>,
     /// Appends waiting for the store.
@@ -216,7 +217,7 @@ impl Visit {
         let members = snapshot
             .participants
             .into_iter()
-            .map(|r| (r.id.clone(), Member::offline(r)))
+            .map(|r| (r.id.clone(), Box::new(Member::offline(r))))
             .collect();
         Self {
             id,
@@ -337,7 +338,7 @@ impl Visit {
         let member = self
             .members
             .entry(j.participant.clone())
-            .or_insert_with(|| Member::new(&j));
+            .or_insert_with(|| Box::new(Member::new(&j)));
         member.refresh_identity(&j);
         member.attach(now, &j, &self.id);
         self.conns.insert(j.conn, j.participant.clone());
@@ -385,7 +386,7 @@ impl Visit {
             if self
                 .members
                 .get(&j.participant)
-                .is_some_and(Member::is_provider)
+                .is_some_and(|m| m.is_provider())
             {
                 let lobby = self.lobby_message();
                 self.send_one(j.conn, lobby);
@@ -398,12 +399,12 @@ impl Visit {
 
     /// An admitted member's connection goes live: `admitted` to them, `joined` to the others.
     fn enter(&mut self, id: &ParticipantId) {
-        let Some(conn) = self.members.get(id).and_then(Member::conn) else {
+        let Some(conn) = self.members.get(id).and_then(|m| m.conn()) else {
             return;
         };
         let participants = self.present_participants();
         self.send_one(conn, ServerMessage::Admitted { participants });
-        if let Some(view) = self.members.get(id).map(Member::view) {
+        if let Some(view) = self.members.get(id).map(|m| m.view()) {
             let others = self.present_conns_except(id);
             self.send(others, ServerMessage::Joined { participant: view });
         }
@@ -565,7 +566,7 @@ impl Visit {
     }
 
     fn end_visit(&mut self, conn: ConnId, pid: &ParticipantId, id: Option<MessageId>) {
-        if !self.members.get(pid).is_some_and(Member::is_provider) {
+        if !self.members.get(pid).is_some_and(|m| m.is_provider()) {
             self.error(
                 conn,
                 ErrorCode::Forbidden,

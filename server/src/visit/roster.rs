@@ -179,7 +179,7 @@ impl Visit {
         self.members
             .values()
             .filter(|m| m.is_present())
-            .map(Member::view)
+            .map(|m| m.view())
             .collect()
     }
 
@@ -188,7 +188,7 @@ impl Visit {
         self.members
             .values()
             .filter(|m| m.is_present() && m.record.id != *except)
-            .filter_map(Member::conn)
+            .filter_map(|m| m.conn())
             .collect()
     }
 
@@ -197,7 +197,7 @@ impl Visit {
         self.members
             .values()
             .filter(|m| m.is_present() && m.is_provider())
-            .filter_map(Member::conn)
+            .filter_map(|m| m.conn())
             .collect()
     }
 
@@ -231,6 +231,6 @@ impl Visit {
         self.members
             .get(id)
             .filter(|m| m.is_present())
-            .and_then(Member::conn)
+            .and_then(|m| m.conn())
     }
 }

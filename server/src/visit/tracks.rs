@@ -1,7 +1,7 @@
 //! Tracks and permissions (section 6): announcements, the screen-share
 //! permission, and the SDP rules that depend on them.
 
-use super::{ConnId, Member, Visit};
+use super::{ConnId, Visit};
 use crate::audit::{Action, Outcome};
 use crate::sdp::{MediaKind, SdpSummary, SdpViolation};
 use bedside_protocol::{
@@ -151,7 +151,7 @@ impl Visit {
         grant: bool,
         id: Option<MessageId>,
     ) {
-        if !self.members.get(pid).is_some_and(Member::is_provider) {
+        if !self.members.get(pid).is_some_and(|m| m.is_provider()) {
             let what = if grant { "grant" } else { "revoke" };
             self.audit_denied(pid, what);
             self.error(
@@ -247,7 +247,7 @@ impl Visit {
         self.members
             .values()
             .filter(|m| m.is_present())
-            .filter_map(Member::conn)
+            .filter_map(|m| m.conn())
             .collect()
     }
 
