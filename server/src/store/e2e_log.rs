@@ -5,10 +5,12 @@
 //! fills the last page or two of one B-tree instead of touching a page per
 //! visit, and rows are never updated. Which recipients are still owed a
 //! message is kept in memory (rebuilt at start from the rows and each
-//! recipient's cursor); a message nobody is owed any more becomes garbage and
-//! is deleted in bulk, in row-id order, at most a second later (so whole
-//! pages go at once). Ending a visit or the retention sweep deletes its rows
-//! at once, by row id.
+//! recipient's cursor); a message nobody is owed any more becomes garbage,
+//! deleted oldest first once [`GC_ROWS`] have piled up (so rows leave a page
+//! together) or a second has passed. Each batch deletes a bounded share, at
+//! least twice what it appended, so collection keeps up without ever
+//! stalling the commands queued behind it. Ending a visit or the retention
+//! sweep deletes its rows at once, by row id.
 //!
 //! `cursors` holds, per visit and recipient, the seq up to which it is owed
 //! nothing: its acks, or everything sent before it left. It is what makes the
@@ -21,12 +23,15 @@ use super::{StoreError, StoredMessage};
 use bedside_protocol::{E2eKind, ParticipantId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Garbage is deleted once this much has piled up...
-const GC_ROWS: usize = 4096;
+const GC_ROWS: usize = 1024;
 /// ...or this long after the last collection.
 const GC_EVERY: Duration = Duration::from_secs(1);
+/// Rows one batch deletes at least (when collection is due).
+const GC_BATCH: usize = 256;
 
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -41,20 +46,15 @@ struct Owed {
     to: Vec<String>,
 }
 
-/// One visit's rows.
-#[derive(Debug, Default)]
-struct VisitMessages {
-    /// By seq.
-    owed: BTreeMap<i64, Owed>,
-    /// Rows nobody is owed, not yet deleted.
-    garbage: Vec<i64>,
-}
+/// One visit's rows still owed to someone, by seq.
+type VisitMessages = BTreeMap<i64, Owed>;
 
 /// The in-memory index over `e2e_messages`.
 #[derive(Debug)]
 pub(super) struct MessageLog {
-    visits: HashMap<String, VisitMessages>,
-    garbage: usize,
+    visits: HashMap<Arc<str>, VisitMessages>,
+    /// Rows nobody is owed, not yet deleted: row id → visit.
+    garbage: BTreeMap<i64, Arc<str>>,
     collected: Instant,
 }
 
@@ -74,7 +74,7 @@ impl MessageLog {
         }
         let mut log = Self {
             visits: HashMap::new(),
-            garbage: 0,
+            garbage: BTreeMap::new(),
             collected: Instant::now(),
         };
         let mut stmt = conn
@@ -96,13 +96,13 @@ impl MessageLog {
                         .is_none_or(|&c| seq > c)
                 })
                 .collect();
-            let v = log.visits.entry(visit).or_default();
+            let visit: Arc<str> = visit.into();
             if to.is_empty() {
-                v.garbage.push(rowid);
-                log.garbage += 1;
+                log.garbage.insert(rowid, visit);
             } else {
                 let ts = r.get(3).map_err(backend)?;
-                v.owed.insert(seq, Owed { rowid, ts, to });
+                let v = log.visits.entry(visit).or_default();
+                v.insert(seq, Owed { rowid, ts, to });
             }
         }
         Ok(log)
@@ -135,12 +135,11 @@ impl MessageLog {
         })
         .map_err(backend)?;
         let rowid = tx.last_insert_rowid();
-        let v = self.visits.entry(visit.to_owned()).or_default();
+        let key = self.key(visit);
         if to.is_empty() {
-            v.garbage.push(rowid);
-            self.garbage += 1;
+            self.garbage.insert(rowid, key);
         } else {
-            v.owed.insert(
+            self.visits.entry(key).or_default().insert(
                 seq,
                 Owed {
                     rowid,
@@ -170,20 +169,20 @@ impl MessageLog {
         )
         .and_then(|mut s| s.execute(params![visit, recipient, upto]))
         .map_err(backend)?;
+        let key = self.key(visit);
         let Some(v) = self.visits.get_mut(visit) else {
             return Ok(());
         };
         let mut done = Vec::new();
-        for (&seq, owed) in v.owed.range_mut(prev + 1..=upto) {
+        for (&seq, owed) in v.range_mut(prev + 1..=upto) {
             owed.to.retain(|p| p != recipient);
             if owed.to.is_empty() {
                 done.push(seq);
             }
         }
         for seq in done {
-            if let Some(o) = v.owed.remove(&seq) {
-                v.garbage.push(o.rowid);
-                self.garbage += 1;
+            if let Some(o) = v.remove(&seq) {
+                self.garbage.insert(o.rowid, key.clone());
             }
         }
         Ok(())
@@ -206,7 +205,7 @@ impl MessageLog {
             )
             .map_err(backend)?;
         let mut out = Vec::new();
-        for (&seq, owed) in v.owed.range(after.saturating_add(1)..) {
+        for (&seq, owed) in v.range(after.saturating_add(1)..) {
             if !owed.to.iter().any(|p| p == recipient) {
                 continue;
             }
@@ -237,11 +236,20 @@ impl MessageLog {
 
     /// Deletes every row of `visit` and its cursors (the visit ended).
     pub fn end_visit(&mut self, tx: &Transaction<'_>, visit: &str) -> Result<(), StoreError> {
-        if let Some(v) = self.visits.remove(visit) {
-            self.garbage -= v.garbage.len();
-            let rows = v.owed.values().map(|o| o.rowid).chain(v.garbage);
-            delete_rows(tx, rows)?;
-        }
+        let mut rows: Vec<i64> = self
+            .visits
+            .remove(visit)
+            .map(|v| v.values().map(|o| o.rowid).collect())
+            .unwrap_or_default();
+        self.garbage.retain(|&rowid, v| {
+            let theirs = &**v == visit;
+            if theirs {
+                rows.push(rowid);
+            }
+            !theirs
+        });
+        rows.sort_unstable();
+        delete_rows(tx, rows)?;
         tx.prepare_cached("DELETE FROM cursors WHERE visit = ?1")
             .and_then(|mut s| s.execute(params![visit]))
             .map_err(backend)?;
@@ -254,13 +262,12 @@ impl MessageLog {
         let mut expired = Vec::new();
         for v in self.visits.values_mut() {
             let old: Vec<i64> = v
-                .owed
                 .iter()
                 .filter(|(_, o)| o.ts < cutoff_ms)
                 .map(|(&seq, _)| seq)
                 .collect();
             for seq in old {
-                if let Some(o) = v.owed.remove(&seq) {
+                if let Some(o) = v.remove(&seq) {
                     expired.push(o.rowid);
                 }
             }
@@ -268,8 +275,9 @@ impl MessageLog {
         let n = expired.len() as u64;
         expired.sort_unstable();
         delete_rows(tx, expired)?;
-        self.collect(tx, Instant::now(), true)?;
-        self.visits.retain(|_, v| !v.owed.is_empty());
+        let all = std::mem::take(&mut self.garbage).into_keys();
+        delete_rows(tx, all)?;
+        self.visits.retain(|_, v| !v.is_empty());
         // A cursor only matters while its visit has messages.
         let mut stmt = tx
             .prepare("SELECT DISTINCT visit FROM cursors")
@@ -280,7 +288,7 @@ impl MessageLog {
             .collect::<Result<_, _>>()
             .map_err(backend)?;
         for visit in visits {
-            if !self.visits.contains_key(&visit) {
+            if !self.visits.contains_key(visit.as_str()) {
                 tx.prepare_cached("DELETE FROM cursors WHERE visit = ?1")
                     .and_then(|mut s| s.execute(params![visit]))
                     .map_err(backend)?;
@@ -289,27 +297,45 @@ impl MessageLog {
         Ok(n)
     }
 
-    /// Deletes the garbage if enough has piled up or enough time has passed
-    /// (`force`: now).
+    /// The shared key for `visit` (one allocation per visit, not per row).
+    fn key(&self, visit: &str) -> Arc<str> {
+        match self.visits.get_key_value(visit) {
+            Some((k, _)) => k.clone(),
+            None => visit.into(),
+        }
+    }
+
+    /// Deletes up to `budget` of the oldest garbage rows if collection is
+    /// due: [`GC_ROWS`] have piled up, or [`GC_EVERY`] has passed (then all,
+    /// since little has piled up). `budget` is at least [`GC_BATCH`].
     pub fn collect(
         &mut self,
         tx: &Transaction<'_>,
         now: Instant,
-        force: bool,
+        budget: usize,
     ) -> Result<(), StoreError> {
-        let due = self.garbage >= GC_ROWS || now.duration_since(self.collected) >= GC_EVERY;
-        if self.garbage == 0 || !(force || due) {
+        if self.garbage.is_empty() {
+            self.collected = now;
             return Ok(());
         }
-        let mut rows: Vec<i64> = Vec::with_capacity(self.garbage);
-        for v in self.visits.values_mut() {
-            rows.append(&mut v.garbage);
+        let budget = if now.duration_since(self.collected) >= GC_EVERY {
+            usize::MAX
+        } else if self.garbage.len() >= GC_ROWS {
+            budget.max(GC_BATCH)
+        } else {
+            return Ok(());
+        };
+        let mut rows = Vec::new();
+        while rows.len() < budget {
+            match self.garbage.pop_first() {
+                Some((rowid, _)) => rows.push(rowid),
+                None => break,
+            }
         }
-        self.visits.retain(|_, v| !v.owed.is_empty());
-        rows.sort_unstable();
         delete_rows(tx, rows)?;
-        self.garbage = 0;
-        self.collected = now;
+        if self.garbage.is_empty() {
+            self.collected = now;
+        }
         Ok(())
     }
 }

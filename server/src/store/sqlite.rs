@@ -321,7 +321,12 @@ impl Backend {
                 &mut appended,
             )?);
         }
-        self.log.collect(&tx, std::time::Instant::now(), false)?;
+        let appends = cmds
+            .iter()
+            .filter(|c| matches!(c, Command::AppendMessage { .. }))
+            .count();
+        self.log
+            .collect(&tx, std::time::Instant::now(), 2 * appends)?;
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO visit_seq (visit, next) VALUES (?1, ?2)
@@ -572,6 +577,7 @@ fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::e2e_log::MessageLog;
     use crate::store::{ParticipantRecord, key_of};
     use bedside_protocol::{E2eKind, ParticipantId, Role, VisitId};
 
@@ -796,6 +802,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows(&store, dir.path()).await, 0);
+    }
+
+    #[test]
+    fn garbage_goes_a_bounded_share_per_batch_and_all_once_a_second_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        init(&conn).unwrap();
+        let mut log = MessageLog::load(&conn).unwrap();
+        let count = |tx: &rusqlite::Transaction<'_>| -> i64 {
+            tx.query_row("SELECT count(*) FROM e2e_messages", [], |r| r.get(0))
+                .unwrap()
+        };
+        let tx = conn.transaction().unwrap();
+        for seq in 1..=1500 {
+            log.append(&tx, "v", seq, &to("dr", &["a"])).unwrap();
+        }
+        let t0 = std::time::Instant::now();
+        log.collect(&tx, t0, 10).unwrap();
+        assert_eq!(count(&tx), 1500, "nothing is garbage yet");
+        log.release(&tx, "v", "a", 1100).unwrap();
+        log.collect(&tx, t0, 10).unwrap();
+        assert_eq!(
+            count(&tx),
+            1500 - 256,
+            "at least the minimum share, oldest first"
+        );
+        log.collect(&tx, t0, 10).unwrap();
+        assert_eq!(count(&tx), 1500 - 256, "below the pile-up threshold: wait");
+        let first: i64 = tx
+            .query_row("SELECT min(seq) FROM e2e_messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(first, 257);
+        log.collect(&tx, t0 + std::time::Duration::from_secs(2), 10)
+            .unwrap();
+        assert_eq!(count(&tx), 400, "a second later: all of it");
+        tx.commit().unwrap();
     }
 
     #[tokio::test]
