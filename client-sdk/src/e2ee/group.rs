@@ -203,6 +203,10 @@ struct Peer {
     blocked_hello: Option<SignedHello>,
     chains: BTreeMap<u64, (ReceivingChain, Option<u64>)>,
     newest_epoch: Option<u64>,
+    /// SHA-256 of the key message that set `newest_epoch`: the same bytes
+    /// again (a sender's outbox re-sent after a reconnect) are dropped
+    /// silently; anything else for an epoch not newer is a replay.
+    newest_key: Option<[u8; 32]>,
 }
 
 struct PendingChat {
@@ -518,6 +522,14 @@ impl Group {
         out: &mut Vec<Output>,
     ) -> Result<(), E2eeError> {
         let msg = KeyMessage::parse(body)?;
+        let digest: [u8; 32] = <sha2_next::Sha256 as sha2_next::Digest>::digest(body).into();
+        if self
+            .peers
+            .get(from)
+            .is_some_and(|p| p.newest_key == Some(digest))
+        {
+            return Ok(()); // already applied: a re-send, not news
+        }
         msg.sender
             .check_context(&self.visit, from)
             .map_err(|_| E2eeError::WrongSender)?;
@@ -552,6 +564,7 @@ impl Group {
             ),
         );
         peer.newest_epoch = Some(sender_epoch);
+        peer.newest_key = Some(digest);
         self.learn_hello(from, msg.sender);
         out.extend(self.grant_missing(rng));
         self.retry_pending(from, now_ms, out);
