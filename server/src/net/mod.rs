@@ -3,6 +3,7 @@
 //! task that drives each visit.
 
 pub mod http;
+pub mod inbox;
 pub mod outbound;
 pub mod session;
 pub mod tls;

@@ -2,6 +2,7 @@
 //! clock, and carries out what it returns (persist first, then send, then
 //! close). Exits when nobody has been connected for a while, or at shutdown.
 
+use super::inbox::{InboxReceiver, InboxSender, inbox};
 use super::outbound::{ConnHandle, Overflow};
 use crate::audit::{Durability, Logged};
 use crate::hub::{Hub, now_ms};
@@ -15,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// How long a visit task lingers with no connection before it exits.
@@ -44,13 +45,13 @@ pub enum VisitCommand {
 /// A cloneable sender to a visit task.
 #[derive(Debug, Clone)]
 pub struct VisitHandle {
-    tx: mpsc::Sender<VisitCommand>,
+    tx: InboxSender<VisitCommand>,
 }
 
 impl VisitHandle {
     /// Sends a command; `Err` means the task is gone.
     pub async fn send(&self, cmd: VisitCommand) -> Result<(), VisitCommand> {
-        self.tx.send(cmd).await.map_err(|e| e.0)
+        self.tx.send(cmd).await
     }
 
     /// The task has exited.
@@ -60,13 +61,13 @@ impl VisitHandle {
 
     /// Both handles reach the same task.
     pub fn same(&self, other: &VisitHandle) -> bool {
-        self.tx.same_channel(&other.tx)
+        self.tx.same(&other.tx)
     }
 }
 
 /// Starts the task for `visit`.
 pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
-    let (tx, rx) = mpsc::channel(INBOX);
+    let (tx, rx) = inbox(INBOX);
     let handle = VisitHandle { tx };
     let me = handle.clone();
     tokio::spawn(async move {
@@ -115,7 +116,7 @@ fn committed(
 }
 
 impl VisitTask {
-    async fn run(&mut self, id: VisitId, mut rx: mpsc::Receiver<VisitCommand>) {
+    async fn run(&mut self, id: VisitId, mut rx: InboxReceiver<VisitCommand>) {
         // Handlers are boxed: their futures are large and live only while a
         // message is handled, so an idle visit's task stays small.
         let snapshot = match Box::pin(self.hub.store.load_visit(&id)).await {
@@ -182,7 +183,7 @@ impl VisitTask {
         // Refuse what is still queued: joins are answered by dropping their
         // reply (the caller looks the visit up again and starts a new task).
         rx.close();
-        while rx.try_recv().is_ok() {}
+        while rx.try_recv().is_some() {}
     }
 
     /// Feeds `input` to the visit and carries out what it says.
