@@ -68,9 +68,27 @@ struct Identity {
     session: String,
 }
 
-/// Runs a connection to the end.
-pub async fn run<S>(hub: Arc<Hub>, ws: S, peer: SocketAddr)
+/// Runs a connection to the end. Not an `async fn`: the socket is split
+/// before the future is built, so the future does not keep a slot for it
+/// (an async fn's arguments stay in its state for life).
+pub fn run<S>(hub: Arc<Hub>, ws: S, peer: SocketAddr) -> impl Future<Output = ()> + Send
 where
+    S: Stream<Item = Result<Message, WsError>>
+        + futures_util::Sink<Message>
+        + Unpin
+        + Send
+        + 'static,
+{
+    let (sink, stream) = ws.split();
+    run_split(hub, sink, stream, peer)
+}
+
+async fn run_split<S>(
+    hub: Arc<Hub>,
+    sink: futures_util::stream::SplitSink<S, Message>,
+    mut stream: futures_util::stream::SplitStream<S>,
+    peer: SocketAddr,
+) where
     S: Stream<Item = Result<Message, WsError>>
         + futures_util::Sink<Message>
         + Unpin
@@ -79,7 +97,6 @@ where
 {
     hub.metrics.connections.inc();
     let conn_id = hub.next_conn_id();
-    let (sink, mut stream) = ws.split();
     let (handle, writer) = outbound::queue(conn_id);
     let mut writer_task = tokio::spawn(writer.run(sink));
     let mut conn = Conn {
@@ -103,7 +120,8 @@ where
                 // Boxed: its state is large and needed only until welcome.
                 Box::pin(conn.authenticate(&mut stream)),
             ) => match r {
-                Ok(Ok(identity)) => Some(identity),
+                // Boxed: kept apart from the session's future for life.
+                Ok(Ok(identity)) => Some(Box::new(identity)),
                 Ok(Err(code)) => { conn.close(code); None }
                 Err(_) => {
                     tracing::info!(%peer, "no hello or resume in time");
@@ -116,9 +134,10 @@ where
         }
     };
 
-    if let Some(identity) = identity {
+    if let Some(mut identity) = identity {
         hub.metrics.sessions.inc();
-        conn.session(identity, &mut stream, &mut writer_task).await;
+        conn.session(&mut identity, &mut stream, &mut writer_task)
+            .await;
         hub.metrics.sessions.dec();
     }
     // Give the peer a moment to answer our close frame, then drop the socket.
@@ -352,14 +371,14 @@ impl Conn {
     /// Attaches to the visit, then relays until the connection ends.
     async fn session<S>(
         &mut self,
-        mut me: Identity,
+        me: &mut Identity,
         stream: &mut S,
         writer: &mut tokio::task::JoinHandle<WriterEnd>,
     ) where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
         // Rare, large futures are boxed so an idle session stays small.
-        let Some(visit) = Box::pin(self.attach(&me)).await else {
+        let Some(visit) = Box::pin(self.attach(me)).await else {
             self.close(CloseCode::GoingAway);
             return;
         };
@@ -374,7 +393,7 @@ impl Conn {
                 Read::Text(t) => t,
                 Read::Binary => {
                     if self.protocol_error("binary frames are not part of the protocol", None) {
-                        self.activity(&visit).await;
+                        Box::pin(self.activity(&visit)).await;
                         continue;
                     }
                     break;
@@ -392,13 +411,13 @@ impl Conn {
                 RateVerdict::Limited { first } => {
                     self.hub.metrics.reject("rate_limited");
                     if first {
-                        self.rate_limited_record(&me, "messages_per_s");
+                        self.rate_limited_record(me, "messages_per_s");
                     }
                     self.error(ErrorCode::RateLimited, "too many messages; slow down", None);
                     continue;
                 }
                 RateVerdict::Close => {
-                    self.rate_limited_record(&me, "persisting");
+                    self.rate_limited_record(me, "persisting");
                     self.close(CloseCode::RateLimited);
                     break;
                 }
@@ -407,7 +426,7 @@ impl Conn {
                 Ok(x) => x,
                 Err((re, e)) => {
                     if self.protocol_error(&e.to_string(), re) {
-                        self.activity(&visit).await;
+                        Box::pin(self.activity(&visit)).await;
                         continue;
                     }
                     break;
@@ -422,7 +441,7 @@ impl Conn {
                     break;
                 }
                 ClientMessage::Refresh { token } => {
-                    Box::pin(self.refresh(&mut me, token, id, &visit)).await;
+                    Box::pin(self.refresh(me, token, id, &visit)).await;
                     continue;
                 }
                 ClientMessage::Offer { sdp, .. } | ClientMessage::Answer { sdp, .. } => {
@@ -431,7 +450,7 @@ impl Conn {
                         Err(v) => {
                             self.hub.metrics.reject("invalid_sdp");
                             let ev =
-                                Event::by(self.actor(&me), Action::SdpRejected, Outcome::Denied)
+                                Event::by(self.actor(me), Action::SdpRejected, Outcome::Denied)
                                     .detail("rule", v.rule);
                             let _ = Box::pin(self.hub.audit.log(ev, Durability::Written).durable())
                                 .await;
@@ -440,7 +459,7 @@ impl Conn {
                                 b.rule = Some(v.rule.to_owned());
                             }
                             self.send(&m);
-                            self.activity(&visit).await;
+                            Box::pin(self.activity(&visit)).await;
                             continue;
                         }
                     }
@@ -456,7 +475,7 @@ impl Conn {
                             }
                         };
                         self.error(code, text, id);
-                        self.activity(&visit).await;
+                        Box::pin(self.activity(&visit)).await;
                         continue;
                     }
                     None
