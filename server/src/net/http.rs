@@ -147,12 +147,15 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     let on_upgrade = hyper::upgrade::on(&mut req);
     let max = hub.config.session.max_message_bytes;
     // Small buffers: an idle session holds its read buffer for life (and
-    // tungstenite zero-fills it on every read), so 2 KiB rather than the
-    // 128 KiB default; larger frames are assembled across reads. Writes
+    // tungstenite zero-fills it on every read), so 1 KiB rather than the
+    // 128 KiB default. Signaling frames (ICE ~300 B) fit; larger ones are
+    // assembled across reads of 1 KiB each (a 5 KB SDP takes 5 reads, a
+    // 48 KiB e2e body 48): with 2 KiB the relay cost measured the same and
+    // every idle session held 1 KiB more (docs/performance.md). Writes
     // collect in the buffer until the writer flushes, so frames queued
     // together leave in one syscall (the buffer is empty between bursts).
     let config = WebSocketConfig::default()
-        .read_buffer_size(2 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(max * 4 + 64 * 1024)
         .max_message_size(Some(max))
