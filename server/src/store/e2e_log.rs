@@ -354,11 +354,7 @@ fn delete_rows(
 }
 
 /// The highest seq `participant` is owed nothing up to (0 if none).
-pub(super) fn cursor(
-    tx: &Transaction<'_>,
-    visit: &str,
-    participant: &str,
-) -> Result<i64, StoreError> {
+fn cursor(tx: &Transaction<'_>, visit: &str, participant: &str) -> Result<i64, StoreError> {
     tx.prepare_cached("SELECT upto FROM cursors WHERE visit = ?1 AND participant = ?2")
         .and_then(|mut s| {
             s.query_row(params![visit, participant], |r| r.get(0))

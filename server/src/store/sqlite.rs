@@ -7,16 +7,17 @@
 //! Tables: `jti` (replay cache), `resume` (one live resume token per
 //! participant, by SHA-256), `participants` (JSON record per participant),
 //! `ended_visits`, `visit_seq` (next e2e seq per visit), `e2e_messages` (e2e
-//! bodies with the recipients still owed each and how many), `cursors` (per
-//! recipient, the seq up to which it is owed nothing: its acks, or everything
-//! sent before it left).
+//! bodies in arrival order with their recipients), `cursors` (per recipient,
+//! the seq up to which it is owed nothing: its acks, or everything sent
+//! before it left). Which recipients are still owed what is kept in memory by
+//! [`e2e_log`](super::e2e_log).
 //!
 //! Deletion: `secure_delete` zeroes freed pages, and after a batch that
 //! deleted message bodies (end of visit, retention sweep) the write-ahead log
 //! is checkpointed and truncated, so no body outlives its deletion on disk.
 
 use super::checkpointer::Checkpointer;
-use super::e2e_log::{MessageLog, cursor};
+use super::e2e_log::MessageLog;
 use super::wal_sync::{Committed, WalSync};
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -370,10 +371,7 @@ fn apply<'c>(
         Command::TakeResume { key, now, .. } => Outcome::Resume(take_resume(tx, key, *now)?),
         Command::LoadVisit { visit, .. } => Outcome::Visit(load_visit(tx, visit.as_str())?),
         Command::WriteVisit { visit, writes, .. } => {
-            let last = match next_seq.get(visit.as_str()) {
-                Some(&n) => n - 1,
-                None => stored_next_seq(tx, visit.as_str())? - 1,
-            };
+            let last = next_seq_of(tx, next_seq, visit.as_str())? - 1;
             write_visit(tx, log, visit.as_str(), writes, last)?;
             if writes.iter().any(|w| matches!(w, VisitWrite::EndVisit)) {
                 next_seq.remove(visit.as_str());
@@ -385,10 +383,7 @@ fn apply<'c>(
             now, retention_s, ..
         } => Outcome::Count(sweep(tx, log, *now, *retention_s)?),
         Command::AppendMessage { visit, message, .. } => {
-            let seq = match next_seq.get(visit.as_str()) {
-                Some(&n) => n,
-                None => stored_next_seq(tx, visit.as_str())?,
-            };
+            let seq = next_seq_of(tx, next_seq, visit.as_str())?;
             log.append(tx, visit.as_str(), seq, message)?;
             next_seq.insert(visit.as_str().to_owned(), seq + 1);
             appended.insert(visit.as_str(), seq + 1);
@@ -402,18 +397,22 @@ fn apply<'c>(
             after,
             ..
         } => {
-            let after = i64::try_from(*after).unwrap_or(i64::MAX).max(cursor(
-                tx,
-                visit.as_str(),
-                recipient.as_str(),
-            )?);
+            // What a recipient acked is already off its "still owed" lists.
+            let after = i64::try_from(*after).unwrap_or(i64::MAX);
             Outcome::Messages(log.backlog(tx, visit.as_str(), recipient.as_str(), after)?)
         }
     })
 }
 
-/// The visit's next seq as stored (1 for a new visit).
-fn stored_next_seq(tx: &rusqlite::Transaction<'_>, visit: &str) -> Result<i64, StoreError> {
+/// The visit's next seq: cached, else as stored (1 for a new visit).
+fn next_seq_of(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &HashMap<String, i64>,
+    visit: &str,
+) -> Result<i64, StoreError> {
+    if let Some(&n) = cache.get(visit) {
+        return Ok(n);
+    }
     tx.prepare_cached("SELECT next FROM visit_seq WHERE visit = ?1")
         .and_then(|mut s| s.query_row(params![visit], |r| r.get(0)).optional())
         .map(|n| n.unwrap_or(1))
