@@ -25,11 +25,15 @@ struct Cli {
 enum Cmd {
     /// Run a scenario against a hub.
     Run(Box<RunArgs>),
-    /// Serve the naive baseline forwarder.
+    /// Serve a baseline forwarder.
     Baseline {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
+        /// naive: parses every message into a generic JSON value; raw:
+        /// passes relayed frames on unparsed (the floor).
+        #[arg(long, value_enum, default_value = "naive")]
+        mode: baseline::Mode,
     },
 }
 
@@ -93,6 +97,11 @@ struct RunArgs {
     /// separate process) and report the hub's CPU cost as a ratio.
     #[arg(long)]
     baseline: bool,
+    /// Also run the scenario against a raw forwarder that passes relayed
+    /// frames on without parsing them: the floor of WebSocket, tokio and
+    /// loopback TCP cost on this machine.
+    #[arg(long)]
+    floor: bool,
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
@@ -162,7 +171,7 @@ fn main() {
     };
     let code = rt.block_on(async {
         match cli.cmd {
-            Cmd::Baseline { listen } => match baseline::start(listen).await {
+            Cmd::Baseline { listen, mode } => match baseline::start(listen, mode).await {
                 Ok(addr) => {
                     println!("listening on ws://{addr}/v1/signal");
                     std::future::pending::<()>().await;
@@ -228,27 +237,38 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
     let hub = run(plan.clone()).await?;
     println!("{}", report::table(&hub));
     let base = if a.baseline {
-        Some(run_baseline(plan).await?)
+        Some(run_baseline(plan.clone(), baseline::Mode::Naive).await?)
     } else {
         None
     };
-    let ratio = match (&hub.hub, base.as_ref().and_then(|b| b.hub.as_ref())) {
-        (Some(h), Some(b)) if b.cpu_us_per_message > 0.0 => {
-            Some(b.cpu_us_per_message / h.cpu_us_per_message.max(1e-9))
-        }
-        _ => None,
+    let floor = if a.floor {
+        Some(run_baseline(plan, baseline::Mode::Raw).await?)
+    } else {
+        None
     };
+    let ratio = cpu_ratio(&hub, base.as_ref());
+    let floor_ratio = cpu_ratio(&hub, floor.as_ref());
     if let Some(b) = &base {
         println!(
             "baseline (naive forwarder, same scenario):\n{}",
             report::table(b)
         );
     }
+    if let Some(f) = &floor {
+        println!(
+            "floor (raw forwarder: relayed frames passed on unparsed, same scenario):\n{}",
+            report::table(f)
+        );
+    }
     if let Some(r) = ratio {
         println!("hub CPU per message is {r:.2}x less than the naive forwarder's");
     }
+    if let Some(r) = floor_ratio {
+        println!("hub CPU per message is {:.2}x the raw forwarder's", 1.0 / r);
+    }
     if let Some(path) = &a.json {
-        let v = serde_json::json!({"hub": hub, "baseline": base, "baseline_cpu_ratio": ratio});
+        let v = serde_json::json!({"hub": hub, "baseline": base, "baseline_cpu_ratio": ratio,
+            "floor": floor, "floor_cpu_ratio": floor_ratio});
         std::fs::write(path, serde_json::to_string_pretty(&v)?)
             .with_context(|| format!("--json {}", path.display()))?;
     }
@@ -263,11 +283,26 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
     Ok(if broken.is_empty() { 0 } else { 1 })
 }
 
+/// How many times less CPU per message the hub used than `other` (None
+/// when either was not measured).
+fn cpu_ratio(hub: &Report, other: Option<&Report>) -> Option<f64> {
+    match (&hub.hub, other.and_then(|b| b.hub.as_ref())) {
+        (Some(h), Some(b)) if b.cpu_us_per_message > 0.0 => {
+            Some(b.cpu_us_per_message / h.cpu_us_per_message.max(1e-9))
+        }
+        _ => None,
+    }
+}
+
 /// Starts this binary's `baseline` as a child process and runs `plan` against it.
-async fn run_baseline(mut plan: Plan) -> anyhow::Result<Report> {
+async fn run_baseline(mut plan: Plan, mode: baseline::Mode) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
+    let mode = match mode {
+        baseline::Mode::Naive => "naive",
+        baseline::Mode::Raw => "raw",
+    };
     let mut child = std::process::Command::new(exe)
-        .args(["baseline", "--listen", "127.0.0.1:0"])
+        .args(["baseline", "--listen", "127.0.0.1:0", "--mode", mode])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("cannot start the baseline forwarder")?;

@@ -138,22 +138,24 @@ async fn every_scenario_adds_up_against_the_hub() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_baseline_forwarder_carries_the_relay_scenarios() {
+async fn the_baseline_forwarders_carry_the_relay_scenarios() {
     let h = hub().await;
-    let addr = baseline::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let url = format!("ws://{addr}/v1/signal");
-    for (scenario, kinds) in [
-        (
-            Scenario::Negotiation,
-            &[Kind::Offer, Kind::Answer, Kind::Ice][..],
-        ),
-        (Scenario::Chat, &[Kind::Chat, Kind::ChatAck][..]),
-        (Scenario::Permissions, &[Kind::Permission][..]),
-    ] {
-        let r = run(plan(&h, &url, scenario)).await.unwrap();
-        check(&r, kinds);
+    for mode in [baseline::Mode::Naive, baseline::Mode::Raw] {
+        let addr = baseline::start("127.0.0.1:0".parse().unwrap(), mode)
+            .await
+            .unwrap();
+        let url = format!("ws://{addr}/v1/signal");
+        for (scenario, kinds) in [
+            (
+                Scenario::Negotiation,
+                &[Kind::Offer, Kind::Answer, Kind::Ice][..],
+            ),
+            (Scenario::Chat, &[Kind::Chat, Kind::ChatAck][..]),
+            (Scenario::Permissions, &[Kind::Permission][..]),
+        ] {
+            let r = run(plan(&h, &url, scenario)).await.unwrap();
+            check(&r, kinds);
+        }
     }
 }
 
