@@ -41,6 +41,10 @@ pub struct VerifyKey {
     pub alg: Algorithm,
     /// The key material.
     pub key: DecodingKey,
+    /// For EdDSA: the public point, decompressed once here. jsonwebtoken
+    /// decompresses it again for every token (a square root in the field,
+    /// a fifth of a verification), so EdDSA tokens are verified with this.
+    pub ed25519: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -157,11 +161,16 @@ fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
             return Err(format!("alg {alg} does not match key type {}", k.kty));
         }
     }
+    let mut ed25519 = None;
     let key = match inferred {
         Algorithm::EdDSA => {
-            if decoded_len(&k.x, "x")? != 32 {
-                return Err("Ed25519 \"x\" must be 32 bytes".into());
-            }
+            let x = URL_SAFE_NO_PAD
+                .decode(k.x.as_deref().ok_or("missing \"x\"")?)
+                .map_err(|_| "\"x\" is not base64url")?;
+            let x: [u8; 32] = x.try_into().map_err(|_| "Ed25519 \"x\" must be 32 bytes")?;
+            let point = ed25519_dalek::VerifyingKey::from_bytes(&x)
+                .map_err(|_| "Ed25519 \"x\" is not a point on the curve")?;
+            ed25519 = Some(point);
             DecodingKey::from_ed_components(k.x.as_deref().unwrap_or_default())
         }
         Algorithm::ES256 => {
@@ -181,7 +190,11 @@ fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
         }
     }
     .map_err(|e| e.to_string())?;
-    Ok(VerifyKey { alg: inferred, key })
+    Ok(VerifyKey {
+        alg: inferred,
+        key,
+        ed25519,
+    })
 }
 
 /// jsonwebtoken wants standard base64 for secrets; JWK uses base64url.

@@ -68,6 +68,23 @@ struct Identity {
     session: String,
 }
 
+impl Identity {
+    /// A new session for `record`, reachable again with `resume_token`
+    /// (stored by the caller).
+    fn new(record: ResumeRecord, resume_token: String) -> Self {
+        Self {
+            visit: record.visit.clone(),
+            participant: record.participant.clone(),
+            role: record.role,
+            resume: record,
+            resume_token,
+            last_seq: None,
+            resumed: false,
+            session: format!("s-{}", random_token(12)),
+        }
+    }
+}
+
 /// Runs a connection to the end. Not an `async fn`: the socket is split
 /// before the future is built, so the future does not keep a slot for it
 /// (an async fn's arguments stay in its state for life).
@@ -259,10 +276,29 @@ impl Conn {
                     Ok(c) => c,
                     Err(e) => return Err(self.auth_failed(&e, None).await),
                 };
+                let record = ResumeRecord {
+                    visit: claims.visit.clone(),
+                    participant: claims.sub.clone(),
+                    role: claims.role,
+                    name: claims.name.clone(),
+                    patient_id: claims.patient_id.clone(),
+                    perms: claims.perms.clone(),
+                    device: device.map(|d| d.to_string()),
+                    exp: claims.exp,
+                    ip: Some(self.peer.ip().to_string()),
+                };
+                let resume_token = random_token(32);
+                // One durable write: the jti is claimed and, if fresh, the
+                // resume token stored.
                 let fresh = self
                     .hub
                     .store
-                    .claim_jti(&claims.jti, claims.exp + crate::auth::verify::CLOCK_SKEW_S)
+                    .admit(
+                        &claims.jti,
+                        claims.exp + crate::auth::verify::CLOCK_SKEW_S,
+                        &resume_token,
+                        record.clone(),
+                    )
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "replay cache unavailable");
@@ -271,18 +307,7 @@ impl Conn {
                 if !fresh {
                     return Err(self.auth_failed(&AuthError::Replayed, Some(&claims)).await);
                 }
-                let resume = ResumeRecord {
-                    visit: claims.visit.clone(),
-                    participant: claims.sub.clone(),
-                    role: claims.role,
-                    name: claims.name,
-                    patient_id: claims.patient_id,
-                    perms: claims.perms,
-                    device: device.map(|d| d.to_string()),
-                    exp: claims.exp,
-                    ip: None,
-                };
-                self.issue(resume).await
+                Ok(Identity::new(record, resume_token))
             }
             Ok((
                 _,
@@ -356,16 +381,7 @@ impl Conn {
                 tracing::error!(error = %e, "cannot store resume token");
                 CloseCode::GoingAway
             })?;
-        Ok(Identity {
-            visit: record.visit.clone(),
-            participant: record.participant.clone(),
-            role: record.role,
-            resume: record,
-            resume_token,
-            last_seq: None,
-            resumed: false,
-            session: format!("s-{}", random_token(12)),
-        })
+        Ok(Identity::new(record, resume_token))
     }
 
     /// Attaches to the visit, then relays until the connection ends.

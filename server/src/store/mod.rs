@@ -142,6 +142,21 @@ pub enum Command {
         /// Reply.
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    /// A hello: record a token id and, if it was not seen before, store a
+    /// resume token; replies `true` if the token was fresh. One durable
+    /// write instead of `ClaimJti` then `PutResume`.
+    Admit {
+        /// SHA-256 of the jti.
+        jti: [u8; 32],
+        /// When the jti entry may be forgotten (token exp + skew).
+        expires: i64,
+        /// SHA-256 of the new resume token.
+        resume: [u8; 32],
+        /// What it restores.
+        record: ResumeRecord,
+        /// Reply.
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
     /// Store a resume token (by hash).
     PutResume {
         /// SHA-256 of the resume token.
@@ -286,6 +301,26 @@ impl Store {
         self.call(|reply| Command::ClaimJti {
             key,
             expires,
+            reply,
+        })
+        .await
+    }
+
+    /// Records `jti` and, when it was not used before, stores `resume_token`
+    /// for `record`; `Ok(false)` means a replay (nothing stored).
+    pub async fn admit(
+        &self,
+        jti: &str,
+        expires: i64,
+        resume_token: &str,
+        record: ResumeRecord,
+    ) -> Result<bool, StoreError> {
+        let (jti, resume) = (key_of(jti), key_of(resume_token));
+        self.call(|reply| Command::Admit {
+            jti,
+            expires,
+            resume,
+            record,
             reply,
         })
         .await

@@ -57,8 +57,9 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
          PRAGMA busy_timeout = 5000;
          PRAGMA secure_delete = ON;
          CREATE TABLE IF NOT EXISTS jti (
-             key BLOB PRIMARY KEY,
-             expires INTEGER NOT NULL
+             expires INTEGER NOT NULL,
+             key BLOB NOT NULL,
+             PRIMARY KEY (expires, key)
          ) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS resume (
              key BLOB PRIMARY KEY,
@@ -100,7 +101,37 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
          ) WITHOUT ROWID;",
     )
     .map_err(backend)?;
-    migrate_v1_messages(conn)
+    migrate_v1_messages(conn)?;
+    migrate_v2_jti(conn)
+}
+
+/// Schema 3 keys the replay cache by `(expires, key)` instead of `key`:
+/// tokens minted around the same time expire around the same time, so a
+/// batch of hellos appends to the same few pages instead of dirtying one
+/// random page each, and the sweep of expired entries is a range delete
+/// instead of a scan. A replay presents the same token, hence the same
+/// `exp`, so it still collides. Rebuilds the table, in one transaction.
+fn migrate_v2_jti(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version >= 3 {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE jti_v3 (
+             expires INTEGER NOT NULL,
+             key BLOB NOT NULL,
+             PRIMARY KEY (expires, key)
+         ) WITHOUT ROWID;
+         INSERT INTO jti_v3 (expires, key) SELECT expires, key FROM jti;
+         DROP TABLE jti;
+         ALTER TABLE jti_v3 RENAME TO jti;
+         PRAGMA user_version = 3;
+         COMMIT;",
+    )
+    .map_err(backend)
 }
 
 /// Databases written before schema 2 kept messages in `messages` (a rowid
@@ -163,10 +194,12 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
         let _ = tx.send(r);
     }
     match cmd {
-        Command::ClaimJti { reply, .. } => send(reply, result, |o| match o {
-            Outcome::Bool(b) => Some(b),
-            _ => None,
-        }),
+        Command::ClaimJti { reply, .. } | Command::Admit { reply, .. } => {
+            send(reply, result, |o| match o {
+                Outcome::Bool(b) => Some(b),
+                _ => None,
+            })
+        }
         Command::PutResume { reply, .. } | Command::WriteVisit { reply, .. } => {
             send(reply, result, |o| matches!(o, Outcome::Unit).then_some(()))
         }
@@ -364,6 +397,19 @@ fn apply<'c>(
 ) -> Result<Outcome, StoreError> {
     Ok(match cmd {
         Command::ClaimJti { key, expires, .. } => Outcome::Bool(claim_jti(tx, key, *expires)?),
+        Command::Admit {
+            jti,
+            expires,
+            resume,
+            record,
+            ..
+        } => {
+            let fresh = claim_jti(tx, jti, *expires)?;
+            if fresh {
+                put_resume(tx, resume, record)?;
+            }
+            Outcome::Bool(fresh)
+        }
         Command::PutResume { key, record, .. } => {
             put_resume(tx, key, record)?;
             Outcome::Unit
@@ -425,8 +471,8 @@ fn claim_jti(
     expires: i64,
 ) -> Result<bool, StoreError> {
     let n = tx
-        .prepare_cached("INSERT OR IGNORE INTO jti (key, expires) VALUES (?1, ?2)")
-        .and_then(|mut s| s.execute(params![&key[..], expires]))
+        .prepare_cached("INSERT OR IGNORE INTO jti (expires, key) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![expires, &key[..]]))
         .map_err(backend)?;
     Ok(n == 1)
 }
@@ -617,6 +663,32 @@ mod tests {
         // Expired tokens do not resume.
         store.put_resume("r3", rec("v", "q", 10)).await.unwrap();
         assert_eq!(store.take_resume("r3", 50).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn admit_stores_the_resume_token_only_for_a_fresh_jti() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        assert!(
+            store
+                .admit("j1", 100, "r1", rec("v", "p", 100))
+                .await
+                .unwrap()
+        );
+        // A replay stores nothing, and the earlier token stays live.
+        assert!(
+            !store
+                .admit("j1", 100, "r2", rec("v", "p", 100))
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.take_resume("r2", 50).await.unwrap(), None);
+        assert_eq!(
+            store.take_resume("r1", 50).await.unwrap(),
+            Some(rec("v", "p", 100))
+        );
+        // The jti is claimed for `claim_jti` (refresh) too.
+        assert!(!store.claim_jti("j1", 100).await.unwrap());
     }
 
     #[tokio::test]
@@ -857,6 +929,33 @@ mod tests {
         // now = 150 s, retention 100 s: the first (1 s) goes, the second stays.
         assert_eq!(store.sweep(150, 100).await.unwrap(), 1);
         assert_eq!(owed(&store, &v, "a", 0).await, [2]);
+    }
+
+    #[tokio::test]
+    async fn claimed_jtis_survive_the_schema_3_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("bedside.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE jti (key BLOB PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO jti (key, expires) VALUES (?1, 100)",
+                params![&key_of("old")[..]],
+            )
+            .unwrap();
+        }
+        let (store, _h) = open(dir.path()).unwrap();
+        assert!(
+            !store.claim_jti("old", 100).await.unwrap(),
+            "replay after migration"
+        );
+        assert!(store.claim_jti("new", 100).await.unwrap());
+        // Expired entries are swept by their key's prefix.
+        store.sweep(1_000, 3_600).await.unwrap();
+        assert!(store.claim_jti("old", 100).await.unwrap());
     }
 
     #[tokio::test]
