@@ -317,18 +317,21 @@ impl Conn {
                 },
             )) => {
                 self.hub.metrics.message("resume");
+                let ip = self.peer.ip().to_string();
+                let next_token = random_token(32);
+                // One durable write: the token is consumed and, if it was
+                // live, its successor stored.
                 let record = self
                     .hub
                     .store
-                    .take_resume(&resume_token, now)
+                    .swap_resume(&resume_token, now, &next_token, Some(ip.clone()))
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "resume store unavailable");
                         CloseCode::Unauthorized
                     })?;
                 match record {
-                    Some(record) => {
-                        let ip = self.peer.ip().to_string();
+                    Some(mut record) => {
                         if record.ip.as_deref().is_some_and(|old| old != ip) {
                             let actor = Actor {
                                 user_id: Some(record.participant.to_string()),
@@ -343,7 +346,8 @@ impl Conn {
                                 .detail("previous_ip", record.ip.clone().unwrap_or_default());
                             self.hub.alert(AlertKind::IpChange, e);
                         }
-                        let mut identity = self.issue(record).await?;
+                        record.ip = Some(ip);
+                        let mut identity = Identity::new(record, next_token);
                         identity.last_seq = last_seq;
                         identity.resumed = true;
                         Ok(identity)
@@ -367,21 +371,6 @@ impl Conn {
                 Err(CloseCode::ProtocolError)
             }
         }
-    }
-
-    /// Stores a fresh single-use resume token for `record`.
-    async fn issue(&self, mut record: ResumeRecord) -> Result<Identity, CloseCode> {
-        record.ip = Some(self.peer.ip().to_string());
-        let resume_token = random_token(32);
-        self.hub
-            .store
-            .put_resume(&resume_token, record.clone())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot store resume token");
-                CloseCode::GoingAway
-            })?;
-        Ok(Identity::new(record, resume_token))
     }
 
     /// Attaches to the visit, then relays until the connection ends.

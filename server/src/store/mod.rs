@@ -175,6 +175,21 @@ pub enum Command {
         /// Reply.
         reply: oneshot::Sender<Result<Option<ResumeRecord>, StoreError>>,
     },
+    /// A resume: consume a resume token (as `TakeResume`) and, if it was
+    /// live, store its successor for the same record with `ip`; replies the
+    /// consumed record. One durable write instead of two.
+    SwapResume {
+        /// SHA-256 of the token presented.
+        take: [u8; 32],
+        /// Current unix time.
+        now: i64,
+        /// SHA-256 of the new token.
+        put: [u8; 32],
+        /// The address the session now comes from.
+        ip: Option<String>,
+        /// Reply.
+        reply: oneshot::Sender<Result<Option<ResumeRecord>, StoreError>>,
+    },
     /// Load a visit's persisted state.
     LoadVisit {
         /// The visit.
@@ -342,6 +357,27 @@ impl Store {
         let key = key_of(token);
         self.call(|reply| Command::TakeResume { key, now, reply })
             .await
+    }
+
+    /// Consumes `token` and, if it was live, stores `new_token` for the same
+    /// record coming from `ip`; returns the consumed record (`None`: unknown,
+    /// used or expired, nothing stored).
+    pub async fn swap_resume(
+        &self,
+        token: &str,
+        now: i64,
+        new_token: &str,
+        ip: Option<String>,
+    ) -> Result<Option<ResumeRecord>, StoreError> {
+        let (take, put) = (key_of(token), key_of(new_token));
+        self.call(|reply| Command::SwapResume {
+            take,
+            now,
+            put,
+            ip,
+            reply,
+        })
+        .await
     }
 
     /// Loads a visit.

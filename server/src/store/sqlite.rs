@@ -203,10 +203,12 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
         Command::PutResume { reply, .. } | Command::WriteVisit { reply, .. } => {
             send(reply, result, |o| matches!(o, Outcome::Unit).then_some(()))
         }
-        Command::TakeResume { reply, .. } => send(reply, result, |o| match o {
-            Outcome::Resume(r) => Some(r),
-            _ => None,
-        }),
+        Command::TakeResume { reply, .. } | Command::SwapResume { reply, .. } => {
+            send(reply, result, |o| match o {
+                Outcome::Resume(r) => Some(r),
+                _ => None,
+            })
+        }
         Command::LoadVisit { reply, .. } => send(reply, result, |o| match o {
             Outcome::Visit(v) => Some(v),
             _ => None,
@@ -415,6 +417,19 @@ fn apply<'c>(
             Outcome::Unit
         }
         Command::TakeResume { key, now, .. } => Outcome::Resume(take_resume(tx, key, *now)?),
+        Command::SwapResume {
+            take, now, put, ip, ..
+        } => {
+            let old = take_resume(tx, take, *now)?;
+            if let Some(old) = &old {
+                let next = ResumeRecord {
+                    ip: ip.clone(),
+                    ..old.clone()
+                };
+                put_resume(tx, put, &next)?;
+            }
+            Outcome::Resume(old)
+        }
         Command::LoadVisit { visit, .. } => Outcome::Visit(load_visit(tx, visit.as_str())?),
         Command::WriteVisit { visit, writes, .. } => {
             let last = next_seq_of(tx, next_seq, visit.as_str())? - 1;
@@ -689,6 +704,30 @@ mod tests {
         );
         // The jti is claimed for `claim_jti` (refresh) too.
         assert!(!store.claim_jti("j1", 100).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn swap_resume_consumes_the_token_and_stores_its_successor() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
+        let ip = Some("10.0.0.9".to_owned());
+        let old = store.swap_resume("r1", 50, "r2", ip.clone()).await.unwrap();
+        assert_eq!(old, Some(rec("v", "p", 100)));
+        // Single use; the successor restores the same record from the new address.
+        assert_eq!(store.swap_resume("r1", 50, "r3", None).await.unwrap(), None);
+        assert_eq!(
+            store.take_resume("r2", 50).await.unwrap(),
+            Some(ResumeRecord {
+                ip,
+                ..rec("v", "p", 100)
+            })
+        );
+        // An unknown or expired token stores nothing.
+        assert_eq!(store.take_resume("r3", 50).await.unwrap(), None);
+        store.put_resume("r4", rec("v", "q", 10)).await.unwrap();
+        assert_eq!(store.swap_resume("r4", 50, "r5", None).await.unwrap(), None);
+        assert_eq!(store.take_resume("r5", 1).await.unwrap(), None);
     }
 
     #[tokio::test]
