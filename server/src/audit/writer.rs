@@ -407,3 +407,76 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trail(dir: &Path, checkpoint_every: u64) -> (Audit, PathBuf, CheckpointKeys) {
+        let key = PrivateKey::generate("audit-test");
+        let mut keys = CheckpointKeys::new();
+        keys.insert(key.kid.clone(), key.signing_key().verifying_key());
+        let path = dir.join("audit.jsonl");
+        let (audit, _) = open(&path, key, checkpoint_every, false).expect("open");
+        (audit, path, keys)
+    }
+
+    fn event(n: u64) -> Event {
+        Event::new(Action::SignalOffer, Outcome::Success).detail("bytes", n)
+    }
+
+    #[tokio::test]
+    async fn unsynced_writes_are_synced_within_the_window_without_more_activity() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (audit, _, _) = trail(dir.path(), 1000);
+        audit
+            .log(event(1), Durability::Written)
+            .durable()
+            .await
+            .expect("written");
+        let inner = audit.inner.as_ref().expect("enabled");
+        let mut synced = inner.synced.clone();
+        tokio::time::timeout(Duration::from_secs(5), synced.wait_for(|n| *n >= 1))
+            .await
+            .expect("synced within the window")
+            .expect("sync thread alive");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_loggers_keep_one_chain_and_every_record() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (audit, path, keys) = trail(dir.path(), 50);
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let audit = audit.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..250u64 {
+                    let d = if i % 10 == 0 {
+                        Durability::Synced
+                    } else {
+                        Durability::Written
+                    };
+                    audit
+                        .log(event(t * 1000 + i), d)
+                        .durable()
+                        .await
+                        .expect("durable");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        audit.close().await;
+        assert!(
+            audit.log(event(0), Durability::Written).durable().await.is_err(),
+            "closed: later records fail"
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        let v = verify::verify_text("audit.jsonl", &text, Some(&keys), false).expect("chain");
+        // 2,000 records, a checkpoint after every 50, and the final one.
+        assert_eq!(v.records - v.checkpoints, 2000);
+        assert_eq!(v.checkpoints, 41);
+        assert_eq!(v.signatures_checked, 41);
+    }
+}
