@@ -15,6 +15,11 @@ pub struct TypeLabel {
     pub r#type: &'static str,
 }
 
+/// Relay latency buckets: 25 µs to about 0.8 s.
+fn relay_latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 16))
+}
+
 /// Label: why something was refused.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
@@ -41,7 +46,7 @@ pub struct Metrics {
     /// Connections closed by the hub, by close reason.
     pub closes: Family<ReasonLabel, Counter>,
     /// Seconds from a relayed message's arrival to its hand-off to the recipient's queue.
-    pub relay_latency: Histogram,
+    pub relay_latency: Family<TypeLabel, Histogram>,
 }
 
 impl Metrics {
@@ -55,7 +60,9 @@ impl Metrics {
         let rejects = Family::<ReasonLabel, Counter>::default();
         let closes = Family::<ReasonLabel, Counter>::default();
         let alerts = Family::<ReasonLabel, Counter>::default();
-        let relay_latency = Histogram::new(exponential_buckets(0.000_025, 2.0, 16));
+        let relay_latency = Family::<TypeLabel, Histogram>::new_with_constructor(
+            relay_latency_histogram as fn() -> Histogram,
+        );
         registry.register(
             "connections",
             "Open WebSocket connections",

@@ -46,7 +46,9 @@ async fn health_readiness_and_metrics() {
         200
     );
     assert_eq!(request(hub.addr(), "GET /readyz HTTP/1.1", "").await.0, 200);
-    let (_dr, _pt) = admitted_pair(&env, &hub, "v-1").await;
+    let (mut dr, mut pt) = admitted_pair(&env, &hub, "v-1").await;
+    pt.send(json!({"type":"ice","to":"dr","candidate":"candidate:1 1 udp 2122260223 10.0.0.2 50000 typ host","sdp_mid":"0","sdp_mline_index":0})).await;
+    dr.recv_type("ice").await;
     let (status, body) = request(hub.addr(), "GET /metrics HTTP/1.1", "").await;
     assert_eq!(status, 200);
     for needle in [
@@ -54,7 +56,8 @@ async fn health_readiness_and_metrics() {
         "bedside_sessions 2",
         "bedside_visits 1",
         "bedside_messages_total{type=\"admit\"} 1",
-        "bedside_relay_latency_seconds_bucket",
+        "bedside_messages_total{type=\"ice\"} 1",
+        "bedside_relay_latency_seconds_count{type=\"ice\"} 1",
     ] {
         assert!(body.contains(needle), "{needle} missing in\n{body}");
     }

@@ -469,7 +469,11 @@ mod tests {
         }
         audit.close().await;
         assert!(
-            audit.log(event(0), Durability::Written).durable().await.is_err(),
+            audit
+                .log(event(0), Durability::Written)
+                .durable()
+                .await
+                .is_err(),
             "closed: later records fail"
         );
         let text = std::fs::read_to_string(&path).expect("read");

@@ -319,12 +319,12 @@ impl VisitTask {
             match o {
                 Output::Send { to, msg } => {
                     let frame = Utf8Bytes::from(msg.to_json());
-                    let relayed = matches!(
-                        msg,
-                        bedside_protocol::ServerMessage::Offer { .. }
-                            | bedside_protocol::ServerMessage::Answer { .. }
-                            | bedside_protocol::ServerMessage::Ice { .. }
-                    );
+                    let relayed = match msg {
+                        bedside_protocol::ServerMessage::Offer { .. } => Some("offer"),
+                        bedside_protocol::ServerMessage::Answer { .. } => Some("answer"),
+                        bedside_protocol::ServerMessage::Ice { .. } => Some("ice"),
+                        _ => None,
+                    };
                     for c in to {
                         if let Some(h) = self.conns.get(&c)
                             && h.send(frame.clone()) == Err(Overflow)
@@ -332,10 +332,11 @@ impl VisitTask {
                             dropped.push(c);
                         }
                     }
-                    if let (true, Some(at)) = (relayed, arrived) {
+                    if let (Some(kind), Some(at)) = (relayed, arrived) {
                         self.hub
                             .metrics
                             .relay_latency
+                            .get_or_create(&crate::metrics::TypeLabel { r#type: kind })
                             .observe(at.elapsed().as_secs_f64());
                     }
                 }
