@@ -143,8 +143,15 @@ fn sources(spec: Option<&str>) -> anyhow::Result<Vec<IpAddr>> {
         .collect()
 }
 
-/// Raises the soft open-files limit to the hard limit (tens of thousands of
-/// sockets need it); reports what it got.
+/// This process's soft open-files limit, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Tells what the open-files limit can be raised to (tens of thousands of
+/// sockets need `ulimit -n` raised before the run).
 fn raise_nofile() {
     let out = std::process::Command::new("sh")
         .args(["-c", "ulimit -Hn"])
@@ -234,6 +241,15 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
         drain: a.drain,
         progress: !a.quiet,
     };
+    let held = plan.connections_held();
+    if let Some(soft) = open_files_limit()
+        && held + 64 > soft
+    {
+        bail!(
+            "this run holds about {held} connections open but the open-files limit is {soft}; \
+             raise it (ulimit -n; the hub needs as many) or lower --rate, --duration, --visits or --sessions"
+        );
+    }
     let hub = run(plan.clone()).await?;
     println!("{}", report::table(&hub));
     let base = if a.baseline {

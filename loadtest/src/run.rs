@@ -69,6 +69,25 @@ pub struct Plan {
     pub progress: bool,
 }
 
+impl Plan {
+    /// Connections this run holds open at its peak (a join storm keeps
+    /// every joined session; the other scenarios hold two per visit, or
+    /// `sessions` for `idle`). Each is a file descriptor here and at the hub.
+    pub fn connections_held(&self) -> u64 {
+        match self.scenario {
+            Scenario::JoinStorm => {
+                let mut n = 0u64;
+                while offset(n, self.rate, self.ramp) < self.duration {
+                    n += 1;
+                }
+                n
+            }
+            Scenario::Idle => self.sessions.div_ceil(2) as u64 * 2,
+            _ => self.visits.max(1) as u64 * 2,
+        }
+    }
+}
+
 /// What the hub process spent.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubStats {
@@ -703,6 +722,30 @@ mod tests {
         assert!((offset(100, 100.0, ramp).as_secs_f64() - 2.0).abs() < 1e-9);
         assert!((offset(200, 100.0, ramp).as_secs_f64() - 3.0).abs() < 1e-9);
         assert!((offset(50, 100.0, Duration::ZERO).as_secs_f64() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_join_storm_holds_every_joined_connection() {
+        let plan = |scenario, rate, secs| Plan {
+            url: String::new(),
+            tokens: Tokens::Dev(String::new()),
+            scenario,
+            rate,
+            duration: Duration::from_secs(secs),
+            warmup: Duration::ZERO,
+            ramp: Duration::from_secs(2),
+            visits: 100,
+            sessions: 1001,
+            sources: vec![],
+            hub_pid: None,
+            drain: Duration::ZERO,
+            progress: false,
+        };
+        // 1,000 in the 2 s ramp (half the rate on average), then 1,000/s.
+        let n = plan(Scenario::JoinStorm, 1000.0, 10).connections_held();
+        assert!((8999..=9001).contains(&n), "{n}");
+        assert_eq!(plan(Scenario::Idle, 1.0, 1).connections_held(), 1002);
+        assert_eq!(plan(Scenario::Negotiation, 1.0, 1).connections_held(), 200);
     }
 
     #[test]
