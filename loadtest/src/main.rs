@@ -69,7 +69,7 @@ struct RunArgs {
     /// Visits (2 connections each).
     #[arg(long, default_value_t = 100)]
     visits: usize,
-    /// Sessions to hold for `--scenario idle`.
+    /// Sessions to hold for `--scenario idle` and `idle-after-call`.
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
     /// Local source addresses: a count N (127.0.0.1 … 127.0.0.N) or a comma list.

@@ -36,6 +36,16 @@ pub enum Scenario {
     Mixed,
     /// Memory: hold admitted sessions idle and read the hub's RSS.
     Idle,
+    /// Memory after call setup: as `idle`, but each visit first exchanges
+    /// one real offer and answer (every session of a video visit has).
+    IdleAfterCall,
+}
+
+impl Scenario {
+    /// Holds sessions and reports memory instead of sending at a rate.
+    pub fn is_idle(self) -> bool {
+        matches!(self, Scenario::Idle | Scenario::IdleAfterCall)
+    }
 }
 
 /// A run's parameters.
@@ -82,7 +92,7 @@ impl Plan {
                 }
                 n
             }
-            Scenario::Idle => self.sessions.div_ceil(2) as u64 * 2,
+            Scenario::Idle | Scenario::IdleAfterCall => self.sessions.div_ceil(2) as u64 * 2,
             _ => self.visits.max(1) as u64 * 2,
         }
     }
@@ -525,7 +535,12 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let run_id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     let rss_before = plan.hub_pid.and_then(procstat::rss_bytes).unwrap_or(0);
     let ctx = Arc::new(Ctx {
-        metrics: Arc::new(Metrics::new(plan.warmup)),
+        // The idle scenarios send nothing at a rate: nothing to warm up.
+        metrics: Arc::new(Metrics::new(if plan.scenario.is_idle() {
+            Duration::ZERO
+        } else {
+            plan.warmup
+        })),
         templates,
         next_token: AtomicU64::new(1),
         connections: AtomicUsize::new(0),
@@ -537,7 +552,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
 
     // Visits for the relay and resume scenarios, set up 32 at a time.
     let needs_pairs = !matches!(plan.scenario, Scenario::JoinStorm);
-    let n_pairs = if plan.scenario == Scenario::Idle {
+    let n_pairs = if plan.scenario.is_idle() {
         plan.sessions.div_ceil(2)
     } else if needs_pairs {
         plan.visits.max(1)
@@ -553,7 +568,23 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     }
     let pairs = Arc::new(pairs);
 
-    if plan.scenario == Scenario::Idle {
+    if plan.scenario.is_idle() {
+        if plan.scenario == Scenario::IdleAfterCall {
+            // One offer and one answer per visit, 32 visits at a time, each
+            // waited for (the report counts them like any relay).
+            let mut grant_on = vec![false; pairs.len()];
+            for chunk in (0..pairs.len()).collect::<Vec<_>>().chunks(32) {
+                for step in [Step::Offer, Step::Answer] {
+                    for v in chunk {
+                        relay_op(&ctx, &pairs, *v, step, &mut grant_on, Instant::now()).await;
+                    }
+                    let until = Instant::now() + Duration::from_secs(30);
+                    while ctx.metrics.outstanding() > 0 && Instant::now() < until {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+        }
         // Let buffers settle, then read the hub's memory.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss_after = plan.hub_pid.and_then(procstat::rss_bytes).unwrap_or(0);

@@ -135,6 +135,16 @@ async fn every_scenario_adds_up_against_the_hub() {
     let r = run(plan(&h, &h.url, Scenario::Idle)).await.unwrap();
     assert_eq!(r.connections, 20);
     assert!(r.hub.unwrap().bytes_per_session.is_some());
+    // After call setup: every visit's offer and answer arrived first.
+    let r = run(plan(&h, &h.url, Scenario::IdleAfterCall))
+        .await
+        .unwrap();
+    assert_eq!(r.connections, 20);
+    check(&r, &[Kind::Offer, Kind::Answer]);
+    for k in &r.summary.kinds {
+        assert_eq!(k.sent, 10, "{:?}: one per visit", k.kind);
+    }
+    assert!(r.hub.unwrap().bytes_per_session.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
