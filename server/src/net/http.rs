@@ -148,12 +148,14 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     let max = hub.config.session.max_message_bytes;
     // Small buffers: an idle session holds its read buffer for life (and
     // tungstenite zero-fills it on every read), so 1 KiB rather than the
-    // 128 KiB default. Signaling frames (ICE ~300 B) fit; larger ones are
-    // assembled across reads of 1 KiB each (a 5 KB SDP takes 5 reads, a
-    // 48 KiB e2e body 48): with 2 KiB the relay cost measured the same and
-    // every idle session held 1 KiB more (docs/performance.md). Writes
-    // collect in the buffer until the writer flushes, so frames queued
-    // together leave in one syscall (the buffer is empty between bursts).
+    // 128 KiB default. Signaling frames (ICE ~300 B) fit; for a larger one
+    // the patched tungstenite (vendor/tungstenite/BEDSIDE.md) reserves the
+    // frame's size once its header is read, reads the rest 8 KiB at a time
+    // (a 5 KB SDP in 2 reads), and leaves a fresh 1 KiB buffer behind it.
+    // (512 B measured no smaller: a hello's token is larger, and the freed
+    // growth stays in the heap.) Writes collect in the buffer until the
+    // writer flushes, so frames queued together leave in one syscall (the
+    // buffer is empty between bursts and keeps at most 1 KiB).
     let config = WebSocketConfig::default()
         .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)

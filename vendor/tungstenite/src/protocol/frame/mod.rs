@@ -27,6 +27,9 @@ const READ_BUF_LEN: usize = 128 * 1024;
 /// Bedside patch: the most capacity an empty `out_buffer` keeps.
 const OUT_BUFFER_KEEP: usize = 1024;
 
+/// Bedside patch: the most one read takes of a frame whose header is read.
+const LARGE_FRAME_READ: usize = 8 * 1024;
+
 /// A reader and writer for WebSocket frames.
 #[derive(Debug)]
 pub struct FrameSocket<Stream> {
@@ -252,7 +255,15 @@ impl FrameCodec {
     fn read_in(&mut self, stream: &mut impl Read) -> io::Result<usize> {
         let len = self.in_buffer.len();
         debug_assert!(self.in_buffer.capacity() > len);
-        self.in_buffer.resize(self.in_buffer.capacity().min(len + self.in_buf_max_read), 0);
+        // Bedside patch: once a frame's header is read, its room is reserved;
+        // read up to 8 KiB of it at a time rather than `in_buf_max_read`, so
+        // a small idle buffer does not cost a syscall per KiB of a large frame.
+        let max_read = if self.header.is_some() {
+            self.in_buf_max_read.max(LARGE_FRAME_READ)
+        } else {
+            self.in_buf_max_read
+        };
+        self.in_buffer.resize(self.in_buffer.capacity().min(len + max_read), 0);
         let size = stream.read(&mut self.in_buffer[len..]);
         self.in_buffer.truncate(len + size.as_ref().copied().unwrap_or(0));
         size
