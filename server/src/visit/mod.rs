@@ -335,11 +335,17 @@ impl Visit {
                 code: CloseCode::Replaced,
             });
         }
+        // A known member's record as last written (every change to a record
+        // is persisted when it is made); None: new to the visit.
+        let stored = self.members.get(&j.participant).map(|m| m.record.clone());
         let member = self
             .members
             .entry(j.participant.clone())
             .or_insert_with(|| Box::new(Member::new(&j)));
         member.refresh_identity(&j);
+        // A resume or reconnect with the same identity changes nothing
+        // durable: no store write before its welcome.
+        let changed = stored.as_ref() != Some(&member.record);
         member.attach(now, &j, &self.id);
         self.conns.insert(j.conn, j.participant.clone());
         let admitted = member.record.admitted;
@@ -362,7 +368,9 @@ impl Visit {
             ice_servers: j.ice_servers.clone(),
             limits: self.settings.limits,
         };
-        self.persist(&j.participant);
+        if changed {
+            self.persist(&j.participant);
+        }
         let action = if j.resumed {
             Action::Resume
         } else {

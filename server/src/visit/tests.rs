@@ -258,6 +258,37 @@ fn closed_connection_leaves_and_comes_back_admitted() {
 }
 
 #[test]
+fn a_rejoin_writes_the_record_only_when_it_changed() {
+    let saves = |out: &[Output]| {
+        out.iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Persist(crate::store::VisitWrite::SaveParticipant(_))
+                )
+            })
+            .count()
+    };
+    let mut v = visit();
+    assert_eq!(saves(&v.handle(T0, join(1, "pt", Role::Patient))), 1, "new");
+    v.handle(T0, Input::Closed { conn: ConnId(1) });
+    assert_eq!(
+        saves(&v.handle(T0, join(2, "pt", Role::Patient))),
+        0,
+        "same identity: nothing durable changed"
+    );
+    let Input::Join(mut renamed) = join(3, "pt", Role::Patient) else {
+        unreachable!()
+    };
+    renamed.name = Some("Pat Doe".into());
+    assert_eq!(saves(&v.handle(T0, Input::Join(renamed))), 1, "renamed");
+    assert_eq!(
+        v.record(&pid("pt")).map(|r| r.name.as_str()),
+        Some("Pat Doe")
+    );
+}
+
+#[test]
 fn deny_closes_4003_and_forgets() {
     let mut v = visit();
     v.handle(T0, join(1, "dr", Role::Provider));
