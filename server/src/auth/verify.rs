@@ -376,6 +376,8 @@ mod tests {
     #[test]
     fn eddsa_fast_path_accepts_what_jsonwebtoken_accepts() {
         let (key, v) = setup();
+        // Otherwise both sides below would be jsonwebtoken.
+        assert!(v.keys.get("k1").is_some_and(|k| k.ed25519.is_some()));
         let token = key.sign(&claims()).expect("sign");
         let (fast, reference) = both(&v, &token);
         assert_eq!(fast, reference);

@@ -6,6 +6,7 @@ use super::inbox::{InboxReceiver, InboxSender, inbox};
 use super::outbound::{ConnHandle, Overflow};
 use crate::audit::{Durability, Logged};
 use crate::hub::{Hub, now_ms};
+use crate::metrics::Relayed;
 use crate::store::{Reply, StoredMessage, VisitWrite};
 use crate::visit::{ConnId, Input, Join, Output, Visit, VisitSettings};
 use bedside_protocol::{Limits, VisitId};
@@ -320,9 +321,9 @@ impl VisitTask {
                 Output::Send { to, msg } => {
                     let frame = Utf8Bytes::from(msg.to_json());
                     let relayed = match msg {
-                        bedside_protocol::ServerMessage::Offer { .. } => Some("offer"),
-                        bedside_protocol::ServerMessage::Answer { .. } => Some("answer"),
-                        bedside_protocol::ServerMessage::Ice { .. } => Some("ice"),
+                        bedside_protocol::ServerMessage::Offer { .. } => Some(Relayed::Offer),
+                        bedside_protocol::ServerMessage::Answer { .. } => Some(Relayed::Answer),
+                        bedside_protocol::ServerMessage::Ice { .. } => Some(Relayed::Ice),
                         _ => None,
                     };
                     for c in to {
@@ -335,8 +336,7 @@ impl VisitTask {
                     if let (Some(kind), Some(at)) = (relayed, arrived) {
                         self.hub
                             .metrics
-                            .relay_latency
-                            .get_or_create(&crate::metrics::TypeLabel { r#type: kind })
+                            .relay_latency(kind)
                             .observe(at.elapsed().as_secs_f64());
                     }
                 }

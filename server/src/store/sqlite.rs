@@ -105,6 +105,12 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
     migrate_v2_jti(conn)
 }
 
+/// The schema version the database was last migrated to.
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)
+}
+
 /// Schema 3 keys the replay cache by `(expires, key)` instead of `key`:
 /// tokens minted around the same time expire around the same time, so a
 /// batch of hellos appends to the same few pages instead of dirtying one
@@ -112,10 +118,7 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
 /// instead of a scan. A replay presents the same token, hence the same
 /// `exp`, so it still collides. Rebuilds the table, in one transaction.
 fn migrate_v2_jti(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend)?;
-    if version >= 3 {
+    if user_version(conn)? >= 3 {
         return Ok(());
     }
     conn.execute_batch(
@@ -140,10 +143,7 @@ fn migrate_v2_jti(conn: &Connection) -> Result<(), StoreError> {
 /// recipients still owed each (see [`e2e_log`](super::e2e_log)). Moves what
 /// is still owed, in one transaction.
 fn migrate_v1_messages(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(backend)?;
-    if version >= 2 {
+    if user_version(conn)? >= 2 {
         return Ok(());
     }
     let old = conn

@@ -335,17 +335,15 @@ impl Visit {
                 code: CloseCode::Replaced,
             });
         }
-        // A known member's record as last written (every change to a record
-        // is persisted when it is made); None: new to the visit.
-        let stored = self.members.get(&j.participant).map(|m| m.record.clone());
+        // Every change to a known member's record is written when it is
+        // made, so a resume or reconnect with the same identity has nothing
+        // to write before its welcome; a new member does.
+        let new = !self.members.contains_key(&j.participant);
         let member = self
             .members
             .entry(j.participant.clone())
             .or_insert_with(|| Box::new(Member::new(&j)));
-        member.refresh_identity(&j);
-        // A resume or reconnect with the same identity changes nothing
-        // durable: no store write before its welcome.
-        let changed = stored.as_ref() != Some(&member.record);
+        let changed = member.refresh_identity(&j) || new;
         member.attach(now, &j, &self.id);
         self.conns.insert(j.conn, j.participant.clone());
         let admitted = member.record.admitted;

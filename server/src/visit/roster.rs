@@ -78,25 +78,32 @@ impl Member {
         }
     }
 
-    /// Name and role come from the newest token.
-    pub fn refresh_identity(&mut self, j: &Join) {
-        self.record.name = j.name.clone().unwrap_or_else(|| j.participant.to_string());
+    /// Name and role come from the newest token. True if that changed the
+    /// record (it then needs writing).
+    pub fn refresh_identity(&mut self, j: &Join) -> bool {
+        let name = j.name.clone().unwrap_or_else(|| j.participant.to_string());
+        let mut changed = self.record.name != name;
+        self.record.name = name;
         if self.record.role != j.role {
             // A role change (rare: the clinic re-issued the token) resets what the role implies.
             self.record.role = j.role;
             self.record.perms = initial_perms(j.role, &j.perms);
             self.record.admitted = j.role == Role::Provider;
+            changed = true;
         } else {
             for p in initial_perms(j.role, &j.perms) {
                 if !self.record.perms.contains(&p) {
                     self.record.perms.push(p);
+                    changed = true;
                 }
             }
             self.record.perms.sort();
         }
-        if j.role == Role::Provider {
+        if j.role == Role::Provider && !self.record.admitted {
             self.record.admitted = true;
+            changed = true;
         }
+        changed
     }
 
     /// Binds the member to a live connection.
