@@ -24,8 +24,6 @@ use std::io::{self, Cursor, Error as IoError, ErrorKind as IoErrorKind, Read, Wr
 /// Read buffer size used for `FrameSocket`.
 const READ_BUF_LEN: usize = 128 * 1024;
 
-/// Bedside patch: the most capacity an empty `out_buffer` keeps.
-const OUT_BUFFER_KEEP: usize = 1024;
 
 /// Bedside patch: the most one read takes of a frame whose header is read.
 const LARGE_FRAME_READ: usize = 8 * 1024;
@@ -195,6 +193,10 @@ impl FrameCodec {
                     // Reserve full message length only once, even for multiple
                     // loops or if WouldBlock errors cause multiple fn calls.
                     self.in_buffer.reserve(len);
+                } else if self.in_buffer.capacity() == 0 {
+                    // Bedside patch: the buffer was released while idle
+                    // (see `read_in`); take a whole read's room back.
+                    self.in_buffer.reserve(self.in_buf_max_read);
                 } else {
                     self.in_buffer.reserve(FrameHeader::MAX_SIZE);
                 }
@@ -266,6 +268,15 @@ impl FrameCodec {
         self.in_buffer.resize(self.in_buffer.capacity().min(len + max_read), 0);
         let size = stream.read(&mut self.in_buffer[len..]);
         self.in_buffer.truncate(len + size.as_ref().copied().unwrap_or(0));
+        // Bedside patch: nothing buffered and nothing to read: the
+        // connection is idle, and most connections are idle most of the
+        // time. It keeps no read buffer until its next frame arrives.
+        if self.in_buffer.is_empty()
+            && self.header.is_none()
+            && size.as_ref().is_err_and(|e| e.kind() == IoErrorKind::WouldBlock)
+        {
+            self.in_buffer = BytesMut::new();
+        }
         size
     }
 
@@ -315,12 +326,10 @@ impl FrameCodec {
             }
             self.out_buffer.drain(0..len);
         }
-        // Bedside patch: an empty buffer keeps no more than a small frame's
-        // room, so a connection that once sent a large frame does not hold
-        // that much for life (it reallocates for its next large burst).
-        if self.out_buffer.capacity() > OUT_BUFFER_KEEP {
-            self.out_buffer = Vec::new();
-        }
+        // Bedside patch: a drained buffer is released, so an idle connection
+        // holds no write buffer (nor the room of the largest frame it ever
+        // sent); the next batch allocates what it needs.
+        self.out_buffer = Vec::new();
 
         Ok(())
     }
