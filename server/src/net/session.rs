@@ -85,9 +85,10 @@ impl Identity {
     }
 }
 
-/// Runs a connection to the end. Not an `async fn`: the socket is split
-/// before the future is built, so the future does not keep a slot for it
-/// (an async fn's arguments stay in its state for life).
+/// Runs a connection to the end. Not an `async fn`: the socket is split and
+/// the writer task started before the future is built, so the future keeps
+/// no slot for the socket or its sending half (an async fn's arguments stay
+/// in its state for life, and every session holds that state while idle).
 pub fn run<S>(hub: Arc<Hub>, ws: S, peer: SocketAddr) -> impl Future<Output = ()> + Send
 where
     S: Stream<Item = Result<Message, WsError>>
@@ -97,14 +98,24 @@ where
         + 'static,
 {
     let (sink, stream) = ws.split();
-    run_split(hub, sink, stream, peer)
+    hub.metrics.connections.inc();
+    let id = hub.next_conn_id();
+    let (handle, writer) = outbound::queue(id);
+    let writer_task = tokio::spawn(writer.run(sink));
+    let conn = Conn {
+        hub,
+        id,
+        handle,
+        peer,
+        errors: 0,
+    };
+    run_split(conn, stream, writer_task)
 }
 
 async fn run_split<S>(
-    hub: Arc<Hub>,
-    sink: futures_util::stream::SplitSink<S, Message>,
+    mut conn: Conn,
     mut stream: futures_util::stream::SplitStream<S>,
-    peer: SocketAddr,
+    mut writer_task: tokio::task::JoinHandle<WriterEnd>,
 ) where
     S: Stream<Item = Result<Message, WsError>>
         + futures_util::Sink<Message>
@@ -112,18 +123,8 @@ async fn run_split<S>(
         + Send
         + 'static,
 {
-    hub.metrics.connections.inc();
-    let conn_id = hub.next_conn_id();
-    let (handle, writer) = outbound::queue(conn_id);
-    let mut writer_task = tokio::spawn(writer.run(sink));
-    let mut conn = Conn {
-        hub: hub.clone(),
-        id: conn_id,
-        handle,
-        peer,
-        errors: 0,
-    };
-
+    let hub = conn.hub.clone();
+    let peer = conn.peer;
     let now = Instant::now();
     let cooling = hub.abuse.cooling_down(peer.ip(), now);
     let identity = if cooling {
@@ -131,12 +132,14 @@ async fn run_split<S>(
         conn.close(CloseCode::RateLimited);
         None
     } else {
+        // Boxed with its timer: its state is large and needed only until
+        // welcome.
+        let hello = Box::pin(tokio::time::timeout(
+            Duration::from_secs(hub.config.session.hello_timeout_s),
+            conn.authenticate(&mut stream),
+        ));
         tokio::select! {
-            r = tokio::time::timeout(
-                Duration::from_secs(hub.config.session.hello_timeout_s),
-                // Boxed: its state is large and needed only until welcome.
-                Box::pin(conn.authenticate(&mut stream)),
-            ) => match r {
+            r = hello => match r {
                 // Boxed: kept apart from the session's future for life.
                 Ok(Ok(identity)) => Some(Box::new(identity)),
                 Ok(Err(code)) => { conn.close(code); None }
@@ -159,12 +162,12 @@ async fn run_split<S>(
     }
     // Give the peer a moment to answer our close frame, then drop the socket.
     drop(conn);
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+    let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, async {
         if !writer_task.is_finished() {
             let _ = (&mut writer_task).await;
         }
         while stream.next().await.is_some() {}
-    })
+    }))
     .await;
     writer_task.abort();
     hub.metrics.connections.dec();
@@ -394,119 +397,124 @@ impl Conn {
                 r = read(stream) => r,
                 _ = &mut *writer => break, // the hub closed this connection
             };
-            let text = match r {
-                Read::Text(t) => t,
+            let go = match r {
+                // Boxed: an idle session waits in `read`, and only that
+                // state should decide its size (a message's handling
+                // state is ~1 KiB, allocated while it is handled).
+                Read::Text(text) => Box::pin(self.on_text(me, text, &visit, &mut rate)).await,
                 Read::Binary => {
-                    if self.protocol_error("binary frames are not part of the protocol", None) {
+                    let go =
+                        self.protocol_error("binary frames are not part of the protocol", None);
+                    if go {
                         Box::pin(self.activity(&visit)).await;
-                        continue;
                     }
-                    break;
+                    go
                 }
                 Read::TooLarge => {
                     self.hub.metrics.reject("too_large");
                     self.close(CloseCode::TooLarge);
-                    break;
+                    false
                 }
-                Read::End => break,
+                Read::End => false,
             };
-            let arrived = Instant::now();
-            match rate.check(arrived) {
-                RateVerdict::Allow => {}
-                RateVerdict::Limited { first } => {
-                    self.hub.metrics.reject("rate_limited");
-                    if first {
-                        self.rate_limited_record(me, "messages_per_s");
-                    }
-                    self.error(ErrorCode::RateLimited, "too many messages; slow down", None);
-                    continue;
-                }
-                RateVerdict::Close => {
-                    self.rate_limited_record(me, "persisting");
-                    self.close(CloseCode::RateLimited);
-                    break;
-                }
-            }
-            let (id, msg) = match parse_client_message(&text) {
-                Ok(x) => x,
-                Err((re, e)) => {
-                    if self.protocol_error(&e.to_string(), re) {
-                        Box::pin(self.activity(&visit)).await;
-                        continue;
-                    }
-                    break;
-                }
-            };
-            self.hub.metrics.message(msg.type_name());
-            let sdp = match &msg {
-                ClientMessage::Hello { .. } | ClientMessage::Resume { .. } => {
-                    if self.protocol_error("session already started", id) {
-                        continue;
-                    }
-                    break;
-                }
-                ClientMessage::Refresh { token } => {
-                    Box::pin(self.refresh(me, token, id, &visit)).await;
-                    continue;
-                }
-                ClientMessage::Offer { sdp, .. } | ClientMessage::Answer { sdp, .. } => {
-                    match sdp::inspect(sdp) {
-                        Ok(summary) => Some(summary),
-                        Err(v) => {
-                            self.hub.metrics.reject("invalid_sdp");
-                            let ev =
-                                Event::by(self.actor(me), Action::SdpRejected, Outcome::Denied)
-                                    .detail("rule", v.rule);
-                            let _ = Box::pin(self.hub.audit.log(ev, Durability::Written).durable())
-                                .await;
-                            let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
-                            if let ServerMessage::Error(b) = &mut m {
-                                b.rule = Some(v.rule.to_owned());
-                            }
-                            self.send(&m);
-                            Box::pin(self.activity(&visit)).await;
-                            continue;
-                        }
-                    }
-                }
-                ClientMessage::E2e { body, .. } => {
-                    if let Err(e) = crate::visit::validate_body(body) {
-                        let (code, text) = match e {
-                            crate::visit::BodyError::NotBase64 => {
-                                (ErrorCode::BadRequest, "\"body\" is not base64")
-                            }
-                            crate::visit::BodyError::TooLarge => {
-                                (ErrorCode::TooLarge, "\"body\" is larger than 48 KiB")
-                            }
-                        };
-                        self.error(code, text, id);
-                        Box::pin(self.activity(&visit)).await;
-                        continue;
-                    }
-                    None
-                }
-                _ => None,
-            };
-            let input = Input::Message {
-                conn: self.id,
-                id,
-                msg: Box::new(msg),
-                sdp,
-            };
-            if visit
-                .send(VisitCommand::Input(input, arrived))
-                .await
-                .is_err()
-            {
+            if !go {
                 break;
             }
         }
-        let _ = visit
-            .send(VisitCommand::Input(
-                Input::Closed { conn: self.id },
-                Instant::now(),
-            ))
-            .await;
+        let closed = VisitCommand::Input(Input::Closed { conn: self.id }, Instant::now());
+        let _ = Box::pin(visit.send(closed)).await;
+    }
+
+    /// Handles one text frame of an attached session; false ends it.
+    async fn on_text(
+        &mut self,
+        me: &mut Identity,
+        text: Utf8Bytes,
+        visit: &VisitHandle,
+        rate: &mut crate::limits::ConnLimiter,
+    ) -> bool {
+        let arrived = Instant::now();
+        match rate.check(arrived) {
+            RateVerdict::Allow => {}
+            RateVerdict::Limited { first } => {
+                self.hub.metrics.reject("rate_limited");
+                if first {
+                    self.rate_limited_record(me, "messages_per_s");
+                }
+                self.error(ErrorCode::RateLimited, "too many messages; slow down", None);
+                return true;
+            }
+            RateVerdict::Close => {
+                self.rate_limited_record(me, "persisting");
+                self.close(CloseCode::RateLimited);
+                return false;
+            }
+        }
+        let (id, msg) = match parse_client_message(&text) {
+            Ok(x) => x,
+            Err((re, e)) => {
+                if self.protocol_error(&e.to_string(), re) {
+                    self.activity(visit).await;
+                    return true;
+                }
+                return false;
+            }
+        };
+        self.hub.metrics.message(msg.type_name());
+        let sdp = match &msg {
+            ClientMessage::Hello { .. } | ClientMessage::Resume { .. } => {
+                return self.protocol_error("session already started", id);
+            }
+            ClientMessage::Refresh { token } => {
+                self.refresh(me, token, id, visit).await;
+                return true;
+            }
+            ClientMessage::Offer { sdp, .. } | ClientMessage::Answer { sdp, .. } => {
+                match sdp::inspect(sdp) {
+                    Ok(summary) => Some(summary),
+                    Err(v) => {
+                        self.hub.metrics.reject("invalid_sdp");
+                        let ev = Event::by(self.actor(me), Action::SdpRejected, Outcome::Denied)
+                            .detail("rule", v.rule);
+                        let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
+                        let mut m = ServerMessage::error(ErrorCode::InvalidSdp, v.detail, id);
+                        if let ServerMessage::Error(b) = &mut m {
+                            b.rule = Some(v.rule.to_owned());
+                        }
+                        self.send(&m);
+                        self.activity(visit).await;
+                        return true;
+                    }
+                }
+            }
+            ClientMessage::E2e { body, .. } => {
+                if let Err(e) = crate::visit::validate_body(body) {
+                    let (code, text) = match e {
+                        crate::visit::BodyError::NotBase64 => {
+                            (ErrorCode::BadRequest, "\"body\" is not base64")
+                        }
+                        crate::visit::BodyError::TooLarge => {
+                            (ErrorCode::TooLarge, "\"body\" is larger than 48 KiB")
+                        }
+                    };
+                    self.error(code, text, id);
+                    self.activity(visit).await;
+                    return true;
+                }
+                None
+            }
+            _ => None,
+        };
+        let input = Input::Message {
+            conn: self.id,
+            id,
+            msg: Box::new(msg),
+            sdp,
+        };
+        visit
+            .send(VisitCommand::Input(input, arrived))
+            .await
+            .is_ok()
     }
 
     /// This session's facts for audit records written by the connection.
