@@ -16,7 +16,7 @@
 //! deleted message bodies (end of visit, retention sweep) the write-ahead log
 //! is checkpointed and truncated, so no body outlives its deletion on disk.
 
-use super::checkpointer::Checkpointer;
+use super::checkpointer::{self, Checkpointer};
 use super::e2e_log::MessageLog;
 use super::wal_sync::{Committed, WalSync};
 use super::{Command, ResumeRecord, Store, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
@@ -233,7 +233,7 @@ fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
 /// then the connection closes.
 struct Backend {
     sync: WalSync,
-    _checkpointer: Checkpointer,
+    checkpointer: Checkpointer,
     next_seq: HashMap<String, i64>,
     log: MessageLog,
     conn: Connection,
@@ -250,6 +250,7 @@ fn run(mut backend: Backend, mut rx: mpsc::Receiver<Command>) {
             }
         }
         backend.execute_batch(&mut batch);
+        backend.restart_log_if_long();
     }
     // Channel closed: every handle dropped. Dropping the backend waits for
     // the last answers; the WAL is checkpointed on close.
@@ -265,7 +266,7 @@ impl Backend {
         wal.push("-wal");
         Ok(Self {
             sync: WalSync::start(Path::new(&wal))?,
-            _checkpointer: Checkpointer::start(db)?,
+            checkpointer: Checkpointer::start(db)?,
             next_seq: HashMap::new(),
             log: MessageLog::load(&conn)?,
             conn,
@@ -305,6 +306,22 @@ impl Backend {
                 }
             }),
         });
+    }
+
+    /// Between two batches, when the checkpointer found the log long: folds
+    /// in what its last pass left (a few hundred milliseconds of writes, to
+    /// a database of a few pages), so the next batch starts the log over
+    /// instead of growing it. Busy while the checkpointer's own pass runs:
+    /// then it tries again after the next batch.
+    fn restart_log_if_long(&self) {
+        if !self.checkpointer.restart_wanted() {
+            return;
+        }
+        match checkpointer::checkpoint(&self.conn) {
+            Ok(pass) if pass.complete() => self.checkpointer.restarted(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
     }
 
     /// Folds the write-ahead log into the database and truncates it. Busy
@@ -1033,6 +1050,48 @@ mod tests {
         assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
         assert_eq!(append(&store, &v, to("dr", &["a"])).await, 4);
         assert_eq!(rows(&store, dir.path()).await, 3);
+    }
+
+    /// Under writes that never pause, the log still starts over: its file
+    /// stays far smaller than what went through it (it grew by every byte
+    /// written before, as a PASSIVE checkpoint never finds the log entirely
+    /// folded in while the store thread commits batch after batch).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_starts_over_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _h) = open(dir.path()).unwrap();
+        let body = "A".repeat(40 * 1024);
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let start = std::time::Instant::now();
+        let min_bytes = 64 << 20;
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let (store, body, written) = (store.clone(), body.clone(), written.clone());
+            writers.push(tokio::spawn(async move {
+                let v = VisitId::new(format!("v{w}")).unwrap();
+                let m = StoredMessage {
+                    body,
+                    ..to("dr", &["pt"])
+                };
+                while written.load(std::sync::atomic::Ordering::Relaxed) < min_bytes
+                    || start.elapsed() < std::time::Duration::from_millis(1200)
+                {
+                    append(&store, &v, m.clone()).await;
+                    written.fetch_add(40 * 1024, std::sync::atomic::Ordering::Relaxed);
+                }
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let written = written.load(std::sync::atomic::Ordering::Relaxed);
+        let wal = std::fs::metadata(dir.path().join("bedside.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < written / 2,
+            "log file {wal} bytes after {written} bytes written"
+        );
     }
 
     #[tokio::test]
