@@ -105,6 +105,10 @@ struct RunArgs {
     /// No live progress line.
     #[arg(long)]
     quiet: bool,
+    /// Visits negotiate in step (every visit's offer in the same instant of
+    /// a round) instead of each at its own point, as independent visits do.
+    #[arg(long)]
+    lockstep: bool,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -240,6 +244,7 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
         hub_pid: a.hub_pid,
         drain: a.drain,
         progress: !a.quiet,
+        lockstep: a.lockstep,
     };
     let held = plan.connections_held();
     if let Some(soft) = open_files_limit()

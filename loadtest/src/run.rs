@@ -77,6 +77,10 @@ pub struct Plan {
     pub drain: Duration,
     /// A progress line on stderr every second.
     pub progress: bool,
+    /// Every visit steps through its negotiation in step with the others
+    /// (all offers within the same 1% of a round): a burst, not a
+    /// population of independent visits.
+    pub lockstep: bool,
 }
 
 impl Plan {
@@ -376,6 +380,22 @@ struct VisitCursor {
 }
 
 impl VisitCursor {
+    /// Visit `v`'s cursor. Visits are independent, so each starts at its
+    /// own point of a negotiation round (and of the mixed cycle): started
+    /// together, every visit sent its 5 KB offer within the same 1% of a
+    /// round, a burst no real population of visits produces.
+    fn staggered(v: u64) -> Self {
+        let round = v;
+        let len = (0..)
+            .take_while(|&n| negotiation_step(round, n).is_some())
+            .count() as u64;
+        Self {
+            round,
+            n: (v * 7919) % len,
+            mixed: v % 10,
+        }
+    }
+
     fn next(&mut self, scenario: Scenario) -> Step {
         match scenario {
             Scenario::Chat => {
@@ -641,12 +661,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
     let start = Instant::now();
     let measure_from = start + plan.warmup;
     let mut cpu_at_warmup: Option<Duration> = None;
-    let mut cursors: Vec<VisitCursor> = (0..pairs.len().max(1))
-        .map(|_| VisitCursor {
-            round: 0,
-            n: 0,
-            mixed: 0,
-        })
+    let mut cursors: Vec<VisitCursor> = (0..pairs.len().max(1) as u64)
+        .map(|v| VisitCursor::staggered(if plan.lockstep { 0 } else { v }))
         .collect();
     let mut grant_on = vec![false; pairs.len().max(1)];
     let mut ops: u64 = 0;
@@ -771,12 +787,37 @@ mod tests {
             hub_pid: None,
             drain: Duration::ZERO,
             progress: false,
+            lockstep: false,
         };
         // 1,000 in the 2 s ramp (half the rate on average), then 1,000/s.
         let n = plan(Scenario::JoinStorm, 1000.0, 10).connections_held();
         assert!((8999..=9001).contains(&n), "{n}");
         assert_eq!(plan(Scenario::Idle, 1.0, 1).connections_held(), 1002);
         assert_eq!(plan(Scenario::Negotiation, 1.0, 1).connections_held(), 200);
+    }
+
+    #[test]
+    fn visits_negotiate_out_of_step() {
+        // 100 visits, one operation each in turn: a real population's
+        // offers are spread over the round, not sent together.
+        let mut cursors: Vec<VisitCursor> = (0..100).map(VisitCursor::staggered).collect();
+        for _ in 0..30 {
+            let offers = cursors
+                .iter_mut()
+                .map(|c| c.next(Scenario::Negotiation))
+                .filter(|s| *s == Step::Offer)
+                .count();
+            assert!(offers <= 20, "{offers} of 100 visits offer at once");
+        }
+        let mut total = 0;
+        for _ in 0..300 {
+            total += cursors
+                .iter_mut()
+                .map(|c| c.next(Scenario::Negotiation))
+                .filter(|s| *s == Step::Offer)
+                .count();
+        }
+        assert!(total >= 100, "every visit still negotiates: {total} offers");
     }
 
     #[test]

@@ -70,6 +70,7 @@ fn plan(h: &Hub, url: &str, scenario: Scenario) -> Plan {
         hub_pid: Some(std::process::id()),
         drain: Duration::from_secs(10),
         progress: false,
+        lockstep: false,
     }
 }
 
