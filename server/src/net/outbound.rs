@@ -8,10 +8,14 @@
 
 use crate::visit::ConnId;
 use bedside_protocol::CloseCode;
+use futures_util::task::AtomicWaker;
 use futures_util::{Sink, SinkExt};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use std::task::{Context, Poll, ready};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -46,10 +50,11 @@ pub struct ConnHandle {
 #[derive(Debug, Default)]
 struct Shared {
     queue: Mutex<Queue>,
-    /// Something was queued (or the last handle went).
-    wake: Notify,
+    /// The writer's task: woken when something is queued, the last handle
+    /// goes, or the queue overflows.
+    writer: AtomicWaker,
     /// The queue overflowed: the writer stops even mid-write.
-    overflow: Notify,
+    overflowed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -83,7 +88,8 @@ impl ConnHandle {
             let mut q = self.shared.lock();
             if q.items.len() >= QUEUE_FRAMES || q.bytes + len > QUEUE_BYTES {
                 drop(q);
-                self.shared.overflow.notify_one();
+                self.shared.overflowed.store(true, Ordering::Release);
+                self.shared.writer.wake();
                 return Err(Overflow);
             }
             q.bytes += len;
@@ -91,7 +97,7 @@ impl ConnHandle {
             q.items.len() == 1
         };
         if was_empty {
-            self.shared.wake.notify_one();
+            self.shared.writer.wake();
         }
         Ok(())
     }
@@ -115,7 +121,7 @@ impl Drop for ConnHandle {
             q.handles == 0
         };
         if last {
-            self.shared.wake.notify_one();
+            self.shared.writer.wake();
         }
     }
 }
@@ -172,57 +178,140 @@ impl Writer {
     where
         S: Sink<Message> + Unpin,
     {
-        let shared = self.shared.clone();
-        let end = async {
-            loop {
-                let (batch, gone) = {
-                    let mut q = shared.lock();
-                    q.bytes = 0;
-                    (std::mem::take(&mut q.items), q.handles == 0)
-                };
-                if batch.is_empty() {
-                    if gone {
-                        let _ = sink.close().await;
-                        return WriterEnd::Drained;
-                    }
-                    shared.wake.notified().await;
-                    continue;
-                }
-                for item in batch {
-                    match item {
-                        Outbound::Frame(text) => {
-                            if sink.feed(Message::Text(text)).await.is_err() {
-                                return WriterEnd::Failed;
+        let drain = Drain {
+            shared: &self.shared,
+            sink: &mut sink,
+            batch: VecDeque::new(),
+            step: Step::Feed { fed: false },
+        };
+        if let Some(end) = drain.await {
+            return end;
+        }
+        // Boxed: the rare path's timer stays out of every writer's state.
+        Box::pin(say_too_slow(&mut sink)).await;
+        WriterEnd::Closed(SLOW_CONSUMER_CLOSE)
+    }
+}
+
+/// The client stopped reading: try to say why, but never wait long.
+async fn say_too_slow<S>(sink: &mut S)
+where
+    S: Sink<Message> + Unpin,
+{
+    let message = close_message(SLOW_CONSUMER_CLOSE, "not reading fast enough");
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(100), sink.send(message)).await;
+}
+
+/// The writer's loop as a hand-written future: it waits on one
+/// [`AtomicWaker`] (no waiter nodes or timers in its state, which every
+/// connection holds for life) and checks for an overflow at every wake-up.
+struct Drain<'a, S> {
+    shared: &'a Shared,
+    sink: &'a mut S,
+    /// Taken from the queue, not yet fed to the sink.
+    batch: VecDeque<Outbound>,
+    step: Step,
+}
+
+enum Step {
+    /// Feed the batch (taking the next one when it is empty); `fed`: frames
+    /// went into the sink since the last flush.
+    Feed { fed: bool },
+    /// Flush what was fed, then feed again.
+    Flush,
+    /// Send a close frame with this code (`sent`: it is in the sink), flush, close.
+    Close { code: CloseCode, sent: bool },
+    /// Close the sink and end with this.
+    Shut(WriterEnd),
+}
+
+impl<S> Future for Drain<'_, S>
+where
+    S: Sink<Message> + Unpin,
+{
+    /// `None`: the queue overflowed.
+    type Output = Option<WriterEnd>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        // Registered before the queue is looked at, so a push that finds
+        // it empty afterwards wakes this task.
+        this.shared.writer.register(cx.waker());
+        loop {
+            if this.shared.overflowed.load(Ordering::Acquire) {
+                return Poll::Ready(None);
+            }
+            let mut sink = Pin::new(&mut *this.sink);
+            match this.step {
+                Step::Feed { fed } => {
+                    if this.batch.is_empty() {
+                        if fed {
+                            this.step = Step::Flush;
+                            continue;
+                        }
+                        let gone = {
+                            let mut q = this.shared.lock();
+                            q.bytes = 0;
+                            this.batch = std::mem::take(&mut q.items);
+                            q.handles == 0
+                        };
+                        if this.batch.is_empty() {
+                            if gone {
+                                this.step = Step::Shut(WriterEnd::Drained);
+                                continue;
                             }
-                        }
-                        Outbound::Close(code) => {
-                            let _ = sink.send(close_message(code.code(), code.reason())).await;
-                            let _ = sink.close().await;
-                            return WriterEnd::Closed(code.code());
+                            return Poll::Pending;
                         }
                     }
+                    match this.batch.front() {
+                        Some(Outbound::Frame(_)) => {
+                            if ready!(sink.as_mut().poll_ready(cx)).is_err() {
+                                return Poll::Ready(Some(WriterEnd::Failed));
+                            }
+                            let Some(Outbound::Frame(text)) = this.batch.pop_front() else {
+                                continue;
+                            };
+                            if sink.start_send(Message::Text(text)).is_err() {
+                                return Poll::Ready(Some(WriterEnd::Failed));
+                            }
+                            this.step = Step::Feed { fed: true };
+                        }
+                        Some(&Outbound::Close(code)) => {
+                            // Nothing after a close is sent.
+                            this.batch = VecDeque::new();
+                            this.step = Step::Close { code, sent: false };
+                        }
+                        None => {}
+                    }
                 }
-                if sink.flush().await.is_err() {
-                    return WriterEnd::Failed;
+                Step::Flush => {
+                    if ready!(sink.poll_flush(cx)).is_err() {
+                        return Poll::Ready(Some(WriterEnd::Failed));
+                    }
+                    this.step = Step::Feed { fed: false };
+                }
+                Step::Close { code, sent: false } => {
+                    let sent = ready!(sink.as_mut().poll_ready(cx)).is_ok()
+                        && sink
+                            .start_send(close_message(code.code(), code.reason()))
+                            .is_ok();
+                    this.step = if sent {
+                        Step::Close { code, sent: true }
+                    } else {
+                        Step::Shut(WriterEnd::Closed(code.code()))
+                    };
+                }
+                Step::Close { code, sent: true } => {
+                    // A failed flush still ends in a close attempt.
+                    let _ = ready!(sink.poll_flush(cx));
+                    this.step = Step::Shut(WriterEnd::Closed(code.code()));
+                }
+                Step::Shut(end) => {
+                    let _ = ready!(sink.poll_close(cx));
+                    return Poll::Ready(Some(end));
                 }
             }
-        };
-        tokio::select! {
-            biased;
-            _ = self.shared.overflow.notified() => {}
-            end = end => return end,
         }
-        // The client stopped reading: try to say why, but never wait long.
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(100), async {
-            let _ = sink
-                .send(close_message(
-                    SLOW_CONSUMER_CLOSE,
-                    "not reading fast enough",
-                ))
-                .await;
-        })
-        .await;
-        WriterEnd::Closed(SLOW_CONSUMER_CLOSE)
     }
 }
 
@@ -280,6 +369,43 @@ mod tests {
         let big = Utf8Bytes::from("y".repeat(QUEUE_BYTES / 2 + 1));
         h.send(big.clone()).unwrap();
         assert_eq!(h.send(big), Err(Overflow));
+    }
+
+    /// A sink whose socket never drains.
+    struct Stuck;
+    impl Sink<Message> for Stuck {
+        type Error = ();
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+        fn start_send(self: Pin<&mut Self>, _: Message) -> Result<(), ()> {
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overflow_interrupts_a_writer_blocked_on_the_socket() {
+        let (h, w) = queue(ConnId(1));
+        h.send("first".into()).unwrap();
+        let task = tokio::spawn(w.run(Stuck));
+        // The writer takes the frame and blocks on the socket.
+        while !h.shared.lock().items.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..QUEUE_FRAMES {
+            h.send("x".into()).unwrap();
+        }
+        assert_eq!(h.send("x".into()), Err(Overflow));
+        let end = tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("the overflow must end the blocked writer");
+        assert_eq!(end.unwrap(), WriterEnd::Closed(SLOW_CONSUMER_CLOSE));
     }
 
     #[tokio::test]
