@@ -149,6 +149,11 @@ impl VisitTask {
                 tokio::time::Instant::now() + Duration::from_millis(wait)
             });
             let linger_until = empty_since.map(|t| t + LINGER);
+            // One timer for both (each costs every visit's task ~120 bytes).
+            let wake = match (timer, linger_until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => Box::pin(self.command(&mut visit, cmd)).await,
@@ -163,12 +168,16 @@ impl VisitTask {
                 Some((ok, actions, arrived)) = self.gates.next(), if !self.gates.is_empty() => {
                     Box::pin(self.gate_opened(&mut visit, ok, actions, arrived)).await;
                 }
-                _ = sleep_until(timer) => self.handle(&mut visit, Input::Tick).await,
+                _ = sleep_until(wake) => {
+                    if linger_until.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                        break; // empty for the whole linger
+                    }
+                    self.handle(&mut visit, Input::Tick).await;
+                }
                 _ = shutdown.changed() => {
                     self.handle(&mut visit, Input::Shutdown).await;
                     break;
                 }
-                _ = sleep_until(linger_until) => break,
             }
             let idle = self.commits.is_empty() && self.loads.is_empty() && self.gates.is_empty();
             if visit.live_connections() == 0 && idle {
