@@ -96,7 +96,7 @@ pub fn table(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "scenario {:?}: {} ops planned at {:.0}/s over {:.0} s ({:.0} s warm-up), achieved {:.0}/s, {} visits, {} connections",
+        "scenario {:?}: {} ops planned at {:.0}/s over {:.0} s ({:.0} s warm-up), achieved {:.0}/s, {} visits{}, {} connections",
         r.scenario,
         r.operations,
         r.rate,
@@ -104,6 +104,7 @@ pub fn table(r: &Report) -> String {
         r.warmup_s,
         r.achieved_rate,
         r.visits,
+        if r.lockstep { " in lockstep" } else { "" },
         r.connections
     );
     let _ = writeln!(

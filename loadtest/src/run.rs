@@ -96,7 +96,7 @@ impl Plan {
                 }
                 n
             }
-            Scenario::Idle | Scenario::IdleAfterCall => self.sessions.div_ceil(2) as u64 * 2,
+            s if s.is_idle() => self.sessions.div_ceil(2) as u64 * 2,
             _ => self.visits.max(1) as u64 * 2,
         }
     }
@@ -132,6 +132,8 @@ pub struct Report {
     pub warmup_s: f64,
     /// Visits used.
     pub visits: usize,
+    /// Visits negotiated in step (`--lockstep`) rather than independently.
+    pub lockstep: bool,
     /// Connections opened.
     pub connections: usize,
     /// Operations started.
@@ -625,6 +627,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
             duration_s: 0.0,
             warmup_s: 0.0,
             visits: n_pairs,
+            lockstep: plan.lockstep,
             connections: sessions,
             operations: 0,
             achieved_rate: 0.0,
@@ -749,6 +752,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         duration_s: plan.duration.as_secs_f64(),
         warmup_s: plan.warmup.as_secs_f64(),
         visits: pairs.len(),
+        lockstep: plan.lockstep,
         connections: ctx.connections.load(Ordering::Relaxed),
         operations: ops,
         achieved_rate: ops as f64 / send_window.as_secs_f64().max(1e-9),

@@ -196,6 +196,7 @@ fn fake_report() -> Report {
         duration_s: 1.0,
         warmup_s: 0.0,
         visits: 1,
+        lockstep: false,
         connections: 2,
         operations: 2,
         achieved_rate: 2.0,

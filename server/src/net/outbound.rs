@@ -263,26 +263,22 @@ where
                             return Poll::Pending;
                         }
                     }
-                    match this.batch.front() {
-                        Some(Outbound::Frame(_)) => {
-                            if ready!(sink.as_mut().poll_ready(cx)).is_err() {
-                                return Poll::Ready(Some(WriterEnd::Failed));
-                            }
-                            let Some(Outbound::Frame(text)) = this.batch.pop_front() else {
-                                continue;
-                            };
-                            if sink.start_send(Message::Text(text)).is_err() {
-                                return Poll::Ready(Some(WriterEnd::Failed));
-                            }
-                            this.step = Step::Feed { fed: true };
-                        }
-                        Some(&Outbound::Close(code)) => {
-                            // Nothing after a close is sent.
-                            this.batch = VecDeque::new();
-                            this.step = Step::Close { code, sent: false };
-                        }
-                        None => {}
+                    if let Some(&Outbound::Close(code)) = this.batch.front() {
+                        // Nothing after a close is sent.
+                        this.batch = VecDeque::new();
+                        this.step = Step::Close { code, sent: false };
+                        continue;
                     }
+                    // The frame stays queued until the sink has room for it.
+                    if ready!(sink.as_mut().poll_ready(cx)).is_err() {
+                        return Poll::Ready(Some(WriterEnd::Failed));
+                    }
+                    if let Some(Outbound::Frame(text)) = this.batch.pop_front()
+                        && sink.start_send(Message::Text(text)).is_err()
+                    {
+                        return Poll::Ready(Some(WriterEnd::Failed));
+                    }
+                    this.step = Step::Feed { fed: true };
                 }
                 Step::Flush => {
                     if ready!(sink.poll_flush(cx)).is_err() {

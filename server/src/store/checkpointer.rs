@@ -28,7 +28,7 @@ const EVERY: Duration = Duration::from_millis(200);
 
 /// Log length (frames of one page each, ~4 KiB) past which the log should
 /// start over: about 8 MiB.
-pub(super) const RESTART_FRAMES: i64 = 2048;
+const RESTART_FRAMES: i64 = 2048;
 
 /// Stops the thread (after one last checkpoint) when dropped.
 pub(super) struct Checkpointer {
