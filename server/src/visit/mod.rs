@@ -204,6 +204,9 @@ pub struct Visit {
     acks: BTreeMap<ParticipantId, u64>,
     /// When `acks` must be written.
     acks_due: Option<Millis>,
+    /// No later than the earliest live member's deadline (see
+    /// [`Visit::next_deadline`]); `None` while nobody is live.
+    members_due: Option<Millis>,
     /// Forbidden requests per participant: (window start, count).
     violations: HashMap<ParticipantId, (Millis, u32)>,
     /// The `now` of the input being handled.
@@ -228,6 +231,7 @@ impl Visit {
             inflight: 0,
             acks: BTreeMap::new(),
             acks_due: None,
+            members_due: None,
             violations: HashMap::new(),
             now: 0,
             out: Vec::new(),
@@ -345,6 +349,9 @@ impl Visit {
             .or_insert_with(|| Box::new(Member::new(&j)));
         let changed = member.refresh_identity(&j) || new;
         member.attach(now, &j, &self.id);
+        if let Some(live) = &member.live {
+            timers::lower(&mut self.members_due, self.settings.deadline_of(live));
+        }
         self.conns.insert(j.conn, j.participant.clone());
         let admitted = member.record.admitted;
         let welcome = ServerMessage::Welcome {
@@ -499,9 +506,15 @@ impl Visit {
 
     fn refreshed(&mut self, now: Millis, conn: ConnId, expires_at: i64) {
         self.touch(now, conn);
-        if let Some(live) = self.live_mut(conn) {
+        if let Some(live) = self
+            .conns
+            .get(&conn)
+            .and_then(|pid| self.members.get_mut(pid))
+            .and_then(|m| m.live.as_mut())
+        {
             live.expires_at = expires_at;
             live.expiring_sent = false;
+            timers::lower(&mut self.members_due, self.settings.deadline_of(live));
         }
     }
 

@@ -343,6 +343,49 @@ fn end_visit_ends_everyone_and_refuses_later_joins() {
 }
 
 #[test]
+fn the_next_deadline_is_never_late_and_a_tick_makes_it_exact() {
+    let mut v = admitted_pair();
+    // Both active since: their idle deadlines moved on, and the visit may
+    // wake early for them (it does not look at every member per message).
+    v.handle(T0 + 500_000, msg(1, ClientMessage::Ping));
+    v.handle(T0 + 600_000, msg(2, ClientMessage::Ping));
+    assert_eq!(v.next_deadline(), Some(T0 + 900_000));
+    let out = v.handle(T0 + 900_000, Input::Tick);
+    assert!(sent(&out).is_empty(), "nobody is idle yet");
+    assert_eq!(
+        v.next_deadline(),
+        Some(T0 + 1_400_000),
+        "exact after a tick"
+    );
+    // A refresh to a sooner expiry brings the deadline forward.
+    let exp = T0 + 1_000_000;
+    v.handle(
+        T0 + 900_000,
+        Input::Refreshed {
+            conn: ConnId(2),
+            expires_at: exp / 1000,
+        },
+    );
+    assert_eq!(v.next_deadline(), Some(exp - 60_000));
+    let out = v.handle(exp - 60_000, Input::Tick);
+    assert_eq!(types_for(&out, 2), ["session_expiring"]);
+    // So does a member who joins with a token about to expire.
+    let out = v.handle(exp - 60_000, join(3, "dr-2", Role::Provider));
+    assert!(!types_for(&out, 3).is_empty());
+    let mut j = match join(4, "pt-2", Role::Patient) {
+        Input::Join(j) => j,
+        _ => unreachable!(),
+    };
+    j.expires_at = (exp - 30_000) / 1000;
+    v.handle(exp - 60_000, Input::Join(j));
+    assert_eq!(
+        v.next_deadline(),
+        Some(exp - 90_000),
+        "its notice is due at once"
+    );
+}
+
+#[test]
 fn idle_timeout_and_session_expiry_follow_virtual_time() {
     let mut v = admitted_pair();
     // Activity from dr only.

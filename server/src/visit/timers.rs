@@ -1,26 +1,49 @@
 //! Time-driven rules: idle timeout (4008), `session_expiring`, expiry (4010).
 
+use super::roster::Live;
 use super::{ConnId, Millis, Output, Visit};
 use crate::audit::{Action, Outcome};
 use bedside_protocol::{CloseCode, LeftReason, ParticipantId, ServerMessage};
 
+/// Brings the deadline `at` forward to `due` if that is earlier (a member
+/// attached or refreshed).
+pub(super) fn lower(at: &mut Option<Millis>, due: Millis) {
+    *at = Some(at.map_or(due, |d| d.min(due)));
+}
+
+impl super::VisitSettings {
+    /// When `live` next needs a tick: its idle timeout, its expiry notice or
+    /// its expiry. Activity, a sent notice and a refresh only move it later.
+    pub(super) fn deadline_of(&self, live: &Live) -> Millis {
+        let idle = live.last_activity + self.idle_timeout_ms;
+        let expiry = live.expires_at * 1000;
+        let notice = if live.expiring_sent {
+            expiry
+        } else {
+            expiry - self.expiry_notice_ms
+        };
+        idle.min(notice).min(expiry)
+    }
+}
+
 impl Visit {
-    /// The next instant at which `Tick` has something to do.
+    /// The next instant at which `Tick` may have something to do: never
+    /// later than the real one, and at most one needless tick after a
+    /// member's deadline moved (each tick looks at every member and sets it
+    /// exactly), so a large waiting room costs nothing per message.
     pub fn next_deadline(&self) -> Option<Millis> {
+        match (self.members_due, self.acks_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The earliest live member's deadline, exactly.
+    fn members_due_now(&self) -> Option<Millis> {
         self.members
             .values()
             .filter_map(|m| m.live.as_ref())
-            .map(|l| {
-                let idle = l.last_activity + self.settings.idle_timeout_ms;
-                let expiry = l.expires_at * 1000;
-                let notice = if l.expiring_sent {
-                    expiry
-                } else {
-                    expiry - self.settings.expiry_notice_ms
-                };
-                idle.min(notice).min(expiry)
-            })
-            .chain(self.acks_due)
+            .map(|l| self.settings.deadline_of(l))
             .min()
     }
 
@@ -60,5 +83,6 @@ impl Visit {
             self.out.push(Output::Close { conn, code });
             self.detach(&pid, LeftReason::Expired);
         }
+        self.members_due = self.members_due_now();
     }
 }
