@@ -8,7 +8,9 @@
 //!
 //! Run: `cargo bench -p bedside-server --bench e2e_acks` (release build).
 //! Options through the environment: `SECS` (default 10), `SENDERS` (a list,
-//! default "1,10,100"), `AUDIT=0` to measure without the audit trail.
+//! default "1,10,100"), `AUDIT=0` to measure without the audit trail,
+//! `RECIPIENT_ACKS=each` for recipients that ack every message at once
+//! (by default they ack as the SDK does: cumulatively, within 200 ms).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -32,20 +34,46 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
     let mut tasks = Vec::new();
     for (mut dr, mut pt) in pairs {
         let body = body.clone();
-        // The recipient reads and acks what it gets. Clients are lean (no
-        // generic JSON parsing; the hub's frames are scanned for `"seq":`)
-        // so their CPU does not crowd out the hub's on a 2-core machine.
+        // The recipient reads what it gets and acknowledges it as the SDK
+        // does: cumulatively, at most ACK_DELAY after the first unacked
+        // message (`RECIPIENT_ACKS=each` acks every message at once).
+        // Clients are lean (no generic JSON parsing; the hub's frames are
+        // scanned for `"seq":`) so their CPU does not crowd out the hub's on
+        // a 2-core machine.
         tokio::spawn(async move {
+            let mut last = 0u64;
+            let mut due: Option<tokio::time::Instant> = None;
             loop {
-                let t = match pt.next().await {
+                let frame = match due {
+                    Some(at) if !ack_each() => {
+                        tokio::select! {
+                            f = pt.next() => f,
+                            () = tokio::time::sleep_until(at) => {
+                                due = None;
+                                let ack = format!(r#"{{"type":"ack","seq":{last}}}"#);
+                                if pt.send(Message::Text(ack.into())).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    _ => pt.next().await,
+                };
+                let t = match frame {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(_)) => continue,
                     _ => return,
                 };
                 if t.starts_with(r#"{"type":"e2e""#) {
-                    let ack = format!(r#"{{"type":"ack","seq":{}}}"#, seq_of(&t).unwrap());
-                    if pt.send(Message::Text(ack.into())).await.is_err() {
-                        return;
+                    last = seq_of(&t).unwrap();
+                    if ack_each() {
+                        let ack = format!(r#"{{"type":"ack","seq":{last}}}"#);
+                        if pt.send(Message::Text(ack.into())).await.is_err() {
+                            return;
+                        }
+                    } else {
+                        due.get_or_insert_with(|| tokio::time::Instant::now() + ACK_DELAY);
                     }
                 }
             }
@@ -91,6 +119,16 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
     (f64::from(n) / elapsed, all, cpu / n.max(1), own / n.max(1))
 }
 
+/// How long the SDK lets a recipient's ack wait (`ACK_DELAY_MS` in
+/// `client-sdk/src/session`), so acks of a burst travel as one.
+const ACK_DELAY: Duration = Duration::from_millis(200);
+
+/// Whether recipients ack every message at once (`RECIPIENT_ACKS=each`)
+/// instead of as the SDK does.
+fn ack_each() -> bool {
+    std::env::var("RECIPIENT_ACKS").is_ok_and(|v| v == "each")
+}
+
 /// The number after `"seq":` in a hub frame.
 fn seq_of(frame: &str) -> Option<u64> {
     let at = frame.find(r#""seq":"#)? + 6;
@@ -120,8 +158,13 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "audit trail: {}",
-        if audit_enabled() { "on" } else { "off" }
+        "audit trail: {}; recipients ack {}",
+        if audit_enabled() { "on" } else { "off" },
+        if ack_each() {
+            "every message at once"
+        } else {
+            "as the SDK does (cumulative, within 200 ms)"
+        }
     );
     println!(
         "| senders | durable acks/s | ack p50 ms | ack p99 ms | max ms | hub CPU µs/message | clients' CPU µs/message |"
