@@ -134,9 +134,9 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile
         ),
     )
     .unwrap();
-    // `BEDSIDE_BIN` runs another build of the hub (A/B comparisons).
-    let bin =
-        std::env::var_os("BEDSIDE_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_bedside").into());
+    // `HUB_BIN` runs another build of the hub (A/B comparisons). Not a
+    // `BEDSIDE_*` name: the hub reads those as configuration.
+    let bin = std::env::var_os("HUB_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_bedside").into());
     let mut child = std::process::Command::new(bin)
         .args(["serve", "--config"])
         .arg(&cfg)
