@@ -28,9 +28,10 @@ impl super::VisitSettings {
 
 impl Visit {
     /// The next instant at which `Tick` may have something to do: never
-    /// later than the real one, and at most one needless tick after a
-    /// member's deadline moved (each tick looks at every member and sets it
-    /// exactly), so a large waiting room costs nothing per message.
+    /// later than the real one, and at most one needless tick after the
+    /// earliest member's deadline moved or that member left (each tick looks
+    /// at every member and sets it exactly), so a large waiting room costs
+    /// nothing per message.
     pub fn next_deadline(&self) -> Option<Millis> {
         match (self.members_due, self.acks_due) {
             (Some(a), Some(b)) => Some(a.min(b)),
