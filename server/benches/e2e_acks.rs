@@ -1,5 +1,6 @@
 //! Durable e2e acks: throughput and ack latency with 1, 10 and 100 concurrent
-//! senders against an in-process hub (SQLite, `synchronous = FULL`).
+//! senders against a hub on its default store (SQLite; every ack follows an
+//! `fdatasync` of the write-ahead log that holds the message).
 //!
 //! Each sender is paired with a partner in its own visit; it keeps one message
 //! in flight (closed loop), so ack latency is the time from send to the
