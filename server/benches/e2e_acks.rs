@@ -33,6 +33,7 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
     let own0 = cpu_time(std::process::id());
     let deadline = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();
+    let each = ack_each();
     for (mut dr, mut pt) in pairs {
         let body = body.clone();
         // The recipient reads what it gets and acknowledges it as the SDK
@@ -46,20 +47,17 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
             let mut due: Option<tokio::time::Instant> = None;
             loop {
                 let frame = match due {
-                    Some(at) if !ack_each() => {
-                        tokio::select! {
-                            f = pt.next() => f,
-                            () = tokio::time::sleep_until(at) => {
-                                due = None;
-                                let ack = format!(r#"{{"type":"ack","seq":{last}}}"#);
-                                if pt.send(Message::Text(ack.into())).await.is_err() {
-                                    return;
-                                }
-                                continue;
+                    Some(at) => tokio::select! {
+                        f = pt.next() => f,
+                        () = tokio::time::sleep_until(at) => {
+                            due = None;
+                            if send_ack(&mut pt, last).await.is_err() {
+                                return;
                             }
+                            continue;
                         }
-                    }
-                    _ => pt.next().await,
+                    },
+                    None => pt.next().await,
                 };
                 let t = match frame {
                     Some(Ok(Message::Text(t))) => t,
@@ -68,9 +66,8 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
                 };
                 if t.starts_with(r#"{"type":"e2e""#) {
                     last = seq_of(&t).unwrap();
-                    if ack_each() {
-                        let ack = format!(r#"{{"type":"ack","seq":{last}}}"#);
-                        if pt.send(Message::Text(ack.into())).await.is_err() {
+                    if each {
+                        if send_ack(&mut pt, last).await.is_err() {
                             return;
                         }
                     } else {
@@ -128,6 +125,14 @@ const ACK_DELAY: Duration = Duration::from_millis(200);
 /// instead of as the SDK does.
 fn ack_each() -> bool {
     std::env::var("RECIPIENT_ACKS").is_ok_and(|v| v == "each")
+}
+
+/// A recipient's cumulative ack up to `seq`.
+async fn send_ack(ws: &mut Ws, seq: u64) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    ws.send(Message::Text(
+        format!(r#"{{"type":"ack","seq":{seq}}}"#).into(),
+    ))
+    .await
 }
 
 /// The number after `"seq":` in a hub frame.
