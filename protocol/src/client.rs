@@ -425,11 +425,8 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
         },
         "keys" => {
             let bundle = need(w.bundle, "keys", "bundle")?;
-            if !bundle.get().trim_start().starts_with('{') {
-                return Err(ParseError::Invalid(
-                    "\"bundle\" must be a JSON object".to_owned(),
-                ));
-            }
+            let bundle = crate::bundle::canonical_bundle(bundle.get())
+                .map_err(|e| ParseError::Invalid(e.to_string()))?;
             ClientMessage::Keys { bundle }
         }
         "e2e" => ClientMessage::E2e {
@@ -477,7 +474,7 @@ mod tests {
             r#"{"type":"request","permission":"screen_share"}"#,
             r#"{"type":"grant","participant":"pt-1","permission":"screen_share"}"#,
             r#"{"type":"revoke","participant":"pt-1","permission":"screen_share"}"#,
-            r#"{"type":"keys","bundle":{"v":1,"ik":"x"}}"#,
+            r#"{"type":"keys","bundle":{"v":1,"ik":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=","hello":"BwcH","sig":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBw=="}}"#,
             r#"{"type":"e2e","id":"e-1","to":["pt-1"],"kind":"key","body":"AAEC"}"#,
             r#"{"type":"e2e","kind":"chat","body":"AAEC"}"#,
             r#"{"type":"ack","seq":7}"#,
@@ -541,9 +538,11 @@ mod tests {
     }
 
     #[test]
-    fn keys_bundle_must_be_object() {
+    fn keys_bundle_must_have_the_documented_shape() {
         assert!(parse_client_message(r#"{"type":"keys","bundle":[1]}"#).is_err());
-        assert!(parse_client_message(r#"{"type":"keys","bundle":{"a":1}}"#).is_ok());
+        assert!(parse_client_message(r#"{"type":"keys","bundle":{"a":1}}"#).is_err());
+        let ok = r#"{"type":"keys","bundle":{"v":1,"ik":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=","hello":"BwcH","sig":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBw=="}}"#;
+        assert!(parse_client_message(ok).is_ok());
     }
 
     #[test]

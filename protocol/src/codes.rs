@@ -51,6 +51,11 @@ pub enum CloseCode {
     Left = 1000,
     /// The hub is going away (shutdown, drain).
     GoingAway = 1001,
+    /// A text frame that is not UTF-8 (RFC 6455 section 8.1).
+    InvalidPayload = 1007,
+    /// The hub met an unexpected condition in this visit (RFC 6455 1011);
+    /// the client resumes as after 1001.
+    InternalError = 1011,
     /// Protocol error: bad or missing first message, too many errors.
     ProtocolError = 4000,
     /// Unauthorized: bad, expired, replayed or mismatched token.
@@ -82,6 +87,8 @@ impl CloseCode {
         Some(match code {
             1000 => CloseCode::Left,
             1001 => CloseCode::GoingAway,
+            1007 => CloseCode::InvalidPayload,
+            1011 => CloseCode::InternalError,
             4000 => CloseCode::ProtocolError,
             4001 => CloseCode::Unauthorized,
             4003 => CloseCode::Denied,
@@ -100,6 +107,8 @@ impl CloseCode {
         match self {
             CloseCode::Left => "left",
             CloseCode::GoingAway => "hub going away",
+            CloseCode::InvalidPayload => "text frame is not UTF-8",
+            CloseCode::InternalError => "internal error; resume",
             CloseCode::ProtocolError => "protocol error",
             CloseCode::Unauthorized => "unauthorized",
             CloseCode::Denied => "denied",

@@ -9,12 +9,15 @@
 //! section 1 (1–128 chars of `[A-Za-z0-9._:@-]`); deserializing an invalid id
 //! fails, so code holding an id never re-checks it.
 
+mod bundle;
 mod client;
 mod codes;
 mod ids;
 mod model;
+mod name;
 mod server;
 
+pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
 pub use client::{ClientMessage, ParseError, parse_client_message};
 pub use codes::{CloseCode, ErrorCode};
 pub use ids::{DeviceId, IdError, MessageId, ParticipantId, TrackId, VisitId, is_valid_id};
@@ -22,6 +25,7 @@ pub use model::{
     E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, Track, TrackAction,
     TrackSource, WaitingEntry,
 };
+pub use name::{MAX_NAME_CHARS, NameError, check_display_name};
 pub use server::{ErrorBody, IceServer, Limits, ServerMessage, WelcomeParticipant};
 
 /// The protocol version this crate implements; the WebSocket path is `/v1/signal`.

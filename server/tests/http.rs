@@ -129,6 +129,101 @@ async fn origin_allow_list_is_enforced_at_the_upgrade() {
     assert_eq!(&buf, b"HTTP/1.1 101");
 }
 
+/// The status line's code for a raw request (head and headers as given,
+/// nothing added).
+async fn raw_status(addr: SocketAddr, raw: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf).await.unwrap();
+    std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap()
+}
+
+/// RFC 6455 section 4.2.1 to the letter: each broken requirement is
+/// refused, where it used to get 101.
+#[tokio::test]
+async fn upgrades_that_break_rfc_6455_are_refused() {
+    let env = Env::new();
+    let hub = env.start().await;
+    let good = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            format!("GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}{key}\r\n"),
+            101,
+            "the good one",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}Sec-WebSocket-Key: \r\n\r\n"),
+            400,
+            "empty key",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}Sec-WebSocket-Key: abc\r\n\r\n"),
+            400,
+            "3-byte key",
+        ),
+        (
+            format!(
+                "GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n"
+            ),
+            400,
+            "18-byte key",
+        ),
+        (
+            format!(
+                "GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\n\r\n"
+            ),
+            400,
+            "unpadded key",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.1\r\nHost: x\r\n{good}{key}{key}\r\n"),
+            400,
+            "two keys",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.0\r\nHost: x\r\n{good}{key}\r\n"),
+            400,
+            "HTTP/1.0",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.1\r\n{good}{key}\r\n"),
+            400,
+            "no Host",
+        ),
+        (
+            format!("GET /v1/signal HTTP/1.1\r\nHost: x\r\nHost: y\r\n{good}{key}\r\n"),
+            400,
+            "two Hosts",
+        ),
+        (
+            format!(
+                "GET /v1/signal HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost\r\nOrigin: https://evil.example\r\n{good}{key}\r\n"
+            ),
+            403,
+            "two Origins",
+        ),
+        (
+            format!(
+                "GET /v1/signal HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nOrigin: http://localhost\r\n{good}{key}\r\n"
+            ),
+            403,
+            "two Origins, allowed one last",
+        ),
+        (
+            format!(
+                "GET /v1/signal HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n{key}\r\n"
+            ),
+            426,
+            "another version",
+        ),
+    ];
+    for (raw, want, what) in cases {
+        assert_eq!(raw_status(hub.addr(), &raw).await, want, "{what}");
+    }
+}
+
 #[tokio::test]
 async fn dev_mode_mints_tokens_its_hub_accepts() {
     let env = Env::new();

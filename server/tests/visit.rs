@@ -65,7 +65,7 @@ async fn waiting_participant_may_only_ping_leave_keys_refresh() {
     assert_eq!(pt.recv().await["code"], "forbidden");
     pt.send(json!({"type":"ping","id":"p"})).await;
     assert_eq!(pt.recv().await, json!({"type":"pong","re":"p"}));
-    pt.send(json!({"type":"keys","id":"k","bundle":{"ik":"abc"}}))
+    pt.send(json!({"type":"keys","id":"k","bundle":key_bundle()}))
         .await;
     assert_eq!(pt.recv().await, json!({"type":"ack","re":"k"}));
     // The provider received nothing relayed from the waiting patient.
@@ -78,7 +78,7 @@ async fn waiting_participant_may_only_ping_leave_keys_refresh() {
     // Admission delivers the bundle sent while waiting.
     dr.send(json!({"type":"admit","participant":"pt"})).await;
     let joined = dr.recv_type("joined").await;
-    assert_eq!(joined["participant"]["keys"], json!({"ik":"abc"}));
+    assert_eq!(joined["participant"]["keys"], key_bundle());
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! The single-use `jti` rule needs storage, so it lives in the store
 //! (`Store::claim_jti`), called by the session after [`verify::verify`].
 
+pub mod json;
 pub mod keyset;
 pub mod mint;
 pub mod verify;

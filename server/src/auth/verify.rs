@@ -7,12 +7,17 @@ use super::keyset::KeySet;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bedside_protocol::{ParticipantId, Permission, Role, VisitId};
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use std::collections::HashSet;
 
 /// Clock skew allowed on `exp`, `nbf` and `iat` (section 2).
 pub const CLOCK_SKEW_S: i64 = 30;
+
+/// Latest time claim accepted: 9999-12-31T23:59:59Z, the last second RFC
+/// 3339 (and so the audit log) can write. Any arithmetic on a claim stays
+/// far from `i64` overflow, in seconds or in milliseconds.
+pub const MAX_UNIX_S: i64 = 253_402_300_799;
 
 /// Methods in `amr` that count as multi-factor (section 2).
 const MFA_METHODS: [&str; 4] = ["mfa", "otp", "hwk", "swk"];
@@ -67,6 +72,18 @@ pub enum AuthError {
     /// The role must authenticate with MFA and `amr` shows none.
     #[error("{0} token without multi-factor authentication")]
     MfaRequired(&'static str),
+    /// The header or the claims repeat a member name (RFC 7515 section 4,
+    /// RFC 7519 section 4: refused for every algorithm, one rule).
+    #[error("token repeats a header parameter or claim")]
+    Duplicate,
+    /// The header has `crit` (RFC 7515 section 4.1.11): the hub
+    /// understands no extension.
+    #[error("token header lists critical extensions")]
+    Critical,
+    /// `exp`, `nbf` or `iat` outside the years 1970 to 9999: no issuer
+    /// means that (milliseconds or nanoseconds written as seconds, say).
+    #[error("time claim out of range")]
+    TimeOutOfRange,
     /// The `jti` was used before.
     #[error("token replayed")]
     Replayed,
@@ -93,6 +110,9 @@ impl AuthError {
             AuthError::WrongIssuer => "wrong_issuer",
             AuthError::WrongAudience => "wrong_audience",
             AuthError::MfaRequired(_) => "mfa_required",
+            AuthError::Duplicate => "duplicate_member",
+            AuthError::Critical => "crit",
+            AuthError::TimeOutOfRange => "time_out_of_range",
             AuthError::Replayed => "replayed",
             AuthError::Mismatch => "mismatch",
         }
@@ -129,6 +149,8 @@ struct Header {
     /// Not used, but a header whose `typ` is not a string is malformed.
     #[serde(rename = "typ")]
     _typ: Option<String>,
+    /// RFC 7515 section 4.1.11; present at all means refused.
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -187,10 +209,16 @@ impl Verifier {
         self.verify_with(token, now, true)
     }
 
-    /// `verify`; with `fast` false, EdDSA tokens take jsonwebtoken's path
-    /// too (the reference the fast path is tested against).
+    /// `verify`; with `fast` false, EdDSA signatures are checked by
+    /// jsonwebtoken too (the reference the fast path is tested against).
+    /// Every algorithm then reads its claims the same way ([`read_claims`]).
     fn verify_with(&self, token: &str, now: i64, fast: bool) -> Result<Claims, AuthError> {
-        let header = read_header(token)?;
+        let (header, parts) = read_header(token)?;
+        if header.crit.is_some() {
+            // RFC 7515 section 4.1.11: the hub understands no extension, and
+            // an empty list is itself malformed.
+            return Err(AuthError::Critical);
+        }
         let alg = match header.alg.as_deref() {
             None => return Err(AuthError::Malformed),
             Some(a) if a.eq_ignore_ascii_case("none") => return Err(AuthError::AlgNone),
@@ -207,32 +235,25 @@ impl Verifier {
                 key: format!("{:?}", key.alg),
             });
         }
-        if let Some(point) = key.ed25519.as_ref().filter(|_| fast) {
-            let raw = verify_eddsa(point, token)?;
-            return self.check_claims(raw, now);
+        match key.ed25519.as_ref().filter(|_| fast) {
+            Some(point) => verify_eddsa(point, &parts)?,
+            None => {
+                let good = jsonwebtoken::crypto::verify(
+                    parts.signature,
+                    parts.signed.as_bytes(),
+                    &key.key,
+                    key.alg,
+                )
+                .map_err(|e| match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::Base64(_) => AuthError::Malformed,
+                    _ => AuthError::BadSignature,
+                })?;
+                if !good {
+                    return Err(AuthError::BadSignature);
+                }
+            }
         }
-        let mut validation = Validation::new(key.alg);
-        validation.algorithms = vec![key.alg];
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
-                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AuthError::AlgMismatch {
-                    token: format!("{alg:?}"),
-                    key: format!("{:?}", key.alg),
-                },
-                jsonwebtoken::errors::ErrorKind::Json(_)
-                | jsonwebtoken::errors::ErrorKind::Base64(_)
-                | jsonwebtoken::errors::ErrorKind::Utf8(_)
-                | jsonwebtoken::errors::ErrorKind::InvalidToken => AuthError::Malformed,
-                _ => AuthError::BadSignature,
-            })?;
-        let raw: RawClaims =
-            serde_json::from_value(data.claims).map_err(|e| AuthError::BadClaims(e.to_string()))?;
-        self.check_claims(raw, now)
+        self.check_claims(read_claims(parts.payload)?, now)
     }
 
     fn check_claims(&self, c: RawClaims, now: i64) -> Result<Claims, AuthError> {
@@ -245,6 +266,10 @@ impl Verifier {
         };
         if !aud_ok {
             return Err(AuthError::WrongAudience);
+        }
+        let in_range = |t: i64| (0..=MAX_UNIX_S).contains(&t);
+        if !in_range(c.exp) || !in_range(c.iat) || !c.nbf.is_none_or(in_range) {
+            return Err(AuthError::TimeOutOfRange);
         }
         if c.exp + CLOCK_SKEW_S <= now {
             return Err(AuthError::Expired);
@@ -273,7 +298,11 @@ impl Verifier {
             .collect();
         perms.sort();
         perms.dedup();
-        let name = c.name.map(|n| n.chars().take(128).collect());
+        if let Some(name) = &c.name {
+            bedside_protocol::check_display_name(name)
+                .map_err(|e| AuthError::BadClaims(e.to_string()))?;
+        }
+        let name = c.name;
         Ok(Claims {
             iss: c.iss,
             sub: c.sub,
@@ -288,18 +317,19 @@ impl Verifier {
     }
 }
 
-/// Verifies an EdDSA token's signature with a decompressed key and reads its
-/// claims straight into [`RawClaims`]. Same outcomes as jsonwebtoken's
-/// `decode` (a test compares them over good and damaged tokens); the header
-/// was read and checked by the caller.
-fn verify_eddsa(point: &ed25519_dalek::VerifyingKey, token: &str) -> Result<RawClaims, AuthError> {
-    let (signed, signature) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
-    let payload = signed
-        .split_once('.')
-        .map(|(_, p)| p)
-        .ok_or(AuthError::Malformed)?;
+/// The three parts of a compact JWS.
+struct Parts<'a> {
+    /// `header.payload`, what the signature covers.
+    signed: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+/// Verifies an EdDSA signature with a decompressed key. Same outcomes as
+/// jsonwebtoken's (a test compares them over good and damaged tokens).
+fn verify_eddsa(point: &ed25519_dalek::VerifyingKey, parts: &Parts<'_>) -> Result<(), AuthError> {
     let mut sig = [0u8; 64];
-    match URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) {
+    match URL_SAFE_NO_PAD.decode_slice(parts.signature, &mut sig) {
         Ok(64) => {}
         Ok(_) | Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
             return Err(AuthError::BadSignature);
@@ -310,32 +340,54 @@ fn verify_eddsa(point: &ed25519_dalek::VerifyingKey, token: &str) -> Result<RawC
     // re-encoded signature are caught by `jti`, not by the signature.
     ed25519_dalek::Verifier::verify(
         point,
-        signed.as_bytes(),
+        parts.signed.as_bytes(),
         &ed25519_dalek::Signature::from_bytes(&sig),
     )
-    .map_err(|_| AuthError::BadSignature)?;
+    .map_err(|_| AuthError::BadSignature)
+}
+
+/// Decodes one base64url part as UTF-8 JSON in which no object repeats a
+/// member name (the one reading every algorithm shares).
+fn json_part(part: &str) -> Result<String, AuthError> {
     let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
+        .decode(part)
         .map_err(|_| AuthError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+    // Ignored strings must be UTF-8 too.
+    let text = String::from_utf8(bytes).map_err(|_| AuthError::Malformed)?;
+    super::json::unique_members(&text).map_err(|e| match e {
+        super::json::JsonError::Duplicate(_) => AuthError::Duplicate,
+        super::json::JsonError::Syntax(_) => AuthError::Malformed,
+    })?;
+    Ok(text)
+}
+
+/// The signed claims, once the signature is known good.
+fn read_claims(payload: &str) -> Result<RawClaims, AuthError> {
+    let text = json_part(payload)?;
+    serde_json::from_str(&text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => AuthError::BadClaims(e.to_string()),
         _ => AuthError::Malformed,
     })
 }
 
-fn read_header(token: &str) -> Result<Header, AuthError> {
+fn read_header(token: &str) -> Result<(Header, Parts<'_>), AuthError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(_), Some(_), None) =
+    let (Some(h), Some(p), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(AuthError::Malformed);
     };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(h)
-        .map_err(|_| AuthError::Malformed)?;
-    // from_str, not from_slice: ignored strings must be UTF-8 too.
-    let text = std::str::from_utf8(&bytes).map_err(|_| AuthError::Malformed)?;
-    serde_json::from_str(text).map_err(|_| AuthError::Malformed)
+    let text = json_part(h)?;
+    let header = serde_json::from_str(&text).map_err(|_| AuthError::Malformed)?;
+    let signed = &token[..h.len() + 1 + p.len()];
+    Ok((
+        header,
+        Parts {
+            signed,
+            payload: p,
+            signature,
+        },
+    ))
 }
 
 fn truncate(s: &str) -> String {
@@ -420,5 +472,176 @@ mod tests {
             assert!(fast.is_err());
         }
         assert!(checked > 1000);
+    }
+
+    /// A key set with an Ed25519, a P-256 and an HMAC key, and a signer
+    /// of raw header and payload texts for each.
+    struct ThreeKeys {
+        ed: PrivateKey,
+        ec: jsonwebtoken::EncodingKey,
+        hs: Vec<u8>,
+        verifier: Verifier,
+    }
+
+    impl ThreeKeys {
+        fn new() -> Self {
+            let ed = PrivateKey::generate("ed");
+            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("p256");
+            let point = kp.public_key_raw().to_vec();
+            let hs = vec![9u8; 32];
+            let mut set: serde_json::Value = serde_json::from_str(&ed.public_jwks()).expect("jwks");
+            let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+            set["keys"]
+                .as_array_mut()
+                .expect("keys")
+                .extend([
+                    serde_json::json!({"kty":"EC","crv":"P-256","kid":"ec","x":b64(&point[1..33]),"y":b64(&point[33..])}),
+                    serde_json::json!({"kty":"oct","kid":"hs","alg":"HS256","k":b64(&hs)}),
+                ]);
+            let keys = KeySet::from_json(&set.to_string()).expect("key set");
+            Self {
+                ed,
+                ec: jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der()),
+                hs,
+                verifier: Verifier::new(keys, vec!["clinic".into()], "bedside".into(), vec![]),
+            }
+        }
+
+        /// Signs the texts as they are (no re-serialization), with `alg`.
+        fn sign(&self, alg: &str, header: &str, payload: &str) -> String {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload)
+            );
+            let sig = match alg {
+                "EdDSA" => URL_SAFE_NO_PAD.encode(
+                    ed25519_dalek::Signer::sign(self.ed.signing_key(), input.as_bytes()).to_bytes(),
+                ),
+                "ES256" => jsonwebtoken::crypto::sign(input.as_bytes(), &self.ec, Algorithm::ES256)
+                    .expect("es256"),
+                _ => jsonwebtoken::crypto::sign(
+                    input.as_bytes(),
+                    &jsonwebtoken::EncodingKey::from_secret(&self.hs),
+                    Algorithm::HS256,
+                )
+                .expect("hs256"),
+            };
+            format!("{input}.{sig}")
+        }
+
+        /// The verdict on `payload` under each algorithm, with `extra` in
+        /// the header, by both signature paths.
+        fn verdicts(&self, extra: &str, payload: &str) -> Vec<Result<Claims, &'static str>> {
+            let mut out = Vec::new();
+            for (alg, kid) in [("EdDSA", "ed"), ("ES256", "ec"), ("HS256", "hs")] {
+                let header = format!(r#"{{"alg":"{alg}","kid":"{kid}"{extra}}}"#);
+                let token = self.sign(alg, &header, payload);
+                let (fast, reference) = both(&self.verifier, &token);
+                assert_eq!(fast, reference, "{alg}");
+                out.push(fast);
+            }
+            out
+        }
+    }
+
+    fn payload(extra: &str) -> String {
+        format!(
+            r#"{{"iss":"clinic","aud":"bedside","sub":"pt","exp":{},"iat":{NOW},"jti":"j-1","visit":"v-1","role":"patient"{extra}}}"#,
+            NOW + 600
+        )
+    }
+
+    #[test]
+    fn every_algorithm_accepts_a_good_token() {
+        let k = ThreeKeys::new();
+        for v in k.verdicts("", &payload("")) {
+            assert_eq!(v.expect("accepted").sub.as_str(), "pt");
+        }
+    }
+
+    #[test]
+    fn a_repeated_claim_or_header_parameter_is_refused_by_every_algorithm() {
+        let k = ThreeKeys::new();
+        for extra in [
+            r#","role":"provider""#,
+            r#","sub":"dr-ada""#,
+            r#","exp":99999999999"#,
+            r#","x":{"a":1,"a":2}"#,
+        ] {
+            for v in k.verdicts("", &payload(extra)) {
+                assert_eq!(v.map(|_| ()), Err("duplicate_member"), "{extra}");
+            }
+        }
+        for v in k.verdicts(r#","kid":"other""#, &payload("")) {
+            assert_eq!(v.map(|_| ()), Err("duplicate_member"));
+        }
+    }
+
+    #[test]
+    fn a_critical_header_is_refused_even_when_empty() {
+        let k = ThreeKeys::new();
+        for crit in [
+            r#","crit":["exp"]"#,
+            r#","crit":[]"#,
+            r#","crit":["b64"],"b64":false"#,
+        ] {
+            for v in k.verdicts(crit, &payload("")) {
+                assert_eq!(v.map(|_| ()), Err("crit"), "{crit}");
+            }
+        }
+    }
+
+    #[test]
+    fn time_claims_no_issuer_means_are_refused() {
+        let k = ThreeKeys::new();
+        let with = |exp: &str, iat: &str, nbf: &str| {
+            format!(
+                r#"{{"iss":"clinic","aud":"bedside","sub":"pt","exp":{exp},"iat":{iat}{nbf},"jti":"j","visit":"v-1","role":"patient"}}"#
+            )
+        };
+        let now = NOW.to_string();
+        let ok_exp = (NOW + 600).to_string();
+        for (exp, iat, nbf) in [
+            ("4611686018427387904", now.as_str(), ""), // 2^62: nanoseconds as seconds
+            ("9223372036854775807", now.as_str(), ""),
+            ("253402300800", now.as_str(), ""), // year 10000
+            (ok_exp.as_str(), "-1", ""),
+            (
+                ok_exp.as_str(),
+                now.as_str(),
+                r#","nbf":-9223372036854775808"#,
+            ),
+            (
+                ok_exp.as_str(),
+                now.as_str(),
+                r#","nbf":9223372036854775807"#,
+            ),
+        ] {
+            for v in k.verdicts("", &with(exp, iat, nbf)) {
+                assert_eq!(v.map(|_| ()), Err("time_out_of_range"), "{exp} {iat} {nbf}");
+            }
+        }
+        // Far, but meant: the last second of 9999.
+        for v in k.verdicts("", &with("253402300799", &now, "")) {
+            assert!(v.is_ok());
+        }
+    }
+
+    #[test]
+    fn names_that_could_pose_as_another_are_refused() {
+        let k = ThreeKeys::new();
+        for name in [
+            r#""Pat\u202eredivorP""#,
+            r#""Pat\u0000""#,
+            r#""Dr.\u200bAda""#,
+        ] {
+            for v in k.verdicts("", &payload(&format!(r#","name":{name}"#))) {
+                assert_eq!(v.map(|_| ()), Err("bad_claims"), "{name}");
+            }
+        }
+        for v in k.verdicts("", &payload(r#","name":"Zoë O'Brien""#)) {
+            assert_eq!(v.expect("ok").name.as_deref(), Some("Zoë O'Brien"));
+        }
     }
 }

@@ -85,20 +85,114 @@ fn is_loopback_origin(origin: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn origin_allowed(hub: &Hub, origin: &str) -> bool {
-    if hub.config.allowed_origins.is_empty() {
-        is_loopback_origin(origin)
-    } else {
-        hub.config.allowed_origins.iter().any(|o| o == origin)
-    }
-}
-
-fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+fn header_has<B>(req: &Request<B>, name: header::HeaderName, token: &str) -> bool {
     req.headers().get_all(name).iter().any(|v| {
         v.to_str()
             .map(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
             .unwrap_or(false)
     })
+}
+
+/// The one value of a header that must appear at most once; `Err` if it
+/// appears twice (two readers could take different ones).
+fn single<B>(req: &Request<B>, name: header::HeaderName) -> Result<Option<&HeaderValue>, ()> {
+    let mut all = req.headers().get_all(name).iter();
+    match (all.next(), all.next()) {
+        (first, None) => Ok(first),
+        (_, Some(_)) => Err(()),
+    }
+}
+
+/// Why an upgrade request is refused: the status and a line for the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// 400, 403 or 426.
+    pub status: StatusCode,
+    /// What was wrong (no header values).
+    pub why: &'static str,
+}
+
+const fn refuse(status: StatusCode, why: &'static str) -> Refusal {
+    Refusal { status, why }
+}
+
+/// Checks an opening handshake to the letter of RFC 6455 section 4.2.1
+/// (and RFC 9112's one `Host`), then the `Origin` allow-list (empty:
+/// loopback pages only). Returns the accept key for the 101.
+pub fn check_handshake<B>(req: &Request<B>, allowed_origins: &[String]) -> Result<String, Refusal> {
+    if req.version() < hyper::Version::HTTP_11 {
+        return Err(refuse(StatusCode::BAD_REQUEST, "WebSocket needs HTTP/1.1"));
+    }
+    if req.method() != Method::GET {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "WebSocket upgrades are GET requests",
+        ));
+    }
+    match single(req, header::HOST) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(refuse(StatusCode::BAD_REQUEST, "no Host header")),
+        Err(()) => return Err(refuse(StatusCode::BAD_REQUEST, "two Host headers")),
+    }
+    // Two Origin headers: refused rather than trusting either.
+    let origin = single(req, header::ORIGIN)
+        .map_err(|()| refuse(StatusCode::FORBIDDEN, "two Origin headers"))?;
+    if let Some(origin) = origin {
+        let allowed = origin.to_str().is_ok_and(|o| {
+            if allowed_origins.is_empty() {
+                is_loopback_origin(o)
+            } else {
+                allowed_origins.iter().any(|a| a == o)
+            }
+        });
+        if !allowed {
+            return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+    }
+    if !(header_has(req, header::UPGRADE, "websocket")
+        && header_has(req, header::CONNECTION, "upgrade"))
+    {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade",
+        ));
+    }
+    let key = match single(req, header::SEC_WEBSOCKET_KEY) {
+        Ok(Some(k)) => k,
+        Ok(None) => return Err(refuse(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key")),
+        Err(()) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "two Sec-WebSocket-Key headers",
+            ));
+        }
+    };
+    // "a base64-encoded value that, when decoded, is 16 bytes in length".
+    let decoded =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.as_bytes());
+    if decoded.map(|k| k.len()) != Ok(16) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key must be the base64 of 16 bytes",
+        ));
+    }
+    match single(req, header::SEC_WEBSOCKET_VERSION) {
+        Ok(Some(v)) if v == "13" => {}
+        Ok(None) | Err(()) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "expected one Sec-WebSocket-Version",
+            ));
+        }
+        // Section 4.4: an unknown version gets 426 naming the one we speak.
+        Ok(Some(_)) => {
+            return Err(refuse(
+                StatusCode::UPGRADE_REQUIRED,
+                "this hub speaks WebSocket version 13",
+            ));
+        }
+    }
+    Ok(derive_accept_key(key.as_bytes()))
 }
 
 fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -118,32 +212,26 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
             return text(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
         }
     };
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .map(|o| origin_allowed(&hub, o))
-            .unwrap_or(false);
-        if !allowed {
-            hub.metrics.reject("origin");
-            tracing::info!(%peer, "upgrade refused: origin not allowed");
-            return text(StatusCode::FORBIDDEN, "origin not allowed\n");
+    let accept = match check_handshake(&req, &hub.config.allowed_origins) {
+        Ok(accept) => accept,
+        Err(r) => {
+            let reason = if r.status == StatusCode::FORBIDDEN {
+                "origin"
+            } else {
+                "bad_upgrade"
+            };
+            hub.metrics.reject(reason);
+            tracing::info!(%peer, why = r.why, "upgrade refused");
+            let mut resp = text(r.status, &format!("{}\n", r.why));
+            if r.status == StatusCode::UPGRADE_REQUIRED {
+                resp.headers_mut().insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
+            }
+            return resp;
         }
-    }
-    let is_ws = header_has(&req, header::UPGRADE, "websocket")
-        && header_has(&req, header::CONNECTION, "upgrade");
-    let version_ok = req
-        .headers()
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_some_and(|v| v == "13");
-    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
-        return text(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade\n");
     };
-    if !is_ws || !version_ok {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "expected a WebSocket upgrade (version 13)\n",
-        );
-    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let max = hub.config.session.max_message_bytes;
     // Small buffers: an idle session holds its read buffer for life (and
@@ -182,7 +270,7 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
     let h = r.headers_mut();
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+    if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     r

@@ -34,6 +34,8 @@ enum Read {
     Text(Utf8Bytes),
     Binary,
     TooLarge,
+    /// A text frame that is not UTF-8: RFC 6455 section 8.1 closes with 1007.
+    BadUtf8,
     End,
 }
 
@@ -48,6 +50,7 @@ where
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
             Some(Ok(Message::Close(_))) | None => return Read::End,
             Some(Err(WsError::Capacity(_))) => return Read::TooLarge,
+            Some(Err(WsError::Utf8(_))) => return Read::BadUtf8,
             Some(Err(_)) => return Read::End,
         }
     }
@@ -269,6 +272,7 @@ impl Conn {
         let text = match read(stream).await {
             Read::Text(t) => t,
             Read::TooLarge => return Err(CloseCode::TooLarge),
+            Read::BadUtf8 => return Err(CloseCode::InvalidPayload),
             Read::Binary | Read::End => return Err(CloseCode::ProtocolError),
         };
         let now = now_s();
@@ -413,6 +417,11 @@ impl Conn {
                 Read::TooLarge => {
                     self.hub.metrics.reject("too_large");
                     self.close(CloseCode::TooLarge);
+                    false
+                }
+                Read::BadUtf8 => {
+                    self.hub.metrics.reject("invalid_utf8");
+                    self.close(CloseCode::InvalidPayload);
                     false
                 }
                 Read::End => false,

@@ -22,6 +22,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// How long a visit task lingers with no connection before it exits.
 const LINGER: Duration = Duration::from_secs(30);
+/// Longest the task sleeps before looking at its deadlines again.
+const MAX_WAIT_MS: i64 = 86_400_000;
 /// Inbox size; senders wait when it is full (back-pressure on their reads).
 const INBOX: usize = 1024;
 
@@ -79,6 +81,7 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
             commits: FuturesOrdered::new(),
             loads: FuturesUnordered::new(),
             gates: FuturesOrdered::new(),
+            failed: false,
         };
         task.run(visit.clone(), rx).await;
         hub.visit_exited(&visit, &me);
@@ -100,6 +103,9 @@ struct VisitTask {
     loads: FuturesUnordered<Pending>,
     /// Gated sends, in order.
     gates: FuturesOrdered<Gate>,
+    /// The state machine panicked: its state is not to be trusted, so it
+    /// takes no more input and the task ends (see [`VisitTask::step`]).
+    failed: bool,
 }
 
 fn committed(
@@ -145,7 +151,9 @@ impl VisitTask {
         let mut empty_since = Some(tokio::time::Instant::now());
         loop {
             let timer = visit.next_deadline().map(|at| {
-                let wait = (at - now_ms()).max(0) as u64;
+                // At most a day ahead: a far deadline just means one
+                // needless tick, never an overflowing instant.
+                let wait = at.saturating_sub(now_ms()).clamp(0, MAX_WAIT_MS) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(wait)
             });
             let linger_until = empty_since.map(|t| t + LINGER);
@@ -179,6 +187,9 @@ impl VisitTask {
                     break;
                 }
             }
+            if self.failed {
+                break;
+            }
             let idle = self.commits.is_empty() && self.loads.is_empty() && self.gates.is_empty();
             if visit.live_connections() == 0 && idle {
                 if visit.is_ended() {
@@ -196,9 +207,40 @@ impl VisitTask {
         while rx.try_recv().is_some() {}
     }
 
+    /// Feeds one input to the state machine. A panic there is a bug (no
+    /// client byte or token claim should reach one), but it must not leave
+    /// this visit's connections attached to a task that is gone (before,
+    /// tokio ended the task: idle members hung until their next message,
+    /// which then closed their socket without a close code). Instead every
+    /// connection of the visit is closed with 1011 and the task ends; the
+    /// clients resume, and the next join starts a fresh task from the
+    /// store, where everything acknowledged is. Other visits never shared
+    /// this task, so they see nothing.
+    fn step(&mut self, visit: &mut Visit, input: Input) -> Vec<Output> {
+        if self.failed {
+            return Vec::new();
+        }
+        let now = now_ms();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| visit.handle(now, input))) {
+            Ok(out) => out,
+            Err(_) => {
+                self.failed = true;
+                tracing::error!(visit = %visit.id(), "visit state machine panicked; closing its connections with 1011");
+                self.hub.metrics.reject("visit_panic");
+                self.conns
+                    .keys()
+                    .map(|&conn| Output::Close {
+                        conn,
+                        code: bedside_protocol::CloseCode::InternalError,
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Feeds `input` to the visit and carries out what it says.
     async fn handle(&mut self, visit: &mut Visit, input: Input) {
-        let out = visit.handle(now_ms(), input);
+        let out = self.step(visit, input);
         Box::pin(self.carry_out(visit, out, None)).await;
     }
 
@@ -211,11 +253,11 @@ impl VisitTask {
             } => {
                 self.conns.insert(conn.id, conn);
                 let conn_id = join.conn;
-                let out = visit.handle(now_ms(), Input::Join(join));
+                let out = self.step(visit, Input::Join(join));
                 self.carry_out(visit, out, None).await;
                 if attached.send(()).is_err() {
                     // The connection went away while joining.
-                    let out = visit.handle(now_ms(), Input::Closed { conn: conn_id });
+                    let out = self.step(visit, Input::Closed { conn: conn_id });
                     self.carry_out(visit, out, None).await;
                 }
             }
@@ -223,7 +265,7 @@ impl VisitTask {
                 if let Input::Closed { conn } = &input {
                     self.conns.remove(conn);
                 }
-                let out = visit.handle(now_ms(), input);
+                let out = self.step(visit, input);
                 self.carry_out(visit, out, Some(at)).await;
             }
         }
@@ -287,7 +329,7 @@ impl VisitTask {
             let logged = written.is_some() || synced.is_some();
             if !logged && self.gates.is_empty() {
                 for c in self.perform(actions, arrived) {
-                    work.push_back(visit.handle(now_ms(), Input::Closed { conn: c }));
+                    work.push_back(self.step(visit, Input::Closed { conn: c }));
                 }
             } else if logged || !actions.is_empty() {
                 self.gates.push_back(Box::pin(async move {
@@ -317,7 +359,7 @@ impl VisitTask {
             return;
         }
         for c in self.perform(actions, arrived) {
-            let out = visit.handle(now_ms(), Input::Closed { conn: c });
+            let out = self.step(visit, Input::Closed { conn: c });
             Box::pin(self.carry_out(visit, out, None)).await;
         }
     }
@@ -443,6 +485,8 @@ fn close_reason(code: bedside_protocol::CloseCode) -> &'static str {
     match code {
         C::Left => "left",
         C::GoingAway => "going_away",
+        C::InvalidPayload => "invalid_utf8",
+        C::InternalError => "internal_error",
         C::ProtocolError => "protocol_error",
         C::Unauthorized => "unauthorized",
         C::Denied => "denied",
@@ -459,5 +503,118 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::VisitCommand;
+    use crate::auth::mint::{JoinClaims, random_jti};
+    use crate::hub::{DEV_ISSUER, now_s};
+    use crate::visit::Input;
+    use bedside_protocol::{Role, VisitId};
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::{Duration, Instant};
+    use tokio_tungstenite::tungstenite::Message;
+
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn hello(running: &crate::server::Running, visit: &str, sub: &str, role: Role) -> Ws {
+        let dev = running.hub.dev.as_ref().unwrap();
+        let now = now_s();
+        let token = dev
+            .key
+            .sign(&JoinClaims {
+                iss: DEV_ISSUER.into(),
+                aud: "bedside".into(),
+                sub: sub.into(),
+                visit: visit.into(),
+                role,
+                name: None,
+                iat: now,
+                exp: now + 600,
+                jti: random_jti(),
+                amr: vec!["mfa".into()],
+                perms: vec![],
+            })
+            .unwrap();
+        let url = format!("ws://{}/v1/signal", running.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let hello = serde_json::json!({"type":"hello","token":token}).to_string();
+        ws.send(Message::text(hello)).await.unwrap();
+        assert_eq!(next(&mut ws).await["type"], "welcome");
+        ws
+    }
+
+    /// The next JSON message, or `{"close": code}`.
+    async fn next(ws: &mut Ws) -> serde_json::Value {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time");
+        match m {
+            Some(Ok(Message::Text(t))) => serde_json::from_str(&t).unwrap(),
+            Some(Ok(Message::Close(f))) => {
+                serde_json::json!({"close": f.map(|f| u16::from(f.code))})
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    async fn close_code(ws: &mut Ws) -> serde_json::Value {
+        loop {
+            let m = next(ws).await;
+            if m.get("close").is_some() {
+                return m["close"].clone();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_one_visit_closes_its_connections_with_1011_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config {
+            dev: true,
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
+        config.audit.path = dir.path().join("audit/audit.jsonl");
+        let running = crate::server::start(config).await.unwrap();
+        let mut dr = hello(&running, "v-1", "dr", Role::Provider).await;
+        let mut pt = hello(&running, "v-1", "pt", Role::Patient).await;
+        let mut other = hello(&running, "v-2", "dr-2", Role::Provider).await;
+
+        let v1 = running.hub.visit(&VisitId::new("v-1").unwrap());
+        v1.send(VisitCommand::Input(Input::InjectedPanic, Instant::now()))
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut dr).await, 1011);
+        assert_eq!(close_code(&mut pt).await, 1011);
+
+        // The other visit did not notice.
+        other
+            .send(Message::text(r#"{"type":"ping","id":"p"}"#))
+            .await
+            .unwrap();
+        loop {
+            if next(&mut other).await["type"] == "pong" {
+                break;
+            }
+        }
+        // The failed visit's task is gone; the next join starts a fresh one.
+        let mut again = hello(&running, "v-1", "dr", Role::Provider).await;
+        again
+            .send(Message::text(r#"{"type":"ping"}"#))
+            .await
+            .unwrap();
+        loop {
+            if next(&mut again).await["type"] == "pong" {
+                break;
+            }
+        }
+        running.shutdown(Duration::from_secs(2)).await;
     }
 }

@@ -127,6 +127,9 @@ pub enum Input {
     Shutdown,
     /// Time passed; check timers.
     Tick,
+    /// Tests only: a bug in the state machine, to test what the shell does.
+    #[cfg(test)]
+    InjectedPanic,
 }
 
 /// Something the shell must do.
@@ -266,6 +269,13 @@ impl Visit {
             Input::Backlog { conn, result } => self.backlog(conn, result),
             Input::Shutdown => self.shutdown(),
             Input::Tick => self.tick(now),
+            #[cfg(test)]
+            Input::InjectedPanic => {
+                #[allow(clippy::panic)]
+                {
+                    panic!("injected by a test")
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }

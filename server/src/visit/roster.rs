@@ -158,11 +158,13 @@ impl Member {
             role: self.record.role,
             perms: self.record.perms.clone(),
             tracks: self.record.tracks.clone(),
+            // Checked again: a bundle stored before the hub checked bundles
+            // could have any shape; one that fails is not shown to anyone.
             keys: self
                 .record
                 .keys
                 .as_deref()
-                .and_then(|k| serde_json::value::RawValue::from_string(k.to_owned()).ok()),
+                .and_then(|k| bedside_protocol::canonical_bundle(k).ok()),
         }
     }
 

@@ -642,3 +642,33 @@ fn catch_up_holds_live_commits_and_skips_duplicates() {
     );
     assert_eq!(e2e_seqs(&out, 9), [5]);
 }
+
+/// An expiry no real token carries (2^62 seconds, i64::MAX) neither
+/// overflows the timer arithmetic nor closes the session early: the verifier
+/// refuses such tokens, and the visit saturates in case one gets through.
+#[test]
+fn an_expiry_at_the_end_of_time_neither_overflows_nor_closes_early() {
+    for exp in [1_i64 << 62, i64::MAX] {
+        let mut v = visit();
+        let mut j = match join(1, "dr", Role::Provider) {
+            Input::Join(j) => j,
+            _ => unreachable!(),
+        };
+        j.expires_at = exp;
+        let out = v.handle(T0, Input::Join(j));
+        assert_eq!(types_for(&out, 1), ["welcome", "admitted", "lobby"]);
+        // The next deadline is the idle timeout, not an instant expiry.
+        assert_eq!(v.next_deadline(), Some(T0 + 900_000));
+        let out = v.handle(T0 + 1_000, Input::Tick);
+        assert!(types_for(&out, 1).is_empty(), "{exp}: {out:?}");
+        v.handle(
+            T0 + 2_000,
+            Input::Refreshed {
+                conn: ConnId(1),
+                expires_at: exp,
+            },
+        );
+        let out = v.handle(T0 + 3_000, Input::Tick);
+        assert!(types_for(&out, 1).is_empty());
+    }
+}

@@ -5,6 +5,13 @@ use super::{ConnId, Millis, Output, Visit};
 use crate::audit::{Action, Outcome};
 use bedside_protocol::{CloseCode, LeftReason, ParticipantId, ServerMessage};
 
+/// A token's expiry (unix seconds) as a deadline in milliseconds. The
+/// verifier bounds `exp`; this saturates anyway, so no number from a token
+/// can overflow the visit's arithmetic.
+fn expiry_ms(expires_at: i64) -> Millis {
+    expires_at.saturating_mul(1000)
+}
+
 /// Brings the deadline `at` forward to `due` if that is earlier (a member
 /// attached or refreshed).
 pub(super) fn lower(at: &mut Option<Millis>, due: Millis) {
@@ -15,12 +22,12 @@ impl super::VisitSettings {
     /// When `live` next needs a tick: its idle timeout, its expiry notice or
     /// its expiry. Activity, a sent notice and a refresh only move it later.
     pub(super) fn deadline_of(&self, live: &Live) -> Millis {
-        let idle = live.last_activity + self.idle_timeout_ms;
-        let expiry = live.expires_at * 1000;
+        let idle = live.last_activity.saturating_add(self.idle_timeout_ms);
+        let expiry = expiry_ms(live.expires_at);
         let notice = if live.expiring_sent {
             expiry
         } else {
-            expiry - self.expiry_notice_ms
+            expiry.saturating_sub(self.expiry_notice_ms)
         };
         idle.min(notice).min(expiry)
     }
@@ -60,12 +67,12 @@ impl Visit {
             let Some(live) = m.live.as_mut() else {
                 continue;
             };
-            let expiry = live.expires_at * 1000;
+            let expiry = expiry_ms(live.expires_at);
             if now >= expiry {
                 closes.push((m.record.id.clone(), live.conn, CloseCode::SessionExpired));
-            } else if now >= live.last_activity + idle_ms {
+            } else if now >= live.last_activity.saturating_add(idle_ms) {
                 closes.push((m.record.id.clone(), live.conn, CloseCode::IdleTimeout));
-            } else if !live.expiring_sent && now >= expiry - notice_ms {
+            } else if !live.expiring_sent && now >= expiry.saturating_sub(notice_ms) {
                 live.expiring_sent = true;
                 notices.push((live.conn, live.expires_at));
             }

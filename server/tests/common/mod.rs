@@ -376,3 +376,11 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// A key bundle of the documented shape (docs/protocol.md): the hub checks
+/// the shape, not the signature.
+#[allow(dead_code)]
+pub fn key_bundle() -> Value {
+    use base64::engine::general_purpose::STANDARD;
+    json!({"v":1,"ik":STANDARD.encode([1u8; 32]),"hello":STANDARD.encode([2u8; 120]),"sig":STANDARD.encode([3u8; 64])})
+}
