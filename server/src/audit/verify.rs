@@ -52,12 +52,22 @@ pub fn load_keys(path: &Path) -> Result<CheckpointKeys, String> {
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut keys = HashMap::new();
     for k in v["keys"].as_array().into_iter().flatten() {
-        let (Some(kid), Some(x)) = (k["kid"].as_str(), k["x"].as_str()) else {
+        let Some(x) = k["x"].as_str() else {
             continue;
         };
         if k["crv"] != "Ed25519" {
             continue;
         }
+        // A key without `kid` is named by its RFC 7638 thumbprint, as the
+        // hub names a signing key without one.
+        let thumb;
+        let kid = match k["kid"].as_str() {
+            Some(kid) => kid,
+            None => {
+                thumb = crate::auth::mint::thumbprint(x);
+                &thumb
+            }
+        };
         let bytes: [u8; 32] = URL_SAFE_NO_PAD
             .decode(x)
             .ok()

@@ -43,7 +43,7 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Jwk {
     kty: String,
     crv: String,
@@ -56,9 +56,44 @@ struct Jwk {
     d: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct JwkSet {
     keys: Vec<Jwk>,
+}
+
+/// A JWK as read: only `kty` and the key material are required.
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    crv: Option<String>,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    x: Option<String>,
+    d: Option<String>,
+}
+
+impl Drop for RawJwk {
+    fn drop(&mut self) {
+        if let Some(d) = self.d.as_mut() {
+            zeroize::Zeroize::zeroize(d);
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<RawJwk>,
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key: base64url SHA-256 of
+/// `{"crv":"Ed25519","kty":"OKP","x":…}` (members in that order, no spaces).
+pub(crate) fn thumbprint(x: &str) -> String {
+    use sha2::Digest as _;
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
 }
 
 impl PrivateKey {
@@ -106,33 +141,80 @@ impl PrivateKey {
         .unwrap_or_default()
     }
 
-    /// Parses a private JWK set holding one Ed25519 key (the first is used).
+    /// Parses a private JWK set and takes its first usable Ed25519 key.
+    ///
+    /// Any valid Ed25519 private JWK is usable (RFC 7517, RFC 8037): `kid`,
+    /// `alg`, `use` and `key_ops` are optional, and when present must allow
+    /// signing (`use` "sig", `alg` "EdDSA" or "Ed25519", `key_ops` with
+    /// "sign"). A key without `kid` gets its RFC 7638 thumbprint. When no key
+    /// is usable, the error says why for each one.
     pub fn from_jwks(text: &str) -> Result<Self, MintError> {
-        let set: JwkSet = serde_json::from_str(text)
-            .map_err(|e| MintError::Format(format!("not a private Ed25519 JWK set: {e}")))?;
-        let jwk = set
-            .keys
-            .into_iter()
-            .find(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.d.is_some())
-            .ok_or_else(|| MintError::Format("no private Ed25519 key in the set".into()))?;
+        let set: RawSet = serde_json::from_str(text)
+            .map_err(|e| MintError::Format(format!("not a JWK set: {e}")))?;
+        let mut why = Vec::new();
+        for (i, jwk) in set.keys.into_iter().enumerate() {
+            match Self::from_jwk(jwk) {
+                Ok(key) => return Ok(key),
+                Err(problem) => why.push(format!("key {i}: {problem}")),
+            }
+        }
+        if why.is_empty() {
+            why.push("the set has no keys".into());
+        }
+        Err(MintError::Format(format!(
+            "no usable private Ed25519 key ({})",
+            why.join("; ")
+        )))
+    }
+
+    fn from_jwk(mut jwk: RawJwk) -> Result<Self, String> {
+        if jwk.kty.as_deref() != Some("OKP") || jwk.crv.as_deref() != Some("Ed25519") {
+            return Err(format!(
+                "kty {:?} crv {:?} is not an Ed25519 key (OKP, Ed25519)",
+                jwk.kty.take().unwrap_or_default(),
+                jwk.crv.take().unwrap_or_default()
+            ));
+        }
+        if let Some(u) = jwk.use_.as_deref().filter(|u| *u != "sig") {
+            return Err(format!("\"use\" is {u:?}, not \"sig\""));
+        }
+        if let Some(a) = jwk
+            .alg
+            .as_deref()
+            .filter(|a| !matches!(*a, "EdDSA" | "Ed25519"))
+        {
+            return Err(format!("\"alg\" is {a:?}, not \"EdDSA\""));
+        }
+        if jwk
+            .key_ops
+            .as_ref()
+            .is_some_and(|ops| !ops.iter().any(|o| o == "sign"))
+        {
+            return Err("\"key_ops\" does not allow \"sign\"".into());
+        }
+        let d = jwk
+            .d
+            .as_deref()
+            .ok_or("no \"d\": a public key, not a private one")?;
         let d = Zeroizing::new(
             URL_SAFE_NO_PAD
-                .decode(jwk.d.as_deref().unwrap_or_default())
-                .map_err(|_| MintError::Format("\"d\" is not base64url".into()))?,
+                .decode(d.as_bytes())
+                .map_err(|_| "\"d\" is not base64url")?,
         );
         let seed: [u8; 32] = d
             .as_slice()
             .try_into()
-            .map_err(|_| MintError::Format("\"d\" must be 32 bytes".into()))?;
+            .map_err(|_| "\"d\" must be 32 bytes")?;
         let signing = SigningKey::from_bytes(&seed);
         let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
-        if x != jwk.x {
-            return Err(MintError::Format("\"x\" does not match \"d\"".into()));
+        if jwk.x.as_deref() != Some(x.as_str()) {
+            return Err("\"x\" is missing or does not match \"d\"".into());
         }
-        Ok(Self {
-            kid: jwk.kid,
-            signing,
-        })
+        let kid = match jwk.kid.take() {
+            Some(kid) if !kid.is_empty() => kid,
+            _ => thumbprint(&x),
+        };
+        Ok(Self { kid, signing })
     }
 
     /// Reads a private JWK set file.
@@ -227,4 +309,61 @@ pub fn random_jti() -> String {
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
+}
+
+#[cfg(test)]
+mod jwk_tests {
+    use super::*;
+
+    /// RFC 8037 appendix A.1 and A.3: the key and its RFC 7638 thumbprint.
+    const D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    fn set(members: &str) -> String {
+        format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","d":"{D}","x":"{X}"{members}}}]}}"#)
+    }
+
+    #[test]
+    fn any_valid_ed25519_jwk_loads_and_a_missing_kid_is_its_thumbprint() {
+        let k = PrivateKey::from_jwks(&set("")).expect("no use, alg or kid");
+        assert_eq!(k.kid, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        for members in [
+            r#","kid":"a""#,
+            r#","use":"sig""#,
+            r#","alg":"EdDSA""#,
+            r#","alg":"Ed25519""#,
+            r#","key_ops":["sign","verify"]"#,
+        ] {
+            assert!(PrivateKey::from_jwks(&set(members)).is_ok(), "{members}");
+        }
+        assert_eq!(
+            PrivateKey::from_jwks(&set(r#","kid":"a""#))
+                .map(|k| k.kid)
+                .ok(),
+            Some("a".into())
+        );
+    }
+
+    #[test]
+    fn a_refused_key_says_why() {
+        let why = |members: &str| match PrivateKey::from_jwks(&set(members)) {
+            Err(MintError::Format(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(why(r#","use":"enc""#).contains(r#""use" is "enc""#));
+        assert!(why(r#","alg":"ES256""#).contains(r#""alg" is "ES256""#));
+        assert!(why(r#","key_ops":["verify"]"#).contains("key_ops"));
+        let public = format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{X}"}}]}}"#);
+        assert!(
+            matches!(PrivateKey::from_jwks(&public), Err(MintError::Format(m)) if m.contains("public key"))
+        );
+        let ec = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"c"}]}"#;
+        assert!(
+            matches!(PrivateKey::from_jwks(ec), Err(MintError::Format(m)) if m.contains("not an Ed25519 key"))
+        );
+        let wrong_x = set("").replace(X, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        assert!(
+            matches!(PrivateKey::from_jwks(&wrong_x), Err(MintError::Format(m)) if m.contains("does not match"))
+        );
+    }
 }

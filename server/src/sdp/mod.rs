@@ -6,6 +6,7 @@
 //! (published tracks, the screen-share permission). It runs on the sender's
 //! connection task, so parsing cost spreads over cores and never stalls a visit.
 
+pub mod browsers;
 pub mod reference;
 
 /// Largest SDP accepted.
@@ -106,16 +107,26 @@ enum Stage {
 
 #[derive(Default)]
 struct Level {
-    fingerprint: bool,
+    /// A sha-256 (or stronger) `a=fingerprint` at this level.
+    strong_fingerprint: bool,
+    /// A weaker one (sha-1, md5, unknown hash).
+    weak_fingerprint: bool,
     ufrag: bool,
     pwd: bool,
     direction: Option<Direction>,
+    setup: bool,
 }
 
 struct Section {
     kind: MediaKind,
     level: Level,
+    /// Well-formed `a=msid` (and `a=ssrc:… msid:`) track ids.
     track_ids: Vec<String>,
+    /// An `a=msid` naming no track a receiver could match (stream only,
+    /// `-`, extra fields, odd spacing): a browser plays such a track
+    /// under a random id.
+    msid_without_track: bool,
+    mid: bool,
 }
 
 #[derive(Default)]
@@ -124,6 +135,8 @@ struct Parser {
     timing: bool,
     session: Level,
     sections: Vec<Section>,
+    /// `a=mid` values seen, to refuse a repeated one.
+    mids: Vec<String>,
 }
 
 fn bad(n: usize, what: &str) -> SdpViolation {
@@ -174,12 +187,19 @@ impl Parser {
         if b.len() < 2 || b[1] != b'=' {
             return Err(bad(n, "not a <type>=<value> line"));
         }
-        if line.bytes().any(|c| c < 0x20 && c != b'\t' || c == 0x7f) {
+        // Tabs too: browsers split fields on spaces only (libwebrtc reads
+        // `a=msid:s<TAB>t` as one stream id and gives the track a random id).
+        if line.bytes().any(|c| c < 0x20 || c == 0x7f) {
             return Err(bad(n, "control character"));
         }
         let value = &line[2..];
-        // Type letters are case-insensitive in practice (webrtc-sdp, browsers).
-        let ty = b[0].to_ascii_lowercase();
+        // RFC 8866 type letters are lower case; libwebrtc skips any other
+        // line (so `M=` starts no section for a browser, `A=` sets nothing),
+        // webrtc-sdp reads them: refused rather than read either way.
+        let ty = b[0];
+        if ty.is_ascii_uppercase() {
+            return Err(bad(n, "line type letters are lower case"));
+        }
         match (self.stage, ty) {
             (Stage::Start, b'v') if value.trim() == "0" => self.stage = Stage::Origin,
             (Stage::Start, _) => return Err(bad(n, "the first line must be v=0")),
@@ -287,63 +307,118 @@ impl Parser {
             kind,
             level: Level::default(),
             track_ids: Vec::new(),
+            msid_without_track: false,
+            mid: false,
         });
         Ok(())
     }
 
+    /// One `a=` line. The attributes the rules depend on must be written
+    /// exactly as browsers write them: libwebrtc matches a name case-
+    /// sensitively and also when a space or `:` follows it (`a=sendonly x`,
+    /// `a=sendrecv:1` are directions to it), webrtc-sdp and sipcc lower-case
+    /// names. Wherever those readings could differ, the SDP is refused as
+    /// `parse` (see [`browsers`] for the models the tests hold this to).
+    /// Other attributes are the endpoints' business.
     fn attribute(&mut self, n: usize, value: &str) -> Result<(), SdpViolation> {
-        let (name, arg) = match value.split_once(':') {
-            Some((name, arg)) => (name, Some(arg)),
-            None => (value.trim_end(), None),
+        let head_end = value
+            .trim_start()
+            .find([':', ' '])
+            .map_or(value.trim_start().len(), |i| i);
+        let head = value.trim_start()[..head_end].to_ascii_lowercase();
+        let Some(&name) = CHECKED_ATTRIBUTES.iter().find(|a| **a == head) else {
+            return Ok(());
         };
-        // Attributes the hub does not act on are the endpoints' business
-        // (webrtc-sdp, too, only warns about unknown ones).
-        let name = name.trim();
-        // Attribute names are case-insensitive (webrtc-sdp, browsers).
-        let name: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            name.to_ascii_lowercase().into()
-        } else {
-            name.into()
+        let rest = match value.strip_prefix(name) {
+            Some(rest) => rest,
+            None => {
+                return Err(bad(
+                    n,
+                    &format!("a={name} must be written in lower case, right after a="),
+                ));
+            }
         };
-        match (name.as_ref(), arg) {
-            ("fingerprint", Some(arg)) => {
+        if let Some(d) = direction_named(name) {
+            if !rest.is_empty() {
+                return Err(bad(
+                    n,
+                    &format!("a={name} followed by other text (browsers disagree on it)"),
+                ));
+            }
+            // Two directions: libwebrtc takes the last, webrtc-sdp the
+            // first. Refused.
+            if self.level().direction.replace(d).is_some() {
+                return Err(bad(n, "more than one direction attribute"));
+            }
+            return Ok(());
+        }
+        let Some(arg) = rest.strip_prefix(':').filter(|a| !a.trim().is_empty()) else {
+            return Err(bad(n, &format!("a={name} without a value")));
+        };
+        match name {
+            "fingerprint" => {
                 let strong =
                     fingerprint_is_strong(arg).ok_or_else(|| bad(n, "malformed a=fingerprint"))?;
-                self.level().fingerprint |= strong;
+                let level = self.level();
+                if strong {
+                    level.strong_fingerprint = true;
+                } else {
+                    level.weak_fingerprint = true;
+                }
             }
-            ("ice-ufrag", Some(v)) if !v.trim().is_empty() => self.level().ufrag = true,
-            ("ice-pwd", Some(v)) if !v.trim().is_empty() => self.level().pwd = true,
-            ("ice-ufrag" | "ice-pwd" | "fingerprint", _) => {
-                return Err(bad(n, "attribute without a value"));
+            "ice-ufrag" => self.level().ufrag = true,
+            "ice-pwd" => self.level().pwd = true,
+            "setup" => {
+                if !matches!(arg, "actpass" | "active" | "passive" | "holdconn") {
+                    return Err(bad(n, "a=setup is actpass, active, passive or holdconn"));
+                }
+                if std::mem::replace(&mut self.level().setup, true) {
+                    return Err(bad(n, "more than one a=setup"));
+                }
             }
-            ("sendrecv" | "sendonly" | "recvonly" | "inactive", None) => {
-                let d = match name.as_ref() {
-                    "sendrecv" => Direction::SendRecv,
-                    "sendonly" => Direction::SendOnly,
-                    "recvonly" => Direction::RecvOnly,
-                    _ => Direction::Inactive,
+            "mid" => {
+                let Some(section) = self.sections.last_mut() else {
+                    return Err(bad(n, "a=mid at session level"));
                 };
-                // Two directions would let a sender hide a sending section
-                // behind `a=inactive`: refused (webrtc-sdp takes the first).
-                if self.level().direction.replace(d).is_some() {
-                    return Err(bad(n, "more than one direction attribute"));
+                if !is_token(arg) || std::mem::replace(&mut section.mid, true) {
+                    return Err(bad(n, "a=mid repeated in a section, or not a token"));
                 }
+                if self.mids.iter().any(|m| m == arg) {
+                    return Err(bad(n, "two m-sections with the same a=mid"));
+                }
+                self.mids.push(arg.to_owned());
             }
-            ("msid", Some(arg)) => {
-                let mut f = arg.split_whitespace();
-                if f.next().is_none() {
-                    return Err(bad(n, "malformed a=msid"));
-                }
-                match self.sections.last_mut() {
-                    Some(s) => {
-                        if let Some(track) = f.next() {
-                            s.track_ids.push(normalize_track_id(track));
-                        }
-                    }
-                    None => return Err(bad(n, "a=msid at session level")),
+            "msid" => self.msid(n, arg)?,
+            "ssrc" => {
+                // Plan B's `a=ssrc:<id> msid:<stream> <track>`: libwebrtc
+                // reads it when a section has no a=msid, so it counts too.
+                if let Some((_, attr)) = arg.split_once(' ')
+                    && let Some(msid) = attr.strip_prefix("msid:")
+                {
+                    self.msid(n, msid)?;
                 }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// An msid value: exactly `<stream> <track>`, each 1–64 token
+    /// characters, one space between (RFC 8830). Anything else names no
+    /// track a receiver can match to an announcement.
+    fn msid(&mut self, n: usize, value: &str) -> Result<(), SdpViolation> {
+        let Some(section) = self.sections.last_mut() else {
+            return Err(bad(n, "a=msid at session level"));
+        };
+        let ok = |t: &str| is_token(t) && t.len() <= 64;
+        match value.split_once(' ') {
+            Some((stream, track)) if ok(stream) && ok(track) => {
+                let id = normalize_track_id(track);
+                if !section.track_ids.contains(&id) {
+                    section.track_ids.push(id);
+                }
+            }
+            _ => section.msid_without_track = true,
         }
         Ok(())
     }
@@ -359,7 +434,7 @@ impl Parser {
             return Err(violation("parse", "SDP does not parse: no t= line"));
         }
         let s = &self.session;
-        if self.sections.is_empty() && !s.fingerprint {
+        if self.sections.is_empty() && (!s.strong_fingerprint || s.weak_fingerprint) {
             return Err(violation(
                 "fingerprint",
                 "no sha-256 (or stronger) a=fingerprint",
@@ -368,10 +443,21 @@ impl Parser {
         let mut summary = SdpSummary::default();
         for (i, sec) in self.sections.into_iter().enumerate() {
             let n = i + 1;
-            if !s.fingerprint && !sec.level.fingerprint {
+            // RFC 8122 section 5: media-level fingerprints replace the
+            // session's. Every one an endpoint may use must be strong
+            // (browsers differ on which of several they pick).
+            let level = &sec.level;
+            let (strong, weak) = if level.strong_fingerprint || level.weak_fingerprint {
+                (level.strong_fingerprint, level.weak_fingerprint)
+            } else {
+                (s.strong_fingerprint, s.weak_fingerprint)
+            };
+            if !strong || weak {
                 return Err(violation(
                     "fingerprint",
-                    format!("m-section {n} has no sha-256 (or stronger) a=fingerprint"),
+                    format!(
+                        "m-section {n} has no sha-256 (or stronger) a=fingerprint, or also a weaker one"
+                    ),
                 ));
             }
             if !((s.ufrag || sec.level.ufrag) && (s.pwd || sec.level.pwd)) {
@@ -380,14 +466,25 @@ impl Parser {
                     format!("m-section {n} lacks a=ice-ufrag or a=ice-pwd"),
                 ));
             }
-            let dir = sec
-                .level
-                .direction
-                .or(s.direction)
-                .unwrap_or(Direction::SendRecv);
+            // Only the section's own direction counts: libwebrtc ignores a
+            // session-level one (a section without its own is sendrecv),
+            // Firefox inherits it; the hub takes the reading that sends.
+            let dir = sec.level.direction.unwrap_or(Direction::SendRecv);
+            let sending = matches!(dir, Direction::SendRecv | Direction::SendOnly);
+            if sending
+                && sec.kind != MediaKind::Data
+                && (sec.msid_without_track || sec.track_ids.is_empty())
+            {
+                return Err(violation(
+                    "unannounced_track",
+                    format!(
+                        "m-section {n} sends media without naming its track in a=msid:<stream> <track>"
+                    ),
+                ));
+            }
             summary.sections.push(MediaSection {
                 kind: sec.kind,
-                sending: matches!(dir, Direction::SendRecv | Direction::SendOnly),
+                sending,
                 track_ids: sec.track_ids,
             });
         }
@@ -428,6 +525,32 @@ fn sanitize(s: &str) -> String {
         .filter(|c| c.is_ascii_graphic())
         .take(32)
         .collect()
+}
+
+/// The attributes whose reading the rules depend on: these must be
+/// spelled exactly (see `Parser::attribute`).
+const CHECKED_ATTRIBUTES: [&str; 11] = [
+    "sendrecv",
+    "sendonly",
+    "recvonly",
+    "inactive",
+    "fingerprint",
+    "ice-ufrag",
+    "ice-pwd",
+    "setup",
+    "mid",
+    "msid",
+    "ssrc",
+];
+
+fn direction_named(name: &str) -> Option<Direction> {
+    Some(match name {
+        "sendrecv" => Direction::SendRecv,
+        "sendonly" => Direction::SendOnly,
+        "recvonly" => Direction::RecvOnly,
+        "inactive" => Direction::Inactive,
+        _ => return None,
+    })
 }
 
 /// An m-section's (or the session's) direction attribute.
@@ -527,5 +650,125 @@ a=sctp-port:5000\r\n";
             .replace(fp, "")
             .replacen("t=0 0\r\n", &format!("t=0 0\r\n{fp}"), 1);
         assert!(inspect(&moved).is_ok());
+    }
+
+    /// Defect: `a=msid` naming no track (stream only, `-`, a trailing
+    /// space) skipped the announced-track rule; browsers play such a track
+    /// under a random id. Also a sending section with no msid at all.
+    #[test]
+    fn a_sending_section_must_name_its_track() {
+        let cam = "a=msid:stream {cam-1}\r\n";
+        for replacement in [
+            "a=msid:stream\r\n",
+            "a=msid:-\r\n",
+            "a=msid:stream {cam-1} \r\n",
+            "a=msid:stream  {cam-1}\r\n",
+            "a=msid:stream {cam-1} extra\r\n",
+            "a=msid: {cam-1}\r\n",
+            "",
+        ] {
+            let sdp = OFFER.replace(cam, replacement);
+            let r = inspect(&sdp);
+            assert_eq!(
+                r.as_ref().err().map(|v| v.rule),
+                Some("unannounced_track"),
+                "{replacement:?}: {r:?}"
+            );
+        }
+        // Not sending: nothing to name.
+        let quiet = OFFER
+            .replace(cam, "a=msid:stream\r\n")
+            .replace("a=sendonly", "a=inactive");
+        assert!(inspect(&quiet).is_ok());
+        // Plan B's a=ssrc msid counts as a name too.
+        let ssrc = OFFER.replace(cam, &format!("{cam}a=ssrc:1 msid:stream other\r\n"));
+        assert_eq!(
+            inspect(&ssrc).unwrap().sections[1].track_ids,
+            ["cam-1", "other"]
+        );
+    }
+
+    /// Defect: libwebrtc reads `a=sendrecv:1` and `a=sendonly x` as
+    /// directions (and the last direction wins); the hub ignored those
+    /// forms, so a section it took for `inactive` was sending. Every
+    /// spelling that browsers could read differently is now refused.
+    #[test]
+    fn direction_spellings_browsers_read_differently_are_refused() {
+        for (from, to) in [
+            ("a=sendonly", "a=inactive\r\na=sendrecv:1"),
+            ("a=sendonly", "a=inactive\r\na=sendonly x"),
+            ("a=sendonly", "a=recvonly\r\na=sendonly"),
+            ("a=sendonly", "a=inactive "),
+            ("a=sendonly", "a=Inactive"),
+            ("a=sendonly", "a= inactive"),
+            ("a=sendonly", "A=inactive"),
+            ("a=sendonly", "a=INACTIVE"),
+            ("a=msid:stream {cam-1}", "a=MSID:stream {cam-1}"),
+            ("a=msid:stream {cam-1}", "a=msid:stream\t{cam-1}"),
+            ("a=mid:1", "a=mid:0"),
+            ("a=mid:1", "a=mid:1\r\na=mid:9"),
+            (
+                "a=setup:actpass\r\na=mid:1",
+                "a=setup:actpass\r\na=setup:active\r\na=mid:1",
+            ),
+            ("a=setup:actpass\r\na=mid:1", "a=setup:maybe\r\na=mid:1"),
+            ("m=video", "M=video"),
+        ] {
+            assert!(OFFER.contains(from), "{from}");
+            let sdp = OFFER.replacen(from, to, 1);
+            let r = inspect(&sdp);
+            assert_eq!(
+                r.as_ref().err().map(|v| v.rule),
+                Some("parse"),
+                "{to:?}: {r:?}"
+            );
+        }
+        // A session-level direction does not make a section non-sending
+        // (libwebrtc ignores it): the section is checked as sending.
+        let session_inactive = OFFER
+            .replacen("t=0 0\r\n", "t=0 0\r\na=inactive\r\n", 1)
+            .replace("a=sendrecv\r\n", "")
+            .replace("a=sendonly\r\n", "");
+        let s = inspect(&session_inactive).unwrap();
+        assert!(s.sections[0].sending && s.sections[1].sending);
+    }
+
+    /// RFC 8122 section 5: media-level fingerprints replace the session's,
+    /// so a weak one there is what the endpoint pins.
+    #[test]
+    fn a_weak_media_fingerprint_fails_beside_a_strong_session_one() {
+        let fp256 = "sha-256 19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70:9F:04:A9:0E:05:E9:26:33:E8:70:88:A2";
+        let fp1 = "sha-1 19:E2:1C:3B:4B:9F:81:E6:B8:5C:F4:A5:A8:D8:73:04:BB:05:2F:70";
+        let sdp = OFFER.replace(fp256, fp1).replacen(
+            "t=0 0\r\n",
+            &format!("t=0 0\r\na=fingerprint:{fp256}\r\n"),
+            1,
+        );
+        assert_eq!(inspect(&sdp).unwrap_err().rule, "fingerprint");
+        let both = OFFER.replace(
+            &format!("a=fingerprint:{fp256}\r\n"),
+            &format!("a=fingerprint:{fp256}\r\na=fingerprint:{fp1}\r\n"),
+        );
+        assert_eq!(inspect(&both).unwrap_err().rule, "fingerprint");
+    }
+
+    /// Every SDP above that the hub accepts is covered by each browser's
+    /// reading; the old reader's mistakes are not.
+    #[test]
+    fn accepted_sdps_are_read_no_less_sending_by_browsers() {
+        let ok = inspect(OFFER).unwrap();
+        browsers::covered_by_every_browser(&ok, OFFER).unwrap();
+        let hidden = OFFER.replacen("a=sendonly", "a=inactive\r\na=sendrecv:1", 1);
+        let old_reading = SdpSummary {
+            sections: vec![
+                ok.sections[0].clone(),
+                MediaSection {
+                    sending: false,
+                    ..ok.sections[1].clone()
+                },
+                ok.sections[2].clone(),
+            ],
+        };
+        assert!(browsers::covers(&old_reading, &browsers::libwebrtc(&hidden)).is_err());
     }
 }

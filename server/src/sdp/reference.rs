@@ -52,13 +52,12 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
     if session.media.len() > MAX_M_SECTIONS {
         return Err(violation("m_sections", "too many m-sections"));
     }
-    let session_fp = has_strong_fingerprint(&session.attribute);
+    let session_fp = fingerprints(&session.attribute);
     let session_ufrag = has(&session.attribute, |a| {
         matches!(a, SdpAttribute::IceUfrag(_))
     });
     let session_pwd = has(&session.attribute, |a| matches!(a, SdpAttribute::IcePwd(_)));
-    let session_dir = direction(&session.attribute);
-    if session.media.is_empty() && !session_fp {
+    if session.media.is_empty() && session_fp != Some(true) {
         return Err(violation(
             "fingerprint",
             "no sha-256 (or stronger) a=fingerprint",
@@ -69,10 +68,13 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
         let n = i + 1;
         let kind = check_protocol(m, n)?;
         let attrs = m.get_attributes();
-        if !session_fp && !has_strong_fingerprint(attrs) {
+        // RFC 8122 section 5: media-level fingerprints replace the session's.
+        if fingerprints(attrs).or(session_fp) != Some(true) {
             return Err(violation(
                 "fingerprint",
-                format!("m-section {n} has no sha-256 (or stronger) a=fingerprint"),
+                format!(
+                    "m-section {n} has no sha-256 (or stronger) a=fingerprint, or also a weaker one"
+                ),
             ));
         }
         let ufrag = session_ufrag || has(attrs, |a| matches!(a, SdpAttribute::IceUfrag(_)));
@@ -83,19 +85,42 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
                 format!("m-section {n} lacks a=ice-ufrag or a=ice-pwd"),
             ));
         }
-        let dir = direction(attrs)
-            .or(session_dir)
-            .unwrap_or(Direction::SendRecv);
-        let track_ids = attrs
+        // The section's own direction only (libwebrtc ignores the
+        // session's), as the fast validator.
+        let dir = direction(attrs).unwrap_or(Direction::SendRecv);
+        let sending = matches!(dir, Direction::SendRecv | Direction::SendOnly);
+        let msids: Vec<Option<String>> = attrs
             .iter()
             .filter_map(|a| match a {
-                SdpAttribute::Msid(msid) => msid.appdata.as_deref().map(normalize_track_id),
+                SdpAttribute::Msid(msid) => Some(msid.appdata.as_deref().map(normalize_track_id)),
+                // Plan B's `a=ssrc:<n> msid:<stream> <track>`.
+                SdpAttribute::Ssrc(ssrc) if ssrc.attribute.as_deref() == Some("msid") => Some(
+                    ssrc.value
+                        .as_deref()
+                        .and_then(|v| v.split_once(' '))
+                        .map(|(_, t)| normalize_track_id(t)),
+                ),
                 _ => None,
             })
             .collect();
+        let mut track_ids: Vec<String> = Vec::new();
+        for id in msids.iter().flatten() {
+            if !track_ids.contains(id) {
+                track_ids.push(id.clone());
+            }
+        }
+        if sending
+            && kind != MediaKind::Data
+            && (msids.is_empty() || msids.iter().any(Option::is_none))
+        {
+            return Err(violation(
+                "unannounced_track",
+                format!("m-section {n} sends media without naming its track in a=msid"),
+            ));
+        }
         summary.sections.push(MediaSection {
             kind,
-            sending: matches!(dir, Direction::SendRecv | Direction::SendOnly),
+            sending,
             track_ids,
         });
     }
@@ -148,13 +173,20 @@ fn has(attrs: &[SdpAttribute], f: impl Fn(&SdpAttribute) -> bool) -> bool {
     attrs.iter().any(f)
 }
 
-fn has_strong_fingerprint(attrs: &[SdpAttribute]) -> bool {
-    attrs.iter().any(|a| {
-        matches!(a, SdpAttribute::Fingerprint(fp) if matches!(
-            fp.hash_algorithm,
-            SdpAttributeFingerprintHashType::Sha256
-                | SdpAttributeFingerprintHashType::Sha384
-                | SdpAttributeFingerprintHashType::Sha512
-        ))
-    })
+/// `None` without fingerprints; else whether every one is sha-256 or
+/// stronger.
+fn fingerprints(attrs: &[SdpAttribute]) -> Option<bool> {
+    let mut all_strong = None;
+    for a in attrs {
+        if let SdpAttribute::Fingerprint(fp) = a {
+            let strong = matches!(
+                fp.hash_algorithm,
+                SdpAttributeFingerprintHashType::Sha256
+                    | SdpAttributeFingerprintHashType::Sha384
+                    | SdpAttributeFingerprintHashType::Sha512
+            );
+            all_strong = Some(all_strong.unwrap_or(true) && strong);
+        }
+    }
+    all_strong
 }

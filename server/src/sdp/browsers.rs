@@ -1,0 +1,255 @@
+//! How browsers read the SDP attributes the hub's rules depend on, as
+//! models written from their published parsers, so tests and fuzzing can
+//! hold [`super::inspect`] to one promise: **whenever the hub accepts an
+//! SDP, no browser reads a section as sending a track the hub did not
+//! check**. Not on the relay path.
+//!
+//! - [`libwebrtc`] (Chromium, Safari; `pc/webrtc_sdp.cc`): a line counts
+//!   only if its type letter is exactly `a`/`m` (`IsLineType`); an
+//!   attribute matches its name case-sensitively when the name is followed
+//!   by `:`, a space or the end of the line (`HasAttribute`), so
+//!   `a=sendonly x` and `a=sendrecv:1` are directions; the last direction
+//!   line of a section wins; a session-level direction is not read (a
+//!   section without its own is sendrecv); `a=msid:<stream> <track>` is
+//!   split at the first space (`tokenize_first`), and a value without a
+//!   space (`a=msid:s`, `a=msid:-`) names a stream only, so the track gets
+//!   a random id; without `a=msid`, `a=ssrc:<n> msid:<stream> <track>` is
+//!   read; a sending section without either still gets a remote track
+//!   (random id) that `ontrack` delivers.
+//! - [`firefox`] (`third_party/sipcc/sdp_attr.c`, `sdp_main.c`; and
+//!   Mozilla's webrtc-sdp, which lower-cases names too): type letters
+//!   and attribute names compare case-insensitively, a name ends at `:`,
+//!   space or tab and leading blanks are skipped, a session-level direction
+//!   is the default for sections without one, and msid fields are split
+//!   on blanks.
+//!
+//! Where a model cannot know which of two lines a parser takes (two
+//! directions), it keeps both readings: the promise must hold for each.
+
+use super::{MediaKind, SdpSummary, normalize_track_id};
+
+/// One browser's reading of one m-section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionReading {
+    /// Audio, video or data, or `None` for a media type it does not know
+    /// (it rejects that section: nothing is played).
+    pub kind: Option<MediaKind>,
+    /// Every direction the parser may settle on says the peer sends.
+    /// True if any possible reading sends.
+    pub sending: bool,
+    /// The track ids a receiver may see (several `a=msid` lines: each is a
+    /// possible reading); `None` where the browser makes up a random one
+    /// (no msid, or msid without a track).
+    pub track_ids: Vec<Option<String>>,
+}
+
+/// A browser's reading of a whole SDP: its m-sections, in order.
+pub type Reading = Vec<SectionReading>;
+
+/// The rules one parser follows, as switches.
+struct Dialect {
+    /// `A=` and `M=` lines count as `a=` and `m=`.
+    type_letter_any_case: bool,
+    /// Names compare without case; leading blanks skipped; a tab ends a name.
+    loose_names: bool,
+    /// A section without its own direction takes the session's.
+    inherit_session_direction: bool,
+    /// msid fields split on any run of blanks (else at the first space).
+    msid_split_blanks: bool,
+}
+
+const LIBWEBRTC: Dialect = Dialect {
+    type_letter_any_case: false,
+    loose_names: false,
+    inherit_session_direction: false,
+    msid_split_blanks: false,
+};
+
+const FIREFOX: Dialect = Dialect {
+    type_letter_any_case: true,
+    loose_names: true,
+    inherit_session_direction: true,
+    msid_split_blanks: true,
+};
+
+/// Chromium's and Safari's reading.
+pub fn libwebrtc(sdp: &str) -> Reading {
+    read(sdp, &LIBWEBRTC)
+}
+
+/// Firefox's reading.
+pub fn firefox(sdp: &str) -> Reading {
+    read(sdp, &FIREFOX)
+}
+
+#[derive(Default)]
+struct Acc {
+    kind: Option<MediaKind>,
+    /// Every direction line, in order.
+    directions: Vec<bool>,
+    msid_tracks: Vec<Option<String>>,
+    ssrc_tracks: Vec<Option<String>>,
+}
+
+/// The attribute `name` as this dialect matches it at the start of
+/// `value`: the rest of the line after the name, if it matches.
+fn matches<'a>(d: &Dialect, value: &'a str, name: &str) -> Option<&'a str> {
+    if d.loose_names {
+        let v = value.trim_start_matches([' ', '\t']);
+        let end = v.find([':', ' ', '\t']).unwrap_or(v.len());
+        v[..end].eq_ignore_ascii_case(name).then(|| &v[end..])
+    } else {
+        let rest = value.strip_prefix(name)?;
+        (rest.is_empty() || rest.starts_with([':', ' '])).then_some(rest)
+    }
+}
+
+fn track_of(d: &Dialect, msid: &str) -> Option<String> {
+    if d.msid_split_blanks {
+        let mut f = msid.split([' ', '\t']).filter(|f| !f.is_empty());
+        let _stream = f.next()?;
+        f.next().map(str::to_owned)
+    } else {
+        // tokenize_first: stream, then everything after the first space.
+        let (_, track) = msid.split_once(' ')?;
+        (!track.is_empty()).then(|| track.to_owned())
+    }
+}
+
+fn read(sdp: &str, d: &Dialect) -> Reading {
+    let mut session_dirs: Vec<bool> = Vec::new();
+    let mut sections: Vec<Acc> = Vec::new();
+    for raw in sdp.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let b = line.as_bytes();
+        if b.len() < 2 || b[1] != b'=' {
+            continue;
+        }
+        let ty = if d.type_letter_any_case {
+            b[0].to_ascii_lowercase()
+        } else {
+            b[0]
+        };
+        let value = &line[2..];
+        if ty == b'm' {
+            let kind = match value.split(' ').next() {
+                Some("audio") => Some(MediaKind::Audio),
+                Some("video") => Some(MediaKind::Video),
+                Some("application") => Some(MediaKind::Data),
+                Some(t) if d.loose_names && t.eq_ignore_ascii_case("audio") => {
+                    Some(MediaKind::Audio)
+                }
+                Some(t) if d.loose_names && t.eq_ignore_ascii_case("video") => {
+                    Some(MediaKind::Video)
+                }
+                _ => None,
+            };
+            sections.push(Acc {
+                kind,
+                ..Acc::default()
+            });
+            continue;
+        }
+        if ty != b'a' {
+            continue;
+        }
+        let dirs = match sections.last_mut() {
+            Some(s) => &mut s.directions,
+            None => &mut session_dirs,
+        };
+        let mut direction = None;
+        for (name, sends) in [
+            ("sendrecv", true),
+            ("sendonly", true),
+            ("recvonly", false),
+            ("inactive", false),
+        ] {
+            if matches(d, value, name).is_some() {
+                direction = Some(sends);
+            }
+        }
+        if let Some(sends) = direction {
+            dirs.push(sends);
+            continue;
+        }
+        let Some(section) = sections.last_mut() else {
+            continue;
+        };
+        if let Some(rest) = matches(d, value, "msid") {
+            let msid = rest.strip_prefix(':').unwrap_or(rest);
+            section.msid_tracks.push(track_of(d, msid));
+        } else if let Some(rest) = matches(d, value, "ssrc")
+            && let Some((_, attr)) = rest.trim_start_matches(':').split_once(' ')
+            && let Some(msid) = attr.strip_prefix("msid:")
+        {
+            section.ssrc_tracks.push(track_of(d, msid));
+        }
+    }
+    sections
+        .into_iter()
+        .map(|s| {
+            let dirs = if s.directions.is_empty() && d.inherit_session_direction {
+                &session_dirs
+            } else {
+                &s.directions
+            };
+            // No direction: sendrecv. Several: any of them may win.
+            let sending = dirs.is_empty() || dirs.iter().any(|&x| x);
+            let track_ids = match (s.msid_tracks.is_empty(), s.ssrc_tracks.is_empty()) {
+                (false, _) => s.msid_tracks,
+                (true, false) => s.ssrc_tracks,
+                (true, true) => vec![None],
+            };
+            SectionReading {
+                kind: s.kind,
+                sending,
+                track_ids,
+            }
+        })
+        .collect()
+}
+
+/// The promise: the hub's summary of an SDP it accepted covers `reading`.
+/// Every section a browser would play as sending media is sending in the
+/// hub's summary too, under a track id the hub checked.
+pub fn covers(hub: &SdpSummary, reading: &Reading) -> Result<(), String> {
+    for (i, b) in reading.iter().enumerate() {
+        let plays = b.sending && matches!(b.kind, Some(MediaKind::Audio | MediaKind::Video));
+        if !plays {
+            continue;
+        }
+        let Some(h) = hub.sections.get(i) else {
+            return Err(format!("m-section {} exists only for the browser", i + 1));
+        };
+        if !h.sending {
+            return Err(format!(
+                "m-section {}: browser sends, hub read no sending",
+                i + 1
+            ));
+        }
+        for t in &b.track_ids {
+            match t {
+                None => {
+                    return Err(format!(
+                        "m-section {}: browser plays a track with a random id",
+                        i + 1
+                    ));
+                }
+                Some(t) if !h.track_ids.contains(&normalize_track_id(t)) => {
+                    return Err(format!(
+                        "m-section {}: browser's track id is not one the hub checked",
+                        i + 1
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`covers`] for every modelled browser.
+pub fn covered_by_every_browser(hub: &SdpSummary, sdp: &str) -> Result<(), String> {
+    covers(hub, &libwebrtc(sdp)).map_err(|e| format!("libwebrtc: {e}"))?;
+    covers(hub, &firefox(sdp)).map_err(|e| format!("firefox: {e}"))
+}
