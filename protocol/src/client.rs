@@ -319,7 +319,7 @@ fn need<T>(v: Option<T>, ty: &'static str, field: &'static str) -> Result<T, Par
 
 fn parse_to_one(raw: Option<&RawValue>, ty: &'static str) -> Result<ParticipantId, ParseError> {
     let raw = need(raw, ty, "to")?;
-    serde_json::from_str(raw.get()).map_err(|e| ParseError::Invalid(format!("\"to\": {e}")))
+    serde_json::from_str(raw.get()).map_err(|e| invalid(format!("\"to\": {e}")))
 }
 
 fn parse_to_many(raw: Option<&RawValue>) -> Result<Option<Vec<ParticipantId>>, ParseError> {
@@ -328,7 +328,7 @@ fn parse_to_many(raw: Option<&RawValue>) -> Result<Option<Vec<ParticipantId>>, P
         Some(raw) if raw.get() == "null" => Ok(None),
         Some(raw) => serde_json::from_str(raw.get())
             .map(Some)
-            .map_err(|e| ParseError::Invalid(format!("\"to\": {e}"))),
+            .map_err(|e| invalid(format!("\"to\": {e}"))),
     }
 }
 
@@ -341,7 +341,7 @@ pub fn parse_client_message(
 ) -> Result<(Option<MessageId>, ClientMessage), (Option<MessageId>, ParseError)> {
     let wire: Wire<'_> = match serde_json::from_str(text) {
         Ok(w) => w,
-        Err(e) => return Err((recover_id(text), ParseError::Invalid(e.to_string()))),
+        Err(e) => return Err((recover_id(text), invalid(e))),
     };
     let id = wire.id.clone();
     convert(wire).map(|m| (id.clone(), m)).map_err(|e| (id, e))
@@ -378,11 +378,11 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
         },
         "deny" => ClientMessage::Deny {
             participant: need(w.participant, "deny", "participant")?,
-            reason: w.reason,
+            reason: reason(w.reason)?,
         },
         "remove" => ClientMessage::Remove {
             participant: need(w.participant, "remove", "participant")?,
-            reason: w.reason,
+            reason: reason(w.reason)?,
         },
         "offer" => ClientMessage::Offer {
             to: parse_to_one(w.to, "offer")?,
@@ -392,12 +392,16 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
             to: parse_to_one(w.to, "answer")?,
             sdp: need(w.sdp, "answer", "sdp")?,
         },
-        "ice" => ClientMessage::Ice {
-            to: parse_to_one(w.to, "ice")?,
-            candidate: need(w.candidate, "ice", "candidate")?,
-            sdp_mid: w.sdp_mid,
-            sdp_mline_index: w.sdp_mline_index,
-        },
+        "ice" => {
+            let candidate = need(w.candidate, "ice", "candidate")?;
+            check_ice(&candidate, w.sdp_mid.as_deref(), w.sdp_mline_index)?;
+            ClientMessage::Ice {
+                to: parse_to_one(w.to, "ice")?,
+                candidate,
+                sdp_mid: w.sdp_mid,
+                sdp_mline_index: w.sdp_mline_index,
+            }
+        }
         "track" => {
             let action = need(w.action, "track", "action")?;
             if action == TrackAction::Publish && w.source.is_none() {
@@ -425,8 +429,7 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
         },
         "keys" => {
             let bundle = need(w.bundle, "keys", "bundle")?;
-            let bundle = crate::bundle::canonical_bundle(bundle.get())
-                .map_err(|e| ParseError::Invalid(e.to_string()))?;
+            let bundle = crate::bundle::canonical_bundle(bundle.get()).map_err(invalid)?;
             ClientMessage::Keys { bundle }
         }
         "e2e" => ClientMessage::E2e {
@@ -439,6 +442,70 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
         },
         other => return Err(ParseError::UnknownType(truncate(other, 40))),
     })
+}
+
+/// serde's message for a bad field, as the error's text: it can quote the
+/// client's input (an unknown enum value, a wrong string), so at most 160
+/// characters are kept and control characters become spaces; the client
+/// gets a bounded answer and nothing it sent is echoed whole.
+fn invalid(e: impl std::fmt::Display) -> ParseError {
+    ParseError::Invalid(
+        e.to_string()
+            .chars()
+            .take(160)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
+}
+
+/// Longest `reason` a provider may give a denied or removed participant.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// A deny or remove reason is shown to the patient: the display-text rule
+/// (no control, bidirectional or invisible characters), at most 200
+/// characters. An empty one is no reason.
+fn reason(r: Option<String>) -> Result<Option<String>, ParseError> {
+    match r {
+        Some(r) if r.trim().is_empty() => Ok(None),
+        Some(r) => {
+            crate::name::check_display_text(&r, MAX_REASON_CHARS)
+                .map_err(|e| ParseError::Invalid(format!("\"reason\": {e}")))?;
+            Ok(Some(r))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Longest ICE candidate line relayed (real ones are under 300 bytes).
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+
+/// What the hub relays into other participants' ICE agents: a candidate
+/// line (`candidate:…`, or empty for end-of-candidates) without control
+/// characters (a receiver splicing it into SDP must not meet a line break),
+/// an `sdp_mid` that is empty or a short token, and an `sdp_mline_index`
+/// inside the 16 m-sections an SDP may have (a browser reads the index as
+/// a 16-bit number, the hub as 32: a larger one would name different
+/// sections for different readers).
+fn check_ice(candidate: &str, mid: Option<&str>, index: Option<u32>) -> Result<(), ParseError> {
+    let bad = |what: &str| Err(ParseError::Invalid(what.to_owned()));
+    if !(candidate.is_empty() || candidate.starts_with("candidate:")) {
+        return bad("\"candidate\" must start with \"candidate:\" (or be empty)");
+    }
+    if candidate.len() > MAX_CANDIDATE_BYTES || candidate.chars().any(char::is_control) {
+        return bad("\"candidate\" is longer than 1024 bytes or holds a control character");
+    }
+    let token = |m: &str| {
+        m.len() <= 64
+            && m.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`{|}~".contains(&b))
+    };
+    if mid.is_some_and(|m| !token(m)) {
+        return bad("\"sdp_mid\" must be a token of at most 64 characters");
+    }
+    if index.is_some_and(|i| i >= 16) {
+        return bad("\"sdp_mline_index\" must be below 16");
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -553,5 +620,77 @@ mod tests {
         assert!(
             parse_client_message(r#"{"type":"track","action":"unpublish","track_id":"t"}"#).is_ok()
         );
+    }
+
+    #[test]
+    fn ice_fields_are_bounded_before_they_are_relayed() {
+        let ice = |c: &str, mid: &str, idx: u32| {
+            let m = serde_json::json!({"type":"ice","to":"dr","candidate":c,"sdp_mid":mid,"sdp_mline_index":idx});
+            parse_client_message(&m.to_string()).map(|_| ())
+        };
+        let c = "candidate:1 1 udp 2122260223 10.0.0.2 50000 typ host";
+        assert!(ice(c, "0", 0).is_ok());
+        assert!(
+            ice("", "", 15).is_ok(),
+            "end of candidates, webrtc-rs's empty mid"
+        );
+        assert!(ice(c, "audio", 3).is_ok());
+        for (c, mid, idx) in [
+            ("a=candidate:1 1 udp 1 10.0.0.2 1 typ host", "0", 0),
+            (
+                "candidate:1 1 udp 1 10.0.0.2 1 typ host\r\na=fingerprint:sha-1 00",
+                "0",
+                0,
+            ),
+            (&format!("candidate:{}", "x".repeat(1100)) as &str, "0", 0),
+            (c, "0\r\n", 0),
+            (c, "a b", 0),
+            (c, &"m".repeat(65), 0),
+            (c, "0", 16),
+            (c, "0", 65_536),
+        ] {
+            assert!(ice(c, mid, idx).is_err(), "{mid:?} {idx}");
+        }
+    }
+
+    #[test]
+    fn a_reason_shown_to_the_patient_follows_the_display_text_rule() {
+        let deny = |r: &str| {
+            let m = serde_json::json!({"type":"deny","participant":"pt","reason":r});
+            parse_client_message(&m.to_string()).map(|(_, m)| match m {
+                ClientMessage::Deny { reason, .. } => reason,
+                _ => unreachable!(),
+            })
+        };
+        assert_eq!(
+            deny("Please call the front desk.")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("Please call the front desk.")
+        );
+        assert_eq!(deny("  ").ok(), Some(None));
+        for bad in [
+            "Wrong visit\u{202E}",
+            "a\nb",
+            "x\u{200B}y",
+            &"r".repeat(201),
+        ] {
+            assert!(deny(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_never_echoes_more_than_a_little_of_the_input() {
+        let long = "x".repeat(60_000);
+        let m = serde_json::json!({"type":"track","action":long,"track_id":"t"}).to_string();
+        let (_, e) = parse_client_message(&m).unwrap_err();
+        assert!(e.to_string().len() < 200, "{}", e.to_string().len());
+        let m = format!(
+            r#"{{"type":"offer","to":"{}","sdp":"v=0"}}"#,
+            "\\n<script>".repeat(50)
+        );
+        let (_, e) = parse_client_message(&m).unwrap_err();
+        assert!(!e.to_string().contains('\n') && e.to_string().len() < 200);
     }
 }

@@ -25,7 +25,7 @@ pub use model::{
     E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, Track, TrackAction,
     TrackSource, WaitingEntry,
 };
-pub use name::{MAX_NAME_CHARS, NameError, check_display_name};
+pub use name::{MAX_NAME_CHARS, NameError, check_display_name, check_display_text};
 pub use server::{ErrorBody, IceServer, Limits, ServerMessage, WelcomeParticipant};
 
 /// The protocol version this crate implements; the WebSocket path is `/v1/signal`.

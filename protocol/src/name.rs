@@ -16,9 +16,9 @@ pub enum NameError {
     /// Empty, or only whitespace.
     #[error("display name is empty")]
     Empty,
-    /// More than [`MAX_NAME_CHARS`] characters.
-    #[error("display name is longer than 128 characters")]
-    TooLong,
+    /// More characters than allowed (128 for a name).
+    #[error("text is longer than {0} characters")]
+    TooLong(usize),
     /// Leading or trailing whitespace (two names would look the same).
     #[error("display name starts or ends with whitespace")]
     Padded,
@@ -29,11 +29,18 @@ pub enum NameError {
 
 /// Checks a display name against the rule above.
 pub fn check_display_name(name: &str) -> Result<(), NameError> {
+    check_display_text(name, MAX_NAME_CHARS)
+}
+
+/// The same rule for other short text one participant shows another (a
+/// deny reason) or the audit log keeps (a patient id): at most `max`
+/// characters.
+pub fn check_display_text(name: &str, max: usize) -> Result<(), NameError> {
     if name.trim().is_empty() {
         return Err(NameError::Empty);
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(NameError::TooLong);
+    if name.chars().count() > max {
+        return Err(NameError::TooLong(max));
     }
     if let Some(c) = name.chars().find(|&c| is_forbidden(c)) {
         return Err(NameError::Forbidden(c as u32));
@@ -97,7 +104,7 @@ mod tests {
         for (name, want) in [
             ("", NameError::Empty),
             ("   ", NameError::Empty),
-            (&"a".repeat(129) as &str, NameError::TooLong),
+            (&"a".repeat(129) as &str, NameError::TooLong(128)),
             (" Dr. Ada", NameError::Padded),
             ("Dr. Ada\u{3000}", NameError::Padded),
             ("Pat\0", NameError::Forbidden(0)),

@@ -167,3 +167,21 @@ async fn a_key_bundle_of_another_shape_is_refused_and_others_can_still_join() {
         good
     );
 }
+
+/// Unknown resume tokens used to be refused without counting against the
+/// per-IP limit, each with a durable audit record: an unlimited stream of
+/// them could fill the audit volume. They count like bad tokens now.
+#[tokio::test]
+async fn unknown_resume_tokens_trip_the_per_ip_limit() {
+    let env = Env::new();
+    let hub = env.start_with(|c| c.limits.auth_failures_per_min = 3).await;
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let mut c = hub.connect().await;
+        c.send(json!({"type":"resume","resume_token":format!("nope-{i}"),"last_seq":0}))
+            .await;
+        codes.push(c.closed().await);
+    }
+    assert_eq!(codes[0], 4001);
+    assert_eq!(codes[3..], [4029, 4029], "{codes:?}");
+}

@@ -176,10 +176,14 @@ async fn a_flooding_client_is_limited_then_closed_and_the_visit_beside_it_is_not
         let mut lat = Vec::new();
         for i in 0..n {
             let t = Instant::now();
-            dr.send(json!({"type":"ice","to":"pt","candidate":format!("{tag}-{i}")}))
+            dr.send(json!({"type":"ice","to":"pt","candidate":format!("candidate:{tag}-{i}")}))
                 .await;
             let m = pt.recv_type("ice").await;
-            assert_eq!(m["candidate"], format!("{tag}-{i}"), "in order, none lost");
+            assert_eq!(
+                m["candidate"],
+                format!("candidate:{tag}-{i}"),
+                "in order, none lost"
+            );
             lat.push(t.elapsed());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -357,13 +357,17 @@ async fn a_client_that_does_not_read_is_dropped_not_buffered() {
     let env = Env::new();
     let hub = env.start_with(|c| c.limits.messages_per_s = 100_000).await;
     let (mut dr, pt) = admitted_pair(&env, &hub, "v-1").await;
-    // pt stops reading. dr relays ~40 MB of candidates at it: more than the
+    // pt stops reading. dr relays ~40 MB of offers at it (a real SDP padded
+    // with an attribute the hub leaves to the endpoints): more than the
     // socket buffers and the bounded queue hold.
-    let big = "c".repeat(50_000);
+    let big = OFFER.replacen(
+        "t=0 0\r\n",
+        &format!("t=0 0\r\na=x-pad:{}\r\n", "c".repeat(50_000)),
+        1,
+    );
     let mut dropped = false;
     for _ in 0..800 {
-        dr.send(json!({"type":"ice","to":"pt","candidate":big}))
-            .await;
+        dr.send(json!({"type":"offer","to":"pt","sdp":big})).await;
     }
     for _ in 0..100 {
         dr.send(json!({"type":"ping"})).await;

@@ -766,7 +766,11 @@ impl Media {
                     ..Default::default()
                 };
                 if !p.have_remote {
-                    p.pending_ice.push(init);
+                    // Bounded: a peer could send candidates without ever
+                    // sending a description. Real peers gather a few dozen.
+                    if p.pending_ice.len() < MAX_PENDING_ICE {
+                        p.pending_ice.push(init);
+                    }
                 } else if let Err(e) = p.pc.add_ice_candidate(init).await
                     && !p.ignore_offer
                 {
@@ -777,6 +781,9 @@ impl Media {
         Ok(())
     }
 }
+
+/// Candidates kept per peer until its description arrives.
+const MAX_PENDING_ICE: usize = 64;
 
 struct Handler {
     peer: ParticipantId,

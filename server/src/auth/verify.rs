@@ -87,6 +87,9 @@ pub enum AuthError {
     /// The `jti` was used before.
     #[error("token replayed")]
     Replayed,
+    /// A resume token that is unknown, used or expired.
+    #[error("resume refused: unknown, used or expired resume token")]
+    ResumeRefused,
     /// A refresh token for another participant, visit or role.
     #[error("token does not match the session")]
     Mismatch,
@@ -115,6 +118,7 @@ impl AuthError {
             AuthError::TimeOutOfRange => "time_out_of_range",
             AuthError::Replayed => "replayed",
             AuthError::Mismatch => "mismatch",
+            AuthError::ResumeRefused => "resume_refused",
         }
     }
 }
@@ -301,6 +305,10 @@ impl Verifier {
         if let Some(name) = &c.name {
             bedside_protocol::check_display_name(name)
                 .map_err(|e| AuthError::BadClaims(e.to_string()))?;
+        }
+        if let Some(p) = &c.patient_id {
+            bedside_protocol::check_display_text(p, 128)
+                .map_err(|e| AuthError::BadClaims(format!("patient_id: {e}")))?;
         }
         let name = c.name;
         Ok(Claims {
@@ -639,6 +647,16 @@ mod tests {
             for v in k.verdicts("", &payload(&format!(r#","name":{name}"#))) {
                 assert_eq!(v.map(|_| ()), Err("bad_claims"), "{name}");
             }
+        }
+        for v in k.verdicts(
+            "",
+            &payload(&format!(r#","patient_id":"{}""#, "9".repeat(129))),
+        ) {
+            assert_eq!(
+                v.map(|_| ()),
+                Err("bad_claims"),
+                "a 129-character patient id"
+            );
         }
         for v in k.verdicts("", &payload(r#","name":"Zoë O'Brien""#)) {
             assert_eq!(v.expect("ok").name.as_deref(), Some("Zoë O'Brien"));

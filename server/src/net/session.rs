@@ -359,18 +359,11 @@ impl Conn {
                         identity.resumed = true;
                         Ok(identity)
                     }
-                    None => {
-                        tracing::warn!(peer = %self.peer, "resume refused: unknown, used or expired token");
-                        self.hub.metrics.reject("resume_refused");
-                        let actor = Actor {
-                            ip_address: Some(self.peer.ip().to_string()),
-                            ..Actor::default()
-                        };
-                        let ev = Event::by(Arc::new(actor), Action::AuthFailure, Outcome::Failure)
-                            .detail("reason", "resume_refused");
-                        let _ = self.hub.audit.log(ev, Durability::Written).durable().await;
-                        Err(CloseCode::Unauthorized)
-                    }
+                    // Counted like a bad token: an unknown resume token
+                    // from one IP trips the same per-IP limit (each one
+                    // is a durable audit record, so an unlimited stream
+                    // of them could fill the audit volume).
+                    None => Err(self.auth_failed(&AuthError::ResumeRefused, None).await),
                 }
             }
             Ok(_) | Err(_) => {
@@ -617,7 +610,7 @@ impl Conn {
                 self.auth_failed(&e, None).await;
                 self.error(
                     ErrorCode::Unauthorized,
-                    &format!("refresh refused: {e}"),
+                    &format!("refresh refused: {}", e.reason_code()),
                     id,
                 );
                 return;

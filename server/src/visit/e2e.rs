@@ -288,28 +288,46 @@ pub enum BodyError {
     TooLarge,
 }
 
-/// Checks that `body` is standard base64 (padding optional) of at most
-/// 48 KiB, without decoding it into memory.
+/// Checks that `body` is canonical standard base64 (RFC 4648 section 4:
+/// padded to a multiple of 4, unused bits zero) of at most 48 KiB, without
+/// decoding it into memory. Canonical because readers differ on the rest:
+/// the SDK refuses unpadded or non-zero-bit forms that browsers' `atob`
+/// takes, so a lenient hub would let one sender reach some recipients and
+/// not others.
 pub fn validate_body(body: &str) -> Result<(), BodyError> {
     let b = body.as_bytes();
-    let trimmed = b
+    if !b.len().is_multiple_of(4) {
+        return Err(BodyError::NotBase64);
+    }
+    let data = b
         .strip_suffix(b"==")
         .or_else(|| b.strip_suffix(b"="))
         .unwrap_or(b);
-    let pad = b.len() - trimmed.len();
-    if pad > 0 && !b.len().is_multiple_of(4) {
+    let pad = b.len() - data.len();
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    if !data.iter().all(|&c| value(c).is_some()) {
         return Err(BodyError::NotBase64);
     }
-    if trimmed.len() % 4 == 1 {
-        return Err(BodyError::NotBase64);
+    // The last character before padding carries 4 (one `=`) or 2 (two)
+    // bits that encode nothing: they must be zero.
+    if pad > 0 {
+        let unused = if pad == 1 { 0b11 } else { 0b1111 };
+        if data
+            .last()
+            .and_then(|&c| value(c))
+            .is_none_or(|v| v & unused != 0)
+        {
+            return Err(BodyError::NotBase64);
+        }
     }
-    if !trimmed
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-    {
-        return Err(BodyError::NotBase64);
-    }
-    let decoded = trimmed.len() / 4 * 3 + (trimmed.len() % 4).saturating_sub(1);
+    let decoded = b.len() / 4 * 3 - pad;
     if decoded > bedside_protocol::MAX_E2E_BODY_BYTES {
         return Err(BodyError::TooLarge);
     }
@@ -326,12 +344,20 @@ mod body_tests {
         let enc = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
         for n in [0, 1, 2, 3, 4, 100, 49_152] {
             assert_eq!(validate_body(&enc(n)), Ok(()), "{n}");
-            assert_eq!(
-                validate_body(enc(n).trim_end_matches('=')),
-                Ok(()),
-                "{n} unpadded"
-            );
+            if n % 3 != 0 {
+                assert_eq!(
+                    validate_body(enc(n).trim_end_matches('=')),
+                    Err(BodyError::NotBase64),
+                    "{n} unpadded: the SDK would refuse it"
+                );
+            }
         }
+        // Non-zero unused bits: `atob` takes them, the SDK does not.
+        assert_eq!(validate_body("AB=="), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("AAB="), Err(BodyError::NotBase64));
+        assert_eq!(validate_body("AA=="), Ok(()));
+        assert_eq!(validate_body("AAA="), Ok(()));
+        assert_eq!(validate_body("===="), Err(BodyError::NotBase64));
         assert_eq!(validate_body(&enc(49_153)), Err(BodyError::TooLarge));
         assert_eq!(validate_body("a"), Err(BodyError::NotBase64));
         assert_eq!(validate_body("ab$="), Err(BodyError::NotBase64));

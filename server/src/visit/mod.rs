@@ -656,6 +656,12 @@ impl Visit {
         let Some(member) = self.members.get_mut(pid) else {
             return;
         };
+        if member.record.keys.as_deref() == Some(bundle.get()) {
+            // The same bundle again (a reconnect republishes it): others
+            // have it, and a write would hold up the visit for nothing.
+            self.ack(conn, id);
+            return;
+        }
         member.record.keys = Some(bundle.get().to_owned());
         let admitted = member.record.admitted;
         self.persist(pid);

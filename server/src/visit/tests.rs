@@ -672,3 +672,110 @@ fn an_expiry_at_the_end_of_time_neither_overflows_nor_closes_early() {
         assert!(types_for(&out, 1).is_empty());
     }
 }
+
+/// A revoked screen republished as `camera` under the same id used to
+/// clear the revocation (the share carried on as a "camera"); relabelling a
+/// published screen as camera would have survived the next revoke.
+#[test]
+fn a_revoked_screen_cannot_come_back_as_a_camera() {
+    let mut v = admitted_pair();
+    let publish = |v: &mut Visit, source: TrackSource| {
+        v.handle(
+            T0,
+            msg(
+                2,
+                ClientMessage::Track {
+                    action: TrackAction::Publish,
+                    source: Some(source),
+                    track_id: bedside_protocol::TrackId::new("scr").unwrap(),
+                },
+            ),
+        )
+    };
+    let grant = |v: &mut Visit, revoke: bool| {
+        let (participant, permission) = (pid("pt"), Permission::ScreenShare);
+        let m = if revoke {
+            ClientMessage::Revoke {
+                participant,
+                permission,
+            }
+        } else {
+            ClientMessage::Grant {
+                participant,
+                permission,
+            }
+        };
+        v.handle(T0, msg(1, m))
+    };
+    grant(&mut v, false);
+    assert_eq!(
+        types_for(&publish(&mut v, TrackSource::Screen), 1),
+        ["track"]
+    );
+    let out = publish(&mut v, TrackSource::Camera);
+    assert_eq!(
+        sent(&out)[0].1["code"],
+        "conflict",
+        "relabelled while published"
+    );
+    grant(&mut v, true);
+    let out = publish(&mut v, TrackSource::Camera);
+    assert_eq!(sent(&out)[0].1["code"], "forbidden");
+    assert!(v.record(&pid("pt")).unwrap().tracks.is_empty());
+    let still = Input::Message {
+        conn: ConnId(2),
+        id: None,
+        msg: Box::new(ClientMessage::Offer {
+            to: pid("dr"),
+            sdp: "x".into(),
+        }),
+        sdp: Some(summary(MediaKind::Video, "scr")),
+    };
+    assert_eq!(
+        sent(&v.handle(T0, still))[0].1["rule"],
+        "screen_share_not_permitted"
+    );
+    // Granted again, it may be shared again, as a screen.
+    grant(&mut v, false);
+    assert_eq!(
+        types_for(&publish(&mut v, TrackSource::Screen), 1),
+        ["track"]
+    );
+}
+
+/// The same bundle published again is acknowledged without a write (each
+/// write holds up the whole visit, and waiting patients may send `keys`).
+#[test]
+fn the_same_key_bundle_again_is_not_written_again() {
+    let mut v = admitted_pair();
+    let b64 = |n: usize| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(vec![1u8; n])
+    };
+    let raw = format!(
+        r#"{{"v":1,"ik":"{}","hello":"{}","sig":"{}"}}"#,
+        b64(32),
+        b64(50),
+        b64(64)
+    );
+    let keys = || {
+        msg(
+            2,
+            ClientMessage::Keys {
+                bundle: bedside_protocol::canonical_bundle(&raw).unwrap(),
+            },
+        )
+    };
+    let writes = |out: &[Output]| {
+        out.iter()
+            .filter(|o| matches!(o, Output::Persist(_)))
+            .count()
+    };
+    let first = v.handle(T0, keys());
+    assert_eq!(writes(&first), 1);
+    assert_eq!(types_for(&first, 1), ["keys"]);
+    let again = v.handle(T0, keys());
+    assert_eq!(writes(&again), 0);
+    assert_eq!(types_for(&again, 2), ["ack"]);
+    assert!(types_for(&again, 1).is_empty());
+}

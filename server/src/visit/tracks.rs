@@ -41,10 +41,38 @@ impl Visit {
                     );
                     return;
                 }
+                // A screen the provider stopped stays stopped under any
+                // other name: republished as camera, it would carry on
+                // with no renegotiation and receivers would show it again.
+                let revoked = member.record.revoked_screens.contains(&track_id);
+                if revoked && source != TrackSource::Screen {
+                    self.audit_denied(pid, "screen_share");
+                    self.error(
+                        conn,
+                        ErrorCode::Forbidden,
+                        "this track was a screen share the provider stopped; publish a new track",
+                        id,
+                    );
+                    return;
+                }
+                let tracks = &mut member.record.tracks;
+                if let Some(t) = tracks.iter().find(|t| t.track_id == track_id)
+                    && t.source != source
+                {
+                    // Relabelling a published screen as camera would
+                    // survive the next revoke.
+                    self.error(
+                        conn,
+                        ErrorCode::Conflict,
+                        "the track is published with another source; unpublish it first",
+                        id,
+                    );
+                    return;
+                }
                 member.record.revoked_screens.retain(|t| *t != track_id);
                 let tracks = &mut member.record.tracks;
-                if let Some(t) = tracks.iter_mut().find(|t| t.track_id == track_id) {
-                    t.source = source;
+                if tracks.iter().any(|t| t.track_id == track_id) {
+                    // Announced again, same source: nothing changes.
                 } else if tracks.len() >= MAX_TRACKS_PER_PARTICIPANT {
                     self.error(conn, ErrorCode::TooLarge, "too many published tracks", id);
                     return;
