@@ -185,3 +185,26 @@ async fn unknown_resume_tokens_trip_the_per_ip_limit() {
     assert_eq!(codes[0], 4001);
     assert_eq!(codes[3..], [4029, 4029], "{codes:?}");
 }
+
+/// WebSocket pings used to bypass `messages_per_s` (each costs a pong and a
+/// write): a sustained ping flood now ends with 4029 like any other flood.
+#[tokio::test]
+async fn a_ping_flood_is_rate_limited_like_messages() {
+    let env = Env::new();
+    let hub = env.start_with(|c| c.limits.messages_per_s = 20).await;
+    let (_dr, mut pt) = admitted_pair(&env, &hub, "v-1").await;
+    // 2,000 a second (100x the rate) for at most 8 s: the limiter closes
+    // after 5 s over 4x the rate.
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < std::time::Duration::from_secs(8) {
+        if pt.ws.send(Message::Ping(vec![1u8].into())).await.is_err() {
+            break;
+        }
+        sent += 1;
+        if sent % 20 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(pt.closed().await, 4029, "after {sent} pings");
+}

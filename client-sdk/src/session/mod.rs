@@ -22,6 +22,7 @@
 
 pub mod backoff;
 pub mod event;
+pub mod negotiator;
 
 pub use backoff::Backoff;
 pub use event::{ConnectionState, EndReason, Event, MediaEvent, SdkError, Signal};

@@ -36,6 +36,9 @@ enum Read {
     TooLarge,
     /// A text frame that is not UTF-8: RFC 6455 section 8.1 closes with 1007.
     BadUtf8,
+    /// A WebSocket ping (tungstenite answers it): counted against the
+    /// message rate, so a ping flood ends like any other flood.
+    Ping,
     End,
 }
 
@@ -47,7 +50,8 @@ where
         match stream.next().await {
             Some(Ok(Message::Text(t))) => return Read::Text(t),
             Some(Ok(Message::Binary(_))) => return Read::Binary,
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Ping(_))) => return Read::Ping,
+            Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
             Some(Ok(Message::Close(_))) | None => return Read::End,
             Some(Err(WsError::Capacity(_))) => return Read::TooLarge,
             Some(Err(WsError::Utf8(_))) => return Read::BadUtf8,
@@ -269,11 +273,18 @@ impl Conn {
     where
         S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
-        let text = match read(stream).await {
+        let text = loop {
+            match read(stream).await {
+                // Bounded by the hello timeout.
+                Read::Ping => continue,
+                other => break other,
+            }
+        };
+        let text = match text {
             Read::Text(t) => t,
             Read::TooLarge => return Err(CloseCode::TooLarge),
             Read::BadUtf8 => return Err(CloseCode::InvalidPayload),
-            Read::Binary | Read::End => return Err(CloseCode::ProtocolError),
+            Read::Binary | Read::End | Read::Ping => return Err(CloseCode::ProtocolError),
         };
         let now = now_s();
         match parse_client_message(&text) {
@@ -417,6 +428,14 @@ impl Conn {
                     self.close(CloseCode::InvalidPayload);
                     false
                 }
+                Read::Ping => match rate.check(Instant::now()) {
+                    RateVerdict::Allow | RateVerdict::Limited { .. } => true,
+                    RateVerdict::Close => {
+                        self.rate_limited_record(me, "persisting");
+                        self.close(CloseCode::RateLimited);
+                        false
+                    }
+                },
                 Read::End => false,
             };
             if !go {
