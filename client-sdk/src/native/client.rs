@@ -339,7 +339,13 @@ impl Driver {
                 }
                 break;
             }
-            let deadline = self.session.poll_timeout();
+            let deadline = match (
+                self.session.poll_timeout(),
+                self.media.as_ref().and_then(Media::next_deadline),
+            ) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async move {
                 match deadline {
                     Some(t) => {
@@ -382,7 +388,13 @@ impl Driver {
                         self.media_outputs(outs);
                     }
                 }
-                () = sleep => self.session.on_timeout(now_ms()),
+                () = sleep => {
+                    self.session.on_timeout(now_ms());
+                    if let Some(media) = self.media.as_mut() {
+                        let outs = media.tick().await;
+                        self.media_outputs(outs);
+                    }
+                }
             }
         }
         self.carry_out().await;

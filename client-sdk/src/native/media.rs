@@ -2,15 +2,18 @@
 //! participant, the perfect-negotiation pattern, trickle ICE both ways, ICE
 //! restart on failure or network change, and data channels.
 //!
-//! Perfect negotiation: of two participants the one with the smaller id is
-//! *impolite* and ignores an offer that collides with its own; the polite
-//! one rolls its offer back and answers. Every step runs on the client's one
-//! task, so the offer-in-flight state cannot race with incoming signals.
+//! Perfect negotiation is decided by the platform-free
+//! [`Negotiator`](crate::session::negotiator::Negotiator), one per peer;
+//! this shell performs the operations it asks for on webrtc-rs, one at a
+//! time, and feeds each result back. Every step runs on the client's one
+//! task, so no operation can race with incoming signals.
 //!
 //! All peer connections of a device share one DTLS certificate, whose
 //! fingerprint is signed into the device's Hello: peers check it against
 //! every SDP (in the session core) before anything reaches this module.
 
+use super::now_ms;
+use crate::session::negotiator::{self, Negotiator, Op, OpResult, PeerState, SdpKind};
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
 use bedside_protocol::{LeftReason, ParticipantId, TrackSource};
 use rtc::media::Sample;
@@ -156,12 +159,8 @@ pub(crate) enum MediaOutput {
 
 struct Peer {
     pc: Arc<dyn PeerConnection>,
-    polite: bool,
-    /// A local offer is applied and unanswered.
-    local_offer: bool,
-    ignore_offer: bool,
-    have_remote: bool,
-    pending_ice: Vec<RTCIceCandidateInit>,
+    /// Decides every negotiation step.
+    neg: Negotiator,
     channels: HashMap<String, Arc<dyn DataChannel>>,
     senders: HashMap<String, Arc<dyn RtpSender>>,
 }
@@ -531,8 +530,9 @@ impl Media {
                     peer: peer.clone(),
                     state: state.to_string(),
                 })));
-                if state == RTCPeerConnectionState::Failed {
-                    self.restart_ice(&peer, out).await?;
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.neg.connection_state(now_ms(), peer_state(state));
+                    self.drive(&peer, out).await?;
                 }
             }
             MediaInput::RemoteChannel(peer, dc) => {
@@ -629,11 +629,7 @@ impl Media {
             Peer {
                 pc: Arc::new(pc),
                 // The smaller participant id is impolite.
-                polite: me.as_str() > peer.as_str(),
-                local_offer: false,
-                ignore_offer: false,
-                have_remote: false,
-                pending_ice: Vec::new(),
+                neg: Negotiator::new(me.as_str() > peer.as_str()),
                 channels: HashMap::new(),
                 senders: HashMap::new(),
             },
@@ -650,25 +646,8 @@ impl Media {
         peer: &ParticipantId,
         out: &mut Vec<MediaOutput>,
     ) -> Result<(), SdkError> {
-        let p = self.peer(peer)?;
-        if p.local_offer {
-            tracing::debug!(%peer, "negotiation needed while an offer is out");
-            return Ok(()); // an offer is already out; the answer settles it
-        }
-        tracing::debug!(%peer, "sending an offer");
-        let offer = p.pc.create_offer(None).await.map_err(transport)?;
-        p.pc.set_local_description(offer).await.map_err(transport)?;
-        p.local_offer = true;
-        let sdp =
-            p.pc.local_description()
-                .await
-                .ok_or_else(|| transport("no local description"))?
-                .sdp;
-        out.push(MediaOutput::Signal {
-            to: peer.clone(),
-            signal: Signal::Offer(sdp),
-        });
-        Ok(())
+        self.peer(peer)?.neg.negotiation_needed(now_ms());
+        self.drive(peer, out).await
     }
 
     async fn restart_ice(
@@ -676,9 +655,8 @@ impl Media {
         peer: &ParticipantId,
         out: &mut Vec<MediaOutput>,
     ) -> Result<(), SdkError> {
-        let p = self.peer(peer)?;
-        p.pc.restart_ice().await.map_err(transport)?;
-        self.negotiate(peer, out).await
+        self.peer(peer)?.neg.restart_ice(now_ms());
+        self.drive(peer, out).await
     }
 
     async fn signal(
@@ -688,102 +666,142 @@ impl Media {
         session: &Session,
         out: &mut Vec<MediaOutput>,
     ) -> Result<(), SdkError> {
-        match signal {
-            Signal::Offer(sdp) => {
-                self.ensure_peer(from, session).await?;
-                let p = self.peer(from)?;
-                let collision = p.local_offer;
-                p.ignore_offer = !p.polite && collision;
-                tracing::debug!(%from, collision, polite = p.polite, "offer received");
-                if p.ignore_offer {
-                    return Ok(());
-                }
-                if collision {
-                    // Polite: withdraw our offer, take theirs.
-                    let rollback = RTCSessionDescription::rollback(None).map_err(transport)?;
-                    p.pc.set_local_description(rollback)
-                        .await
-                        .map_err(transport)?;
-                    p.local_offer = false;
-                }
-                let offer = RTCSessionDescription::offer(sdp).map_err(transport)?;
-                p.pc.set_remote_description(offer)
-                    .await
-                    .map_err(transport)?;
-                p.have_remote = true;
-                let answer = p.pc.create_answer(None).await.map_err(transport)?;
-                p.pc.set_local_description(answer)
-                    .await
-                    .map_err(transport)?;
-                let sdp =
-                    p.pc.local_description()
-                        .await
-                        .ok_or_else(|| transport("no local description"))?
-                        .sdp;
-                for c in std::mem::take(&mut p.pending_ice) {
-                    let _ = p.pc.add_ice_candidate(c).await;
-                }
-                out.push(MediaOutput::Signal {
-                    to: from.clone(),
-                    signal: Signal::Answer(sdp),
-                });
-                if collision {
-                    // Our withdrawn changes still need negotiating.
-                    self.negotiate(from, out).await?;
+        if matches!(signal, Signal::Offer(_)) {
+            self.ensure_peer(from, session).await?;
+        }
+        let Some(p) = self.peers.get_mut(from) else {
+            return Ok(()); // an answer or candidate for a peer we closed
+        };
+        p.neg.remote(now_ms(), signal);
+        self.drive(from, out).await
+    }
+
+    /// When a negotiator next needs a tick.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.peers
+            .values()
+            .filter_map(|p| p.neg.next_deadline())
+            .min()
+    }
+
+    /// Time passed: ticks every negotiator.
+    pub(crate) async fn tick(&mut self) -> Vec<MediaOutput> {
+        let mut out = Vec::new();
+        let now = now_ms();
+        let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
+        for id in ids {
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.neg.tick(now);
+            }
+            if let Err(e) = self.drive(&id, &mut out).await {
+                out.push(MediaOutput::Event(Event::Error(e)));
+            }
+        }
+        out
+    }
+
+    /// Performs what the peer's negotiator asks, one operation at a time,
+    /// until it asks for nothing more.
+    async fn drive(
+        &mut self,
+        peer: &ParticipantId,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        let p = self.peer(peer)?;
+        loop {
+            while let Some(o) = p.neg.poll_output() {
+                match o {
+                    negotiator::Output::Signal(signal) => out.push(MediaOutput::Signal {
+                        to: peer.clone(),
+                        signal,
+                    }),
+                    negotiator::Output::Error(e) => {
+                        out.push(MediaOutput::Event(Event::Error(transport(e))));
+                    }
+                    negotiator::Output::IgnoredOffer => {
+                        tracing::debug!(%peer, "ignored a colliding offer (impolite)");
+                    }
+                    negotiator::Output::IceRestart { attempt } => {
+                        tracing::debug!(%peer, attempt, "ICE restart");
+                    }
                 }
             }
-            Signal::Answer(sdp) => {
-                let p = self.peer(from)?;
-                tracing::debug!(%from, local_offer = p.local_offer, "answer received");
-                if !p.local_offer {
-                    return Ok(()); // a stale answer (to a rolled-back offer)
-                }
-                let answer = RTCSessionDescription::answer(sdp).map_err(transport)?;
-                p.pc.set_remote_description(answer)
-                    .await
-                    .map_err(transport)?;
-                p.local_offer = false;
-                p.have_remote = true;
-                for c in std::mem::take(&mut p.pending_ice) {
-                    let _ = p.pc.add_ice_candidate(c).await;
-                }
+            let Some(op) = p.neg.poll_op() else {
+                return Ok(());
+            };
+            let result = perform(p.pc.as_ref(), op)
+                .await
+                .unwrap_or_else(|e| OpResult::Failed(e.to_string()));
+            p.neg.op_done(now_ms(), result);
+        }
+    }
+}
+
+/// One negotiation operation on webrtc-rs.
+async fn perform(pc: &dyn PeerConnection, op: Op) -> Result<OpResult, SdkError> {
+    let description = |kind: SdpKind, sdp: String| match kind {
+        SdpKind::Offer => RTCSessionDescription::offer(sdp).map_err(transport),
+        SdpKind::Answer => RTCSessionDescription::answer(sdp).map_err(transport),
+    };
+    Ok(match op {
+        Op::CreateOffer { ice_restart } => {
+            if ice_restart {
+                pc.restart_ice().await.map_err(transport)?;
             }
-            Signal::Ice {
-                candidate,
-                sdp_mid,
-                sdp_mline_index,
-            } => {
-                let Some(p) = self.peers.get_mut(from) else {
-                    return Ok(());
-                };
-                if candidate.is_empty() {
-                    return Ok(()); // end of candidates
-                }
+            OpResult::Sdp(pc.create_offer(None).await.map_err(transport)?.sdp)
+        }
+        Op::CreateAnswer => OpResult::Sdp(pc.create_answer(None).await.map_err(transport)?.sdp),
+        Op::SetLocal { kind, sdp } => {
+            pc.set_local_description(description(kind, sdp)?)
+                .await
+                .map_err(transport)?;
+            let local = pc
+                .local_description()
+                .await
+                .ok_or_else(|| transport("no local description"))?;
+            OpResult::Sdp(local.sdp)
+        }
+        Op::Rollback => {
+            let rollback = RTCSessionDescription::rollback(None).map_err(transport)?;
+            pc.set_local_description(rollback)
+                .await
+                .map_err(transport)?;
+            OpResult::Done
+        }
+        Op::SetRemote { kind, sdp } => {
+            pc.set_remote_description(description(kind, sdp)?)
+                .await
+                .map_err(transport)?;
+            OpResult::Done
+        }
+        Op::AddCandidate {
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+        } => {
+            if !candidate.is_empty() {
                 let init = RTCIceCandidateInit {
                     candidate,
                     sdp_mid,
                     sdp_mline_index: sdp_mline_index.and_then(|i| u16::try_from(i).ok()),
                     ..Default::default()
                 };
-                if !p.have_remote {
-                    // Bounded: a peer could send candidates without ever
-                    // sending a description. Real peers gather a few dozen.
-                    if p.pending_ice.len() < MAX_PENDING_ICE {
-                        p.pending_ice.push(init);
-                    }
-                } else if let Err(e) = p.pc.add_ice_candidate(init).await
-                    && !p.ignore_offer
-                {
-                    return Err(transport(e));
-                }
+                pc.add_ice_candidate(init).await.map_err(transport)?;
             }
+            OpResult::Done
         }
-        Ok(())
-    }
+    })
 }
 
-/// Candidates kept per peer until its description arrives.
-const MAX_PENDING_ICE: usize = 64;
+fn peer_state(state: RTCPeerConnectionState) -> PeerState {
+    match state {
+        RTCPeerConnectionState::Connected => PeerState::Connected,
+        RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
+        RTCPeerConnectionState::Failed => PeerState::Failed,
+        RTCPeerConnectionState::Closed => PeerState::Closed,
+        _ => PeerState::Connecting,
+    }
+}
 
 struct Handler {
     peer: ParticipantId,

@@ -92,12 +92,18 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
         let msids: Vec<Option<String>> = attrs
             .iter()
             .filter_map(|a| match a {
-                SdpAttribute::Msid(msid) => Some(msid.appdata.as_deref().map(normalize_track_id)),
+                SdpAttribute::Msid(msid) => Some(
+                    msid.appdata
+                        .as_deref()
+                        .filter(|t| well_formed(&msid.id) && well_formed(t))
+                        .map(normalize_track_id),
+                ),
                 // Plan B's `a=ssrc:<n> msid:<stream> <track>`.
                 SdpAttribute::Ssrc(ssrc) if ssrc.attribute.as_deref() == Some("msid") => Some(
                     ssrc.value
                         .as_deref()
                         .and_then(|v| v.split_once(' '))
+                        .filter(|(stream, t)| well_formed(stream) && well_formed(t))
                         .map(|(_, t)| normalize_track_id(t)),
                 ),
                 _ => None,
@@ -167,6 +173,12 @@ fn direction(attrs: &[SdpAttribute]) -> Option<Direction> {
         SdpAttribute::Inactive => Some(Direction::Inactive),
         _ => None,
     })
+}
+
+/// An msid field as RFC 8830 has it: 1–64 token characters (the fast
+/// validator's rule; anything else names no track).
+fn well_formed(field: &str) -> bool {
+    field.len() <= 64 && super::is_token(field)
 }
 
 fn has(attrs: &[SdpAttribute], f: impl Fn(&SdpAttribute) -> bool) -> bool {
