@@ -62,8 +62,11 @@ fn demo(extra: &[String]) -> Result<()> {
     run(&mut cmd)
 }
 
-/// Installs what the tests need, only when missing. Today that is the Rust
-/// components; later steps (wasm, Chromium, redis) add theirs here.
+/// The browser build's target: the SDK core must keep building for it.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Installs what the tests need, only when missing: the Rust components
+/// and the wasm target; later steps (Chromium, redis) add theirs here.
 fn prereqs() -> Result<()> {
     let works = |sub: &str| {
         cargo()
@@ -77,6 +80,18 @@ fn prereqs() -> Result<()> {
             run(Command::new("rustup").args(["component", "add", component]))?;
         }
     }
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET)
+        })
+        .unwrap_or(false);
+    if !installed {
+        run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
+    }
     Ok(())
 }
 
@@ -88,6 +103,19 @@ fn test() -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The SDK's platform-free core (session, negotiator, e2ee) for the
+    // browser: no OS randomness, clock or native dependency may creep in.
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "bedside-sdk",
+        "--no-default-features",
+        "--target",
+        WASM_TARGET,
         "--",
         "-D",
         "warnings",
