@@ -16,12 +16,15 @@
 //!   a random id; without `a=msid`, `a=ssrc:<n> msid:<stream> <track>` is
 //!   read; a sending section without either still gets a remote track
 //!   (random id) that `ontrack` delivers.
-//! - [`firefox`] (`third_party/sipcc/sdp_attr.c`, `sdp_main.c`; and
-//!   Mozilla's webrtc-sdp, which lower-cases names too): type letters
-//!   and attribute names compare case-insensitively, a name ends at `:`,
-//!   space or tab and leading blanks are skipped, a session-level direction
-//!   is the default for sections without one, and msid fields are split
-//!   on blanks.
+//! - [`firefox`] (release Firefox parses with sipcc only:
+//!   `third_party/sipcc/sdp_main.c`, `sdp_attr.c`; webrtc-sdp runs beside
+//!   it in Nightly): attribute names compare case-insensitively, a name
+//!   ends at `:`, space or tab and leading blanks are skipped, a flag's
+//!   value is ignored, the last direction wins, a session-level direction
+//!   is not read, msid fields are the first two blank-separated tokens, a
+//!   blank line (or one starting with a blank) silently ends the SDP and an
+//!   unterminated last line is dropped. (`A=` lines, which sipcc refuses,
+//!   are read as `a=`: a model may read more than the parser, never less.)
 //!
 //! Where a model cannot know which of two lines a parser takes (two
 //! directions), it keeps both readings: the promise must hold for each.
@@ -54,6 +57,9 @@ struct Dialect {
     loose_names: bool,
     /// A section without its own direction takes the session's.
     inherit_session_direction: bool,
+    /// sipcc: a blank line (or one starting with a blank) ends the SDP, and
+    /// an unterminated last line is dropped.
+    stops_at_blank_line: bool,
     /// msid fields split on any run of blanks (else at the first space).
     msid_split_blanks: bool,
 }
@@ -62,13 +68,16 @@ const LIBWEBRTC: Dialect = Dialect {
     type_letter_any_case: false,
     loose_names: false,
     inherit_session_direction: false,
+    stops_at_blank_line: false,
     msid_split_blanks: false,
 };
 
 const FIREFOX: Dialect = Dialect {
     type_letter_any_case: true,
     loose_names: true,
-    inherit_session_direction: true,
+    // sipcc, release Firefox's parser, ignores it too.
+    inherit_session_direction: false,
+    stops_at_blank_line: true,
     msid_split_blanks: true,
 };
 
@@ -119,8 +128,15 @@ fn track_of(d: &Dialect, msid: &str) -> Option<String> {
 fn read(sdp: &str, d: &Dialect) -> Reading {
     let mut session_dirs: Vec<bool> = Vec::new();
     let mut sections: Vec<Acc> = Vec::new();
-    for raw in sdp.split('\n') {
+    let lines: Vec<&str> = sdp.split('\n').collect();
+    let last = lines.len().saturating_sub(1);
+    for (i, raw) in lines.into_iter().enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if d.stops_at_blank_line
+            && (i == last || line.trim().is_empty() || line.starts_with([' ', '\t']))
+        {
+            break;
+        }
         let b = line.as_bytes();
         if b.len() < 2 || b[1] != b'=' {
             continue;

@@ -84,11 +84,21 @@ pub fn inspect(sdp: &str) -> Result<SdpSummary, SdpViolation> {
             format!("SDP is larger than {MAX_SDP_BYTES} bytes"),
         ));
     }
+    // Every line ends with a newline, and none is blank: Firefox's parser
+    // (sipcc) silently drops an unterminated last line and discards all
+    // that follows a blank one, so either would hide lines (a=inactive, say)
+    // from the browser that the hub read.
+    let Some(body) = sdp.strip_suffix('\n') else {
+        return Err(violation(
+            "parse",
+            "SDP does not parse: the last line does not end with a newline",
+        ));
+    };
     let mut p = Parser::default();
-    for (i, raw) in sdp.split('\n').enumerate() {
+    for (i, raw) in body.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.trim().is_empty() {
-            continue;
+            return Err(bad(i + 1, "blank line"));
         }
         p.line(i + 1, line)?;
     }
@@ -770,5 +780,48 @@ a=sctp-port:5000\r\n";
             ],
         };
         assert!(browsers::covers(&old_reading, &browsers::libwebrtc(&hidden)).is_err());
+    }
+
+    /// Firefox's parser (sipcc) drops an unterminated last line and
+    /// discards everything after a blank line: either hid an `a=inactive`
+    /// the hub read, making a section it never checked a sending one.
+    #[test]
+    fn lines_firefox_would_not_read_are_refused() {
+        let video_last = OFFER
+            .split("m=application")
+            .next()
+            .unwrap()
+            .replace("a=msid:stream {cam-1}\r\n", "a=msid:stream unpublished\r\n")
+            .replace("a=sendonly\r\n", "");
+        let unterminated = format!("{video_last}a=inactive");
+        assert_eq!(inspect(&unterminated).unwrap_err().rule, "parse");
+        let blank = video_last.replace(
+            "a=rtcp-mux\r\na=rtpmap:96",
+            "\r\na=inactive\r\na=rtcp-mux\r\na=rtpmap:96",
+        );
+        assert_eq!(inspect(&blank).unwrap_err().rule, "parse");
+        let spaced = video_last.replace(
+            "a=rtcp-mux\r\na=rtpmap:96",
+            "  \r\na=inactive\r\na=rtcp-mux\r\na=rtpmap:96",
+        );
+        assert_eq!(inspect(&spaced).unwrap_err().rule, "parse");
+        // What the old reader accepted, Firefox reads as sending.
+        let hub_old_view = SdpSummary {
+            sections: vec![
+                MediaSection {
+                    kind: MediaKind::Audio,
+                    sending: true,
+                    track_ids: vec!["mic-1".into()],
+                },
+                MediaSection {
+                    kind: MediaKind::Video,
+                    sending: false,
+                    track_ids: vec!["unpublished".into()],
+                },
+            ],
+        };
+        assert!(browsers::covers(&hub_old_view, &browsers::firefox(&unterminated)).is_err());
+        // LF-only endings are fine.
+        assert!(inspect(&OFFER.replace("\r\n", "\n")).is_ok());
     }
 }
