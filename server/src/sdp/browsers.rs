@@ -26,8 +26,14 @@
 //!   unterminated last line is dropped. (`A=` lines, which sipcc refuses,
 //!   are read as `a=`: a model may read more than the parser, never less.)
 //!
+//! Both read `a=fingerprint`'s hash name without case, media level before
+//! session level, and the `m=` profile as the third field.
+//!
 //! Where a model cannot know which of two lines a parser takes (two
 //! directions), it keeps both readings: the promise must hold for each.
+//! `a=mid` and `a=setup` are not modelled: no rule depends on their values,
+//! and the hub accepts them only in the one spelling every parser reads
+//! alike.
 
 use super::{MediaKind, SdpSummary, normalize_track_id};
 
@@ -44,6 +50,11 @@ pub struct SectionReading {
     /// possible reading); `None` where the browser makes up a random one
     /// (no msid, or msid without a track).
     pub track_ids: Vec<Option<String>>,
+    /// The transport profile on the `m=` line, as written.
+    pub proto: String,
+    /// The hash algorithms of the fingerprints that apply to the section
+    /// (its own, else the session's), lower-cased as both browsers do.
+    pub fingerprints: Vec<String>,
 }
 
 /// A browser's reading of a whole SDP: its m-sections, in order.
@@ -98,6 +109,8 @@ struct Acc {
     directions: Vec<bool>,
     msid_tracks: Vec<Option<String>>,
     ssrc_tracks: Vec<Option<String>>,
+    proto: String,
+    fingerprints: Vec<String>,
 }
 
 /// The attribute `name` as this dialect matches it at the start of
@@ -127,6 +140,7 @@ fn track_of(d: &Dialect, msid: &str) -> Option<String> {
 
 fn read(sdp: &str, d: &Dialect) -> Reading {
     let mut session_dirs: Vec<bool> = Vec::new();
+    let mut session_fps: Vec<String> = Vec::new();
     let mut sections: Vec<Acc> = Vec::new();
     let lines: Vec<&str> = sdp.split('\n').collect();
     let last = lines.len().saturating_sub(1);
@@ -162,11 +176,26 @@ fn read(sdp: &str, d: &Dialect) -> Reading {
             };
             sections.push(Acc {
                 kind,
+                proto: value.split(' ').nth(2).unwrap_or_default().to_owned(),
                 ..Acc::default()
             });
             continue;
         }
         if ty != b'a' {
+            continue;
+        }
+        if let Some(rest) = matches(d, value, "fingerprint") {
+            let alg = rest
+                .strip_prefix(':')
+                .unwrap_or(rest)
+                .split([' ', '\t'])
+                .find(|f| !f.is_empty())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            match sections.last_mut() {
+                Some(s) => s.fingerprints.push(alg),
+                None => session_fps.push(alg),
+            }
             continue;
         }
         let dirs = match sections.last_mut() {
@@ -216,10 +245,17 @@ fn read(sdp: &str, d: &Dialect) -> Reading {
                 (true, false) => s.ssrc_tracks,
                 (true, true) => vec![None],
             };
+            let fingerprints = if s.fingerprints.is_empty() {
+                session_fps.clone()
+            } else {
+                s.fingerprints
+            };
             SectionReading {
                 kind: s.kind,
                 sending,
                 track_ids,
+                proto: s.proto,
+                fingerprints,
             }
         })
         .collect()
@@ -227,9 +263,33 @@ fn read(sdp: &str, d: &Dialect) -> Reading {
 
 /// The promise: the hub's summary of an SDP it accepted covers `reading`.
 /// Every section a browser would play as sending media is sending in the
-/// hub's summary too, under a track id the hub checked.
+/// hub's summary too, under a track id the hub checked; and every section
+/// a browser would use runs on the profile the rules require, with only
+/// sha-256 (or stronger) fingerprints.
 pub fn covers(hub: &SdpSummary, reading: &Reading) -> Result<(), String> {
     for (i, b) in reading.iter().enumerate() {
+        let profile = match b.kind {
+            Some(MediaKind::Audio | MediaKind::Video) => Some("UDP/TLS/RTP/SAVPF"),
+            Some(MediaKind::Data) => Some("UDP/DTLS/SCTP"),
+            None => None,
+        };
+        if let Some(profile) = profile {
+            if !b.proto.eq_ignore_ascii_case(profile) {
+                return Err(format!(
+                    "m-section {}: browser uses profile {:?}",
+                    i + 1,
+                    b.proto
+                ));
+            }
+            let strong = |a: &String| matches!(a.as_str(), "sha-256" | "sha-384" | "sha-512");
+            if b.fingerprints.is_empty() || !b.fingerprints.iter().all(strong) {
+                return Err(format!(
+                    "m-section {}: browser would pin {:?}",
+                    i + 1,
+                    b.fingerprints
+                ));
+            }
+        }
         let plays = b.sending && matches!(b.kind, Some(MediaKind::Audio | MediaKind::Video));
         if !plays {
             continue;

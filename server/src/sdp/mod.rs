@@ -760,6 +760,10 @@ a=sctp-port:5000\r\n";
             &format!("a=fingerprint:{fp256}\r\na=fingerprint:{fp1}\r\n"),
         );
         assert_eq!(inspect(&both).unwrap_err().rule, "fingerprint");
+        // The browser models would have caught the old reader accepting it.
+        let any = inspect(OFFER).unwrap();
+        assert!(browsers::covers(&any, &browsers::libwebrtc(&sdp)).is_err());
+        assert!(browsers::covers(&any, &browsers::firefox(&sdp)).is_err());
     }
 
     /// Every SDP above that the hub accepts is covered by each browser's
