@@ -158,6 +158,16 @@ fn main() -> ExitCode {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
+            // What the hub would refuse at hello is refused here, clearly.
+            if let Some(Err(e)) = name.as_deref().map(bedside_protocol::check_display_name) {
+                eprintln!("bedside: --name: {e}");
+                return ExitCode::from(2);
+            }
+            let exp = now.saturating_add(ttl_s);
+            if ttl_s < 1 || exp > bedside_server::auth::verify::MAX_UNIX_S {
+                eprintln!("bedside: --ttl-s must be at least 1 and end before the year 10000");
+                return ExitCode::from(2);
+            }
             let claims = JoinClaims {
                 iss,
                 aud,
@@ -166,7 +176,7 @@ fn main() -> ExitCode {
                 role,
                 name,
                 iat: now,
-                exp: now + ttl_s,
+                exp,
                 jti: random_jti(),
                 amr,
                 perms: perm,

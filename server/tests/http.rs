@@ -257,6 +257,29 @@ async fn dev_mode_mints_tokens_its_hub_accepts() {
     )
     .await;
     assert_eq!(status, 400);
+    // A typed name is trimmed; one the hub would refuse at hello is refused
+    // here, with the reason, instead of a token that then fails with 4001.
+    let (status, body) = request(
+        hub.addr(),
+        "POST /dev/token HTTP/1.1\r\nContent-Type: application/json",
+        r#"{"visit":"demo","role":"patient","sub":"pt","name":"  Pat  "}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_p, w) = hub.join(&token).await;
+    assert_eq!(w["participant"]["name"], "Pat");
+    let (status, body) = request(
+        hub.addr(),
+        "POST /dev/token HTTP/1.1\r\nContent-Type: application/json",
+        r#"{"visit":"demo","role":"patient","sub":"pt-2","name":"Pat \u202eredivorP"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("name:"), "{body}");
     assert!(env.data_dir().join("dev-issuer.jwks.json").exists());
 }
 

@@ -309,6 +309,18 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
             );
         }
     };
+    // The name the person typed, trimmed; one the hub would refuse at
+    // hello is refused here with the reason, not later with 4001.
+    let name = r
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if let Some(Err(e)) = name.as_deref().map(bedside_protocol::check_display_name) {
+        return json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({"error": format!("name: {e}")}),
+        );
+    }
     let now = now_s();
     let claims = crate::auth::mint::JoinClaims {
         iss: DEV_ISSUER.to_owned(),
@@ -316,7 +328,7 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
         sub: r.sub.to_string(),
         visit: r.visit.to_string(),
         role: r.role,
-        name: r.name.map(|n| n.chars().take(128).collect()),
+        name,
         iat: now,
         exp: now + 3600,
         jti: crate::auth::mint::random_jti(),
