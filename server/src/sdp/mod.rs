@@ -331,12 +331,13 @@ impl Parser {
     /// `parse` (see [`browsers`] for the models the tests hold this to).
     /// Other attributes are the endpoints' business.
     fn attribute(&mut self, n: usize, value: &str) -> Result<(), SdpViolation> {
-        let head_end = value
-            .trim_start()
-            .find([':', ' '])
-            .map_or(value.trim_start().len(), |i| i);
-        let head = value.trim_start()[..head_end].to_ascii_lowercase();
-        let Some(&name) = CHECKED_ATTRIBUTES.iter().find(|a| **a == head) else {
+        // No allocation per line: this runs on every relayed offer.
+        let trimmed = value.trim_start();
+        let head = &trimmed[..trimmed.find([':', ' ']).unwrap_or(trimmed.len())];
+        let Some(&name) = CHECKED_ATTRIBUTES
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(head))
+        else {
             return Ok(());
         };
         let rest = match value.strip_prefix(name) {
