@@ -1,12 +1,18 @@
-//! The Bedside client SDK: one API for native apps and (later) browsers.
+//! The Bedside client SDK: one API for native apps and browsers.
 //!
 //! - [`e2ee`]: the end-to-end encryption of chat (platform-free);
 //! - [`session`]: the sans-IO session core (hello/resume, back-off, refresh,
-//!   keep-alive, E2E, signaling checks);
-//! - `native` (feature `native`, on by default): the tokio-tungstenite
-//!   transport, webrtc-rs peer connections and the async [`native::Client`].
+//!   keep-alive, E2E, signaling checks) and the perfect-negotiation
+//!   state machine every platform shares;
+//! - the platform module, chosen by target: `native` (feature `native`, on
+//!   by default) has the tokio-tungstenite transport, webrtc-rs peer
+//!   connections and the async `native::Client`; `web` (wasm32) has the
+//!   web-sys WebSocket, `RTCPeerConnection` peers and `web::Client`, which
+//!   the JS/TypeScript package (`web-sdk/`) wraps.
 
 pub mod e2ee;
-#[cfg(feature = "native")]
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod native;
 pub mod session;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

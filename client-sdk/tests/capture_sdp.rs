@@ -3,6 +3,7 @@
 //! `cargo test -p bedside-sdk --test capture_sdp -- --ignored`.
 //! It records what the patient and provider receive through a pass-through
 //! stand-in, then writes the files and their manifest entries.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -3,7 +3,9 @@
 //! - `cargo xtask demo`  builds what is needed and starts the hub in dev mode
 //!   (embedded store, own signing key, web demo at `/`), printing its URL.
 //! - `cargo xtask test`  installs what the tests need (only what is missing)
-//!   and runs every check: format, lints, all tests.
+//!   and runs every check: format, lints, all tests (native, wasm, browser).
+//! - `cargo xtask web`   builds the browser SDK's JS package in `web-sdk/pkg`
+//!   (when its sources changed); `demo` and `test` do this first.
 //!
 //! `.ci/run` calls `cargo xtask test` and nothing else.
 
@@ -43,10 +45,11 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(),
+        Some("web") => web().map(|_| ()),
         Some("prereqs") => prereqs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  prereqs      only install what the tests need"
+                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg)\n  prereqs      only install what the tests need"
             );
             std::process::exit(2);
         }
@@ -54,6 +57,7 @@ fn main() -> Result<()> {
 }
 
 fn demo(extra: &[String]) -> Result<()> {
+    web()?;
     run(cargo().args(["build", "-p", "bedside-server", "--bin", "bedside"]))?;
     let bin = root().join("target/debug/bedside");
     let mut cmd = Command::new(bin);
@@ -64,6 +68,118 @@ fn demo(extra: &[String]) -> Result<()> {
 
 /// The browser build's target: the SDK core must keep building for it.
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// wasm-bindgen-cli must match the `wasm-bindgen` crate exactly.
+const WASM_BINDGEN: &str = "0.2.130";
+
+fn output(cmd: &mut Command) -> Option<String> {
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn have(program: &str, arg: &str) -> bool {
+    output(Command::new(program).arg(arg)).is_some()
+}
+
+fn modified(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// wasm-bindgen-cli at the crate's version (cargo install, ~4 minutes once).
+fn ensure_wasm_bindgen() -> Result<()> {
+    let version = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if !version.contains(WASM_BINDGEN) {
+        // `--locked` fails for this version on crates.io: resolve afresh.
+        run(cargo().args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN]))?;
+    }
+    Ok(())
+}
+
+/// The browser tools (wasm-opt from npm's binaryen, playwright-core),
+/// installed when the lock file is newer than what is installed.
+fn ensure_npm_tools() -> Result<bool> {
+    let dir = root().join("web-sdk");
+    if !have("npm", "--version") {
+        eprintln!("xtask: npm not found: skipping wasm-opt and the browser tests' tools");
+        return Ok(false);
+    }
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let fresh = match (modified(&stamp), modified(&dir.join("package-lock.json"))) {
+        (Some(s), Some(l)) => s >= l,
+        _ => false,
+    };
+    if !fresh {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "web-sdk"]))?;
+    }
+    Ok(true)
+}
+
+/// Builds the JS package into `web-sdk/pkg`: the facade for wasm32 (profile
+/// `wasm-release`), wasm-bindgen's ES module glue, wasm-opt -Oz (binaryen
+/// from npm: Debian's wasm-opt 108 cannot read what Rust emits now), and
+/// the hand-written `js/` files. Steps after cargo run only when the wasm
+/// changed.
+fn web() -> Result<PathBuf> {
+    prereqs_wasm()?;
+    let tools = ensure_npm_tools()?;
+    run(cargo().args([
+        "build",
+        "-p",
+        "bedside-web",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "wasm-release",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm-release/bedside_web.wasm");
+    let pkg = root().join("web-sdk/pkg");
+    let out = pkg.join("bedside_web_bg.wasm");
+    let stale = match (modified(&wasm), modified(&out)) {
+        (Some(w), Some(o)) => w > o,
+        _ => true,
+    };
+    if stale {
+        run(Command::new("wasm-bindgen")
+            .args([
+                "--target",
+                "web",
+                "--remove-name-section",
+                "--remove-producers-section",
+                "--out-dir",
+                "web-sdk/pkg",
+                "--out-name",
+                "bedside_web",
+            ])
+            .arg(&wasm))?;
+        let opt = root().join("web-sdk/node_modules/.bin/wasm-opt");
+        if tools && opt.exists() {
+            let tmp = pkg.join("bedside_web_bg.opt.wasm");
+            run(Command::new(&opt)
+                .args([
+                    "-Oz",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                ])
+                .args([
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                ])
+                .args(["--enable-multivalue", "-o"])
+                .arg(&tmp)
+                .arg(&out))?;
+            std::fs::rename(&tmp, &out).context("replacing the wasm with wasm-opt's")?;
+        } else {
+            eprintln!("xtask: wasm-opt not available: the package is not size-optimized");
+        }
+    }
+    for f in ["index.js", "index.d.ts", "device.js", "package.json"] {
+        let from = root().join("web-sdk/js").join(f);
+        std::fs::copy(&from, pkg.join(f)).with_context(|| format!("copying {}", from.display()))?;
+    }
+    Ok(pkg)
+}
 
 /// Installs what the tests need, only when missing: the Rust components
 /// and the wasm target; later steps (Chromium, redis) add theirs here.
@@ -80,6 +196,17 @@ fn prereqs() -> Result<()> {
             run(Command::new("rustup").args(["component", "add", component]))?;
         }
     }
+    prereqs_wasm()?;
+    ensure_npm_tools()?;
+    if !Path::new("/usr/bin/chromium").exists() {
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get").args(["install", "-y", "-qq", "chromium", "chromium-driver"]))?;
+    }
+    Ok(())
+}
+
+/// The wasm target and wasm-bindgen-cli.
+fn prereqs_wasm() -> Result<()> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -92,7 +219,7 @@ fn prereqs() -> Result<()> {
     if !installed {
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
-    Ok(())
+    ensure_wasm_bindgen()
 }
 
 fn test() -> Result<()> {
@@ -120,8 +247,51 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The browser platform module and the wasm-bindgen facade.
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "bedside-sdk",
+        "-p",
+        "bedside-web",
+        "--lib",
+        "--tests",
+        "--target",
+        WASM_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))?;
+    // The session, negotiator and e2ee tests and the committed vectors,
+    // compiled to wasm32 and run under node.
+    run(cargo()
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .args([
+            "test",
+            "-p",
+            "bedside-sdk",
+            "--target",
+            WASM_TARGET,
+            "--lib",
+            "--test",
+            "vectors",
+        ]))?;
+    // The JS package in Debian's Chromium against the real hub binary.
+    // (`cargo test` above built target/debug/bedside for the server's tests.)
+    web()?;
+    let mut browser_tests: Vec<PathBuf> = std::fs::read_dir(root().join("web-sdk/test"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    browser_tests.sort();
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .args(&browser_tests))?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()

@@ -1,5 +1,8 @@
 //! Group scenarios over a simulated hub that delivers in order.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;

@@ -213,6 +213,8 @@ pub fn roster_hash<'a>(members: impl IntoIterator<Item = &'a str>) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn hello(id: &Identity) -> Hello {
         Hello {

@@ -170,6 +170,8 @@ impl fmt::Debug for SafetyNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn safety_number_is_symmetric_60_digits_and_key_dependent() {

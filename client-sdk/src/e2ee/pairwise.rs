@@ -244,6 +244,8 @@ mod tests {
     use crate::e2ee::hello::{Hello, roster_hash};
     use crate::e2ee::identity::Identity;
     use rand::SeedableRng;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn member(name: &str, seed: u8, epoch: u64) -> (Identity, EphemeralSecret, SignedHello) {
         let id = Identity::from_secret_bytes(&[seed; 32]);

@@ -35,6 +35,8 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn grows_to_the_cap_and_stays_within_half_and_full() {

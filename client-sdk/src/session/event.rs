@@ -154,6 +154,9 @@ pub enum SdkError {
     /// Only an admitted participant can do this.
     #[error("not admitted to the visit")]
     NotAdmitted,
+    /// This participant lacks the permission (ask a provider for it).
+    #[error("not permitted: {}", .0.as_str())]
+    NotPermitted(Permission),
     /// An argument is not a valid identifier.
     #[error("invalid identifier: {0}")]
     InvalidId(String),
@@ -238,6 +241,13 @@ pub enum Event {
     },
     /// A decrypted chat message.
     Chat(ReceivedChat),
+    /// The hub stored a chat message this device sent (the id
+    /// `send_chat` returned): it reaches everyone admitted, including
+    /// those offline now, exactly once.
+    ChatAcked {
+        /// The id `send_chat` returned.
+        message_id: String,
+    },
     /// A contact's identity key changed; their chat and media are blocked
     /// until the app calls `accept_identity`.
     IdentityChanged {

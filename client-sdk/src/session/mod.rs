@@ -23,6 +23,8 @@
 pub mod backoff;
 pub mod event;
 pub mod negotiator;
+pub mod quality;
+pub mod sections;
 
 pub use backoff::Backoff;
 pub use event::{ConnectionState, EndReason, Event, MediaEvent, SdkError, Signal};
@@ -148,6 +150,8 @@ struct Pending {
     json: String,
     /// The recipient of a key message.
     key_for: Option<String>,
+    /// The chat message id the app was given, for a chat message.
+    chat_id: Option<String>,
 }
 
 /// One participant's session with the hub.
@@ -602,7 +606,7 @@ impl Session {
                 error,
             })?;
         self.group_outputs(now_ms, outs);
-        self.send_e2e(now_ms, None, E2eKind::Chat, &body);
+        self.send_e2e(now_ms, None, E2eKind::Chat, &body, Some(&id));
         Ok(id)
     }
 
@@ -748,7 +752,14 @@ impl Session {
         }
     }
 
-    fn send_e2e(&mut self, now_ms: u64, to: Option<&str>, kind: E2eKind, body: &[u8]) {
+    fn send_e2e(
+        &mut self,
+        now_ms: u64,
+        to: Option<&str>,
+        kind: E2eKind,
+        body: &[u8],
+        chat_id: Option<&str>,
+    ) {
         let key_to = to.map(str::to_owned);
         let to = match to.map(ParticipantId::new).transpose() {
             Ok(to) => to.map(|p| vec![p]),
@@ -772,6 +783,7 @@ impl Session {
             id: mid,
             json,
             key_for: if kind == E2eKind::Key { key_to } else { None },
+            chat_id: chat_id.map(str::to_owned),
         });
     }
 
@@ -780,7 +792,7 @@ impl Session {
             match o {
                 e2ee::Output::PublishBundle(b) => self.publish_bundle(now_ms, b),
                 e2ee::Output::SendKey { to, body } => {
-                    self.send_e2e(now_ms, Some(&to), E2eKind::Key, &body);
+                    self.send_e2e(now_ms, Some(&to), E2eKind::Key, &body, None);
                 }
                 e2ee::Output::Chat(c) => self.event(Event::Chat(c)),
                 e2ee::Output::IdentityChanged {
@@ -976,8 +988,11 @@ impl Session {
                 ..
             } => self.incoming_e2e(now_ms, from, seq, kind, &body),
             ServerMessage::Ack { re, expires_at, .. } => {
-                if let Some(re) = re {
-                    self.outbox.retain(|p| p.id != re);
+                if let Some(i) = re.and_then(|re| self.outbox.iter().position(|p| p.id == re))
+                    && let Some(message_id) = self.outbox.remove(i).and_then(|p| p.chat_id)
+                {
+                    // Stored by the hub: delivered to everyone, now or on return.
+                    self.event(Event::ChatAcked { message_id });
                 }
                 if let Some(e) = expires_at.and_then(|e| u64::try_from(e).ok()) {
                     self.expires_at_ms = Some(e * 1000);

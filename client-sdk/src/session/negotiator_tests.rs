@@ -2,6 +2,9 @@
 //! connection that enforces the W3C signaling-state rules (an operation in
 //! the wrong state fails, as a browser's would). Synchronous, virtual time.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 
 /// A peer connection reduced to its signaling state and descriptions.

@@ -1,5 +1,8 @@
 //! The session core with virtual time: no sockets, no sleeping.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 use rand::SeedableRng;
 
@@ -187,7 +190,7 @@ fn unacknowledged_e2e_messages_are_sent_again_after_a_reconnect() {
         r#"{"type":"admitted","participants":[{"id":"pt-1","name":"P","role":"patient","perms":[],"tracks":[],"keys":null},{"id":"dr","name":"D","role":"provider","perms":[],"tracks":[],"keys":null}]}"#,
     );
     drain(&mut s);
-    s.send_chat(T0, "hello").unwrap();
+    let chat_id = s.send_chat(T0, "hello").unwrap();
     let first: Vec<_> = sent(&drain(&mut s))
         .into_iter()
         .filter(|m| m["type"] == "e2e")
@@ -210,6 +213,19 @@ fn unacknowledged_e2e_messages_are_sent_again_after_a_reconnect() {
     // Once acknowledged it is not sent again.
     let id = again[0]["id"].as_str().unwrap().to_owned();
     s.on_frame(d, &format!(r#"{{"type":"ack","re":"{id}","seq":3}}"#));
+    let acked: Vec<String> = drain(&mut s)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::ChatAcked { message_id }) => Some(message_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acked, [chat_id], "the app hears the ack under its id");
+    s.on_frame(d, &format!(r#"{{"type":"ack","re":"{id}","seq":3}}"#));
+    assert!(
+        drain(&mut s).is_empty(),
+        "a repeated ack is not a second event"
+    );
     s.on_closed(d, Some(1006));
     let d2 = s.poll_timeout().unwrap();
     s.on_timeout(d2);

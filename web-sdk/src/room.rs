@@ -1,0 +1,471 @@
+//! Exports for `js/index.js`: `connect` (a promise of a [`Handle`]),
+//! `generateIdentity`, and the handle's commands. Events reach JS as plain
+//! objects `{type, …}` through one callback; no event carries a token, an
+//! SDP or a key.
+
+use bedside_protocol::{LeftReason, Participant, Permission, TrackSource, WaitingEntry};
+use bedside_sdk::e2ee::{Identity, Pins, Safety};
+use bedside_sdk::session::{
+    ConnectionState, EndReason, Event, MediaEvent, SdkError, SessionConfig, TokenPurpose,
+};
+use bedside_sdk::web::{Client, ClientConfig, TokenSource, WebEvent};
+use js_sys::{Function, Promise, Reflect};
+use serde_json::{Value, json};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::MediaStreamTrack;
+use zeroize::Zeroize;
+
+/// A JS `Error` named `BedsideError` with a machine-readable `code`.
+fn error(e: &SdkError) -> JsValue {
+    let code = match e {
+        SdkError::Hub { code, .. } => serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        _ => None,
+    }
+    .unwrap_or_else(|| {
+        match e {
+            SdkError::E2ee { .. } => "e2ee",
+            SdkError::Protocol => "protocol",
+            SdkError::NotConnected => "not_connected",
+            SdkError::NotAdmitted => "not_admitted",
+            SdkError::NotPermitted(_) => "not_permitted",
+            SdkError::InvalidId(_) => "invalid_id",
+            SdkError::Ended => "ended",
+            SdkError::Token(_) => "token",
+            SdkError::Transport(_) => "transport",
+            SdkError::Hub { .. } => "hub",
+        }
+        .to_owned()
+    });
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("BedsideError");
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
+    if let SdkError::Hub {
+        rule: Some(rule), ..
+    } = e
+    {
+        let _ = Reflect::set(&err, &"rule".into(), &rule.as_str().into());
+    }
+    err.into()
+}
+
+fn bad(message: &str) -> JsValue {
+    error(&SdkError::InvalidId(message.to_owned()))
+}
+
+fn field(options: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(options, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn string_field(options: &JsValue, key: &str) -> Option<String> {
+    field(options, key).and_then(|v| v.as_string())
+}
+
+fn wire<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, JsValue> {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .map_err(|_| bad(&format!("unknown {what}: {s}")))
+}
+
+fn name<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn to_js(v: &Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
+}
+
+fn participant(p: &Participant) -> Value {
+    json!({
+        "id": p.id.as_str(),
+        "name": p.name,
+        "role": name(&p.role),
+        "perms": p.perms.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        "tracks": p.tracks.iter().map(|t| json!({"trackId": t.track_id.as_str(), "source": name(&t.source)})).collect::<Vec<_>>(),
+    })
+}
+
+fn waiting(w: &WaitingEntry) -> Value {
+    json!({"id": w.id.as_str(), "name": w.name, "role": name(&w.role)})
+}
+
+fn left_reason(r: LeftReason) -> Value {
+    name(&r)
+}
+
+fn end_reason(r: &EndReason) -> Value {
+    match r {
+        EndReason::Left => json!({"reason": "left"}),
+        EndReason::VisitEnded => json!({"reason": "visit_ended"}),
+        EndReason::Denied { reason } => json!({"reason": "denied", "message": reason}),
+        EndReason::Replaced => json!({"reason": "replaced"}),
+        EndReason::Idle => json!({"reason": "idle"}),
+        EndReason::Unauthorized => json!({"reason": "unauthorized"}),
+    }
+}
+
+/// The JS object for an event, or `None` for what apps never see
+/// (relayed signaling is the SDK's own business).
+fn event_object(e: WebEvent) -> Option<JsValue> {
+    let with = |v: Value, key: &str, obj: &JsValue| {
+        let o = to_js(&v);
+        let _ = Reflect::set(&o, &JsValue::from_str(key), obj);
+        o
+    };
+    let v = match e {
+        WebEvent::RemoteTrack {
+            peer,
+            track_id,
+            source,
+            track,
+        } => {
+            return Some(with(
+                json!({"type": "trackSubscribed", "participant": peer.as_str(), "trackId": track_id, "source": name(&source)}),
+                "track",
+                &track,
+            ));
+        }
+        WebEvent::LocalTrackStopped { track, source } => {
+            return Some(with(
+                json!({"type": "localTrackStopped", "source": name(&source)}),
+                "track",
+                &track,
+            ));
+        }
+        WebEvent::Quality { peer, figures } => json!({
+            "type": "connectionQualityChanged",
+            "participant": peer.as_str(),
+            "quality": figures.quality.as_str(),
+            "rttMs": figures.rtt_ms,
+            "loss": figures.loss,
+            "jitterMs": figures.jitter_ms,
+        }),
+        WebEvent::Event(e) => match e {
+            Event::Connection(c) => match c {
+                ConnectionState::Connecting => {
+                    json!({"type": "connectionStateChanged", "state": "connecting"})
+                }
+                ConnectionState::Connected => {
+                    json!({"type": "connectionStateChanged", "state": "connected"})
+                }
+                ConnectionState::Reconnecting {
+                    attempt,
+                    retry_in_ms,
+                } => {
+                    json!({"type": "connectionStateChanged", "state": "reconnecting", "attempt": attempt, "retryInMs": retry_in_ms})
+                }
+                ConnectionState::Closed => {
+                    json!({"type": "connectionStateChanged", "state": "closed"})
+                }
+            },
+            Event::Welcome { participant, state } => json!({
+                "type": "welcome",
+                "participant": {"id": participant.id.as_str(), "name": participant.name, "role": name(&participant.role), "perms": participant.perms.iter().map(|x| x.as_str()).collect::<Vec<_>>()},
+                "state": name(&state),
+            }),
+            Event::Waiting => json!({"type": "waiting"}),
+            Event::Admitted { participants } => {
+                json!({"type": "admitted", "participants": participants.iter().map(participant).collect::<Vec<_>>()})
+            }
+            Event::Lobby { waiting: w } => {
+                json!({"type": "lobbyChanged", "waiting": w.iter().map(waiting).collect::<Vec<_>>()})
+            }
+            Event::Joined { participant: p } => {
+                json!({"type": "participantJoined", "participant": participant(&p)})
+            }
+            Event::Left {
+                participant,
+                reason,
+            } => {
+                json!({"type": "participantLeft", "participant": participant.as_str(), "reason": left_reason(reason)})
+            }
+            Event::Permissions { participant, perms } => {
+                json!({"type": "permissionsChanged", "participant": participant.as_str(), "perms": perms.iter().map(|x| x.as_str()).collect::<Vec<_>>()})
+            }
+            Event::TrackPublished {
+                from,
+                track_id,
+                source,
+            } => {
+                json!({"type": "trackPublished", "participant": from.as_str(), "trackId": track_id.as_str(), "source": name(&source)})
+            }
+            Event::TrackUnpublished { from, track_id } => {
+                json!({"type": "trackUnpublished", "participant": from.as_str(), "trackId": track_id.as_str()})
+            }
+            Event::PermissionRequested {
+                participant,
+                permission,
+            } => {
+                json!({"type": "permissionRequested", "participant": participant.as_str(), "permission": permission.as_str()})
+            }
+            Event::Chat(c) => json!({
+                "type": "chatReceived",
+                "from": c.from,
+                "messageId": c.message_id,
+                "text": c.text,
+                "verified": c.safety == Safety::Verified,
+                "rosterAgrees": c.roster_agrees,
+            }),
+            Event::ChatAcked { message_id } => {
+                json!({"type": "chatAcknowledged", "messageId": message_id})
+            }
+            Event::IdentityChanged {
+                participant,
+                safety_number,
+            } => {
+                json!({"type": "identityChanged", "participant": participant, "safetyNumber": safety_number.to_string()})
+            }
+            Event::Media(MediaEvent::PeerState { peer, state }) => {
+                json!({"type": "peerConnectionStateChanged", "participant": peer.as_str(), "state": state})
+            }
+            Event::Media(MediaEvent::RemoteTrackStopped { peer, track_id }) => {
+                json!({"type": "trackUnsubscribed", "participant": peer.as_str(), "trackId": track_id})
+            }
+            Event::Media(MediaEvent::RemoteTrackRefused { peer, track_id }) => {
+                json!({"type": "trackRefused", "participant": peer.as_str(), "trackId": track_id})
+            }
+            Event::Media(_) | Event::Signal { .. } => return None,
+            Event::Error(e) => {
+                return Some(with(json!({"type": "error"}), "error", &error(&e)));
+            }
+            Event::Ended(r) => {
+                let mut v = end_reason(&r);
+                v["type"] = "ended".into();
+                v
+            }
+        },
+    };
+    Some(to_js(&v))
+}
+
+/// A fresh device identity key (32 secret bytes): store it wrapped, never in clear.
+#[wasm_bindgen(js_name = generateIdentity)]
+pub fn generate_identity() -> Vec<u8> {
+    Identity::generate(&mut rand_core::OsRng)
+        .to_secret_bytes()
+        .to_vec()
+}
+
+/// The public fingerprint (hex) of an identity's secret bytes, for display.
+#[wasm_bindgen(js_name = identityFingerprint)]
+pub fn identity_fingerprint(secret: &[u8]) -> Result<String, JsValue> {
+    let bytes: [u8; 32] = secret
+        .try_into()
+        .map_err(|_| bad("an identity is 32 bytes"))?;
+    Ok(Identity::from_secret_bytes(&bytes)
+        .public()
+        .fingerprint_hex())
+}
+
+fn token_source(f: Function) -> TokenSource {
+    Rc::new(move |purpose: TokenPurpose| {
+        let purpose = match purpose {
+            TokenPurpose::Join => "join",
+            TokenPurpose::Refresh => "refresh",
+        };
+        let called = f.call1(&JsValue::NULL, &purpose.into());
+        Box::pin(async move {
+            let v = called.map_err(|_| "the token source threw".to_owned())?;
+            let v = JsFuture::from(Promise::resolve(&v))
+                .await
+                .map_err(|_| "the token source failed".to_owned())?;
+            v.as_string()
+                .ok_or_else(|| "the token source gave no string".to_owned())
+        })
+    })
+}
+
+/// Connects: `options` is `{url, token, device, identity?, pins?, media?,
+/// iceServers?, tokenSource?}`; `onEvent` receives every event object.
+#[wasm_bindgen]
+pub async fn connect(options: JsValue, on_event: Function) -> Result<Handle, JsValue> {
+    let url = string_field(&options, "url").ok_or_else(|| bad("options.url is required"))?;
+    let token = string_field(&options, "token").ok_or_else(|| bad("options.token is required"))?;
+    let device = string_field(&options, "device").unwrap_or_else(|| "browser".into());
+    let mut cfg = ClientConfig::new(url, device);
+    cfg.session = SessionConfig {
+        sdk: concat!("bedside-web/", env!("CARGO_PKG_VERSION")).into(),
+        ..cfg.session
+    };
+    if let Some(id) = field(&options, "identity") {
+        let mut bytes = js_sys::Uint8Array::new(&id).to_vec();
+        let secret: Result<[u8; 32], _> = bytes.as_slice().try_into();
+        bytes.zeroize();
+        let mut secret = secret.map_err(|_| bad("options.identity must be 32 bytes"))?;
+        cfg.identity = Some(Identity::from_secret_bytes(&secret));
+        secret.zeroize();
+    }
+    if let Some(pins) = string_field(&options, "pins") {
+        cfg.pins = serde_json::from_str::<Pins>(&pins).unwrap_or_default();
+    }
+    if let Some(media) = field(&options, "media").and_then(|m| m.as_bool()) {
+        cfg.media = media;
+    }
+    if let Some(servers) = field(&options, "iceServers") {
+        let text = js_sys::JSON::stringify(&servers)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        cfg.ice_servers = serde_json::from_str(&text)
+            .map_err(|_| bad("options.iceServers is not a list of {urls, username, credential}"))?;
+    }
+    let source = field(&options, "tokenSource")
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .map(token_source);
+    let client = Client::connect(cfg, token, source, move |e| {
+        if let Some(obj) = event_object(e) {
+            // An exception in the app's handler must not stop the SDK.
+            let _ = on_event.call1(&JsValue::NULL, &obj);
+        }
+    })
+    .await
+    .map_err(|e| error(&e))?;
+    Ok(Handle { client })
+}
+
+/// One participant's connection to a visit.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Handle {
+    client: Client,
+}
+
+fn js<T>(r: Result<T, SdkError>) -> Result<T, JsValue> {
+    r.map_err(|e| error(&e))
+}
+
+#[wasm_bindgen]
+impl Handle {
+    /// Admits a waiting participant (provider).
+    pub fn admit(&self, who: &str) -> Result<(), JsValue> {
+        js(self.client.admit(who))
+    }
+
+    /// Denies a waiting participant (provider).
+    pub fn deny(&self, who: &str, reason: Option<String>) -> Result<(), JsValue> {
+        js(self.client.deny(who, reason))
+    }
+
+    /// Removes an admitted participant (provider).
+    pub fn remove(&self, who: &str, reason: Option<String>) -> Result<(), JsValue> {
+        js(self.client.remove(who, reason))
+    }
+
+    /// Grants a permission (`screen_share`).
+    pub fn grant(&self, who: &str, permission: &str) -> Result<(), JsValue> {
+        let p: Permission = wire(permission, "permission")?;
+        js(self.client.grant(who, p))
+    }
+
+    /// Revokes a permission.
+    pub fn revoke(&self, who: &str, permission: &str) -> Result<(), JsValue> {
+        let p: Permission = wire(permission, "permission")?;
+        js(self.client.revoke(who, p))
+    }
+
+    /// Asks the providers for screen sharing.
+    #[wasm_bindgen(js_name = requestScreenShare)]
+    pub fn request_screen_share(&self) -> Result<(), JsValue> {
+        js(self.client.request_screen_share())
+    }
+
+    /// Sends a track as `camera`, `microphone` or `screen`.
+    pub fn publish(&self, track: MediaStreamTrack, source: &str) -> Result<(), JsValue> {
+        let s: TrackSource = wire(source, "track source")?;
+        js(self.client.publish(track, s))
+    }
+
+    /// Stops sending a track; `false` if it was not published.
+    pub fn unpublish(&self, track: &MediaStreamTrack) -> Result<bool, JsValue> {
+        js(self.client.unpublish(track))
+    }
+
+    /// Sends `next` in place of `previous` without renegotiating.
+    #[wasm_bindgen(js_name = replaceTrack)]
+    pub fn replace_track(
+        &self,
+        previous: &MediaStreamTrack,
+        next: MediaStreamTrack,
+    ) -> Result<(), JsValue> {
+        js(self.client.replace_track(previous, next))
+    }
+
+    /// Sends an end-to-end encrypted chat message; returns its id.
+    #[wasm_bindgen(js_name = sendChat)]
+    pub fn send_chat(&self, text: &str) -> Result<String, JsValue> {
+        js(self.client.send_chat(text))
+    }
+
+    /// The safety number with `peer` (12 groups of 5 digits).
+    #[wasm_bindgen(js_name = safetyNumber)]
+    pub fn safety_number(&self, peer: &str) -> Result<Option<String>, JsValue> {
+        js(self.client.safety_number(peer)).map(|s| s.map(|n| n.to_string()))
+    }
+
+    /// Accepts `peer`'s changed identity (after re-verifying).
+    #[wasm_bindgen(js_name = acceptIdentity)]
+    pub fn accept_identity(&self, peer: &str) -> Result<(), JsValue> {
+        js(self.client.accept_identity(peer))
+    }
+
+    /// Marks `peer` verified.
+    #[wasm_bindgen(js_name = markVerified)]
+    pub fn mark_verified(&self, peer: &str) -> Result<(), JsValue> {
+        js(self.client.mark_verified(peer))
+    }
+
+    /// The identity pins as JSON, for the device store.
+    pub fn pins(&self) -> Result<String, JsValue> {
+        let pins = js(self.client.pins())?;
+        serde_json::to_string(&pins).map_err(|_| bad("pins"))
+    }
+
+    /// Participants present: `[{id, name, role, perms, tracks}]`.
+    pub fn participants(&self) -> Result<JsValue, JsValue> {
+        let list = js(self.client.participants())?;
+        Ok(to_js(&Value::Array(list.iter().map(participant).collect())))
+    }
+
+    /// This participant's id, once welcomed.
+    pub fn me(&self) -> Result<Option<String>, JsValue> {
+        js(self.client.me()).map(|m| m.map(|p| p.as_str().to_owned()))
+    }
+
+    /// `waiting` or `admitted`, once welcomed.
+    pub fn state(&self) -> Result<Option<String>, JsValue> {
+        js(self.client.state()).map(|s| s.and_then(|s| name(&s).as_str().map(str::to_owned)))
+    }
+
+    /// `getStats()` of the connection to `peer`, or `undefined`.
+    #[wasm_bindgen(js_name = getStats)]
+    pub fn get_stats(&self, peer: &str) -> Result<Option<Promise>, JsValue> {
+        js(self.client.stats(peer))
+    }
+
+    /// The network changed: restart ICE.
+    #[wasm_bindgen(js_name = networkChanged)]
+    pub fn network_changed(&self) -> Result<(), JsValue> {
+        js(self.client.network_changed())
+    }
+
+    /// This device's DTLS fingerprint.
+    #[wasm_bindgen(js_name = dtlsFingerprint)]
+    pub fn dtls_fingerprint(&self) -> Result<Option<String>, JsValue> {
+        js(self.client.dtls_fingerprint())
+    }
+
+    /// Leaves the visit.
+    pub fn leave(&self) -> Result<(), JsValue> {
+        js(self.client.leave())
+    }
+
+    /// Ends the visit for everyone (provider).
+    #[wasm_bindgen(js_name = endVisit)]
+    pub fn end_visit(&self) -> Result<(), JsValue> {
+        js(self.client.end_visit())
+    }
+}
