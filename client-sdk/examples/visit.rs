@@ -8,6 +8,9 @@
 //! cargo run -p bedside-sdk --example visit -- --hub http://127.0.0.1:8080 --visit v-1 --role patient --sub pt-1
 //! ```
 //!
+//! With `--media-udp 0.0.0.0:0` it also receives audio and video over webrtc-rs
+//! (printing packet counts per remote track), e.g. from a browser on the JS SDK.
+//!
 //! Against a production-shaped hub, pass a token minted by the clinic
 //! (`bedside token …`): `--token-file dr.jwt` (re-read for refresh and re-join).
 //!
@@ -17,6 +20,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use bedside_protocol::Permission;
+use bedside_sdk::native::media::MediaConfig;
 use bedside_sdk::native::{Client, ClientConfig, TokenSource};
 use bedside_sdk::session::{Event, MediaEvent};
 use std::sync::Arc;
@@ -29,11 +33,13 @@ struct Args {
     sub: String,
     name: Option<String>,
     token_file: Option<String>,
+    /// Receive audio and video (counting packets), on these UDP addresses.
+    media: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: visit --hub http://HOST:PORT --visit V --role provider|patient|guest --sub ID [--name NAME] [--token-file FILE]"
+        "usage: visit --hub http://HOST:PORT --visit V --role provider|patient|guest --sub ID [--name NAME] [--token-file FILE] [--media-udp 0.0.0.0:0]"
     );
     std::process::exit(2)
 }
@@ -46,6 +52,7 @@ fn args() -> Args {
         sub: String::new(),
         name: None,
         token_file: None,
+        media: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -57,6 +64,7 @@ fn args() -> Args {
             "--sub" => a.sub = v,
             "--name" => a.name = Some(v),
             "--token-file" => a.token_file = Some(v),
+            "--media-udp" => a.media = Some(v),
             _ => usage(),
         }
     }
@@ -146,7 +154,12 @@ async fn main() {
         a.hub.replacen("http", "ws", 1).trim_end_matches('/')
     );
     let mut cfg = ClientConfig::new(ws, format!("terminal-{}", a.sub));
-    cfg.media = None; // chat only in the terminal
+    // Chat only in the terminal, unless asked to receive media (it counts
+    // the packets of each remote track instead of showing them).
+    cfg.media = a.media.as_ref().map(|udp| MediaConfig {
+        udp_addrs: vec![udp.clone()],
+        ..MediaConfig::default()
+    });
     let (client, mut events) = match Client::connect(cfg, token, Some(source)).await {
         Ok(c) => c,
         Err(e) => {
@@ -158,7 +171,12 @@ async fn main() {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(ev) => show(&ev),
+                Some(ev) => {
+                    show(&ev);
+                    if let Event::Media(MediaEvent::RemoteTrack { peer, track_id, .. }) = &ev {
+                        count_packets(&client, peer.as_str(), track_id).await;
+                    }
+                }
                 None => break,
             },
             line = lines.next_line() => match line {
@@ -167,6 +185,26 @@ async fn main() {
             },
         }
     }
+}
+
+/// Prints a remote track's packet count now and then.
+async fn count_packets(c: &Client, peer: &str, track_id: &str) {
+    let Ok(Some(mut track)) = c.take_remote_track(peer, track_id).await else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut n: u64 = 0;
+        while track.next_payload().await.is_some() {
+            n += 1;
+            if n == 1 || n.is_multiple_of(100) {
+                println!("* {:?} from {}: {n} packets", track.source, track.peer);
+            }
+        }
+        println!(
+            "* {:?} from {} ended after {n} packets",
+            track.source, track.peer
+        );
+    });
 }
 
 async fn command(c: &Client, line: &str) {
