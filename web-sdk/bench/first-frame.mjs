@@ -20,23 +20,46 @@ const visits = Number(process.argv[2] ?? 20);
 const wasm = readFileSync(join(root, "web-sdk/pkg/bedside_web_bg.wasm"));
 const glue = readFileSync(join(root, "web-sdk/pkg/bedside_web.js"));
 const gz = (b) => gzipSync(b, { level: 9 }).length;
-console.log(`wasm: ${wasm.length} bytes, ${gz(wasm)} gzipped (-9); JS glue ${glue.length} bytes, ${gz(glue)} gzipped`);
+console.log(
+  `wasm: ${wasm.length} bytes, ${gz(wasm)} gzipped (-9); JS glue ${glue.length} bytes, ${gz(glue)} gzipped`,
+);
 
-const hub = await startHub({ dataDir: tempDir("bedside-bench-"), web: webRoot() });
+const hub = await startHub({
+  dataDir: tempDir("bedside-bench-"),
+  web: webRoot(),
+});
 const dr = await browser("provider", hub);
 const pt = await browser("patient", hub);
 const times = [];
 for (let i = 0; i < visits; i++) {
   if (i > 0) await Promise.all([dr.page.reload(), pt.page.reload()]);
-  await Promise.all([dr.page.waitForFunction(() => window.ready), pt.page.waitForFunction(() => window.ready)]);
+  await Promise.all([
+    dr.page.waitForFunction(() => window.ready),
+    pt.page.waitForFunction(() => window.ready),
+  ]);
   const visit = `v-bench-${i}`;
-  const drToken = await token(hub, { visit, sub: "dr-b", name: "Dr B", role: "provider" });
-  const ptToken = await token(hub, { visit, sub: `pt-${i}`, name: "P", role: "patient" });
+  const drToken = await token(hub, {
+    visit,
+    sub: "dr-b",
+    name: "Dr B",
+    role: "provider",
+  });
+  const ptToken = await token(hub, {
+    visit,
+    sub: `pt-${i}`,
+    name: "P",
+    role: "patient",
+  });
   await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]);
   await dr.eval(() => window.t.publishCamera());
   await pt.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, ptToken]);
   await pt.eval(() => window.t.publishCamera());
-  await until(dr, () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0), null, { what: "lobby" });
+  await until(
+    dr,
+    () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0),
+    null,
+    { what: "lobby" },
+  );
   // The patient's page stamps its first decoded frame from the provider.
   await pt.eval(() => {
     window.firstFrame = new Promise((res) => {
@@ -60,7 +83,9 @@ for (let i = 0; i < visits; i++) {
 }
 times.sort((a, b) => a - b);
 const q = (p) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
-console.log(`admit -> first decoded remote frame over ${times.length} visits: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms`);
+console.log(
+  `admit -> first decoded remote frame over ${times.length} visits: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms`,
+);
 await dr.close();
 await pt.close();
 await hub.stop();

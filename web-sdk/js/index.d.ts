@@ -5,12 +5,7 @@ export type Permission = "screen_share" | "admit";
 export type TrackSource = "camera" | "microphone" | "screen";
 export type Quality = "excellent" | "good" | "fair" | "poor" | "lost";
 export type PeerConnectionState =
-  | "new"
-  | "connecting"
-  | "connected"
-  | "disconnected"
-  | "failed"
-  | "closed";
+  "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
 export type LeftReason = "leave" | "closed" | "denied" | "removed" | "expired";
 export type EndReason = "left" | "visit_ended" | "denied" | "replaced" | "idle" | "unauthorized";
 
@@ -56,16 +51,41 @@ export interface RoomEvents {
     attempt?: number;
     retryInMs?: number;
   };
-  welcome: { type: "welcome"; participant: LocalParticipant; state: "waiting" | "admitted" };
+  welcome: {
+    type: "welcome";
+    participant: LocalParticipant;
+    state: "waiting" | "admitted";
+  };
   waiting: { type: "waiting" };
   admitted: { type: "admitted"; participants: Participant[] };
   lobbyChanged: { type: "lobbyChanged"; waiting: WaitingEntry[] };
   participantJoined: { type: "participantJoined"; participant: Participant };
-  participantLeft: { type: "participantLeft"; participant: string; reason: LeftReason };
-  permissionsChanged: { type: "permissionsChanged"; participant: string; perms: Permission[] };
-  permissionRequested: { type: "permissionRequested"; participant: string; permission: Permission };
-  trackPublished: { type: "trackPublished"; participant: string; trackId: string; source: TrackSource };
-  trackUnpublished: { type: "trackUnpublished"; participant: string; trackId: string };
+  participantLeft: {
+    type: "participantLeft";
+    participant: string;
+    reason: LeftReason;
+  };
+  permissionsChanged: {
+    type: "permissionsChanged";
+    participant: string;
+    perms: Permission[];
+  };
+  permissionRequested: {
+    type: "permissionRequested";
+    participant: string;
+    permission: Permission;
+  };
+  trackPublished: {
+    type: "trackPublished";
+    participant: string;
+    trackId: string;
+    source: TrackSource;
+  };
+  trackUnpublished: {
+    type: "trackUnpublished";
+    participant: string;
+    trackId: string;
+  };
   trackSubscribed: {
     type: "trackSubscribed";
     participant: string;
@@ -73,11 +93,19 @@ export interface RoomEvents {
     source: TrackSource;
     track: MediaStreamTrack;
   };
-  trackUnsubscribed: { type: "trackUnsubscribed"; participant: string; trackId: string };
+  trackUnsubscribed: {
+    type: "trackUnsubscribed";
+    participant: string;
+    trackId: string;
+  };
   /** Media arrived for a track nobody announced: not rendered. */
   trackRefused: { type: "trackRefused"; participant: string; trackId: string };
   /** The hub withdrew a track this device sent (a revoke): it was stopped. */
-  localTrackStopped: { type: "localTrackStopped"; source: TrackSource; track: MediaStreamTrack };
+  localTrackStopped: {
+    type: "localTrackStopped";
+    source: TrackSource;
+    track: MediaStreamTrack;
+  };
   chatReceived: {
     type: "chatReceived";
     from: string;
@@ -88,7 +116,11 @@ export interface RoomEvents {
   };
   /** The hub stored a message this device sent: everyone admitted gets it once. */
   chatAcknowledged: { type: "chatAcknowledged"; messageId: string };
-  identityChanged: { type: "identityChanged"; participant: string; safetyNumber: string };
+  identityChanged: {
+    type: "identityChanged";
+    participant: string;
+    safetyNumber: string;
+  };
   peerConnectionStateChanged: {
     type: "peerConnectionStateChanged";
     participant: string;

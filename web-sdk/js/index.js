@@ -13,7 +13,9 @@
 import init, { connect as wasmConnect } from "./bedside_web.js";
 import { openDevice, forgetDevice, Device } from "./device.js";
 
-await init({ module_or_path: new URL("./bedside_web_bg.wasm", import.meta.url) });
+await init({
+  module_or_path: new URL("./bedside_web_bg.wasm", import.meta.url),
+});
 
 export { openDevice, forgetDevice, Device };
 
@@ -114,7 +116,11 @@ export class Room {
           break;
         case "ended":
           this.#ended = e;
-          refused(Object.assign(new Error(`the session ended: ${e.reason}`), { reason: e.reason }));
+          refused(
+            Object.assign(new Error(`the session ended: ${e.reason}`), {
+              reason: e.reason,
+            }),
+          );
           break;
       }
       if (PIN_EVENTS.has(e.type)) this.#savePins();

@@ -3,14 +3,15 @@
 //! objects `{type, …}` through one callback; no event carries a token, an
 //! SDP or a key.
 
-use bedside_protocol::{LeftReason, Participant, Permission, TrackSource, WaitingEntry};
+use bedside_protocol::{
+    LeftReason, Participant, ParticipantState, Permission, TrackSource, WaitingEntry,
+};
 use bedside_sdk::e2ee::{Identity, Pins, Safety};
 use bedside_sdk::session::{
     ConnectionState, EndReason, Event, MediaEvent, SdkError, SessionConfig, TokenPurpose,
 };
 use bedside_sdk::web::{Client, ClientConfig, TokenSource, WebEvent};
-use js_sys::{Function, Promise, Reflect};
-use serde_json::{Value, json};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -20,26 +21,17 @@ use zeroize::Zeroize;
 /// A JS `Error` named `BedsideError` with a machine-readable `code`.
 fn error(e: &SdkError) -> JsValue {
     let code = match e {
-        SdkError::Hub { code, .. } => serde_json::to_value(code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned)),
-        _ => None,
-    }
-    .unwrap_or_else(|| {
-        match e {
-            SdkError::E2ee { .. } => "e2ee",
-            SdkError::Protocol => "protocol",
-            SdkError::NotConnected => "not_connected",
-            SdkError::NotAdmitted => "not_admitted",
-            SdkError::NotPermitted(_) => "not_permitted",
-            SdkError::InvalidId(_) => "invalid_id",
-            SdkError::Ended => "ended",
-            SdkError::Token(_) => "token",
-            SdkError::Transport(_) => "transport",
-            SdkError::Hub { .. } => "hub",
-        }
-        .to_owned()
-    });
+        SdkError::Hub { code, .. } => code.as_str(),
+        SdkError::E2ee { .. } => "e2ee",
+        SdkError::Protocol => "protocol",
+        SdkError::NotConnected => "not_connected",
+        SdkError::NotAdmitted => "not_admitted",
+        SdkError::NotPermitted(_) => "not_permitted",
+        SdkError::InvalidId(_) => "invalid_id",
+        SdkError::Ended => "ended",
+        SdkError::Token(_) => "token",
+        SdkError::Transport(_) => "transport",
+    };
     let err = js_sys::Error::new(&e.to_string());
     err.set_name("BedsideError");
     let _ = Reflect::set(&err, &"code".into(), &code.into());
@@ -66,180 +58,254 @@ fn string_field(options: &JsValue, key: &str) -> Option<String> {
     field(options, key).and_then(|v| v.as_string())
 }
 
+/// A `TrackSource`, `Permission` … from its wire name.
 fn wire<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, JsValue> {
-    serde_json::from_value(Value::String(s.to_owned()))
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| bad(&format!("unknown {what}: {s}")))
 }
 
-fn name<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
+/// A plain JS object, built field by field (no JSON round trip).
+struct Obj(Object);
 
-fn to_js(v: &Value) -> JsValue {
-    js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
-}
-
-fn participant(p: &Participant) -> Value {
-    json!({
-        "id": p.id.as_str(),
-        "name": p.name,
-        "role": name(&p.role),
-        "perms": p.perms.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
-        "tracks": p.tracks.iter().map(|t| json!({"trackId": t.track_id.as_str(), "source": name(&t.source)})).collect::<Vec<_>>(),
-    })
-}
-
-fn waiting(w: &WaitingEntry) -> Value {
-    json!({"id": w.id.as_str(), "name": w.name, "role": name(&w.role)})
-}
-
-fn left_reason(r: LeftReason) -> Value {
-    name(&r)
-}
-
-fn end_reason(r: &EndReason) -> Value {
-    match r {
-        EndReason::Left => json!({"reason": "left"}),
-        EndReason::VisitEnded => json!({"reason": "visit_ended"}),
-        EndReason::Denied { reason } => json!({"reason": "denied", "message": reason}),
-        EndReason::Replaced => json!({"reason": "replaced"}),
-        EndReason::Idle => json!({"reason": "idle"}),
-        EndReason::Unauthorized => json!({"reason": "unauthorized"}),
+impl Obj {
+    fn new() -> Self {
+        Obj(Object::new())
     }
+
+    fn event(kind: &str) -> Self {
+        Obj::new().str("type", kind)
+    }
+
+    fn set(self, key: &str, value: &JsValue) -> Self {
+        let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
+        self
+    }
+
+    fn str(self, key: &str, value: &str) -> Self {
+        self.set(key, &JsValue::from_str(value))
+    }
+
+    fn num(self, key: &str, value: f64) -> Self {
+        self.set(key, &JsValue::from_f64(value))
+    }
+
+    fn opt_num(self, key: &str, value: Option<f64>) -> Self {
+        self.set(key, &value.map_or(JsValue::NULL, JsValue::from_f64))
+    }
+
+    fn bool(self, key: &str, value: bool) -> Self {
+        self.set(key, &JsValue::from_bool(value))
+    }
+
+    fn done(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+fn list<T>(items: &[T], f: impl Fn(&T) -> JsValue) -> JsValue {
+    items.iter().map(f).collect::<Array>().into()
+}
+
+fn source_name(s: TrackSource) -> &'static str {
+    match s {
+        TrackSource::Camera => "camera",
+        TrackSource::Microphone => "microphone",
+        TrackSource::Screen => "screen",
+    }
+}
+
+fn state_name(s: ParticipantState) -> &'static str {
+    match s {
+        ParticipantState::Waiting => "waiting",
+        ParticipantState::Admitted => "admitted",
+    }
+}
+
+fn left_name(r: LeftReason) -> &'static str {
+    match r {
+        LeftReason::Leave => "leave",
+        LeftReason::Closed => "closed",
+        LeftReason::Denied => "denied",
+        LeftReason::Removed => "removed",
+        LeftReason::Expired => "expired",
+    }
+}
+
+fn perms(p: &[Permission]) -> JsValue {
+    list(p, |x| JsValue::from_str(x.as_str()))
+}
+
+fn participant(p: &Participant) -> JsValue {
+    Obj::new()
+        .str("id", p.id.as_str())
+        .str("name", &p.name)
+        .str("role", p.role.as_str())
+        .set("perms", &perms(&p.perms))
+        .set(
+            "tracks",
+            &list(&p.tracks, |t| {
+                Obj::new()
+                    .str("trackId", t.track_id.as_str())
+                    .str("source", source_name(t.source))
+                    .done()
+            }),
+        )
+        .done()
+}
+
+fn waiting(w: &WaitingEntry) -> JsValue {
+    Obj::new()
+        .str("id", w.id.as_str())
+        .str("name", &w.name)
+        .str("role", w.role.as_str())
+        .done()
+}
+
+fn ended(r: &EndReason) -> JsValue {
+    let (reason, message) = match r {
+        EndReason::Left => ("left", None),
+        EndReason::VisitEnded => ("visit_ended", None),
+        EndReason::Denied { reason } => ("denied", reason.as_deref()),
+        EndReason::Replaced => ("replaced", None),
+        EndReason::Idle => ("idle", None),
+        EndReason::Unauthorized => ("unauthorized", None),
+    };
+    let o = Obj::event("ended").str("reason", reason);
+    match message {
+        Some(m) => o.str("message", m),
+        None => o,
+    }
+    .done()
+}
+
+fn connection(c: &ConnectionState) -> JsValue {
+    let o = Obj::event("connectionStateChanged");
+    match c {
+        ConnectionState::Connecting => o.str("state", "connecting"),
+        ConnectionState::Connected => o.str("state", "connected"),
+        ConnectionState::Reconnecting {
+            attempt,
+            retry_in_ms,
+        } => o
+            .str("state", "reconnecting")
+            .num("attempt", f64::from(*attempt))
+            .num("retryInMs", *retry_in_ms as f64),
+        ConnectionState::Closed => o.str("state", "closed"),
+    }
+    .done()
 }
 
 /// The JS object for an event, or `None` for what apps never see
 /// (relayed signaling is the SDK's own business).
 fn event_object(e: WebEvent) -> Option<JsValue> {
-    let with = |v: Value, key: &str, obj: &JsValue| {
-        let o = to_js(&v);
-        let _ = Reflect::set(&o, &JsValue::from_str(key), obj);
-        o
-    };
-    let v = match e {
+    let o = match e {
         WebEvent::RemoteTrack {
             peer,
             track_id,
             source,
             track,
-        } => {
-            return Some(with(
-                json!({"type": "trackSubscribed", "participant": peer.as_str(), "trackId": track_id, "source": name(&source)}),
-                "track",
-                &track,
-            ));
-        }
-        WebEvent::LocalTrackStopped { track, source } => {
-            return Some(with(
-                json!({"type": "localTrackStopped", "source": name(&source)}),
-                "track",
-                &track,
-            ));
-        }
-        WebEvent::Quality { peer, figures } => json!({
-            "type": "connectionQualityChanged",
-            "participant": peer.as_str(),
-            "quality": figures.quality.as_str(),
-            "rttMs": figures.rtt_ms,
-            "loss": figures.loss,
-            "jitterMs": figures.jitter_ms,
-        }),
+        } => Obj::event("trackSubscribed")
+            .str("participant", peer.as_str())
+            .str("trackId", &track_id)
+            .str("source", source_name(source))
+            .set("track", &track),
+        WebEvent::LocalTrackStopped { track, source } => Obj::event("localTrackStopped")
+            .str("source", source_name(source))
+            .set("track", &track),
+        WebEvent::Quality { peer, figures } => Obj::event("connectionQualityChanged")
+            .str("participant", peer.as_str())
+            .str("quality", figures.quality.as_str())
+            .opt_num("rttMs", figures.rtt_ms)
+            .num("loss", figures.loss)
+            .opt_num("jitterMs", figures.jitter_ms),
         WebEvent::Event(e) => match e {
-            Event::Connection(c) => match c {
-                ConnectionState::Connecting => {
-                    json!({"type": "connectionStateChanged", "state": "connecting"})
-                }
-                ConnectionState::Connected => {
-                    json!({"type": "connectionStateChanged", "state": "connected"})
-                }
-                ConnectionState::Reconnecting {
-                    attempt,
-                    retry_in_ms,
-                } => {
-                    json!({"type": "connectionStateChanged", "state": "reconnecting", "attempt": attempt, "retryInMs": retry_in_ms})
-                }
-                ConnectionState::Closed => {
-                    json!({"type": "connectionStateChanged", "state": "closed"})
-                }
-            },
-            Event::Welcome { participant, state } => json!({
-                "type": "welcome",
-                "participant": {"id": participant.id.as_str(), "name": participant.name, "role": name(&participant.role), "perms": participant.perms.iter().map(|x| x.as_str()).collect::<Vec<_>>()},
-                "state": name(&state),
-            }),
-            Event::Waiting => json!({"type": "waiting"}),
+            Event::Connection(c) => return Some(connection(&c)),
+            Event::Welcome { participant, state } => Obj::event("welcome")
+                .set(
+                    "participant",
+                    &Obj::new()
+                        .str("id", participant.id.as_str())
+                        .str("name", &participant.name)
+                        .str("role", participant.role.as_str())
+                        .set("perms", &perms(&participant.perms))
+                        .done(),
+                )
+                .str("state", state_name(state)),
+            Event::Waiting => Obj::event("waiting"),
             Event::Admitted { participants } => {
-                json!({"type": "admitted", "participants": participants.iter().map(participant).collect::<Vec<_>>()})
+                Obj::event("admitted").set("participants", &list(&participants, participant))
             }
             Event::Lobby { waiting: w } => {
-                json!({"type": "lobbyChanged", "waiting": w.iter().map(waiting).collect::<Vec<_>>()})
+                Obj::event("lobbyChanged").set("waiting", &list(&w, waiting))
             }
             Event::Joined { participant: p } => {
-                json!({"type": "participantJoined", "participant": participant(&p)})
+                Obj::event("participantJoined").set("participant", &participant(&p))
             }
             Event::Left {
                 participant,
                 reason,
-            } => {
-                json!({"type": "participantLeft", "participant": participant.as_str(), "reason": left_reason(reason)})
-            }
-            Event::Permissions { participant, perms } => {
-                json!({"type": "permissionsChanged", "participant": participant.as_str(), "perms": perms.iter().map(|x| x.as_str()).collect::<Vec<_>>()})
-            }
+            } => Obj::event("participantLeft")
+                .str("participant", participant.as_str())
+                .str("reason", left_name(reason)),
+            Event::Permissions {
+                participant,
+                perms: p,
+            } => Obj::event("permissionsChanged")
+                .str("participant", participant.as_str())
+                .set("perms", &perms(&p)),
             Event::TrackPublished {
                 from,
                 track_id,
                 source,
-            } => {
-                json!({"type": "trackPublished", "participant": from.as_str(), "trackId": track_id.as_str(), "source": name(&source)})
-            }
-            Event::TrackUnpublished { from, track_id } => {
-                json!({"type": "trackUnpublished", "participant": from.as_str(), "trackId": track_id.as_str()})
-            }
+            } => Obj::event("trackPublished")
+                .str("participant", from.as_str())
+                .str("trackId", track_id.as_str())
+                .str("source", source_name(source)),
+            Event::TrackUnpublished { from, track_id } => Obj::event("trackUnpublished")
+                .str("participant", from.as_str())
+                .str("trackId", track_id.as_str()),
             Event::PermissionRequested {
                 participant,
                 permission,
-            } => {
-                json!({"type": "permissionRequested", "participant": participant.as_str(), "permission": permission.as_str()})
-            }
-            Event::Chat(c) => json!({
-                "type": "chatReceived",
-                "from": c.from,
-                "messageId": c.message_id,
-                "text": c.text,
-                "verified": c.safety == Safety::Verified,
-                "rosterAgrees": c.roster_agrees,
-            }),
+            } => Obj::event("permissionRequested")
+                .str("participant", participant.as_str())
+                .str("permission", permission.as_str()),
+            Event::Chat(c) => Obj::event("chatReceived")
+                .str("from", &c.from)
+                .str("messageId", &c.message_id)
+                .str("text", &c.text)
+                .bool("verified", c.safety == Safety::Verified)
+                .bool("rosterAgrees", c.roster_agrees),
             Event::ChatAcked { message_id } => {
-                json!({"type": "chatAcknowledged", "messageId": message_id})
+                Obj::event("chatAcknowledged").str("messageId", &message_id)
             }
             Event::IdentityChanged {
                 participant,
                 safety_number,
-            } => {
-                json!({"type": "identityChanged", "participant": participant, "safetyNumber": safety_number.to_string()})
-            }
+            } => Obj::event("identityChanged")
+                .str("participant", &participant)
+                .str("safetyNumber", &safety_number.to_string()),
             Event::Media(MediaEvent::PeerState { peer, state }) => {
-                json!({"type": "peerConnectionStateChanged", "participant": peer.as_str(), "state": state})
+                Obj::event("peerConnectionStateChanged")
+                    .str("participant", peer.as_str())
+                    .str("state", &state)
             }
             Event::Media(MediaEvent::RemoteTrackStopped { peer, track_id }) => {
-                json!({"type": "trackUnsubscribed", "participant": peer.as_str(), "trackId": track_id})
+                Obj::event("trackUnsubscribed")
+                    .str("participant", peer.as_str())
+                    .str("trackId", &track_id)
             }
             Event::Media(MediaEvent::RemoteTrackRefused { peer, track_id }) => {
-                json!({"type": "trackRefused", "participant": peer.as_str(), "trackId": track_id})
+                Obj::event("trackRefused")
+                    .str("participant", peer.as_str())
+                    .str("trackId", &track_id)
             }
             Event::Media(_) | Event::Signal { .. } => return None,
-            Event::Error(e) => {
-                return Some(with(json!({"type": "error"}), "error", &error(&e)));
-            }
-            Event::Ended(r) => {
-                let mut v = end_reason(&r);
-                v["type"] = "ended".into();
-                v
-            }
+            Event::Error(e) => Obj::event("error").set("error", &error(&e)),
+            Event::Ended(r) => return Some(ended(&r)),
         },
     };
-    Some(to_js(&v))
+    Some(o.done())
 }
 
 /// A fresh device identity key (32 secret bytes): store it wrapped, never in clear.
@@ -426,8 +492,8 @@ impl Handle {
 
     /// Participants present: `[{id, name, role, perms, tracks}]`.
     pub fn participants(&self) -> Result<JsValue, JsValue> {
-        let list = js(self.client.participants())?;
-        Ok(to_js(&Value::Array(list.iter().map(participant).collect())))
+        let all = js(self.client.participants())?;
+        Ok(list(&all, participant))
     }
 
     /// This participant's id, once welcomed.
@@ -437,7 +503,7 @@ impl Handle {
 
     /// `waiting` or `admitted`, once welcomed.
     pub fn state(&self) -> Result<Option<String>, JsValue> {
-        js(self.client.state()).map(|s| s.and_then(|s| name(&s).as_str().map(str::to_owned)))
+        js(self.client.state()).map(|s| s.map(|s| state_name(s).to_owned()))
     }
 
     /// `getStats()` of the connection to `peer`, or `undefined`.

@@ -24,7 +24,11 @@ function nativeLine(re, what, timeout = 30000) {
   const hit = lines.find((l) => re.test(l));
   if (hit) return Promise.resolve(hit);
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`native: timed out waiting for ${what}; output:\n${lines.join("\n")}`)), timeout);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`native: timed out waiting for ${what}; output:\n${lines.join("\n")}`)),
+      timeout,
+    );
     waiters.push({ re, done: (l) => (clearTimeout(timer), resolvePromise(l)) });
   });
 }
@@ -41,24 +45,63 @@ after(async () => {
 });
 
 test("a browser provider and a native patient hold a visit", async () => {
-  const drToken = await token(hub, { visit: VISIT, sub: "dr-web", name: "Dr. Web", role: "provider" });
+  const drToken = await token(hub, {
+    visit: VISIT,
+    sub: "dr-web",
+    name: "Dr. Web",
+    role: "provider",
+  });
   assert.equal(await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]), "admitted");
   await dr.eval(() => window.t.publishCamera());
 
-  native = spawn(NATIVE, ["--hub", hub.http, "--visit", VISIT, "--role", "patient", "--sub", "pt-native", "--media-udp", "127.0.0.1:0"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  native = spawn(
+    NATIVE,
+    [
+      "--hub",
+      hub.http,
+      "--visit",
+      VISIT,
+      "--role",
+      "patient",
+      "--sub",
+      "pt-native",
+      "--media-udp",
+      "127.0.0.1:0",
+    ],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   createInterface({ input: native.stdout }).on("line", (l) => {
     lines.push(l);
-    for (const w of waiters.splice(0)) (w.re.test(l) ? w.done(l) : waiters.push(w));
+    for (const w of waiters.splice(0)) w.re.test(l) ? w.done(l) : waiters.push(w);
   });
   await nativeLine(/waiting room/, "the waiting room");
-  await until(dr, () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === "pt-native")), null, { what: "the native patient in the lobby" });
+  await until(
+    dr,
+    () =>
+      window.t.events.some(
+        (e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === "pt-native"),
+      ),
+    null,
+    { what: "the native patient in the lobby" },
+  );
   await dr.eval(() => window.t.room.admit("pt-native"));
   await nativeLine(/\* admitted/, "admission");
 
   // Media: the browser's camera and microphone reach the native peer.
-  await until(dr, () => window.t.events.some((e) => e.type === "peerConnectionStateChanged" && e.participant === "pt-native" && e.state === "connected"), null, { what: "the browser's connection to the native peer" });
+  await until(
+    dr,
+    () =>
+      window.t.events.some(
+        (e) =>
+          e.type === "peerConnectionStateChanged" &&
+          e.participant === "pt-native" &&
+          e.state === "connected",
+      ),
+    null,
+    { what: "the browser's connection to the native peer" },
+  );
   await nativeLine(/media with dr-web: connected/, "the native peer connected");
   await nativeLine(/Camera from dr-web: 100 packets/, "100 camera packets");
   await nativeLine(/Microphone from dr-web: 100 packets/, "100 microphone packets");
@@ -68,5 +111,11 @@ test("a browser provider and a native patient hold a visit", async () => {
   await until(dr, (id) => window.t.acked.has(id), id, { what: "the ack" });
   await nativeLine(/dr-web: Hello from the browser/, "the browser's chat");
   native.stdin.write("Hello from the native app\n");
-  await until(dr, () => window.t.chats.some((c) => c.from === "pt-native" && c.text === "Hello from the native app"), null, { what: "the native chat" });
+  await until(
+    dr,
+    () =>
+      window.t.chats.some((c) => c.from === "pt-native" && c.text === "Hello from the native app"),
+    null,
+    { what: "the native chat" },
+  );
 });

@@ -29,7 +29,11 @@ export function startHub({ dataDir, web, port = 0 }) {
   mkdirSync(dataDir, { recursive: true });
   const proc = spawn(BIN, ["serve", "--dev", "--listen", `127.0.0.1:${port}`], {
     cwd: dataDir,
-    env: { ...process.env, BEDSIDE_WEB_ROOT: web, RUST_LOG: process.env.RUST_LOG ?? "warn" },
+    env: {
+      ...process.env,
+      BEDSIDE_WEB_ROOT: web,
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -125,18 +129,27 @@ export async function browser(name, hub) {
 /** Polls `fn` in the page until it returns a truthy value. */
 export async function until(p, fn, arg, { timeout = 30000, what = "condition" } = {}) {
   try {
-    const handle = await p.page.waitForFunction(fn, arg, { timeout, polling: 100 });
+    const handle = await p.page.waitForFunction(fn, arg, {
+      timeout,
+      polling: 100,
+    });
     return handle.jsonValue();
   } catch (e) {
-    const events = await p.page.evaluate(() => window.t.events.map((e) => e.type + (e.state ? ":" + e.state : "") + (e.error ? ":" + e.error.message : "")));
-    throw new Error(`${p.name}: timed out waiting for ${what}; events: ${events.join(", ")}; console: ${p.console.join(" | ")}`);
+    const events = await p.page.evaluate(() =>
+      window.t.events.map(
+        (e) => e.type + (e.state ? ":" + e.state : "") + (e.error ? ":" + e.error.message : ""),
+      ),
+    );
+    throw new Error(
+      `${p.name}: timed out waiting for ${what}; events: ${events.join(", ")}; console: ${p.console.join(" | ")}`,
+    );
   }
 }
 
 /** Total decoded video frames from `peer`, rising twice in a row. */
 export async function framesRising(p, peer, what = "video frames") {
   let last = 0;
-  for (let rises = 0; rises < 2; ) {
+  for (let rises = 0; rises < 2;) {
     const n = await until(
       p,
       async ([peer, last]) => {

@@ -24,39 +24,91 @@ after(async () => {
 });
 
 test("a hub killed mid-visit is resumed by both browsers; a chat sent meanwhile arrives once", async () => {
-  const drToken = await token(hub, { visit: VISIT, sub: "dr-kim", name: "Dr. Kim", role: "provider" });
-  const ptToken = await token(hub, { visit: VISIT, sub: "pt-lee", name: "Lee", role: "patient" });
+  const drToken = await token(hub, {
+    visit: VISIT,
+    sub: "dr-kim",
+    name: "Dr. Kim",
+    role: "provider",
+  });
+  const ptToken = await token(hub, {
+    visit: VISIT,
+    sub: "pt-lee",
+    name: "Lee",
+    role: "patient",
+  });
   await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]);
   await dr.eval(() => window.t.publishCamera());
   await pt.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, ptToken]);
   await pt.eval(() => window.t.publishCamera());
-  await until(dr, () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0), null, { what: "the lobby" });
+  await until(
+    dr,
+    () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0),
+    null,
+    { what: "the lobby" },
+  );
   await dr.eval(() => window.t.room.admit("pt-lee"));
   await framesRising(dr, "pt-lee");
   await framesRising(pt, "dr-kim");
   // Both sides' key messages stored: a first chat each way.
   const first = await pt.eval(() => window.t.room.sendChat("before the outage"));
-  await until(pt, (id) => window.t.acked.has(id), first, { what: "the first ack" });
-  await until(dr, () => window.t.chats.some((c) => c.text === "before the outage"), null, { what: "the first chat" });
+  await until(pt, (id) => window.t.acked.has(id), first, {
+    what: "the first ack",
+  });
+  await until(dr, () => window.t.chats.some((c) => c.text === "before the outage"), null, {
+    what: "the first chat",
+  });
 
   await hub.kill9();
-  await until(pt, () => window.t.events.some((e) => e.type === "connectionStateChanged" && e.state === "reconnecting"), null, { what: "reconnecting" });
+  await until(
+    pt,
+    () =>
+      window.t.events.some(
+        (e) => e.type === "connectionStateChanged" && e.state === "reconnecting",
+      ),
+    null,
+    { what: "reconnecting" },
+  );
   const during = await pt.eval(() => window.t.room.sendChat("sent while the hub was down"));
-  const reconnects = (p) => p.eval(() => window.t.count("connectionStateChanged", (e) => e.state === "connected"));
+  const reconnects = (p) =>
+    p.eval(() => window.t.count("connectionStateChanged", (e) => e.state === "connected"));
   const [drBefore, ptBefore] = [await reconnects(dr), await reconnects(pt)];
 
   hub = await startHub({ dataDir, web, port: hub.port });
-  for (const [p, n] of [[dr, drBefore], [pt, ptBefore]]) {
-    await until(p, (n) => window.t.count("connectionStateChanged", (e) => e.state === "connected") > n, n, { what: "resumed", timeout: 60000 });
+  for (const [p, n] of [
+    [dr, drBefore],
+    [pt, ptBefore],
+  ]) {
+    await until(
+      p,
+      (n) => window.t.count("connectionStateChanged", (e) => e.state === "connected") > n,
+      n,
+      { what: "resumed", timeout: 60000 },
+    );
   }
-  await until(pt, (id) => window.t.acked.has(id), during, { what: "the outage chat acknowledged", timeout: 60000 });
-  await until(dr, () => window.t.chats.some((c) => c.text === "sent while the hub was down"), null, { what: "the outage chat", timeout: 60000 });
+  await until(pt, (id) => window.t.acked.has(id), during, {
+    what: "the outage chat acknowledged",
+    timeout: 60000,
+  });
+  await until(
+    dr,
+    () => window.t.chats.some((c) => c.text === "sent while the hub was down"),
+    null,
+    { what: "the outage chat", timeout: 60000 },
+  );
   // A marker sent after it: once the marker is in, a duplicate would be too.
   const marker = await pt.eval(() => window.t.room.sendChat("marker"));
-  await until(pt, (id) => window.t.acked.has(id), marker, { what: "the marker ack" });
-  await until(dr, () => window.t.chats.some((c) => c.text === "marker"), null, { what: "the marker" });
+  await until(pt, (id) => window.t.acked.has(id), marker, {
+    what: "the marker ack",
+  });
+  await until(dr, () => window.t.chats.some((c) => c.text === "marker"), null, {
+    what: "the marker",
+  });
   const counts = await dr.eval(() => window.t.chats.map((c) => c.text));
-  assert.deepEqual(counts.filter((t) => t === "sent while the hub was down").length, 1, `chats: ${counts}`);
+  assert.deepEqual(
+    counts.filter((t) => t === "sent while the hub was down").length,
+    1,
+    `chats: ${counts}`,
+  );
   assert.deepEqual(counts.filter((t) => t === "before the outage").length, 1, `chats: ${counts}`);
   // Resumed, not re-joined: nobody went back to the waiting room or ended.
   for (const p of [dr, pt]) {

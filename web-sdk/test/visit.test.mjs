@@ -6,7 +6,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startHub, token, browser, until, framesRising, webRoot, tempDir, shots } from "./harness.mjs";
+import {
+  startHub,
+  token,
+  browser,
+  until,
+  framesRising,
+  webRoot,
+  tempDir,
+  shots,
+} from "./harness.mjs";
 
 const VISIT = "v-browser-visit-7";
 const DR = { sub: "dr-ada", name: "Dr. Ada Lovelace", role: "provider" };
@@ -39,23 +48,60 @@ test("a patient and a provider hold a visit in the browser", async () => {
   await pt.eval(() => window.t.publishCamera());
 
   // The provider sees the patient in the lobby and admits them.
-  await until(dr, (sub) => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === sub)), PT.sub, { what: "the patient in the lobby" });
+  await until(
+    dr,
+    (sub) =>
+      window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === sub)),
+    PT.sub,
+    { what: "the patient in the lobby" },
+  );
   await dr.eval((sub) => window.t.room.admit(sub), PT.sub);
-  await until(pt, () => window.t.room.state === "admitted", null, { what: "admission" });
+  await until(pt, () => window.t.room.state === "admitted", null, {
+    what: "admission",
+  });
 
   // Peer connections up, remote video decoding on both sides.
-  for (const [p, peer] of [[dr, PT.sub], [pt, DR.sub]]) {
-    await until(p, (peer) => window.t.events.some((e) => e.type === "peerConnectionStateChanged" && e.participant === peer && e.state === "connected"), peer, { what: "connected" });
-    await until(p, (peer) => window.t.events.some((e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "camera"), peer, { what: "the camera track" });
+  for (const [p, peer] of [
+    [dr, PT.sub],
+    [pt, DR.sub],
+  ]) {
+    await until(
+      p,
+      (peer) =>
+        window.t.events.some(
+          (e) =>
+            e.type === "peerConnectionStateChanged" &&
+            e.participant === peer &&
+            e.state === "connected",
+        ),
+      peer,
+      { what: "connected" },
+    );
+    await until(
+      p,
+      (peer) =>
+        window.t.events.some(
+          (e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "camera",
+        ),
+      peer,
+      { what: "the camera track" },
+    );
     await framesRising(p, peer);
   }
   await pt.page.screenshot({ path: join(shots, "sdk-patient-in-visit.png") });
 
   // Chat both ways, each acknowledged to its sender.
-  for (const [from, to, text] of [[dr, pt, "How are you feeling today?"], [pt, dr, "Much better, thank you."]]) {
+  for (const [from, to, text] of [
+    [dr, pt, "How are you feeling today?"],
+    [pt, dr, "Much better, thank you."],
+  ]) {
     const id = await from.eval((text) => window.t.room.sendChat(text), text);
-    await until(from, (id) => window.t.acked.has(id), id, { what: "the chat acknowledgement" });
-    await until(to, (text) => window.t.chats.some((c) => c.text === text), text, { what: `the chat "${text}"` });
+    await until(from, (id) => window.t.acked.has(id), id, {
+      what: "the chat acknowledgement",
+    });
+    await until(to, (text) => window.t.chats.some((c) => c.text === text), text, {
+      what: `the chat "${text}"`,
+    });
   }
 
   // Screen share: refused without the permission, then granted, received, revoked.
@@ -69,31 +115,89 @@ test("a patient and a provider hold a visit in the browser", async () => {
   });
   assert.equal(refused, "not_permitted");
   await dr.eval((sub) => window.t.room.grant(sub, "screen_share"), PT.sub);
-  await until(pt, () => window.t.room.localParticipant.perms.includes("screen_share"), null, { what: "the screen_share grant" });
+  await until(pt, () => window.t.room.localParticipant.perms.includes("screen_share"), null, {
+    what: "the screen_share grant",
+  });
   await pt.eval(() => window.t.publishScreen());
-  await until(dr, (peer) => window.t.events.some((e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "screen"), PT.sub, { what: "the screen track" });
+  await until(
+    dr,
+    (peer) =>
+      window.t.events.some(
+        (e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "screen",
+      ),
+    PT.sub,
+    { what: "the screen track" },
+  );
   await framesRising(dr, PT.sub, "camera and screen frames");
-  await until(dr, async (peer) => Object.values(await window.t.framesDecoded(peer)).filter((n) => n > 0).length >= 2, PT.sub, { what: "two video streams decoding" });
-  await until(dr, () => [...window.t.videos.values()].some((v) => v.dataset.source === "screen" && v.videoWidth > 0), null, { what: "the screen video painted" });
-  await dr.page.screenshot({ path: join(shots, "sdk-provider-sees-screen.png") });
+  await until(
+    dr,
+    async (peer) =>
+      Object.values(await window.t.framesDecoded(peer)).filter((n) => n > 0).length >= 2,
+    PT.sub,
+    { what: "two video streams decoding" },
+  );
+  await until(
+    dr,
+    () =>
+      [...window.t.videos.values()].some((v) => v.dataset.source === "screen" && v.videoWidth > 0),
+    null,
+    { what: "the screen video painted" },
+  );
+  await dr.page.screenshot({
+    path: join(shots, "sdk-provider-sees-screen.png"),
+  });
   await dr.eval((sub) => window.t.room.revoke(sub, "screen_share"), PT.sub);
-  await until(pt, () => window.t.events.some((e) => e.type === "localTrackStopped" && e.source === "screen"), null, { what: "the screen stopped by the revoke" });
+  await until(
+    pt,
+    () => window.t.events.some((e) => e.type === "localTrackStopped" && e.source === "screen"),
+    null,
+    { what: "the screen stopped by the revoke" },
+  );
   assert.equal(await pt.eval(() => window.t.local.screen.readyState), "ended");
-  await until(dr, (peer) => {
-    const screen = window.t.events.find((e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "screen");
-    return window.t.events.some((e) => e.type === "trackUnsubscribed" && e.trackId === screen.trackId);
-  }, PT.sub, { what: "the screen track withdrawn" });
+  await until(
+    dr,
+    (peer) => {
+      const screen = window.t.events.find(
+        (e) => e.type === "trackSubscribed" && e.participant === peer && e.source === "screen",
+      );
+      return window.t.events.some(
+        (e) => e.type === "trackUnsubscribed" && e.trackId === screen.trackId,
+      );
+    },
+    PT.sub,
+    { what: "the screen track withdrawn" },
+  );
   // Renegotiated without the screen: no SDP refused by the hub.
-  await until(pt, () => window.t.room.participants.find((p) => p.id === window.t.room.localParticipant.id)?.tracks.every((t) => t.source !== "screen"), null, { what: "the screen unpublished" });
+  await until(
+    pt,
+    () =>
+      window.t.room.participants
+        .find((p) => p.id === window.t.room.localParticipant.id)
+        ?.tracks.every((t) => t.source !== "screen"),
+    null,
+    { what: "the screen unpublished" },
+  );
 
   // Glare: both sides renegotiate at once (ICE restarts cross on the wire).
-  await Promise.all([dr.eval(() => window.t.room.networkChanged()), pt.eval(() => window.t.room.networkChanged())]);
-  for (const [p, peer] of [[dr, PT.sub], [pt, DR.sub]]) {
+  await Promise.all([
+    dr.eval(() => window.t.room.networkChanged()),
+    pt.eval(() => window.t.room.networkChanged()),
+  ]);
+  for (const [p, peer] of [
+    [dr, PT.sub],
+    [pt, DR.sub],
+  ]) {
     await framesRising(p, peer, "frames after glare");
   }
   for (const p of [dr, pt]) {
-    const errors = await p.eval(() => window.t.events.filter((e) => e.type === "error").map((e) => e.error));
-    assert.deepEqual(errors.filter((e) => e.code === "invalid_sdp"), [], `${p.name}: the hub refused an SDP`);
+    const errors = await p.eval(() =>
+      window.t.events.filter((e) => e.type === "error").map((e) => e.error),
+    );
+    assert.deepEqual(
+      errors.filter((e) => e.code === "invalid_sdp"),
+      [],
+      `${p.name}: the hub refused an SDP`,
+    );
   }
 });
 
@@ -109,8 +213,17 @@ test("the browser keeps no names, visit ids, tokens or chat text, and the identi
         await crypto.subtle.exportKey("raw", key);
         exported = "exported";
       } catch {}
-      const text = JSON.stringify(d, (k, v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? `[${v.byteLength} bytes]` : v));
-      return { text, extractable: key?.extractable, type: key?.type, algorithm: key?.algorithm?.name, exported, identityBytes: rec?.identity?.data?.byteLength };
+      const text = JSON.stringify(d, (k, v) =>
+        v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? `[${v.byteLength} bytes]` : v,
+      );
+      return {
+        text,
+        extractable: key?.extractable,
+        type: key?.type,
+        algorithm: key?.algorithm?.name,
+        exported,
+        identityBytes: rec?.identity?.data?.byteLength,
+      };
     });
     assert.equal(dump.algorithm, "AES-GCM", `${p.name}: the wrapping key`);
     assert.equal(dump.extractable, false, `${p.name}: the wrapping key is not extractable`);
@@ -118,7 +231,8 @@ test("the browser keeps no names, visit ids, tokens or chat text, and the identi
     assert.equal(dump.identityBytes, 32 + 16, "the identity is stored sealed (32 bytes + tag)");
     for (const s of secrets) {
       assert.ok(!dump.text.includes(s), `${p.name}: storage holds ${s.slice(0, 20)}`);
-      for (const line of p.console) assert.ok(!line.includes(s), `${p.name}: the console shows ${s.slice(0, 20)}`);
+      for (const line of p.console)
+        assert.ok(!line.includes(s), `${p.name}: the console shows ${s.slice(0, 20)}`);
     }
   }
   // "Forget this device" erases the identity.

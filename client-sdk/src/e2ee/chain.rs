@@ -13,7 +13,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use hkdf::Hkdf;
-use sha2_next::Sha256;
+use sha2::Sha256;
 use std::collections::BTreeMap;
 use zeroize::{Zeroize, Zeroizing};
 

@@ -522,7 +522,7 @@ impl Group {
         out: &mut Vec<Output>,
     ) -> Result<(), E2eeError> {
         let msg = KeyMessage::parse(body)?;
-        let digest: [u8; 32] = <sha2_next::Sha256 as sha2_next::Digest>::digest(body).into();
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(body).into();
         if self
             .peers
             .get(from)

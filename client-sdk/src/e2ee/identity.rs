@@ -5,7 +5,7 @@
 use super::wire::sha256;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
-use sha2_next::{Digest, Sha512};
+use sha2::{Digest, Sha512};
 use std::fmt;
 use zeroize::Zeroizing;
 

@@ -2,7 +2,7 @@
 //! fixed width or a 16-bit big-endian length prefix, so two encoders cannot
 //! disagree about where one field ends (never JSON under a signature or MAC).
 
-use sha2_next::{Digest, Sha256};
+use sha2::{Digest, Sha256};
 
 /// Appends fields in the fixed layout.
 #[derive(Debug, Default)]
