@@ -16,6 +16,7 @@ mod ids;
 mod model;
 mod name;
 mod server;
+mod server_read;
 
 pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
 pub use client::{ClientMessage, ParseError, parse_client_message};

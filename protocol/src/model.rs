@@ -131,7 +131,7 @@ pub struct Participant {
     /// Published tracks.
     pub tracks: Vec<Track>,
     /// Latest key bundle, or null.
-    #[serde(default, deserialize_with = "crate::server::opt_raw_json")]
+    #[serde(default)]
     pub keys: Option<Box<RawValue>>,
 }
 

@@ -59,29 +59,9 @@ pub struct ErrorBody {
     pub rule: Option<String>,
 }
 
-/// Reads an embedded JSON value as raw JSON. `ServerMessage` is an
-/// internally tagged enum, which serde buffers before it picks the variant;
-/// `RawValue` cannot be read from that buffer, so the value is read as a
-/// `Value` and written back out (key order may change; the content does not).
-pub(crate) fn raw_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<RawValue>, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    RawValue::from_string(v.to_string()).map_err(serde::de::Error::custom)
-}
-
-/// [`raw_json`] for an optional value (`null` is `None`).
-pub(crate) fn opt_raw_json<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Box<RawValue>>, D::Error> {
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(v) => RawValue::from_string(v.to_string())
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
-}
-
-/// A message from the hub.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A message from the hub. Written with serde (`type` tag); read with
+/// [`ServerMessage::from_json`], which picks the variant first.
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Session established.
@@ -189,7 +169,6 @@ pub enum ServerMessage {
         /// Whose.
         from: ParticipantId,
         /// The opaque bundle.
-        #[serde(deserialize_with = "raw_json")]
         bundle: Box<RawValue>,
     },
     /// A relayed end-to-end encrypted message.
@@ -307,19 +286,20 @@ mod tests {
     #[test]
     fn messages_with_bundles_read_back() {
         let text = r#"{"type":"admitted","participants":[{"id":"dr","name":"Dr","role":"provider","perms":["admit"],"tracks":[],"keys":{"v":1,"ik":"x"}},{"id":"pt","name":"Pt","role":"patient","perms":[],"tracks":[],"keys":null}]}"#;
-        let m: ServerMessage = serde_json::from_str(text).unwrap();
+        let m = ServerMessage::from_json(text).unwrap();
         match m {
             ServerMessage::Admitted { participants } => {
                 assert_eq!(
                     participants[0].keys.as_ref().unwrap().get(),
-                    r#"{"ik":"x","v":1}"#
+                    r#"{"v":1,"ik":"x"}"#,
+                    "verbatim"
                 );
                 assert!(participants[1].keys.is_none());
             }
             other => panic!("{other:?}"),
         }
-        let m: ServerMessage =
-            serde_json::from_str(r#"{"type":"keys","from":"dr","bundle":{"v":1}}"#).unwrap();
+        let m =
+            ServerMessage::from_json(r#"{"type":"keys","from":"dr","bundle":{"v":1}}"#).unwrap();
         assert!(matches!(m, ServerMessage::Keys { .. }));
     }
 

@@ -157,7 +157,7 @@ async fn a_key_bundle_of_another_shape_is_refused_and_others_can_still_join() {
             other => panic!("{other:?}"),
         }
     };
-    let admitted: bedside_protocol::ServerMessage = serde_json::from_str(&raw).unwrap();
+    let admitted = bedside_protocol::ServerMessage::from_json(&raw).unwrap();
     let bedside_protocol::ServerMessage::Admitted { participants } = admitted else {
         panic!("not admitted");
     };

@@ -178,6 +178,44 @@ test("a patient and a provider hold a visit in the browser", async () => {
     { what: "the screen unpublished" },
   );
 
+  // Connection quality from getStats: on loopback, excellent or good.
+  for (const [p, peer] of [
+    [dr, PT.sub],
+    [pt, DR.sub],
+  ]) {
+    await until(
+      p,
+      (peer) =>
+        window.t.events.some(
+          (e) =>
+            e.type === "connectionQualityChanged" &&
+            e.participant === peer &&
+            ["excellent", "good"].includes(e.quality) &&
+            typeof e.rttMs === "number",
+        ),
+      peer,
+      { what: "a quality level from getStats" },
+    );
+  }
+
+  // Device switch: replaceTrack, no renegotiation: the provider sees no new
+  // announcement or track, and the frames keep coming at the new size.
+  const announced = await dr.eval(() => window.t.count("trackPublished"));
+  const subscribed = await dr.eval(() => window.t.count("trackSubscribed"));
+  await pt.eval(() => window.t.switchCamera());
+  await until(
+    dr,
+    () =>
+      [...window.t.videos.values()].some(
+        (v) => v.dataset.source === "camera" && v.videoWidth === 320,
+      ),
+    null,
+    { what: "the switched camera at 320 px" },
+  );
+  await framesRising(dr, PT.sub, "frames after the device switch");
+  assert.equal(await dr.eval(() => window.t.count("trackPublished")), announced);
+  assert.equal(await dr.eval(() => window.t.count("trackSubscribed")), subscribed);
+
   // Glare: both sides renegotiate at once (ICE restarts cross on the wire).
   await Promise.all([
     dr.eval(() => window.t.room.networkChanged()),

@@ -443,7 +443,7 @@ impl Session {
 
     /// A text frame from the hub.
     pub fn on_frame(&mut self, now_ms: u64, text: &str) {
-        let msg: ServerMessage = match serde_json::from_str(text) {
+        let msg = match ServerMessage::from_json(text) {
             Ok(m) => m,
             Err(_) => {
                 self.event(Event::Error(SdkError::Protocol));
