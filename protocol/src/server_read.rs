@@ -36,6 +36,11 @@ macro_rules! variant {
 impl ServerMessage {
     /// Parses one hub message (a text frame).
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        // Every hub message is an object; serde would also read the
+        // fields of a struct from an array (`["denied", …]`).
+        if !text.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("a hub message is a JSON object"));
+        }
         let tag: Tag<'_> = serde_json::from_str(text)?;
         Ok(match tag.kind.as_ref() {
             "welcome" => variant!(text, Welcome {
@@ -208,6 +213,7 @@ mod tests {
             r#"{"type":"e2e","from":"dr","seq":-1,"ts":1,"kind":"chat","to":[],"body":""}"#,
             r#"{"type":"track","action":"publish","from":"dr","source":"hologram","track_id":"t"}"#,
             r#"[1,2]"#,
+            r#"["denied","x"]"#,
             r#"{"type":"ended""#,
         ] {
             assert!(

@@ -358,7 +358,12 @@ pub async fn connect(options: JsValue, on_event: Function) -> Result<Handle, JsV
         ..cfg.session
     };
     if let Some(id) = field(&options, "identity") {
-        let mut bytes = js_sys::Uint8Array::new(&id).to_vec();
+        // Read the caller's array in place (no JS copy left behind; the
+        // package zeroes the original after connecting).
+        let id: js_sys::Uint8Array = id
+            .dyn_into()
+            .map_err(|_| bad("options.identity must be a Uint8Array"))?;
+        let mut bytes = id.to_vec();
         let secret: Result<[u8; 32], _> = bytes.as_slice().try_into();
         bytes.zeroize();
         let mut secret = secret.map_err(|_| bad("options.identity must be 32 bytes"))?;

@@ -69,6 +69,9 @@ test("a hub killed mid-visit is resumed by both browsers; a chat sent meanwhile 
     { what: "reconnecting" },
   );
   const during = await pt.eval(() => window.t.room.sendChat("sent while the hub was down"));
+  // A renegotiation while the hub is down (an ICE restart offer): held,
+  // and sent after the resume, not lost.
+  await pt.eval(() => window.t.room.networkChanged());
   const reconnects = (p) =>
     p.eval(() => window.t.count("connectionStateChanged", (e) => e.state === "connected"));
   const [drBefore, ptBefore] = [await reconnects(dr), await reconnects(pt)];
@@ -116,4 +119,11 @@ test("a hub killed mid-visit is resumed by both browsers; a chat sent meanwhile 
     assert.equal(await p.eval(() => window.t.room.state), "admitted");
   }
   await framesRising(dr, "pt-lee", "frames after the restart");
+  await framesRising(pt, "dr-kim", "frames after the restart");
+  for (const p of [dr, pt]) {
+    const errors = await p.eval(() =>
+      window.t.events.filter((e) => e.type === "error").map((e) => e.error),
+    );
+    assert.deepEqual(errors, [], `${p.name}: errors around the outage`);
+  }
 });

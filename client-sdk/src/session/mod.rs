@@ -279,6 +279,13 @@ impl Session {
         self.link == Link::Done
     }
 
+    /// Whether the hub link is up (welcomed): signaling and announcements
+    /// can go out now. Shells hold them while it is not, and send them
+    /// after the resume, in order.
+    pub fn is_connected(&self) -> bool {
+        self.link == Link::Open
+    }
+
     /// This participant's id, once welcomed.
     pub fn me(&self) -> Option<&ParticipantId> {
         self.me.as_ref()

@@ -24,6 +24,9 @@ pub const MAX_PENDING_ICE: usize = 64;
 pub const DISCONNECTED_GRACE_MS: u64 = 5_000;
 /// Delay before the n-th consecutive ICE restart: 0, then 1 s doubling to 30 s.
 pub const RESTART_MAX_DELAY_MS: u64 = 30_000;
+/// An offer unanswered this long (lost with a dropped hub link, or never
+/// answered by a peer whose answer failed) is rolled back and made again.
+pub const ANSWER_TIMEOUT_MS: u64 = 10_000;
 
 /// What the shell must do to its peer connection next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +147,9 @@ enum Step {
     SettingLocalAnswer,
     SettingRemoteAnswer,
     AddingCandidate,
+    /// Rolling back a negotiation that cannot complete (an answer-side
+    /// operation failed, or our offer went unanswered), to offer afresh.
+    Recovering,
 }
 
 /// Perfect negotiation with one peer. See the module doc.
@@ -173,6 +179,8 @@ pub struct Negotiator {
     disconnected_since: Option<u64>,
     /// The next ICE restart may start at (ms).
     restart_at: Option<u64>,
+    /// When our offer in `have-local-offer` was sent (ms).
+    offered_at: Option<u64>,
 }
 
 impl Negotiator {
@@ -195,6 +203,7 @@ impl Negotiator {
             restarts: 0,
             disconnected_since: None,
             restart_at: None,
+            offered_at: None,
         }
     }
 
@@ -256,6 +265,18 @@ impl Negotiator {
             self.disconnected_since = None;
             self.schedule_restart(now_ms);
         }
+        if self.step.is_none()
+            && self.signaling == Signaling::HaveLocalOffer
+            && self
+                .offered_at
+                .is_some_and(|t| now_ms >= t.saturating_add(ANSWER_TIMEOUT_MS))
+        {
+            self.offered_at = None;
+            self.out.push_back(Output::Error(
+                "the offer went unanswered: offering again".into(),
+            ));
+            self.start(Step::Recovering, Op::Rollback);
+        }
         self.advance(now_ms);
     }
 
@@ -264,10 +285,11 @@ impl Negotiator {
         let grace = self
             .disconnected_since
             .map(|t| t.saturating_add(DISCONNECTED_GRACE_MS));
-        match (grace, self.restart_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let answer = self
+            .offered_at
+            .filter(|_| self.signaling == Signaling::HaveLocalOffer)
+            .map(|t| t.saturating_add(ANSWER_TIMEOUT_MS));
+        [grace, self.restart_at, answer].into_iter().flatten().min()
     }
 
     /// The next operation to perform, if the previous one is done.
@@ -311,12 +333,14 @@ impl Negotiator {
             },
             Step::SettingLocalOffer => {
                 self.signaling = Signaling::HaveLocalOffer;
+                self.offered_at = Some(now_ms);
                 if let Some(sdp) = sdp {
                     self.out.push_back(Output::Signal(Signal::Offer(sdp)));
                 }
             }
             Step::RollingBack(offer) => {
                 self.signaling = Signaling::Stable;
+                self.offered_at = None;
                 // What we had offered still needs negotiating.
                 self.needed = true;
                 self.take_offer(offer);
@@ -345,8 +369,14 @@ impl Negotiator {
             }
             Step::SettingRemoteAnswer => {
                 self.signaling = Signaling::Stable;
+                self.offered_at = None;
                 self.have_remote = true;
                 self.flush_ice();
+            }
+            Step::Recovering => {
+                self.signaling = Signaling::Stable;
+                self.offered_at = None;
+                self.needed = true;
             }
             Step::AddingCandidate => {}
         }
@@ -361,6 +391,13 @@ impl Negotiator {
             // next change, ICE restart or remote offer tries again.
             Step::CreatingOffer | Step::SettingLocalOffer => {
                 self.out.push_back(Output::Error(error));
+            }
+            // Half a negotiation would stay stuck (signaling never stable
+            // again, an impolite side ignoring every later offer): roll it
+            // back and offer afresh.
+            Step::CreatingAnswer | Step::SettingLocalAnswer | Step::SettingRemoteAnswer => {
+                self.out.push_back(Output::Error(error));
+                self.start(Step::Recovering, Op::Rollback);
             }
             _ => self.out.push_back(Output::Error(error)),
         }

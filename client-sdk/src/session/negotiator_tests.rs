@@ -57,7 +57,7 @@ impl ModelPc {
                 self.local = Some(sdp.clone());
                 OpResult::Sdp(sdp)
             }
-            Op::Rollback if self.state == "have-local-offer" => {
+            Op::Rollback if self.state != "stable" => {
                 self.state = "stable";
                 OpResult::Done
             }
@@ -354,4 +354,61 @@ fn a_failed_create_offer_is_reported_and_tried_again_on_the_next_change() {
     assert_eq!(a.n.poll_op(), None);
     a.n.negotiation_needed(10);
     assert_eq!(a.n.poll_op(), Some(Op::CreateOffer { ice_restart: false }));
+}
+
+/// An offer lost on the way (the hub link dropped with it) would leave the
+/// offerer in have-local-offer for good; after ANSWER_TIMEOUT_MS it rolls
+/// back and offers again, and the peers agree.
+#[test]
+fn an_unanswered_offer_is_rolled_back_and_made_again() {
+    let (mut a, mut b) = (Side::new("a", false), Side::new("b", true));
+    a.n.negotiation_needed(0);
+    let lost = a.run(0);
+    assert!(matches!(lost[..], [Signal::Offer(_)]));
+    assert_eq!(a.n.next_deadline(), Some(ANSWER_TIMEOUT_MS));
+    a.n.tick(ANSWER_TIMEOUT_MS - 1);
+    assert!(a.run(ANSWER_TIMEOUT_MS - 1).is_empty(), "not yet");
+    a.n.tick(ANSWER_TIMEOUT_MS);
+    let again = a.run(ANSWER_TIMEOUT_MS);
+    assert!(matches!(again[..], [Signal::Offer(_)]), "{again:?}");
+    assert_eq!(a.pc.offers, 2);
+    assert_eq!(a.errors.len(), 1, "reported once: {:?}", a.errors);
+    a.errors.clear();
+    for s in again {
+        b.n.remote(ANSWER_TIMEOUT_MS, s);
+    }
+    settle(&mut a, &mut b, ANSWER_TIMEOUT_MS);
+    agreed(&a, &b);
+    assert_eq!(a.n.next_deadline(), None, "answered: no timeout left");
+}
+
+/// A failed createAnswer would leave the answerer in have-remote-offer (and
+/// an impolite answerer ignoring every later offer): it rolls back and
+/// negotiates afresh, and the peers agree.
+#[test]
+fn a_failed_answer_is_rolled_back_and_negotiation_recovers() {
+    for polite in [true, false] {
+        let (mut a, mut b) = (Side::new("a", !polite), Side::new("b", polite));
+        a.n.negotiation_needed(0);
+        for s in a.run(0) {
+            b.n.remote(0, s);
+        }
+        assert!(matches!(b.n.poll_op(), Some(Op::SetRemote { .. })));
+        b.pc.state = "have-remote-offer";
+        b.n.op_done(0, OpResult::Done);
+        assert_eq!(b.n.poll_op(), Some(Op::CreateAnswer));
+        b.n.op_done(0, OpResult::Failed("no codecs in common".into()));
+        assert_eq!(b.n.poll_op(), Some(Op::Rollback));
+        b.pc.state = "stable";
+        b.n.op_done(0, OpResult::Done);
+        // b now offers itself; a, still waiting, meets it as glare (or,
+        // polite, rolls back); either way they end agreed.
+        b.errors.clear();
+        settle(&mut a, &mut b, 0);
+        a.n.tick(ANSWER_TIMEOUT_MS);
+        settle(&mut a, &mut b, ANSWER_TIMEOUT_MS);
+        a.errors.clear();
+        b.errors.clear();
+        agreed(&a, &b);
+    }
 }

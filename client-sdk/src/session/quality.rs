@@ -13,7 +13,10 @@
 //! | good | < 300 ms | < 3 % | < 50 ms |
 //! | fair | < 500 ms | < 8 % | < 100 ms |
 //! | poor | anything worse, while packets arrive | | |
-//! | lost | no packet arrived in the interval, or the connection is down | | |
+//! | lost | the connection is down, or nothing arrived and no round trip was measured | | |
+//!
+//! A peer that sends no media (no camera, muted) still has a measured round
+//! trip: it is rated on that alone, not shown as lost.
 //!
 //! The worst of the three figures decides (a call with a 50 ms round trip
 //! and 10 % loss is poor). The round-trip limits are stricter than ITU-T
@@ -111,10 +114,10 @@ impl QualityMeter {
         } else {
             lost as f64 / total as f64
         };
-        let quality = if received == 0 {
-            Quality::Lost
-        } else {
-            classify(s.rtt_ms, loss, s.jitter_ms)
+        let quality = match (received, s.rtt_ms) {
+            (0, None) => Quality::Lost,
+            (0, rtt) => classify(rtt, 0.0, None),
+            _ => classify(s.rtt_ms, loss, s.jitter_ms),
         };
         self.change(Figures {
             quality,
@@ -197,8 +200,19 @@ mod tests {
         let f = m.sample(s(300, 50)).unwrap();
         assert_eq!(f.quality, Quality::Poor);
         assert!((f.loss - 1.0 / 3.0).abs() < 1e-9, "{}", f.loss);
-        // Nothing received: lost.
-        assert_eq!(m.sample(s(300, 50)).map(|f| f.quality), Some(Quality::Lost));
+        // Nothing received, but the path answers: rated on the round trip.
+        assert_eq!(
+            m.sample(s(300, 50)).map(|f| f.quality),
+            Some(Quality::Excellent)
+        );
+        // Nothing received and no round trip: lost.
+        let silent = Sample {
+            packets_received: 300,
+            packets_lost: 50,
+            rtt_ms: None,
+            jitter_ms: None,
+        };
+        assert_eq!(m.sample(silent).map(|f| f.quality), Some(Quality::Lost));
         assert_eq!(
             m.sample(s(400, 50)).map(|f| f.quality),
             Some(Quality::Excellent)

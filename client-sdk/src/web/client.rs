@@ -114,6 +114,9 @@ struct Driver {
     timer: Option<Timer>,
     token_source: Option<TokenSource>,
     media: Option<Media>,
+    /// Signals and announcements made while the hub link was down, sent
+    /// in order once it is up again.
+    held: VecDeque<MediaOut>,
     events: VecDeque<WebEvent>,
     shared: Weak<Shared>,
 }
@@ -231,6 +234,12 @@ impl Driver {
                 busy = true;
                 self.media_out(o);
             }
+            if self.session.is_connected() && !self.held.is_empty() {
+                busy = true;
+                for o in std::mem::take(&mut self.held) {
+                    self.media_out(o);
+                }
+            }
             if !busy {
                 break;
             }
@@ -307,6 +316,12 @@ impl Driver {
 
     fn media_out(&mut self, o: MediaOut) {
         let now = now_ms();
+        if !matches!(o, MediaOut::Event(_)) && !self.session.is_connected() {
+            if !self.session.is_ended() {
+                self.held.push_back(o);
+            }
+            return;
+        }
         let r = match o {
             MediaOut::Signal { to, signal } => self.session.signal(now, &to, signal),
             MediaOut::Publish { source, track_id } => {
@@ -389,6 +404,7 @@ impl Client {
                     timer: Some(Timer::new(move || post(&timer_weak, Input::Timer))),
                     token_source,
                     media: media.map(|(cert, fp)| Media::new(cert, fp, ice_servers, post_media)),
+                    held: VecDeque::new(),
                     events: VecDeque::new(),
                     shared: weak.clone(),
                 }),

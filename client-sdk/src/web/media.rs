@@ -16,7 +16,7 @@ use crate::session::sections::{self, Kind};
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
 use bedside_protocol::{IceServer, LeftReason, ParticipantId, TrackSource};
 use js_sys::{Array, Object, Reflect};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -103,6 +103,20 @@ struct Peer {
     _handlers: Handlers,
 }
 
+impl Drop for Peer {
+    /// A client dropped without `leave()` must not keep sending the camera.
+    fn drop(&mut self) {
+        self.detach();
+        self.pc.close();
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.track.set_onended(None);
+    }
+}
+
 impl Peer {
     fn detach(&self) {
         self.pc.set_onnegotiationneeded(None);
@@ -117,8 +131,9 @@ struct Local {
     source: TrackSource,
     track: MediaStreamTrack,
     stream: MediaStream,
-    /// The ids local descriptions carried for it (announced).
-    announced: BTreeSet<String>,
+    /// The ids local descriptions carried for it (announced), with the
+    /// peers whose descriptions carry each.
+    announced: BTreeMap<String, BTreeSet<ParticipantId>>,
     _on_ended: Closure<dyn FnMut(DomEvent)>,
 }
 
@@ -232,7 +247,7 @@ fn peer_state(s: RtcPeerConnectionState) -> (PeerState, &'static str) {
         RtcPeerConnectionState::Disconnected => (PeerState::Disconnected, "disconnected"),
         RtcPeerConnectionState::Failed => (PeerState::Failed, "failed"),
         RtcPeerConnectionState::Closed => (PeerState::Closed, "closed"),
-        _ => (PeerState::Connecting, "unknown"),
+        _ => (PeerState::Connecting, "new"),
     }
 }
 
@@ -286,6 +301,17 @@ impl Media {
         match e {
             Event::Admitted { participants } => {
                 let me = s.me().cloned();
+                // After a resume this is the whole roster again: whoever
+                // left meanwhile (no `left` reached us) is gone.
+                let gone: Vec<ParticipantId> = self
+                    .peers
+                    .keys()
+                    .filter(|id| !participants.iter().any(|p| &p.id == *id))
+                    .cloned()
+                    .collect();
+                for id in gone {
+                    self.close_peer(&id);
+                }
                 for p in participants {
                     if Some(&p.id) != me.as_ref() {
                         self.ensure_peer(&p.id, s);
@@ -393,6 +419,9 @@ impl Media {
             }
             PeerEvent::Stats(sample) => {
                 p.stats_busy = false;
+                // A sample that was in flight when the connection left
+                // `connected` says nothing about it now.
+                let sample = sample.filter(|_| p.state == PeerState::Connected);
                 if let Some(f) = sample.and_then(|x| p.quality.sample(x)) {
                     self.out.push(MediaOut::Event(WebEvent::Quality {
                         peer: id.clone(),
@@ -497,7 +526,7 @@ impl Media {
             source,
             track,
             stream,
-            announced: BTreeSet::new(),
+            announced: BTreeMap::new(),
             _on_ended: on_ended,
         });
         Ok(())
@@ -509,7 +538,7 @@ impl Media {
         let Some(i) = self.locals.iter().position(|l| same(&l.track, track)) else {
             return false;
         };
-        let local = self.locals.remove(i);
+        let mut local = self.locals.remove(i);
         local.track.set_onended(None);
         for p in self.peers.values_mut() {
             p.senders.retain(|(t, sender)| {
@@ -520,7 +549,7 @@ impl Media {
                 keep
             });
         }
-        for id in local.announced {
+        for id in std::mem::take(&mut local.announced).into_keys() {
             self.out.push(MediaOut::Unpublish(id));
         }
         true
@@ -533,6 +562,11 @@ impl Media {
         old: &MediaStreamTrack,
         new: MediaStreamTrack,
     ) -> Result<(), SdkError> {
+        if self.locals.iter().any(|l| same(&l.track, &new)) {
+            return Err(SdkError::Transport(
+                "that track is already published".into(),
+            ));
+        }
         let local = self
             .locals
             .iter_mut()
@@ -573,16 +607,22 @@ impl Media {
     /// that track everywhere and end it, so the browser's sharing
     /// indicator goes away.
     fn withdrawn(&mut self, track_id: &str) {
-        let Some(local) = self.locals.iter().find(|l| l.announced.contains(track_id)) else {
+        let Some(local) = self
+            .locals
+            .iter()
+            .find(|l| l.announced.contains_key(track_id))
+        else {
             return;
         };
         let track = handle(&local.track);
         let source = local.source;
+        let ids: BTreeSet<String> = local.announced.keys().cloned().collect();
         if self.unpublish(&track) {
-            // Its other ids (other peers' SDPs) are withdrawn by us too;
-            // the one the hub withdrew is already gone.
+            // The hub withdrew every id of this track itself (a revoke
+            // withdraws all screen tracks): unpublishing them again would
+            // only earn `not_found`.
             self.out
-                .retain(|o| !matches!(o, MediaOut::Unpublish(id) if id == track_id));
+                .retain(|o| !matches!(o, MediaOut::Unpublish(id) if ids.contains(id)));
             track.stop();
             self.event(WebEvent::LocalTrackStopped { track, source });
         }
@@ -697,6 +737,18 @@ impl Media {
             p.detach();
             p.pc.close();
         }
+        // Ids only this peer's descriptions carried are withdrawn, so the
+        // announcements do not pile up over a long visit.
+        for local in &mut self.locals {
+            local.announced.retain(|track_id, peers| {
+                peers.remove(id);
+                let keep = !peers.is_empty();
+                if !keep {
+                    self.out.push(MediaOut::Unpublish(track_id.clone()));
+                }
+                keep
+            });
+        }
         let theirs: Vec<String> = self
             .receiving
             .keys()
@@ -735,13 +787,15 @@ impl Media {
             let Some(sent) = t.sender().track() else {
                 continue;
             };
-            if let Some(local) = self.locals.iter_mut().find(|l| same(&l.track, &sent))
-                && local.announced.insert(track_id.clone())
-            {
-                self.out.push(MediaOut::Publish {
-                    source: local.source,
-                    track_id: track_id.clone(),
-                });
+            if let Some(local) = self.locals.iter_mut().find(|l| same(&l.track, &sent)) {
+                let peers = local.announced.entry(track_id.clone()).or_default();
+                if peers.is_empty() {
+                    self.out.push(MediaOut::Publish {
+                        source: local.source,
+                        track_id: track_id.clone(),
+                    });
+                }
+                peers.insert(id.clone());
             }
         }
     }

@@ -40,7 +40,7 @@ pub(crate) fn js_text(e: &JsValue) -> String {
         return truncate(&format!("{name}: {first}"), 160);
     }
     e.as_string()
-        .map(|s| truncate(&s, 160))
+        .map(|s| truncate(s.lines().next().unwrap_or(""), 160))
         .unwrap_or_else(|| "unknown JavaScript error".into())
 }
 
