@@ -157,6 +157,31 @@ mod tests {
         assert!(by_mid(&s, "9").is_none());
     }
 
+    /// Real browser SDPs from the hub's captured corpus.
+    #[test]
+    fn reads_captured_chromium_and_firefox_sdps() {
+        let firefox = sections(include_str!(
+            "../../../server/tests/data/sdp/firefox-camera-mic-offer.sdp"
+        ));
+        assert_eq!(firefox.len(), 3);
+        assert_eq!(firefox[0].kind, Kind::Audio);
+        assert!(firefox[0].direction.sends());
+        assert_eq!(
+            firefox[0].track_id.as_deref(),
+            Some("81730793-e60e-4e70-aa21-2752d3db5b85"),
+            "Firefox's braces removed"
+        );
+        assert_eq!(by_mid(&firefox, "1").map(|x| x.kind), Some(Kind::Video));
+        let chromium = sections(include_str!(
+            "../../../server/tests/data/sdp/chromium-camera-mic-answer.sdp"
+        ));
+        assert_eq!(
+            by_mid(&chromium, "1").and_then(|x| x.track_id.as_deref()),
+            Some("90e53aef-b4ad-4907-b207-17b20f18531a")
+        );
+        assert!(chromium.iter().take(2).all(|x| x.direction.sends()));
+    }
+
     #[test]
     fn session_level_attributes_are_not_a_section() {
         let s = sections("v=0\na=msid-semantic: WMS s\na=sendonly\n");
