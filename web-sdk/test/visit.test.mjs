@@ -178,6 +178,41 @@ test("a patient and a provider hold a visit in the browser", async () => {
     { what: "the screen unpublished" },
   );
 
+  // Shared again and again: each share reuses the transceiver the last one
+  // left (no m-section piles up; the hub refuses more than 16 per SDP).
+  await dr.eval((sub) => window.t.room.grant(sub, "screen_share"), PT.sub);
+  await until(pt, () => window.t.room.localParticipant.perms.includes("screen_share"), null, {
+    what: "the second grant",
+  });
+  for (let round = 1; round <= 15; round++) {
+    const before = await dr.eval(() =>
+      window.t.count("trackSubscribed", (e) => e.source === "screen"),
+    );
+    await pt.eval(() => window.t.publishScreen());
+    await until(
+      dr,
+      (n) => window.t.count("trackSubscribed", (e) => e.source === "screen") > n,
+      before,
+      { what: `the screen, share ${round}` },
+    );
+    const gone = await dr.eval(() => window.t.count("trackUnsubscribed"));
+    await pt.eval(async () => {
+      await window.t.room.unpublishTrack(window.t.local.screen);
+      window.t.local.screen.stop();
+    });
+    await until(dr, (n) => window.t.count("trackUnsubscribed") > n, gone, {
+      what: `the screen withdrawn, share ${round}`,
+    });
+  }
+  for (const p of [dr, pt]) {
+    const refused = await p.eval(() =>
+      window.t.events
+        .filter((e) => e.type === "error")
+        .map((e) => `${e.error.code}: ${e.error.message}`),
+    );
+    assert.deepEqual(refused, [], `${p.name}: errors while sharing again`);
+  }
+
   // Connection quality from getStats: on loopback, excellent or good.
   for (const [p, peer] of [
     [dr, PT.sub],

@@ -24,8 +24,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     Event as DomEvent, MediaStream, MediaStreamTrack, RtcCertificate, RtcConfiguration,
     RtcIceCandidateInit, RtcIceServer, RtcOfferOptions, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver, RtcSdpType,
-    RtcSessionDescriptionInit, RtcStatsReport,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcStatsReport,
 };
 
 /// What a peer connection (or a promise about it) reports.
@@ -144,6 +144,11 @@ pub(crate) struct Media {
     post: Post,
     peers: HashMap<ParticipantId, Peer>,
     locals: Vec<Local>,
+    /// Ids of tracks no longer sent whose withdrawal waits until no
+    /// peer's local description carries them (an SDP made just before the
+    /// track was removed still does: withdrawing first would get it
+    /// refused), with the source announced and the peers still carrying them.
+    retired: BTreeMap<String, (TrackSource, BTreeSet<ParticipantId>)>,
     /// Remote tracks handed to the app, by sender and announced id.
     receiving: HashMap<(ParticipantId, String), TrackSource>,
     out: Vec<MediaOut>,
@@ -272,6 +277,7 @@ impl Media {
             post,
             peers: HashMap::new(),
             locals: Vec::new(),
+            retired: BTreeMap::new(),
             receiving: HashMap::new(),
             out: Vec::new(),
             next_generation: 0,
@@ -519,7 +525,7 @@ impl Media {
         });
         track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
         for p in self.peers.values_mut() {
-            let sender = p.pc.add_track_0(&track, &stream);
+            let sender = send_on(&p.pc, &track, &stream);
             p.senders.push((handle(&track), sender));
         }
         self.locals.push(Local {
@@ -549,7 +555,19 @@ impl Media {
                 keep
             });
         }
-        for id in std::mem::take(&mut local.announced).into_keys() {
+        let source = local.source;
+        for (id, peers) in std::mem::take(&mut local.announced) {
+            self.retired.insert(id, (source, peers));
+        }
+        // Withdrawn now where no connection is left to renegotiate.
+        let gone: Vec<String> = self
+            .retired
+            .iter()
+            .filter(|(_, (_, peers))| peers.iter().all(|p| !self.peers.contains_key(p)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.retired.remove(&id);
             self.out.push(MediaOut::Unpublish(id));
         }
         true
@@ -621,6 +639,7 @@ impl Media {
             // The hub withdrew every id of this track itself (a revoke
             // withdraws all screen tracks): unpublishing them again would
             // only earn `not_found`.
+            self.retired.retain(|id, _| !ids.contains(id));
             self.out
                 .retain(|o| !matches!(o, MediaOut::Unpublish(id) if ids.contains(id)));
             track.stop();
@@ -705,7 +724,7 @@ impl Media {
         pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
         let mut senders = Vec::new();
         for l in &self.locals {
-            senders.push((handle(&l.track), pc.add_track_0(&l.track, &l.stream)));
+            senders.push((handle(&l.track), send_on(&pc, &l.track, &l.stream)));
         }
         self.peers.insert(
             id.clone(),
@@ -739,6 +758,14 @@ impl Media {
         }
         // Ids only this peer's descriptions carried are withdrawn, so the
         // announcements do not pile up over a long visit.
+        self.retired.retain(|track_id, (_, peers)| {
+            peers.remove(id);
+            let keep = !peers.is_empty();
+            if !keep {
+                self.out.push(MediaOut::Unpublish(track_id.clone()));
+            }
+            keep
+        });
         for local in &mut self.locals {
             local.announced.retain(|track_id, peers| {
                 peers.remove(id);
@@ -775,6 +802,7 @@ impl Media {
             return;
         };
         let secs = sections::sections(sdp);
+        let mut sent: BTreeSet<String> = BTreeSet::new();
         for t in p.pc.get_transceivers().iter() {
             let t: RtcRtpTransceiver = t.unchecked_into();
             let Some(mid) = t.mid() else { continue };
@@ -784,20 +812,48 @@ impl Media {
             let (Some(track_id), true) = (&sec.track_id, sec.direction.sends()) else {
                 continue;
             };
-            let Some(sent) = t.sender().track() else {
+            sent.insert(track_id.clone());
+            // Matched by sender, not by `sender.track`: a reused sender's
+            // `replaceTrack` may not have settled when the offer is made.
+            let sender = t.sender();
+            let Some((track, _)) = p.senders.iter().find(|(_, s)| same(s, &sender)) else {
+                continue; // a retired track this SDP still carries
+            };
+            let Some(local) = self.locals.iter_mut().find(|l| same(&l.track, track)) else {
                 continue;
             };
-            if let Some(local) = self.locals.iter_mut().find(|l| same(&l.track, &sent)) {
-                let peers = local.announced.entry(track_id.clone()).or_default();
-                if peers.is_empty() {
-                    self.out.push(MediaOut::Publish {
+            let peers = local.announced.entry(track_id.clone()).or_default();
+            if peers.is_empty() {
+                match self.retired.remove(track_id) {
+                    // The same id sent again (a reused sender): still
+                    // announced; a new source needs a new announcement.
+                    Some((source, _)) if source == local.source => {}
+                    Some(_) => {
+                        self.out.push(MediaOut::Unpublish(track_id.clone()));
+                        self.out.push(MediaOut::Publish {
+                            source: local.source,
+                            track_id: track_id.clone(),
+                        });
+                    }
+                    None => self.out.push(MediaOut::Publish {
                         source: local.source,
                         track_id: track_id.clone(),
-                    });
+                    }),
                 }
-                peers.insert(id.clone());
             }
+            peers.insert(id.clone());
         }
+        // Retired ids this peer's description no longer carries.
+        self.retired.retain(|track_id, (_, peers)| {
+            if !sent.contains(track_id) {
+                peers.remove(id);
+            }
+            let keep = !peers.is_empty();
+            if !keep {
+                self.out.push(MediaOut::Unpublish(track_id.clone()));
+            }
+            keep
+        });
     }
 
     /// Matches the tracks `peer` sends (per the remote description) to its
@@ -928,6 +984,42 @@ impl Media {
             });
         });
     }
+}
+
+/// Starts sending `track` on `pc`. A transceiver of the same kind whose
+/// track was removed is reused (its sender gets the track, its direction
+/// sends again), so publishing after unpublishing (a screen shared, revoked
+/// and shared again) adds no m-section: `addTrack` never reuses one that
+/// has sent, and the hub allows 16 per SDP.
+fn send_on(pc: &RtcPeerConnection, track: &MediaStreamTrack, stream: &MediaStream) -> RtcRtpSender {
+    let kind = track.kind();
+    for t in pc.get_transceivers().iter() {
+        let t: RtcRtpTransceiver = t.unchecked_into();
+        let sender = t.sender();
+        if t.stopped() || t.mid().is_none() || sender.track().is_some() {
+            continue;
+        }
+        if t.receiver().track().kind() != kind {
+            continue;
+        }
+        let direction = match t.direction() {
+            RtcRtpTransceiverDirection::Recvonly => RtcRtpTransceiverDirection::Sendrecv,
+            RtcRtpTransceiverDirection::Inactive => RtcRtpTransceiverDirection::Sendonly,
+            _ => continue,
+        };
+        // `setStreams` is not in web-sys: the msid's stream.
+        if let Ok(f) = Reflect::get(&sender, &"setStreams".into())
+            && let Ok(f) = f.dyn_into::<js_sys::Function>()
+        {
+            let _ = f.call1(&sender, stream);
+        }
+        // A sender without a track takes one at once (no negotiation);
+        // the direction change asks for the renegotiation.
+        let _ = sender.replace_track(Some(track));
+        t.set_direction(direction);
+        return sender;
+    }
+    pc.add_track_0(track, stream)
 }
 
 fn normalize(id: &str) -> &str {
