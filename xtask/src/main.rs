@@ -263,7 +263,10 @@ fn test() -> Result<()> {
     // The JS package in Debian's Chromium against the real hub binary.
     // The JS package's own checks: prettier and tsc over the declarations.
     run(Command::new("npm").args(["run", "--silent", "--prefix", "web-sdk", "check"]))?;
-    // (`cargo test` above built target/debug/bedside for the server's tests.)
+    // (`cargo test` above built target/debug/bedside for the server's
+    // tests; the cross-stack test runs the SDK's `visit` example, which
+    // `cargo test` compiles but does not place in target/debug/examples.)
+    run(cargo().args(["build", "-p", "bedside-sdk", "--example", "visit"]))?;
     web()?;
     let mut browser_tests: Vec<PathBuf> = std::fs::read_dir(root().join("web-sdk/test"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
