@@ -12,7 +12,14 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startHub, token, browser, until, webRoot, tempDir } from "../test/harness.mjs";
+import {
+  startHub,
+  joinWithCamera,
+  lobbyShows,
+  browser,
+  webRoot,
+  tempDir,
+} from "../test/harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const visits = Number(process.argv[2] ?? 20);
@@ -39,28 +46,9 @@ for (let i = 0; i < visits; i++) {
     pt.page.waitForFunction(() => window.ready),
   ]);
   const visit = `v-bench-${i}`;
-  const drToken = await token(hub, {
-    visit,
-    sub: "dr-b",
-    name: "Dr B",
-    role: "provider",
-  });
-  const ptToken = await token(hub, {
-    visit,
-    sub: `pt-${i}`,
-    name: "P",
-    role: "patient",
-  });
-  await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]);
-  await dr.eval(() => window.t.publishCamera());
-  await pt.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, ptToken]);
-  await pt.eval(() => window.t.publishCamera());
-  await until(
-    dr,
-    () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0),
-    null,
-    { what: "lobby" },
-  );
+  await joinWithCamera(dr, hub, { visit, sub: "dr-b", name: "Dr B", role: "provider" });
+  await joinWithCamera(pt, hub, { visit, sub: `pt-${i}`, name: "P", role: "patient" });
+  await lobbyShows(dr, `pt-${i}`);
   // The patient's page stamps its first decoded frame from the provider.
   await pt.eval(() => {
     window.firstFrame = new Promise((res) => {

@@ -8,7 +8,15 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startHub, token, browser, until, webRoot, tempDir } from "./harness.mjs";
+import {
+  startHub,
+  joinWithCamera,
+  lobbyShows,
+  browser,
+  until,
+  webRoot,
+  tempDir,
+} from "./harness.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const NATIVE = process.env.BEDSIDE_VISIT_EXAMPLE ?? join(root, "target/debug/examples/visit");
@@ -45,14 +53,13 @@ after(async () => {
 });
 
 test("a browser provider and a native patient hold a visit", async () => {
-  const drToken = await token(hub, {
+  const { state } = await joinWithCamera(dr, hub, {
     visit: VISIT,
     sub: "dr-web",
     name: "Dr. Web",
     role: "provider",
   });
-  assert.equal(await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]), "admitted");
-  await dr.eval(() => window.t.publishCamera());
+  assert.equal(state, "admitted");
 
   native = spawn(
     NATIVE,
@@ -77,15 +84,7 @@ test("a browser provider and a native patient hold a visit", async () => {
     for (const w of waiters.splice(0)) w.re.test(l) ? w.done(l) : waiters.push(w);
   });
   await nativeLine(/waiting room/, "the waiting room");
-  await until(
-    dr,
-    () =>
-      window.t.events.some(
-        (e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === "pt-native"),
-      ),
-    null,
-    { what: "the native patient in the lobby" },
-  );
+  await lobbyShows(dr, "pt-native");
   await dr.eval(() => window.t.room.admit("pt-native"));
   await nativeLine(/\* admitted/, "admission");
 

@@ -126,6 +126,30 @@ export async function browser(name, hub) {
   };
 }
 
+/**
+ * Mints a dev token for `claims`, joins in `p`'s page and publishes its
+ * fake camera and microphone; resolves with {state, token}.
+ */
+export async function joinWithCamera(p, hub, claims) {
+  const tk = await token(hub, claims);
+  const state = await p.eval(([u, t]) => window.t.join(u, t), [hub.ws, tk]);
+  await p.eval(() => window.t.publishCamera());
+  return { state, token: tk };
+}
+
+/** The provider's page lists someone in the lobby (`sub`, or anyone). */
+export function lobbyShows(p, sub = null) {
+  return until(
+    p,
+    (sub) =>
+      window.t.events.some(
+        (e) => e.type === "lobbyChanged" && e.waiting.some((w) => sub === null || w.id === sub),
+      ),
+    sub,
+    { what: `${sub ?? "someone"} in the lobby` },
+  );
+}
+
 /** Polls `fn` in the page until it returns a truthy value. */
 export async function until(p, fn, arg, { timeout = 30000, what = "condition" } = {}) {
   try {

@@ -4,7 +4,16 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startHub, token, browser, until, framesRising, webRoot, tempDir } from "./harness.mjs";
+import {
+  startHub,
+  joinWithCamera,
+  lobbyShows,
+  browser,
+  until,
+  framesRising,
+  webRoot,
+  tempDir,
+} from "./harness.mjs";
 
 const VISIT = "v-browser-resume";
 let hub;
@@ -24,28 +33,9 @@ after(async () => {
 });
 
 test("a hub killed mid-visit is resumed by both browsers; a chat sent meanwhile arrives once", async () => {
-  const drToken = await token(hub, {
-    visit: VISIT,
-    sub: "dr-kim",
-    name: "Dr. Kim",
-    role: "provider",
-  });
-  const ptToken = await token(hub, {
-    visit: VISIT,
-    sub: "pt-lee",
-    name: "Lee",
-    role: "patient",
-  });
-  await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]);
-  await dr.eval(() => window.t.publishCamera());
-  await pt.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, ptToken]);
-  await pt.eval(() => window.t.publishCamera());
-  await until(
-    dr,
-    () => window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.length > 0),
-    null,
-    { what: "the lobby" },
-  );
+  await joinWithCamera(dr, hub, { visit: VISIT, sub: "dr-kim", name: "Dr. Kim", role: "provider" });
+  await joinWithCamera(pt, hub, { visit: VISIT, sub: "pt-lee", name: "Lee", role: "patient" });
+  await lobbyShows(dr, "pt-lee");
   await dr.eval(() => window.t.room.admit("pt-lee"));
   await framesRising(dr, "pt-lee");
   await framesRising(pt, "dr-kim");

@@ -8,7 +8,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   startHub,
-  token,
+  joinWithCamera,
+  lobbyShows,
   browser,
   until,
   framesRising,
@@ -38,23 +39,14 @@ after(async () => {
 });
 
 test("a patient and a provider hold a visit in the browser", async () => {
-  const drToken = await token(hub, { visit: VISIT, ...DR });
-  const ptToken = await token(hub, { visit: VISIT, ...PT });
-  tokens.push(drToken, ptToken);
-
-  assert.equal(await dr.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, drToken]), "admitted");
-  await dr.eval(() => window.t.publishCamera());
-  assert.equal(await pt.eval(([u, tk]) => window.t.join(u, tk), [hub.ws, ptToken]), "waiting");
-  await pt.eval(() => window.t.publishCamera());
+  const drJoin = await joinWithCamera(dr, hub, { visit: VISIT, ...DR });
+  assert.equal(drJoin.state, "admitted");
+  const ptJoin = await joinWithCamera(pt, hub, { visit: VISIT, ...PT });
+  assert.equal(ptJoin.state, "waiting");
+  tokens.push(drJoin.token, ptJoin.token);
 
   // The provider sees the patient in the lobby and admits them.
-  await until(
-    dr,
-    (sub) =>
-      window.t.events.some((e) => e.type === "lobbyChanged" && e.waiting.some((w) => w.id === sub)),
-    PT.sub,
-    { what: "the patient in the lobby" },
-  );
+  await lobbyShows(dr, PT.sub);
   await dr.eval((sub) => window.t.room.admit(sub), PT.sub);
   await until(pt, () => window.t.room.state === "admitted", null, {
     what: "admission",

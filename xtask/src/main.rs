@@ -213,15 +213,15 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // The SDK's platform-free core (session, negotiator, e2ee) for the
-    // browser: no OS randomness, clock or native dependency may creep in.
+    // The SDK's platform-free core (session, negotiator, e2ee) alone: with
+    // no platform module, no OS randomness (rand_core without getrandom)
+    // or native dependency is there to creep in.
     run(cargo().args([
         "clippy",
         "-p",
         "bedside-sdk",
         "--no-default-features",
-        "--target",
-        WASM_TARGET,
+        "--lib",
         "--",
         "-D",
         "warnings",
@@ -260,7 +260,6 @@ fn test() -> Result<()> {
             "--test",
             "vectors",
         ]))?;
-    // The JS package in Debian's Chromium against the real hub binary.
     // The JS package's own checks: prettier and tsc over the declarations.
     run(Command::new("npm").args(["run", "--silent", "--prefix", "web-sdk", "check"]))?;
     // (`cargo test` above built target/debug/bedside for the server's
@@ -268,6 +267,7 @@ fn test() -> Result<()> {
     // `cargo test` compiles but does not place in target/debug/examples.)
     run(cargo().args(["build", "-p", "bedside-sdk", "--example", "visit"]))?;
     web()?;
+    // The JS package in Debian's Chromium against the real hub binary.
     let mut browser_tests: Vec<PathBuf> = std::fs::read_dir(root().join("web-sdk/test"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))

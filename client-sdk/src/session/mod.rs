@@ -312,7 +312,10 @@ impl Session {
         self.participants.get(from).and_then(|p| {
             p.tracks
                 .iter()
-                .find(|t| normalize_track(t.track_id.as_str()) == normalize_track(track_id))
+                .find(|t| {
+                    sections::normalize_track_id(t.track_id.as_str())
+                        == sections::normalize_track_id(track_id)
+                })
                 .map(|t| t.source)
         })
     }
@@ -1164,10 +1167,6 @@ impl Session {
 
 fn pid(s: &str) -> Result<ParticipantId, SdkError> {
     ParticipantId::new(s).map_err(|e| SdkError::InvalidId(e.to_string()))
-}
-
-fn normalize_track(id: &str) -> &str {
-    id.trim_start_matches('{').trim_end_matches('}')
 }
 
 #[cfg(test)]

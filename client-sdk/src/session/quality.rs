@@ -103,7 +103,7 @@ impl QualityMeter {
         let (received, lost) = match self.last {
             Some(prev) => (
                 s.packets_received.saturating_sub(prev.packets_received),
-                (s.packets_lost - prev.packets_lost).max(0) as u64,
+                s.packets_lost.saturating_sub(prev.packets_lost).max(0) as u64,
             ),
             None => (s.packets_received, s.packets_lost.max(0) as u64),
         };

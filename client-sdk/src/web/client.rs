@@ -208,7 +208,7 @@ impl Driver {
                 }
                 self.session.on_timeout(now);
                 if let Some(m) = self.media.as_mut() {
-                    m.tick(&self.session);
+                    m.tick();
                 }
             }
             Input::Media(i) => {
@@ -479,22 +479,11 @@ impl Client {
         self.run(|d| d.media()?.replace(old, new))?
     }
 
-    /// The sources this device currently sends.
-    pub fn published_sources(&self) -> Result<Vec<TrackSource>, SdkError> {
-        self.run(|d| {
-            d.media
-                .as_ref()
-                .map(|m| m.local_sources().collect())
-                .unwrap_or_default()
-        })
-    }
-
     /// The network changed: restart ICE on every connection.
     pub fn network_changed(&self) -> Result<(), SdkError> {
         self.run(|d| {
-            let session = &d.session;
             if let Some(m) = d.media.as_mut() {
-                m.restart_ice(session);
+                m.restart_ice();
             }
         })
     }

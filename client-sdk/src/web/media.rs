@@ -9,7 +9,7 @@
 //! quality from `getStats`.
 
 use super::client::WebEvent;
-use super::{js_text, now_ms, transport};
+use super::{js_error, now_ms, transport};
 use crate::session::negotiator::{self, Negotiator, Op, OpResult, PeerState, SdpKind};
 use crate::session::quality::{QualityMeter, SAMPLE_INTERVAL_MS, Sample};
 use crate::session::sections::{self, Kind};
@@ -170,11 +170,11 @@ pub(crate) async fn certificate() -> Result<(RtcCertificate, String), SdkError> 
     let algorithm = Object::new();
     set(&algorithm, "name", &"ECDSA".into());
     set(&algorithm, "namedCurve", &"P-256".into());
-    let promise =
-        RtcPeerConnection::generate_certificate_with_object(&algorithm).map_err(transport)?;
+    let promise = RtcPeerConnection::generate_certificate_with_object(&algorithm)
+        .map_err(transport("generateCertificate"))?;
     let cert: RtcCertificate = JsFuture::from(promise)
         .await
-        .map_err(transport)?
+        .map_err(transport("generateCertificate"))?
         .unchecked_into();
     let fp = match fingerprint_of(&cert) {
         Some(fp) => fp,
@@ -202,11 +202,12 @@ fn fingerprint_of(cert: &RtcCertificate) -> Option<String> {
 async fn fingerprint_from_offer(cert: &RtcCertificate) -> Result<String, SdkError> {
     let config = RtcConfiguration::new();
     config.set_certificates(&Array::of1(cert));
-    let pc = RtcPeerConnection::new_with_configuration(&config).map_err(transport)?;
+    let pc = RtcPeerConnection::new_with_configuration(&config)
+        .map_err(transport("RTCPeerConnection"))?;
     let _dc = pc.create_data_channel("fingerprint");
     let offer = JsFuture::from(pc.create_offer()).await;
     pc.close();
-    let offer = offer.map_err(transport)?;
+    let offer = offer.map_err(transport("createOffer"))?;
     let sdp = get(&offer, "sdp")
         .and_then(|s| s.as_string())
         .unwrap_or_default();
@@ -345,7 +346,7 @@ impl Media {
                 }
                 if let Some(p) = self.peers.get_mut(from) {
                     p.neg.remote(now_ms(), signal.clone());
-                    self.drive(from, s);
+                    self.drive(from);
                 }
             }
             Event::Ended(_) => self.close_all(),
@@ -436,7 +437,7 @@ impl Media {
                 }
             }
         }
-        self.drive(id, s);
+        self.drive(id);
     }
 
     /// When a negotiator or a statistics sample is next due.
@@ -449,7 +450,7 @@ impl Media {
     }
 
     /// Time passed: ticks every negotiator, samples due statistics.
-    pub(crate) fn tick(&mut self, s: &Session) {
+    pub(crate) fn tick(&mut self) {
         let now = now_ms();
         let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
         for id in ids {
@@ -476,29 +477,24 @@ impl Media {
                     });
                 });
             }
-            self.drive(&id, s);
+            self.drive(&id);
         }
     }
 
     /// The network changed: restart ICE everywhere.
-    pub(crate) fn restart_ice(&mut self, s: &Session) {
+    pub(crate) fn restart_ice(&mut self) {
         let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
         for id in ids {
             if let Some(p) = self.peers.get_mut(&id) {
                 p.neg.restart_ice(now_ms());
             }
-            self.drive(&id, s);
+            self.drive(&id);
         }
     }
 
     /// `getStats()` of the connection to `peer`.
     pub(crate) fn stats(&self, peer: &ParticipantId) -> Option<js_sys::Promise> {
         self.peers.get(peer).map(|p| p.pc.get_stats())
-    }
-
-    /// The sources of the tracks this device sends.
-    pub(crate) fn local_sources(&self) -> impl Iterator<Item = TrackSource> + '_ {
-        self.locals.iter().map(|l| l.source)
     }
 
     /// Starts sending `track` as `source` to every peer (and to those who
@@ -517,7 +513,8 @@ impl Media {
         if self.locals.iter().any(|l| same(&l.track, &track)) {
             return Ok(());
         }
-        let stream = MediaStream::new_with_tracks(&Array::of1(&track)).map_err(transport)?;
+        let stream =
+            MediaStream::new_with_tracks(&Array::of1(&track)).map_err(transport("MediaStream"))?;
         let post = Rc::clone(&self.post);
         let ended = handle(&track);
         let on_ended = Closure::<dyn FnMut(DomEvent)>::new(move |_| {
@@ -612,7 +609,7 @@ impl Media {
                     let post = Rc::clone(&self.post);
                     wasm_bindgen_futures::spawn_local(async move {
                         if let Err(e) = JsFuture::from(promise).await {
-                            post(MediaInput::ReplaceFailed(js_text(&e)));
+                            post(MediaInput::ReplaceFailed(js_error("replaceTrack", &e)));
                         }
                     });
                 }
@@ -674,7 +671,8 @@ impl Media {
             servers.push(&ice);
         }
         config.set_ice_servers(&servers);
-        let pc = RtcPeerConnection::new_with_configuration(&config).map_err(transport)?;
+        let pc = RtcPeerConnection::new_with_configuration(&config)
+            .map_err(transport("RTCPeerConnection"))?;
         self.next_generation += 1;
         let generation = self.next_generation;
         let post_for = |make: fn(&DomEvent) -> Option<PeerEvent>| {
@@ -927,7 +925,10 @@ impl Media {
     }
 
     fn stop_remote(&mut self, peer: &ParticipantId, track_id: &str) {
-        let key = (peer.clone(), normalize(track_id).to_owned());
+        let key = (
+            peer.clone(),
+            sections::normalize_track_id(track_id).to_owned(),
+        );
         if self.receiving.remove(&key).is_some() {
             self.event(WebEvent::Event(Event::Media(
                 MediaEvent::RemoteTrackStopped {
@@ -941,7 +942,7 @@ impl Media {
     /// Performs what the peer's negotiator asks, one operation at a time:
     /// signals go out at once; the next operation starts when the previous
     /// one's promise settled (it comes back as [`PeerEvent::OpDone`]).
-    fn drive(&mut self, id: &ParticipantId, _s: &Session) {
+    fn drive(&mut self, id: &ParticipantId) {
         let Some(p) = self.peers.get_mut(id) else {
             return;
         };
@@ -973,9 +974,16 @@ impl Media {
         let generation = p.generation;
         let peer = id.clone();
         wasm_bindgen_futures::spawn_local(async move {
+            let what = match &op {
+                Op::CreateOffer { .. } => "createOffer",
+                Op::CreateAnswer => "createAnswer",
+                Op::SetLocal { .. } | Op::Rollback => "setLocalDescription",
+                Op::SetRemote { .. } => "setRemoteDescription",
+                Op::AddCandidate { .. } => "addIceCandidate",
+            };
             let result = match perform(&pc, op).await {
                 Ok(r) => r,
-                Err(e) => OpResult::Failed(js_text(&e)),
+                Err(e) => OpResult::Failed(js_error(what, &e)),
             };
             post(MediaInput::Peer {
                 peer,
@@ -1020,10 +1028,6 @@ fn send_on(pc: &RtcPeerConnection, track: &MediaStreamTrack, stream: &MediaStrea
         return sender;
     }
     pc.add_track_0(track, stream)
-}
-
-fn normalize(id: &str) -> &str {
-    id.trim_start_matches('{').trim_end_matches('}')
 }
 
 fn description(kind: SdpKind, sdp: &str) -> RtcSessionDescriptionInit {

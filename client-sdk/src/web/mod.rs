@@ -21,7 +21,7 @@ mod ws;
 pub use client::{Client, ClientConfig, TokenSource, WebEvent};
 
 use crate::session::SdkError;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// Unix time in milliseconds (the session core's clock): `Date.now()`.
 /// (`SystemTime::now` panics on wasm32-unknown-unknown.)
@@ -29,29 +29,20 @@ pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now().max(0.0) as u64
 }
 
-/// A JS exception as a short, SDP-free text: its `name: message`.
-pub(crate) fn js_text(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        let name = String::from(err.name());
-        let message = String::from(err.message());
-        // Browsers quote the offending SDP line in some messages: keep the
-        // first line only, and never more than 160 characters.
-        let first = message.lines().next().unwrap_or("");
-        return truncate(&format!("{name}: {first}"), 160);
-    }
-    e.as_string()
-        .map(|s| truncate(s.lines().next().unwrap_or(""), 160))
-        .unwrap_or_else(|| "unknown JavaScript error".into())
+/// What a JS exception may say to the app: what failed and the
+/// exception's `name` (`OperationError`, `InvalidStateError` …), nothing
+/// more. Browsers quote SDP lines and URLs in their messages; those must
+/// not reach events or logs.
+pub(crate) fn js_error(what: &str, e: &JsValue) -> String {
+    let name = js_sys::Reflect::get(e, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .filter(|n| !n.is_empty() && n.len() <= 40 && n.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "Error".into());
+    format!("{what} failed: {name}")
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
-}
-
-/// A JS exception as an SDK error.
-pub(crate) fn transport(e: JsValue) -> SdkError {
-    SdkError::Transport(js_text(&e))
+/// Maps a JS exception from `what` to an SDK error.
+pub(crate) fn transport(what: &'static str) -> impl Fn(JsValue) -> SdkError {
+    move |e| SdkError::Transport(js_error(what, &e))
 }

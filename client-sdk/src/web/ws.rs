@@ -31,7 +31,7 @@ impl Socket {
         url: &str,
         on_event: impl Fn(SocketEvent) + Clone + 'static,
     ) -> Result<Self, SdkError> {
-        let ws = WebSocket::new(url).map_err(transport)?;
+        let ws = WebSocket::new(url).map_err(transport("WebSocket"))?;
         let f = on_event.clone();
         let on_open = Closure::<dyn FnMut(Event)>::new(move |_| f(SocketEvent::Open));
         let f = on_event.clone();
@@ -59,7 +59,9 @@ impl Socket {
     }
 
     pub(crate) fn send(&self, text: &str) -> Result<(), SdkError> {
-        self.ws.send_with_str(text).map_err(transport)
+        self.ws
+            .send_with_str(text)
+            .map_err(transport("WebSocket send"))
     }
 
     /// Closes with `code` (the session is over).
