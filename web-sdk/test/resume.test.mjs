@@ -66,22 +66,28 @@ test("a hub killed mid-visit is resumed by both browsers; a chat sent meanwhile 
     p.eval(() => window.t.count("connectionStateChanged", (e) => e.state === "connected"));
   const [drBefore, ptBefore] = [await reconnects(dr), await reconnects(pt)];
 
+  // The provider stays cut off until the patient has resumed alone: the
+  // restarted hub lists only the patient as present, so what the patient
+  // sends the provider (that offer) must wait for them, and the patient's
+  // peer connection to the provider must stay up.
+  await dr.context.setOffline(true);
   hub = await startHub({ dataDir, web, port: hub.port });
-  for (const [p, n] of [
-    [dr, drBefore],
-    [pt, ptBefore],
-  ]) {
-    await until(
+  const resumed = (p, n) =>
+    until(
       p,
       (n) => window.t.count("connectionStateChanged", (e) => e.state === "connected") > n,
       n,
       { what: "resumed", timeout: 60000 },
     );
-  }
+  await resumed(pt, ptBefore);
   await until(pt, (id) => window.t.acked.has(id), during, {
     what: "the outage chat acknowledged",
     timeout: 60000,
   });
+  await framesRising(pt, "dr-kim", "frames while the provider is away from the hub");
+  assert.equal(await reconnects(dr), drBefore, "the provider was cut off meanwhile");
+  await dr.context.setOffline(false);
+  await resumed(dr, drBefore);
   await until(
     dr,
     () => window.t.chats.some((c) => c.text === "sent while the hub was down"),

@@ -116,7 +116,6 @@ impl Client {
             token: None,
             events: ev_tx,
             media,
-            held: Vec::new(),
         };
         driver.session.start(now_ms(), token);
         tokio::spawn(driver.run(cmd_rx, media_rx));
@@ -315,23 +314,9 @@ struct Driver {
     token: Option<BoxFuture<(TokenPurpose, Result<String, String>)>>,
     events: mpsc::UnboundedSender<Event>,
     media: Option<Media>,
-    /// Signals made while the hub link was down, in order.
-    held: Vec<(ParticipantId, crate::session::Signal)>,
 }
 
 impl Driver {
-    /// Sends the signals held during an outage, once the link is up.
-    fn flush_held(&mut self) {
-        if !self.session.is_connected() || self.held.is_empty() {
-            return;
-        }
-        for (to, signal) in std::mem::take(&mut self.held) {
-            if let Err(e) = self.session.signal(now_ms(), &to, signal) {
-                let _ = self.events.send(Event::Error(e));
-            }
-        }
-    }
-
     fn media_input(&mut self, input: MediaInput) -> Result<(), SdkError> {
         let media = self
             .media
@@ -434,14 +419,6 @@ impl Driver {
     fn media_outputs(&mut self, outs: Vec<super::media::MediaOutput>) {
         for o in outs {
             match o {
-                super::media::MediaOutput::Signal { to, signal }
-                    if !self.session.is_connected() =>
-                {
-                    // Sent once the hub link is back (see `flush_held`).
-                    if !self.session.is_ended() {
-                        self.held.push((to, signal));
-                    }
-                }
                 super::media::MediaOutput::Signal { to, signal } => {
                     if let Err(e) = self.session.signal(now_ms(), &to, signal) {
                         let _ = self.events.send(Event::Error(e));
@@ -456,7 +433,6 @@ impl Driver {
 
     /// Carries out everything the session asked for.
     async fn carry_out(&mut self) {
-        self.flush_held();
         while let Some(out) = self.session.poll_output() {
             match out {
                 Output::Connect => {

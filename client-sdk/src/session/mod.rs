@@ -118,6 +118,9 @@ struct HeldSignal {
 
 /// How long a signal may wait for its sender's key bundle (ms).
 const HOLD_SIGNAL_MS: u64 = 10_000;
+/// At most this many outgoing signals wait for their recipients; past it
+/// the oldest go (stale candidates: the negotiator re-offers anyway).
+const MAX_OUTGOING_SIGNALS: usize = 512;
 /// Acknowledge processed `e2e` messages after at most this delay (ms).
 const ACK_DELAY_MS: u64 = 200;
 /// Housekeeping (expired held messages) interval (ms).
@@ -184,6 +187,13 @@ pub struct Session {
     participants: BTreeMap<ParticipantId, Participant>,
     ice_servers: Vec<IceServer>,
     held: Vec<HeldSignal>,
+    /// Signals for members who cannot be reached yet, in order: the hub
+    /// link is down, the roster is not known since the last `welcome`, or
+    /// the member dropped their connection and has not come back.
+    outgoing: VecDeque<(ParticipantId, Signal)>,
+    /// An `admitted` arrived since the last `welcome`: `participants` is
+    /// who is present now.
+    roster_known: bool,
     housekeeping_at: u64,
 }
 
@@ -235,6 +245,8 @@ impl Session {
             participants: BTreeMap::new(),
             ice_servers: Vec::new(),
             held: Vec::new(),
+            outgoing: VecDeque::new(),
+            roster_known: false,
             housekeeping_at: 0,
         }
     }
@@ -279,11 +291,22 @@ impl Session {
         self.link == Link::Done
     }
 
-    /// Whether the hub link is up (welcomed): signaling and announcements
-    /// can go out now. Shells hold them while it is not, and send them
-    /// after the resume, in order.
+    /// Whether the hub link is up (welcomed): announcements can go out
+    /// now. Shells hold them while it is not, and send them after the
+    /// resume, in order. (Signals need no holding: see [`Session::signal`].)
     pub fn is_connected(&self) -> bool {
         self.link == Link::Open
+    }
+
+    /// Whether `id` is a member of this visit: present, or admitted and
+    /// away (their connection dropped, or the hub restarted and they have
+    /// not resumed yet). Their peer connection may still carry media.
+    pub fn is_member(&self, id: &ParticipantId) -> bool {
+        self.participants.contains_key(id)
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|g| g.roster().any(|m| m == id.as_str()))
     }
 
     /// This participant's id, once welcomed.
@@ -578,13 +601,56 @@ impl Session {
     }
 
     /// Relays WebRTC signaling to `to`.
+    ///
+    /// A signal for a member who cannot be reached now (the hub link is
+    /// down, the roster is not known yet after a resume, or they are away)
+    /// waits, in order, and goes when they are present again; one for a
+    /// member who left is dropped. The hub refuses signals to anyone not
+    /// present, so sending them early would only lose them.
     pub fn signal(
         &mut self,
         now_ms: u64,
         to: &ParticipantId,
         signal: Signal,
     ) -> Result<(), SdkError> {
-        let to = to.clone();
+        if self.link == Link::Done {
+            return Err(SdkError::Ended);
+        }
+        let reachable = self.link == Link::Open
+            && self.roster_known
+            && (self.participants.contains_key(to) || !self.is_member(to));
+        if !reachable {
+            if self.outgoing.len() >= MAX_OUTGOING_SIGNALS {
+                self.outgoing.pop_front();
+            }
+            self.outgoing.push_back((to.clone(), signal));
+            return Ok(());
+        }
+        self.send_signal(now_ms, to.clone(), signal)
+    }
+
+    /// Sends the waiting signals whose recipients are present; keeps those
+    /// for members still away; drops those for anyone who left.
+    fn flush_signals(&mut self, now_ms: u64) {
+        if self.link != Link::Open || !self.roster_known {
+            return;
+        }
+        for (to, signal) in std::mem::take(&mut self.outgoing) {
+            if self.participants.contains_key(&to) {
+                // Cannot fail: the link is open.
+                let _ = self.send_signal(now_ms, to, signal);
+            } else if self.is_member(&to) {
+                self.outgoing.push_back((to, signal));
+            }
+        }
+    }
+
+    fn send_signal(
+        &mut self,
+        now_ms: u64,
+        to: ParticipantId,
+        signal: Signal,
+    ) -> Result<(), SdkError> {
         let msg = match signal {
             Signal::Offer(sdp) => ClientMessage::Offer { to, sdp },
             Signal::Answer(sdp) => ClientMessage::Answer { to, sdp },
@@ -712,6 +778,7 @@ impl Session {
         }
         self.link = Link::Done;
         self.retry_at = None;
+        self.outgoing.clear();
         self.event(Event::Connection(ConnectionState::Closed));
         self.event(Event::Ended(reason));
     }
@@ -846,6 +913,7 @@ impl Session {
             } => {
                 self.ice_servers = ice_servers;
                 self.link = Link::Open;
+                self.roster_known = false;
                 self.attempt = 0;
                 self.auth_failures = 0;
                 self.resume_token = Some(resume_token);
@@ -911,7 +979,9 @@ impl Session {
                 for (from, b) in bundles {
                     self.peer_bundle(now_ms, &from, &b);
                 }
+                self.roster_known = true;
                 self.event(Event::Admitted { participants });
+                self.flush_signals(now_ms);
             }
             ServerMessage::Denied { reason } => {
                 self.finish(EndReason::Denied { reason });
@@ -928,6 +998,7 @@ impl Session {
                 self.participants
                     .insert(participant.id.clone(), participant.clone());
                 self.event(Event::Joined { participant });
+                self.flush_signals(now_ms);
             }
             ServerMessage::Left {
                 participant,
@@ -939,6 +1010,9 @@ impl Session {
                 {
                     let outs = g.member_left(participant.as_str(), now_ms, &mut self.rng);
                     self.group_outputs(now_ms, outs);
+                }
+                if reason != LeftReason::Closed {
+                    self.outgoing.retain(|(to, _)| *to != participant);
                 }
                 self.event(Event::Left {
                     participant,

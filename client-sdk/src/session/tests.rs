@@ -293,3 +293,86 @@ fn a_key_refused_as_not_found_drops_that_member_from_the_roster() {
     );
     assert!(!s.group().unwrap().roster().any(|m| m == "gu"));
 }
+
+fn admitted(ids: &[&str]) -> String {
+    let ps: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({"id":id,"name":"N","role":"patient","perms":[],"tracks":[],"keys":null})
+        })
+        .collect();
+    serde_json::json!({"type":"admitted","participants":ps}).to_string()
+}
+
+fn signals_to(outs: &[Output]) -> Vec<(String, String)> {
+    sent(outs)
+        .into_iter()
+        .filter(|m| ["offer", "answer", "ice"].contains(&m["type"].as_str().unwrap_or("")))
+        .map(|m| {
+            (
+                m["type"].as_str().unwrap().to_owned(),
+                m["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// After a hub restart the first to resume is alone in `admitted`: what it
+/// sends its peer waits until the peer is back (the hub refuses signals to
+/// anyone not present), in order, and is dropped if the peer leaves.
+#[test]
+fn signals_wait_for_a_member_who_is_away_and_go_when_they_are_back() {
+    let mut s = welcomed();
+    s.on_frame(T0, &admitted(&["pt-1", "dr"]));
+    drain(&mut s);
+    let dr = ParticipantId::new("dr").unwrap();
+    s.signal(T0, &dr, Signal::Offer("v=0 first".into()))
+        .unwrap();
+    assert_eq!(signals_to(&drain(&mut s)), [("offer".into(), "dr".into())]);
+
+    // The hub dies; an ICE restart offer and a candidate are made meanwhile.
+    s.on_closed(T0, Some(1006));
+    s.signal(T0, &dr, Signal::Offer("v=0 restart".into()))
+        .unwrap();
+    let ice = Signal::Ice {
+        candidate: "candidate:1 1 udp 1 10.0.0.1 5000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_mline_index: Some(0),
+    };
+    s.signal(T0, &dr, ice.clone()).unwrap();
+    let d = s.poll_timeout().unwrap();
+    s.on_timeout(d);
+    s.on_connected(d);
+    s.on_frame(d, &welcome("admitted", T0 / 1000 + 3600));
+    assert!(
+        signals_to(&drain(&mut s)).is_empty(),
+        "not before the roster"
+    );
+    s.on_frame(d, &admitted(&["pt-1"]));
+    assert!(signals_to(&drain(&mut s)).is_empty(), "dr is not back yet");
+    assert!(s.is_member(&dr), "away, still a member");
+    s.signal(d, &dr, ice.clone()).unwrap();
+    assert!(signals_to(&drain(&mut s)).is_empty());
+
+    let joined = r#"{"type":"joined","participant":{"id":"dr","name":"N","role":"provider","perms":[],"tracks":[],"keys":null}}"#;
+    s.on_frame(d, joined);
+    assert_eq!(
+        signals_to(&drain(&mut s)),
+        [
+            ("offer".into(), "dr".into()),
+            ("ice".into(), "dr".into()),
+            ("ice".into(), "dr".into())
+        ],
+        "in the order they were made"
+    );
+    s.signal(d, &dr, ice.clone()).unwrap();
+    assert_eq!(signals_to(&drain(&mut s)), [("ice".into(), "dr".into())]);
+
+    // Away again, then gone for good: what waited for them is dropped.
+    s.on_frame(d, r#"{"type":"left","participant":"dr","reason":"closed"}"#);
+    s.signal(d, &dr, ice).unwrap();
+    s.on_frame(d, r#"{"type":"left","participant":"dr","reason":"leave"}"#);
+    assert!(!s.is_member(&dr));
+    s.on_frame(d, joined);
+    assert!(signals_to(&drain(&mut s)).is_empty());
+}

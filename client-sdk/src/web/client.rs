@@ -114,8 +114,8 @@ struct Driver {
     timer: Option<Timer>,
     token_source: Option<TokenSource>,
     media: Option<Media>,
-    /// Signals and announcements made while the hub link was down, sent
-    /// in order once it is up again.
+    /// Track announcements made while the hub link was down, sent in
+    /// order once it is up again.
     held: VecDeque<MediaOut>,
     events: VecDeque<WebEvent>,
     shared: Weak<Shared>,
@@ -316,7 +316,11 @@ impl Driver {
 
     fn media_out(&mut self, o: MediaOut) {
         let now = now_ms();
-        if !matches!(o, MediaOut::Event(_)) && !self.session.is_connected() {
+        // Announcements wait here for the hub link; signals wait in the
+        // session for their recipient (see `Session::signal`).
+        if matches!(o, MediaOut::Publish { .. } | MediaOut::Unpublish(_))
+            && !self.session.is_connected()
+        {
             if !self.session.is_ended() {
                 self.held.push_back(o);
             }

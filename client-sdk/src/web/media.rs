@@ -308,12 +308,14 @@ impl Media {
         match e {
             Event::Admitted { participants } => {
                 let me = s.me().cloned();
-                // After a resume this is the whole roster again: whoever
-                // left meanwhile (no `left` reached us) is gone.
+                // After a resume this is who is present again. A member who
+                // is not back yet (the hub restarted; they resume later)
+                // keeps their peer connection: media flows without the hub.
+                // Whoever left for good meanwhile is gone.
                 let gone: Vec<ParticipantId> = self
                     .peers
                     .keys()
-                    .filter(|id| !participants.iter().any(|p| &p.id == *id))
+                    .filter(|id| !participants.iter().any(|p| &p.id == *id) && !s.is_member(id))
                     .cloned()
                     .collect();
                 for id in gone {
