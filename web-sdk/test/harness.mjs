@@ -21,6 +21,8 @@ export function webRoot() {
   const dir = mkdtempSync(join(tmpdir(), "bedside-web-"));
   symlinkSync(join(root, "web-sdk/pkg"), join(dir, "pkg"));
   symlinkSync(join(here, "page.html"), join(dir, "index.html"));
+  symlinkSync(join(here, "page.js"), join(dir, "page.js"));
+  symlinkSync(join(here, "page.css"), join(dir, "page.css"));
   return dir;
 }
 
@@ -99,21 +101,26 @@ const FLAGS = [
 ];
 
 /** A participant's own browser: a persistent context on a fresh profile. */
-export async function browser(name, hub) {
+export async function browser(
+  name,
+  hub,
+  { ready = () => window.ready === true, viewport = { width: 720, height: 560 }, flags = [] } = {},
+) {
   const profile = mkdtempSync(join(tmpdir(), `bedside-chromium-${name}-`));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
-    viewport: { width: 720, height: 560 },
+    args: [...FLAGS, ...flags],
+    viewport,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const console = [];
   page.on("console", (m) => console.push(m.text()));
   page.on("pageerror", (e) => console.push(`pageerror: ${e.message}`));
   await page.goto(`${hub.http}/`);
-  await page.waitForFunction(() => window.ready === true);
+  await page.waitForFunction(ready);
   return {
+    profile,
     name,
     page,
     console,

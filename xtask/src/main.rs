@@ -5,7 +5,8 @@
 //! - `cargo xtask test`  installs what the tests need (only what is missing)
 //!   and runs every check: format, lints, all tests (native, wasm, browser).
 //! - `cargo xtask web`   builds the browser SDK's JS package in `web-sdk/pkg`
-//!   (when its sources changed); `demo` and `test` do this first.
+//!   (when its sources changed) and the web demo in `web-demo/dist`;
+//!   `demo` and `test` do this first.
 //!
 //! `.ci/run` calls `cargo xtask test` and nothing else.
 
@@ -49,7 +50,7 @@ fn main() -> Result<()> {
         Some("prereqs") => prereqs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg)\n  prereqs      only install what the tests need"
+                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg) and the web demo (web-demo/dist)\n  prereqs      only install what the tests need"
             );
             std::process::exit(2);
         }
@@ -57,11 +58,13 @@ fn main() -> Result<()> {
 }
 
 fn demo(extra: &[String]) -> Result<()> {
-    web()?;
+    let dist = web()?;
     run(cargo().args(["build", "-p", "bedside-server", "--bin", "bedside"]))?;
     let bin = root().join("target/debug/bedside");
     let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--dev"]).args(extra);
+    cmd.args(["serve", "--dev"])
+        .args(extra)
+        .env("BEDSIDE_WEB_ROOT", &dist);
     eprintln!("xtask: starting the hub in dev mode; open the URL it prints (Ctrl-C stops it)");
     run(&mut cmd)
 }
@@ -116,7 +119,8 @@ fn ensure_npm_tools() -> Result<()> {
 
 /// Builds the JS package into `web-sdk/pkg`: the facade for wasm32 (profile
 /// `wasm-release`), wasm-bindgen's ES module glue (run only when the wasm
-/// changed), and the hand-written `js/` files.
+/// changed), and the hand-written `js/` files; then the web demo around it.
+/// Returns the web demo's directory.
 fn web() -> Result<PathBuf> {
     prereqs_wasm()?;
     run(cargo().args([
@@ -157,7 +161,36 @@ fn web() -> Result<PathBuf> {
         let from = root().join("web-sdk/js").join(f);
         std::fs::copy(&from, pkg.join(f)).with_context(|| format!("copying {}", from.display()))?;
     }
-    Ok(pkg)
+    web_demo(&pkg)
+}
+
+/// Assembles the web demo in `web-demo/dist`: its own files from
+/// `web-demo/src` (no build step: plain ES modules) and the SDK package
+/// under `sdk/`. Returns the directory the hub serves.
+fn web_demo(pkg: &Path) -> Result<PathBuf> {
+    let dist = root().join("web-demo/dist");
+    let sdk = dist.join("sdk");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).with_context(|| format!("clearing {}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&sdk)?;
+    let copy_files = |from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool| -> Result<()> {
+        for entry in
+            std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() && keep(&name) {
+                std::fs::copy(entry.path(), to.join(&name))
+                    .with_context(|| format!("copying {name}"))?;
+            }
+        }
+        Ok(())
+    };
+    copy_files(&root().join("web-demo/src"), &dist, &|_| true)?;
+    // What a browser loads: the facade, the device store, the glue, the wasm.
+    copy_files(pkg, &sdk, &|n| n.ends_with(".js") || n.ends_with(".wasm"))?;
+    Ok(dist)
 }
 
 /// Installs what the tests need, only when missing: the Rust components
@@ -267,12 +300,17 @@ fn test() -> Result<()> {
     // `cargo test` compiles but does not place in target/debug/examples.)
     run(cargo().args(["build", "-p", "bedside-sdk", "--example", "visit"]))?;
     web()?;
-    // The JS package in Debian's Chromium against the real hub binary.
-    let mut browser_tests: Vec<PathBuf> = std::fs::read_dir(root().join("web-sdk/test"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-        .collect();
-    browser_tests.sort();
+    // The JS package and the web demo in Debian's Chromium against the
+    // real hub binary.
+    let mut browser_tests = Vec::new();
+    for dir in ["web-sdk/test", "web-demo/test"] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(root().join(dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+            .collect();
+        found.sort();
+        browser_tests.extend(found);
+    }
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1"])
         .args(&browser_tests))?;

@@ -60,7 +60,13 @@ pub async fn route(hub: Arc<Hub>, req: Request<Incoming>, peer: SocketAddr) -> R
             );
             r
         }
-        (&Method::POST, "/dev/token") if hub.dev.is_some() => dev_token(hub, req).await,
+        (&Method::POST, "/dev/token") if hub.dev.is_some() => {
+            let mut r = dev_token(hub, req).await;
+            // A token is a credential: no cache may keep it.
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
         (&Method::GET, _) if hub.config.dev => static_file(&path).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
@@ -368,6 +374,30 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// The web demo's content security policy. Scripts only from this origin
+/// (and the wasm module compiled, which needs `'wasm-unsafe-eval'`), no
+/// inline script or style, connections only back to this hub (CSP 3
+/// `'self'` covers its `ws:`/`wss:`), and Trusted Types with no policy:
+/// no string ever becomes markup or script, so a name or a chat message
+/// cannot inject anything.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; \
+     form-action 'none'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'; \
+     require-trusted-types-for 'script'; trusted-types 'none'";
+
+/// Headers on every file of the web demo.
+const PAGE_HEADERS: &[(&str, &str)] = &[
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    (
+        "permissions-policy",
+        "camera=(self), microphone=(self), display-capture=(self), speaker-selection=(self), geolocation=(), payment=(), usb=()",
+    ),
+];
+
 /// Serves a file of the web demo; refuses any path leaving the root.
 async fn static_file(path: &str) -> Response<Body> {
     let rel = path.trim_start_matches('/');
@@ -385,8 +415,14 @@ async fn static_file(path: &str) -> Response<Body> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(content_type(&full)),
             );
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            let h = r.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            for (name, value) in PAGE_HEADERS {
+                h.insert(
+                    header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
+            }
             r
         }
         Err(_) if rel == Path::new("index.html") => text(

@@ -1,0 +1,71 @@
+// The provider's waiting room: who waits, admit or deny, a chime and a
+// count in the tab title when someone new arrives. Names never go in the
+// title (titles are kept in the browser's history).
+
+import { $, el, ask, announce } from "./ui.js";
+import * as audio from "./audio.js";
+
+const BASE_TITLE = "Bedside video visit";
+const SEEN_MS = 30_000;
+
+export class Lobby {
+  #room;
+  /** id → when last seen in the list (a brief drop is not a new arrival). */
+  #seen = new Map();
+  waiting = [];
+
+  constructor(room) {
+    this.#room = room;
+    $("lobby").hidden = false;
+  }
+
+  update(waiting) {
+    const now = Date.now();
+    const arrived = waiting.filter((w) => !(now - (this.#seen.get(w.id) ?? -Infinity) < SEEN_MS));
+    for (const w of waiting) this.#seen.set(w.id, now);
+    this.waiting = waiting;
+    const list = $("lobby-list");
+    list.replaceChildren(
+      ...waiting.map((w) =>
+        el(
+          "li",
+          {},
+          el("span", { class: "who" }, `${w.name}, ${w.role}`),
+          el(
+            "button",
+            { type: "button", class: "primary", onclick: () => this.#admit(w) },
+            `Admit ${w.name}`,
+          ),
+          el("button", { type: "button", onclick: () => this.#deny(w) }, `Deny ${w.name}`),
+        ),
+      ),
+    );
+    $("lobby-empty").hidden = waiting.length > 0;
+    document.title = waiting.length ? `(${waiting.length}) Waiting – Bedside` : BASE_TITLE;
+    if (arrived.length) {
+      if ($("lobby-chime").checked) audio.chime();
+      announce(
+        arrived.length === 1
+          ? `${arrived[0].name} is waiting to join.`
+          : `${arrived.length} people are waiting to join.`,
+      );
+    }
+  }
+
+  async #admit(w) {
+    await this.#room.admit(w.id).catch(() => {});
+  }
+
+  async #deny(w) {
+    const dlg = $("dlg-deny");
+    $("dlg-deny-h").textContent = `Deny ${w.name}?`;
+    $("deny-reason").value = "";
+    if ((await ask(dlg)) !== "deny") return;
+    const reason = $("deny-reason").value.trim() || undefined;
+    await this.#room.deny(w.id, reason).catch(() => {});
+  }
+
+  stop() {
+    document.title = BASE_TITLE;
+  }
+}

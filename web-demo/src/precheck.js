@@ -1,0 +1,129 @@
+// The pre-call check: camera preview, microphone meter, speaker test, the
+// device pickers, and help when a device cannot be opened.
+
+import { $, el, announce } from "./ui.js";
+import * as devices from "./devices.js";
+import * as audio from "./audio.js";
+import { deviceHelp } from "./text.js";
+
+/** Fills a <select> with devices, selecting `current`. */
+function fill(select, list, current, noun) {
+  select.replaceChildren(
+    ...list.map((d, i) =>
+      el(
+        "option",
+        { value: d.deviceId, selected: d.deviceId === current },
+        d.label || `${noun} ${i + 1}`,
+      ),
+    ),
+  );
+  select.disabled = list.length === 0;
+  if (list.length === 0)
+    select.append(el("option", { value: "" }, `No ${noun.toLowerCase()} found`));
+}
+
+/** Keeps the pickers in step with the devices and the tracks in use. */
+export async function refreshPickers(local) {
+  const { cameras, mics, speakers } = await devices.list().catch(() => ({
+    cameras: [],
+    mics: [],
+    speakers: [],
+  }));
+  fill(
+    $("pick-camera"),
+    cameras,
+    devices.deviceOf(local.camera) ?? devices.saved().camera,
+    "Camera",
+  );
+  fill($("pick-mic"), mics, devices.deviceOf(local.mic) ?? devices.saved().mic, "Microphone");
+  const pickSpeaker = devices.canPickSpeaker && speakers.length > 0;
+  $("speaker-row").hidden = !pickSpeaker;
+  $("speaker-none").hidden = pickSpeaker;
+  if (pickSpeaker) fill($("pick-speaker"), speakers, devices.saved().speaker, "Speaker");
+  return { cameras, mics, speakers };
+}
+
+export class Precheck {
+  #local;
+  #stopMeter = () => {};
+
+  constructor(local) {
+    this.#local = local;
+    local.addEventListener("change", () => this.#render());
+    $("pick-camera").addEventListener("change", (e) => this.#pick("video", e.target.value));
+    $("pick-mic").addEventListener("change", (e) => this.#pick("audio", e.target.value));
+    $("pick-speaker").addEventListener("change", (e) => {
+      devices.remember("speaker", e.target.value);
+      audio.setSpeaker(e.target.value);
+    });
+    $("test-sound").addEventListener("click", () => {
+      audio.unlock();
+      audio.testTone();
+      announce("Playing a test sound.");
+    });
+    $("device-retry").addEventListener("click", () => this.start());
+  }
+
+  /** Opens the camera and microphone (each on its own, so one failing keeps the other). */
+  async start() {
+    const local = this.#local;
+    const [cam, mic] = await Promise.allSettled([
+      local.camera ? Promise.resolve(false) : local.openCamera(),
+      local.mic ? Promise.resolve(false) : local.openMic(),
+    ]);
+    local.errors.video = cam.status === "rejected" ? cam.reason : null;
+    local.errors.audio = mic.status === "rejected" ? mic.reason : null;
+    const fellBack =
+      (cam.status === "fulfilled" && cam.value) || (mic.status === "fulfilled" && mic.value);
+    await refreshPickers(local);
+    audio.setSpeaker(devices.saved().speaker);
+    this.#render(fellBack);
+  }
+
+  async #pick(kind, id) {
+    try {
+      await this.#local.switchTo(kind, id);
+      this.#local.errors[kind] = null;
+    } catch (e) {
+      this.#local.errors[kind] = e;
+    }
+    await refreshPickers(this.#local);
+    this.#render();
+  }
+
+  #render(fellBack = false) {
+    const local = this.#local;
+    const preview = $("preview");
+    const stream = local.camera ? new MediaStream([local.camera]) : null;
+    if (preview.srcObject?.getTracks()[0] !== local.camera) preview.srcObject = stream;
+    $("preview-off").hidden = !!local.camera;
+    this.#stopMeter();
+    this.#stopMeter = audio.meter(local.mic, (v) => {
+      $("meter").value = v;
+    });
+    if (!local.mic) $("meter").value = 0;
+
+    const { video, audio: mic } = local.errors;
+    const help = $("device-help");
+    let text = null;
+    if (video && mic && video.name === mic.name) text = deviceHelp(video, "camera and microphone");
+    else if (video) text = deviceHelp(video, "camera");
+    else if (mic) text = deviceHelp(mic, "microphone");
+    else if (fellBack) text = "Your usual camera is busy, so we switched to another one.";
+    help.hidden = text === null;
+    $("device-retry").hidden = !(video || mic);
+    $("device-help-text").textContent = text ?? "";
+
+    const noCam = !local.camera;
+    $("join-visit-btn").hidden = noCam;
+    $("join-nocam").textContent = local.mic
+      ? "Join without camera"
+      : "Join without camera or microphone";
+  }
+
+  /** Leaves the check: the tracks go on into the visit. */
+  done() {
+    this.#stopMeter();
+    $("preview").srcObject = null;
+  }
+}
