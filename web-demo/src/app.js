@@ -369,6 +369,7 @@ function ended(e) {
   app.lobby?.stop();
   app.names.clear();
   $("reconnecting").hidden = true;
+  $("e2e-note").hidden = true;
   $("share-request").hidden = true;
   $("sharing-bar").hidden = true;
   $("waiting-self").srcObject = null;

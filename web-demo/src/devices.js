@@ -43,10 +43,10 @@ const TRY_ANOTHER = new Set([
 
 /**
  * Opens a camera (`kind` "video") or microphone ("audio"): the preferred
- * device first; if it is busy or gone, every other one in turn. Resolves
+ * device first; if it is busy or gone (and `fallback`), every other one in turn. Resolves
  * with {track, fellBack}; rejects with the first device's error when none opens.
  */
-export async function open(kind, preferredId) {
+export async function open(kind, preferredId, fallback = true) {
   const base = kind === "video" ? VIDEO : AUDIO;
   const tryOne = async (deviceId) => {
     const c = deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
@@ -57,7 +57,7 @@ export async function open(kind, preferredId) {
   try {
     return { track: await tryOne(preferredId), fellBack: false };
   } catch (e) {
-    if (!TRY_ANOTHER.has(e?.name)) throw e;
+    if (!fallback || !TRY_ANOTHER.has(e?.name)) throw e;
     first = e;
   }
   const { cameras, mics } = await list().catch(() => ({ cameras: [], mics: [] }));

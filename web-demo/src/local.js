@@ -47,17 +47,20 @@ export class LocalMedia extends EventTarget {
   /** The last error opening each kind, for the help box. */
   errors = { video: null, audio: null };
 
-  /** Opens the camera (`id`, or the saved one); returns whether another one was used. */
-  async openCamera(id = devices.saved().camera) {
-    const { track, fellBack } = await devices.open("video", id);
+  /**
+   * Opens the camera (`id`, or the saved one; with `fallback`, another if
+   * that one is busy or gone); returns whether another one was used.
+   */
+  async openCamera(id = devices.saved().camera, fallback = true) {
+    const { track, fellBack } = await devices.open("video", id, fallback);
     this.errors.video = null;
     await this.#useCamera(track);
     return fellBack;
   }
 
   /** Opens the microphone; returns whether another one was used. */
-  async openMic(id = devices.saved().mic) {
-    const { track, fellBack } = await devices.open("audio", id);
+  async openMic(id = devices.saved().mic, fallback = true) {
+    const { track, fellBack } = await devices.open("audio", id, fallback);
     this.errors.audio = null;
     const old = this.mic;
     track.enabled = !this.micMuted;
@@ -90,7 +93,7 @@ export class LocalMedia extends EventTarget {
    * again, and if it still fails the old one is reopened.
    */
   async switchTo(kind, id) {
-    const open = () => (kind === "video" ? this.openCamera(id) : this.openMic(id));
+    const open = () => (kind === "video" ? this.openCamera(id, false) : this.openMic(id, false));
     try {
       await open();
     } catch (e) {
@@ -101,10 +104,19 @@ export class LocalMedia extends EventTarget {
       try {
         await open();
       } catch (again) {
-        if (previousId)
-          await (kind === "video" ? this.openCamera(previousId) : this.openMic(previousId)).catch(
-            () => {},
-          );
+        const reopen = () =>
+          kind === "video" ? this.openCamera(previousId, false) : this.openMic(previousId, false);
+        const back = previousId
+          ? await reopen().then(
+              () => true,
+              () => false,
+            )
+          : false;
+        if (!back) {
+          if (kind === "video") this.camera = null;
+          else this.mic = null;
+          this.#changed();
+        }
         throw again;
       }
     }

@@ -7,7 +7,7 @@ import * as audio from "./audio.js";
 import { deviceHelp } from "./text.js";
 
 /** Fills a <select> with devices, selecting `current`. */
-function fill(select, list, current, noun) {
+function fill(select, list, current, noun, blocked = false) {
   select.replaceChildren(
     ...list.map((d, i) =>
       el(
@@ -18,8 +18,10 @@ function fill(select, list, current, noun) {
     ),
   );
   select.disabled = list.length === 0;
-  if (list.length === 0)
-    select.append(el("option", { value: "" }, `No ${noun.toLowerCase()} found`));
+  if (list.length === 0) {
+    const text = blocked ? `${noun} blocked by the browser` : `No ${noun.toLowerCase()} found`;
+    select.append(el("option", { value: "" }, text));
+  }
 }
 
 /** Keeps the pickers in step with the devices and the tracks in use. */
@@ -29,13 +31,11 @@ export async function refreshPickers(local) {
     mics: [],
     speakers: [],
   }));
-  fill(
-    $("pick-camera"),
-    cameras,
-    devices.deviceOf(local.camera) ?? devices.saved().camera,
-    "Camera",
-  );
-  fill($("pick-mic"), mics, devices.deviceOf(local.mic) ?? devices.saved().mic, "Microphone");
+  const blocked = (e) => e?.name === "NotAllowedError" || e?.name === "SecurityError";
+  const cam = devices.deviceOf(local.camera) ?? devices.saved().camera;
+  fill($("pick-camera"), cameras, cam, "Camera", blocked(local.errors.video));
+  const mic = devices.deviceOf(local.mic) ?? devices.saved().mic;
+  fill($("pick-mic"), mics, mic, "Microphone", blocked(local.errors.audio));
   const pickSpeaker = devices.canPickSpeaker && speakers.length > 0;
   $("speaker-row").hidden = !pickSpeaker;
   $("speaker-none").hidden = pickSpeaker;
@@ -81,17 +81,26 @@ export class Precheck {
   }
 
   async #pick(kind, id) {
+    const local = this.#local;
+    let note = null;
     try {
-      await this.#local.switchTo(kind, id);
-      this.#local.errors[kind] = null;
+      await local.switchTo(kind, id);
+      local.errors[kind] = null;
     } catch (e) {
-      this.#local.errors[kind] = e;
+      const kept = kind === "video" ? local.camera : local.mic;
+      if (kept && (e?.name === "NotReadableError" || e?.name === "AbortError")) {
+        // The old device was reopened: say so, not that nothing works.
+        const noun = kind === "video" ? "camera" : "microphone";
+        note = `That ${noun} is being used by another app, so we kept the one you had.`;
+      } else {
+        local.errors[kind] = e;
+      }
     }
-    await refreshPickers(this.#local);
-    this.#render();
+    await refreshPickers(local);
+    this.#render(false, note);
   }
 
-  #render(fellBack = false) {
+  #render(fellBack = false, note = null) {
     const local = this.#local;
     const preview = $("preview");
     const stream = local.camera ? new MediaStream([local.camera]) : null;
@@ -109,6 +118,7 @@ export class Precheck {
     if (video && mic && video.name === mic.name) text = deviceHelp(video, "camera and microphone");
     else if (video) text = deviceHelp(video, "camera");
     else if (mic) text = deviceHelp(mic, "microphone");
+    else if (note) text = note;
     else if (fellBack) text = "Your usual camera is busy, so we switched to another one.";
     help.hidden = text === null;
     $("device-retry").hidden = !(video || mic);

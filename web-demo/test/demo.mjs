@@ -2,7 +2,7 @@
 // Shared by the demo's browser tests (the hub and Chromium come from the
 // SDK's harness).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { browser as sdkBrowser, shots } from "../../web-sdk/test/harness.mjs";
@@ -120,4 +120,61 @@ export async function startVisit(dr, pt, { visit, drName = "Dr. Kim", ptName = "
   await dr.page.getByRole("button", { name: `Admit ${ptName}` }).click();
   await framesRising(pt, `Video of ${drName}`);
   await framesRising(dr, `Video of ${ptName}`);
+}
+
+/**
+ * Everything the page's origin keeps in the browser (local and session
+ * storage, cookies, every IndexedDB record, cache names) as one string;
+ * binary values are shown as their length.
+ */
+export function storageDump(p) {
+  return p.page.evaluate(async () => {
+    const out = {
+      local: { ...localStorage },
+      session: { ...sessionStorage },
+      cookies: document.cookie,
+      caches: await caches.keys(),
+      idb: [],
+    };
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((ok, fail) => {
+        const r = indexedDB.open(name);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => fail(r.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const all = await new Promise((ok, fail) => {
+          const r = db.transaction(store).objectStore(store).getAll();
+          r.onsuccess = () => ok(r.result);
+          r.onerror = () => fail(r.error);
+        });
+        out.idb.push({ db: name, store, records: all });
+      }
+      db.close();
+    }
+    return JSON.stringify(out, (k, v) =>
+      v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? `[${v.byteLength} bytes]` : v,
+    );
+  });
+}
+
+/** Files under `dir` holding any of `needles` (as UTF-8 or UTF-16), as "file: needle". */
+export function filesHolding(dir, needles) {
+  const found = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.isFile()) {
+        const bytes = readFileSync(path);
+        for (const n of needles) {
+          if (bytes.includes(Buffer.from(n, "utf8")) || bytes.includes(Buffer.from(n, "utf16le"))) {
+            found.push(`${path.slice(dir.length + 1)}: ${n}`);
+          }
+        }
+      }
+    }
+  };
+  walk(dir);
+  return found;
 }

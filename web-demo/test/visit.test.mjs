@@ -16,15 +16,19 @@ import {
   framesRising,
   sendChat,
   chatShows,
+  storageDump,
+  filesHolding,
 } from "./demo.mjs";
 
 const VISIT = "v-demo-1";
+const dataDir = tempDir("bedside-demo-hub-");
+const CHATS = ["Hello doctor, my knee still hurts", "Thanks Lee, let us take a look"];
 let hub;
 let dr;
 let pt;
 
 before(async () => {
-  hub = await startHub({ dataDir: tempDir("bedside-demo-hub-"), web: DIST });
+  hub = await startHub({ dataDir, web: DIST });
   [dr, pt] = await Promise.all([person("provider", hub), person("patient", hub)]);
 });
 
@@ -79,10 +83,10 @@ test("a patient and a provider hold a whole visit in the web demo", async () => 
   assert.equal(await mute.getAttribute("aria-pressed"), "false");
 
   // Chat both ways, each shown as delivered, shown once on the other side.
-  await sendChat(pt, "Hello doctor, my knee still hurts");
-  assert.equal(await chatShows(dr, "Hello doctor, my knee still hurts"), 1);
-  await sendChat(dr, "Thanks Lee, let us take a look");
-  assert.equal(await chatShows(pt, "Thanks Lee, let us take a look"), 1);
+  await sendChat(pt, CHATS[0]);
+  assert.equal(await chatShows(dr, CHATS[0]), 1);
+  await sendChat(dr, CHATS[1]);
+  assert.equal(await chatShows(pt, CHATS[1]), 1);
   await snap(pt, "07-chat");
   await snap(dr, "07-chat");
 
@@ -120,5 +124,21 @@ test("a patient and a provider hold a whole visit in the web demo", async () => 
       [],
       `${p.name}: no page errors or policy violations`,
     );
+  }
+
+  // After the visit: no chat text, names or visit id in the browsers'
+  // storage or profile files, and no chat text in the hub's files or logs.
+  const personal = [...CHATS, "Dr. Kim", VISIT];
+  for (const p of [dr, pt]) {
+    const dump = await storageDump(p);
+    for (const n of personal)
+      assert.ok(!dump.includes(n), `${p.name}: browser storage holds "${n}"`);
+    await p.context.close();
+    assert.deepEqual(filesHolding(p.profile, personal), [], `${p.name}: the browser profile`);
+  }
+  await hub.stop();
+  assert.deepEqual(filesHolding(dataDir, CHATS), [], "the hub's files");
+  for (const n of [...CHATS, "Dr. Kim", "Lee"]) {
+    assert.ok(!hub.stderr().includes(n), `the hub's log holds "${n}"`);
   }
 });

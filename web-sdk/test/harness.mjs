@@ -100,19 +100,33 @@ const FLAGS = [
   "--auto-select-desktop-capture-source=Entire screen",
 ];
 
-/** A participant's own browser: a persistent context on a fresh profile. */
+/**
+ * A participant's own browser: a persistent context on a fresh profile.
+ * `flags` adds Chromium switches, `drop` removes default ones, `init` is
+ * a script run in every page before its own, `context` more Playwright
+ * context options.
+ */
 export async function browser(
   name,
   hub,
-  { ready = () => window.ready === true, viewport = { width: 720, height: 560 }, flags = [] } = {},
+  {
+    ready = () => window.ready === true,
+    viewport = { width: 720, height: 560 },
+    flags = [],
+    drop = [],
+    init = null,
+    context: contextOptions = {},
+  } = {},
 ) {
   const profile = mkdtempSync(join(tmpdir(), `bedside-chromium-${name}-`));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...FLAGS, ...flags],
+    args: [...FLAGS.filter((f) => !drop.includes(f)), ...flags],
     viewport,
+    ...contextOptions,
   });
+  if (init) await context.addInitScript(init);
   const page = context.pages()[0] ?? (await context.newPage());
   const console = [];
   page.on("console", (m) => console.push(m.text()));

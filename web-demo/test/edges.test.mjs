@@ -1,0 +1,136 @@
+// What goes wrong around a visit, seen the way a person meets it: a second
+// tab of the same patient, a patient the provider declines, a camera that
+// another app holds, and a browser that blocks the camera and microphone.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startHub, tempDir } from "../../web-sdk/test/harness.mjs";
+import { DIST, person, snap, fillJoin, startVisit, framesRising } from "./demo.mjs";
+
+let hub;
+const open = [];
+
+before(async () => {
+  hub = await startHub({ dataDir: tempDir("bedside-demo-hub-"), web: DIST });
+});
+
+after(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  await hub?.stop();
+});
+
+async function people(...names) {
+  const ps = await Promise.all(names.map((n) => person(n, hub)));
+  open.push(...ps);
+  return ps;
+}
+
+test("a second tab of the same patient replaces the first, which says why", async () => {
+  const [dr, pt] = await people("dr-tabs", "pt-tabs");
+  await startVisit(dr, pt, { visit: "v-tabs" });
+  const page = await pt.context.newPage();
+  const tab2 = { name: "pt-tab2", page, console: [] };
+  await page.goto(`${hub.http}/`);
+  await page.waitForFunction(() => document.documentElement.dataset.ready === "true");
+  await fillJoin(tab2, { role: "patient", name: "Lee", visit: "v-tabs" });
+  await page.getByRole("button", { name: "Join visit" }).click();
+  await pt.page
+    .getByRole("heading", { name: "This visit is now open in another tab or window." })
+    .waitFor();
+  await framesRising(tab2, "Video of Dr. Kim");
+  await framesRising(dr, "Video of Lee");
+  assert.equal(await dr.page.getByLabel("Video of Lee", { exact: true }).count(), 1);
+  // The replaced tab let go of the camera.
+  assert.equal(
+    await pt.page.locator("video").evaluateAll((vs) => vs.filter((v) => v.srcObject).length),
+    0,
+  );
+  await snap(pt, "30-replaced");
+});
+
+test("a patient the provider declines sees that, with the provider's message", async () => {
+  const [dr, pt] = await people("dr-deny", "pt-deny");
+  await fillJoin(dr, { role: "provider", name: "Dr. Kim", visit: "v-deny" });
+  await dr.page.getByRole("button", { name: "Join visit" }).click();
+  await fillJoin(pt, { role: "patient", name: "Lee", visit: "v-deny" });
+  await pt.page.getByRole("button", { name: "Join visit" }).click();
+  await pt.page.getByRole("heading", { name: "Waiting for your provider" }).waitFor();
+  await dr.page.getByRole("button", { name: "Deny Lee" }).click();
+  const dialog = dr.page.getByRole("dialog", { name: "Deny Lee?" });
+  await dialog
+    .getByLabel("Message to the patient (optional)")
+    .fill("Please call the clinic to reschedule.");
+  await snap(dr, "31-deny-dialog");
+  await dialog.getByRole("button", { name: "Deny" }).click();
+  await pt.page.getByRole("heading", { name: "You could not join this visit." }).waitFor();
+  await pt.page
+    .getByText("Message from your provider: Please call the clinic to reschedule.")
+    .waitFor();
+  await dr.page.getByText("No one is waiting.").waitFor();
+  assert.equal(
+    await pt.page.locator("video").evaluateAll((vs) => vs.filter((v) => v.srcObject).length),
+    0,
+  );
+  await snap(pt, "32-denied");
+});
+
+/** Makes the cameras named in `window.busy` fail as a camera in use by another app does. */
+function busyCameras() {
+  window.busy = ["fake_device_0"];
+  const real = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = async function (constraints) {
+    const stream = await real.call(this, constraints);
+    const video = stream.getVideoTracks()[0];
+    if (video && window.busy.includes(video.label)) {
+      for (const t of stream.getTracks()) t.stop();
+      throw new DOMException("Could not start video source", "NotReadableError");
+    }
+    return stream;
+  };
+}
+
+test("a camera another app holds: the check falls back to the other one", async () => {
+  const p = await person("busy", hub, {
+    flags: ["--use-fake-device-for-media-stream=device-count=2"],
+    init: busyCameras,
+  });
+  open.push(p);
+  await fillJoin(p, { role: "patient", name: "Lee", visit: "v-busy" });
+  const camera = p.page.getByLabel("Camera", { exact: true });
+  await p.page.getByText("Your usual camera is busy, so we switched to another one.").waitFor();
+  await framesRising(p, "Your camera preview");
+  assert.equal(await camera.evaluate((s) => s.selectedOptions[0].textContent), "fake_device_1");
+  await snap(p, "33-busy-fallback");
+  // Picking the busy one keeps the camera that works.
+  await camera.selectOption({ label: "fake_device_0" });
+  await p.page
+    .getByText("That camera is being used by another app, so we kept the one you had.")
+    .waitFor();
+  assert.equal(await camera.evaluate((s) => s.selectedOptions[0].textContent), "fake_device_1");
+  await framesRising(p, "Your camera preview");
+  // Every camera busy: the person can still join without one.
+  await p.page.evaluate(() => window.busy.push("fake_device_1"));
+  await camera.selectOption({ label: "fake_device_0" });
+  await p.page.getByRole("button", { name: "Join without camera" }).click();
+  await p.page.getByRole("heading", { name: "Waiting for your provider" }).waitFor();
+});
+
+test("a browser that blocks the camera and microphone shows how to allow them, and can join without", async () => {
+  const [dr] = await people("dr-blocked");
+  const pt = await person("pt-blocked", hub, {
+    drop: ["--use-fake-ui-for-media-stream"],
+    flags: ["--deny-permission-prompts"],
+  });
+  open.push(pt);
+  await fillJoin(dr, { role: "provider", name: "Dr. Kim", visit: "v-blocked" });
+  await dr.page.getByRole("button", { name: "Join visit" }).click();
+  await fillJoin(pt, { role: "patient", name: "Lee", visit: "v-blocked" });
+  const help = pt.page.getByRole("alert").filter({ hasText: "blocking the camera and microphone" });
+  await help.waitFor();
+  await help.getByRole("button", { name: "Try again" }).waitFor();
+  assert.equal(await pt.page.getByRole("button", { name: "Join visit" }).isVisible(), false);
+  await snap(pt, "34-blocked");
+  await pt.page.getByRole("button", { name: "Join without camera or microphone" }).click();
+  await dr.page.getByRole("button", { name: "Admit Lee" }).click();
+  await framesRising(pt, "Video of Dr. Kim");
+});
