@@ -68,6 +68,7 @@ async function init() {
   $("join-form").addEventListener("submit", onContinue);
   go("join");
   document.documentElement.dataset.ready = "true";
+  performance.mark("bedside-ready");
 }
 
 function joinError(text) {
