@@ -123,6 +123,14 @@ async function joinVisit(withCamera) {
   precheck.done();
   const room = new Room();
   app.room = room;
+  // Made before connecting: an identity change can be the first thing the
+  // hub's roster brings (it comes before the visit screen is shown).
+  app.identity = new Identity(
+    room,
+    nameOf,
+    () => applyBlocks(),
+    () => room.leave(),
+  );
   wire(room);
   $("join-visit-btn").disabled = $("join-nocam").disabled = true;
   try {
@@ -166,6 +174,7 @@ function wire(room) {
     if (app.screen !== "visit") enterVisit();
     const me = room.localParticipant?.id;
     for (const p of e.participants) if (p.id !== me) app.tiles.person(p);
+    applyBlocks();
   });
   room.on("lobbyChanged", (e) => {
     for (const w of e.waiting) app.names.set(w.id, w.name);
@@ -176,6 +185,7 @@ function wire(room) {
     const known = app.tiles?.ids().includes(p.id);
     app.tiles?.person(p);
     app.tiles?.overlay(p.id, null);
+    applyBlocks();
     announce(known ? `${p.name} is back.` : `${p.name} joined.`);
   });
   room.on("participantLeft", (e) => {
@@ -271,17 +281,8 @@ function enterVisit() {
     remove: (id) => removeSomeone(id),
     isProvider: () => provider,
   });
-  app.tiles.showSelf(me, local.camera);
+  app.tiles.showSelf(me, local.camera, local.micMuted);
   app.chat = new Chat(room, nameOf);
-  app.identity = new Identity(
-    room,
-    nameOf,
-    (id, blocked) => {
-      app.tiles.pause(id, blocked);
-      app.chat.pause(app.identity.blocked.size > 0);
-    },
-    () => room.leave(),
-  );
   app.hadShare = me?.perms.includes("screen_share");
   app.share = new Share(room, nameOf, () =>
     room.participants.filter((p) => p.id !== me?.id).map((p) => p.name),
@@ -293,6 +294,13 @@ function enterVisit() {
   announce(wasWaiting ? "Your provider let you in." : "You joined the visit.");
 }
 
+/** Holds back the media and chat of anyone whose new identity is not accepted yet. */
+function applyBlocks() {
+  const blocked = app.identity?.blocked ?? new Set();
+  for (const id of app.tiles?.ids() ?? []) app.tiles.pause(id, blocked.has(id));
+  app.chat?.pause(blocked.size > 0);
+}
+
 async function removeSomeone(id) {
   await app.room.remove(id).catch(showError);
 }
@@ -301,7 +309,7 @@ function renderControls() {
   setPressed($("btn-mic"), local.micMuted);
   setPressed($("btn-cam"), local.cameraOff || !local.camera);
   $("btn-mic").disabled = !local.mic;
-  app.tiles?.showSelf(app.room.localParticipant, local.camera);
+  app.tiles?.showSelf(app.room.localParticipant, local.camera, local.micMuted);
 }
 
 local.addEventListener("change", () => {
@@ -378,6 +386,7 @@ function ended(e) {
   $("ended-detail").hidden = !detail;
   $("ended-detail").textContent = detail ?? "";
   $("join-again").hidden = app.mode !== "dev";
+  $("join-again").textContent = e.reason === "replaced" ? "Use this tab instead" : "Join again";
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
   go("ended");
   app.room = null;

@@ -7,11 +7,14 @@ import * as audio from "./audio.js";
 
 const BASE_TITLE = "Bedside video visit";
 const SEEN_MS = 30_000;
+const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 
 export class Lobby {
   #room;
   /** id → when last seen in the list (a brief drop is not a new arrival). */
   #seen = new Map();
+  /** id → when they arrived. */
+  #since = new Map();
   waiting = [];
 
   constructor(room) {
@@ -22,7 +25,10 @@ export class Lobby {
   update(waiting) {
     const now = Date.now();
     const arrived = waiting.filter((w) => !(now - (this.#seen.get(w.id) ?? -Infinity) < SEEN_MS));
-    for (const w of waiting) this.#seen.set(w.id, now);
+    for (const w of waiting) {
+      if (arrived.includes(w)) this.#since.set(w.id, now);
+      this.#seen.set(w.id, now);
+    }
     this.waiting = waiting;
     const list = $("lobby-list");
     list.replaceChildren(
@@ -30,7 +36,16 @@ export class Lobby {
         el(
           "li",
           {},
-          el("span", { class: "who" }, `${w.name}, ${w.role}`),
+          el(
+            "span",
+            { class: "who" },
+            `${w.name}, ${w.role}`,
+            el(
+              "span",
+              { class: "since" },
+              ` · waiting since ${clock.format(this.#since.get(w.id))}`,
+            ),
+          ),
           el(
             "button",
             { type: "button", class: "primary", onclick: () => this.#admit(w) },
@@ -41,6 +56,8 @@ export class Lobby {
       ),
     );
     $("lobby-empty").hidden = waiting.length > 0;
+    $("lobby-h").textContent = waiting.length ? `Waiting room (${waiting.length})` : "Waiting room";
+    $("lobby").classList.toggle("busy", waiting.length > 0);
     document.title = waiting.length ? `(${waiting.length}) Waiting – Bedside` : BASE_TITLE;
     if (arrived.length) {
       if ($("lobby-chime").checked) audio.chime();

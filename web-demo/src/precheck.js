@@ -111,6 +111,9 @@ export class Precheck {
       $("meter").value = v;
     });
     if (!local.mic) $("meter").value = 0;
+    $("meter-row").hidden = !local.mic;
+    const blockedCam = ["NotAllowedError", "SecurityError"].includes(local.errors.video?.name);
+    $("preview-off").textContent = blockedCam ? "Camera blocked" : "No camera";
 
     const { video, audio: mic } = local.errors;
     const help = $("device-help");

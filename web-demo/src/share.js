@@ -4,6 +4,7 @@
 // ends the track, which the SDK unpublishes.
 
 import { $, announce } from "./ui.js";
+import * as audio from "./audio.js";
 
 const ASK_AGAIN_MS = 60_000;
 const SURFACE = { browser: "a browser tab", window: "a window", monitor: "your entire screen" };
@@ -134,7 +135,10 @@ export class Share {
 
   /** A patient asks (provider). */
   requested(participant) {
-    if (!this.#requests.includes(participant)) this.#requests.push(participant);
+    if (!this.#requests.includes(participant)) {
+      this.#requests.push(participant);
+      audio.chime();
+    }
     this.#renderRequest();
   }
 

@@ -31,8 +31,8 @@ export class Tiles {
     this.#actions = actions;
   }
 
-  /** This device's tile. */
-  showSelf(me, track) {
+  /** This device's tile; `micOff` shows "Microphone off" on it. */
+  showSelf(me, track, micOff = false) {
     if (!this.#self) {
       const video = el("video", {
         class: "mirror",
@@ -43,17 +43,19 @@ export class Tiles {
       });
       video.muted = true;
       const off = el("p", { class: "placeholder", hidden: true }, "Camera off");
+      const muted = el("span", { class: "muted-badge", hidden: true }, "Microphone off");
       const figure = el(
         "figure",
         { class: "tile self" },
         video,
         off,
-        el("figcaption", {}, `${me.name} (you)`),
+        el("figcaption", {}, el("span", {}, `${me.name} (you)`), muted),
       );
-      this.#self = { figure, video, off };
+      this.#self = { figure, video, off, muted };
       $("tiles").append(figure);
     }
-    const { video, off } = this.#self;
+    const { video, off, muted } = this.#self;
+    muted.hidden = !micOff;
     if (video.srcObject?.getTracks()[0] !== track)
       video.srcObject = track ? new MediaStream([track]) : null;
     off.hidden = !!track;
@@ -83,6 +85,7 @@ export class Tiles {
       { class: "quality", role: "img", "aria-label": "Connection: connecting" },
       bars,
     );
+    const qualityText = el("span", { class: "quality-text", "aria-hidden": "true", hidden: true });
     const name = el("span", { class: "name" }, caption(p));
     const menu = this.#menu(p);
     const figure = el(
@@ -92,9 +95,9 @@ export class Tiles {
       waitingVideo,
       status,
       audio,
-      el("figcaption", {}, name, quality, menu),
+      el("figcaption", {}, name, quality, qualityText, menu),
     );
-    t = { figure, video, audio, quality, bars, status, name, waitingVideo, menu, p };
+    t = { figure, video, audio, quality, qualityText, bars, status, name, waitingVideo, menu, p };
     this.#people.set(p.id, t);
     $("tiles").append(figure);
     return t;
@@ -124,12 +127,21 @@ export class Tiles {
         ),
       );
     }
-    return el(
+    const details = el(
       "details",
       { class: "more" },
-      el("summary", {}, `More for ${p.name}`),
+      el("summary", {}, "More", el("span", { class: "sr-only" }, ` for ${p.name}`)),
       el("div", { class: "menu" }, ...items),
     );
+    // A chosen item closes the menu, as does Escape.
+    for (const b of items) b.addEventListener("click", () => (details.open = false));
+    details.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && details.open) {
+        details.open = false;
+        details.querySelector("summary").focus();
+      }
+    });
+    return details;
   }
 
   /** A remote track arrived for an announced source. */
@@ -205,6 +217,10 @@ export class Tiles {
     if (!t) return;
     t.quality.setAttribute("aria-label", `Connection: ${QUALITY_TEXT[quality] ?? quality}`);
     t.bars.dataset.level = String(BARS[quality] ?? 0);
+    // Words when it matters: a weak or lost connection is said, not only drawn.
+    const weak = quality === "poor" || quality === "lost";
+    t.qualityText.textContent = weak ? `Connection ${QUALITY_TEXT[quality]}` : "";
+    t.qualityText.hidden = !weak;
   }
 
   /** A note over someone's video ("Reconnecting video…"), or none. */

@@ -19,9 +19,6 @@ await init({
 
 export { openDevice, forgetDevice, Device };
 
-/** Events whose arrival may change the identity pins worth keeping. */
-const PIN_EVENTS = new Set(["admitted", "participantJoined", "identityChanged"]);
-
 export class Room {
   #handle = null;
   #listeners = new Map();
@@ -29,6 +26,9 @@ export class Room {
   #state = undefined;
   #me = undefined;
   #ended = undefined;
+  #pinsQueued = false;
+  /** The pins last written to the device (written again only when they change). */
+  #pinsSaved = undefined;
 
   /** Subscribes to an event; returns the room for chaining. */
   on(type, handler) {
@@ -92,6 +92,7 @@ export class Room {
     this.#device = device;
     const identity = device ? await device.identity() : undefined;
     const pins = device ? await device.pins() : undefined;
+    this.#pinsSaved = pins;
     let welcomed;
     let refused;
     const ready = new Promise((resolve, reject) => {
@@ -123,7 +124,9 @@ export class Room {
           );
           break;
       }
-      if (PIN_EVENTS.has(e.type)) this.#savePins();
+      // A peer's key is pinned when its bundle arrives, which can be with
+      // any message (admitted, joined, keys, a chat): check after each.
+      this.#savePins();
       this.#emit(e.type, e);
     };
     try {
@@ -147,11 +150,18 @@ export class Room {
   }
 
   #savePins() {
-    if (!this.#device || !this.#handle) return;
+    if (!this.#device || !this.#handle || this.#pinsQueued) return;
+    this.#pinsQueued = true;
     queueMicrotask(() => {
+      this.#pinsQueued = false;
       try {
         const json = this.#handle?.pins();
-        if (json) this.#device.savePins(json).catch(() => {});
+        if (json && json !== this.#pinsSaved) {
+          this.#pinsSaved = json;
+          this.#device.savePins(json).catch(() => {
+            this.#pinsSaved = undefined;
+          });
+        }
       } catch {
         // the session ended meanwhile
       }
