@@ -109,6 +109,8 @@ test("a swapped key bundle blocks chat and media behind the security check until
   // Accepting the new key lifts the block.
   await dialog.getByRole("button", { name: "I compared the numbers, continue" }).click();
   await dialog.waitFor({ state: "hidden" });
-  assert.equal(await dr.page.getByLabel("Message", { exact: true }).isDisabled(), false);
+  const box = dr.page.getByLabel("Message", { exact: true });
+  for (let i = 0; i < 50 && (await box.isDisabled()); i++) await dr.page.waitForTimeout(100);
+  assert.equal(await box.isDisabled(), false, "chat usable again");
   assert.equal(await log.getByText("only for my doctor").count(), 0);
 });
