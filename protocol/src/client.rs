@@ -10,6 +10,40 @@ use crate::model::{E2eKind, Permission, TrackAction, TrackSource};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+/// Extensions a client asks for in `hello` or `resume`, as
+/// `"features":["presence"]`. A hub that knows none ignores the field; this
+/// one ignores names it does not know. Nothing is sent that a client did
+/// not ask for, so a client written from PROTOCOL.md alone sees none of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    /// A waiting participant is told which providers are present
+    /// (`presence` messages).
+    pub presence: bool,
+}
+
+impl Features {
+    /// Every extension this protocol crate knows.
+    pub const ALL: Features = Features { presence: true };
+
+    fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut f = Features::default();
+        for n in names {
+            if n == "presence" {
+                f.presence = true;
+            }
+        }
+        f
+    }
+
+    fn names(self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.presence {
+            v.push("presence");
+        }
+        v
+    }
+}
+
 /// A message from a client (sections 3–8).
 #[derive(Debug)]
 pub enum ClientMessage {
@@ -21,6 +55,8 @@ pub enum ClientMessage {
         device: Option<DeviceId>,
         /// SDK identification string.
         sdk: Option<String>,
+        /// Extensions the client asks for (docs/protocol.md).
+        features: Features,
     },
     /// First message: continue an earlier session.
     Resume {
@@ -28,6 +64,8 @@ pub enum ClientMessage {
         resume_token: String,
         /// Highest `e2e` seq the client has processed.
         last_seq: Option<u64>,
+        /// Extensions the client asks for (docs/protocol.md).
+        features: Features,
     },
     /// Keep-alive.
     Ping,
@@ -178,17 +216,29 @@ impl ClientMessage {
         };
         let s = |v: &str| Value::from(v);
         match self {
-            ClientMessage::Hello { token, device, sdk } => {
+            ClientMessage::Hello {
+                token,
+                device,
+                sdk,
+                features,
+            } => {
                 put("token", s(token));
                 put("device", json!(device));
                 put("sdk", json!(sdk));
+                if *features != Features::default() {
+                    put("features", json!(features.names()));
+                }
             }
             ClientMessage::Resume {
                 resume_token,
                 last_seq,
+                features,
             } => {
                 put("resume_token", s(resume_token));
                 put("last_seq", json!(last_seq));
+                if *features != Features::default() {
+                    put("features", json!(features.names()));
+                }
             }
             ClientMessage::Ping | ClientMessage::Leave | ClientMessage::EndVisit => {}
             ClientMessage::Refresh { token } => put("token", s(token)),
@@ -288,6 +338,8 @@ struct Wire<'a> {
     token: Option<String>,
     device: Option<DeviceId>,
     sdk: Option<String>,
+    #[serde(borrow, default)]
+    features: Option<Vec<std::borrow::Cow<'a, str>>>,
     resume_token: Option<String>,
     last_seq: Option<u64>,
     participant: Option<ParticipantId>,
@@ -311,6 +363,10 @@ struct Wire<'a> {
 #[derive(Deserialize)]
 struct IdOnly {
     id: Option<serde_json::Value>,
+}
+
+fn features(names: Option<&[std::borrow::Cow<'_, str>]>) -> Features {
+    Features::from_names(names.unwrap_or_default().iter().map(AsRef::as_ref))
 }
 
 fn need<T>(v: Option<T>, ty: &'static str, field: &'static str) -> Result<T, ParseError> {
@@ -362,10 +418,12 @@ fn convert(w: Wire<'_>) -> Result<ClientMessage, ParseError> {
             token: need(w.token, "hello", "token")?,
             device: w.device,
             sdk: w.sdk,
+            features: features(w.features.as_deref()),
         },
         "resume" => ClientMessage::Resume {
             resume_token: need(w.resume_token, "resume", "resume_token")?,
             last_seq: w.last_seq,
+            features: features(w.features.as_deref()),
         },
         "ping" => ClientMessage::Ping,
         "refresh" => ClientMessage::Refresh {

@@ -19,12 +19,12 @@ mod server;
 mod server_read;
 
 pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
-pub use client::{ClientMessage, ParseError, parse_client_message};
+pub use client::{ClientMessage, Features, ParseError, parse_client_message};
 pub use codes::{CloseCode, ErrorCode};
 pub use ids::{DeviceId, IdError, MessageId, ParticipantId, TrackId, VisitId, is_valid_id};
 pub use model::{
-    E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, Track, TrackAction,
-    TrackSource, WaitingEntry,
+    E2eKind, LeftReason, Participant, ParticipantState, Permission, PresentProvider, Role, Track,
+    TrackAction, TrackSource, WaitingEntry,
 };
 pub use name::{MAX_NAME_CHARS, NameError, check_display_name, check_display_text};
 pub use server::{ErrorBody, IceServer, Limits, ServerMessage, WelcomeParticipant};

@@ -135,6 +135,15 @@ pub struct Participant {
     pub keys: Option<Box<RawValue>>,
 }
 
+/// A provider present in the visit, as `presence` tells a waiting participant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresentProvider {
+    /// Participant id.
+    pub id: ParticipantId,
+    /// Display name.
+    pub name: String,
+}
+
 /// An entry of the `lobby` list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingEntry {

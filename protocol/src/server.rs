@@ -3,8 +3,8 @@
 use crate::codes::ErrorCode;
 use crate::ids::{MessageId, ParticipantId, TrackId, VisitId};
 use crate::model::{
-    E2eKind, LeftReason, Participant, ParticipantState, Permission, Role, TrackAction, TrackSource,
-    WaitingEntry,
+    E2eKind, LeftReason, Participant, ParticipantState, Permission, PresentProvider, Role,
+    TrackAction, TrackSource, WaitingEntry,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -87,6 +87,12 @@ pub enum ServerMessage {
     Lobby {
         /// Who waits.
         waiting: Vec<WaitingEntry>,
+    },
+    /// To a waiting participant that asked for the `presence` feature: the
+    /// providers present now (on arrival, then on every change).
+    Presence {
+        /// Admitted, connected providers.
+        providers: Vec<PresentProvider>,
     },
     /// To a participant: you are admitted; here is everyone.
     Admitted {
@@ -231,6 +237,7 @@ impl ServerMessage {
         match self {
             ServerMessage::Welcome { .. } => "welcome",
             ServerMessage::Lobby { .. } => "lobby",
+            ServerMessage::Presence { .. } => "presence",
             ServerMessage::Admitted { .. } => "admitted",
             ServerMessage::Denied { .. } => "denied",
             ServerMessage::Joined { .. } => "joined",

@@ -7,8 +7,8 @@
 
 use crate::ids::{MessageId, ParticipantId, TrackId, VisitId};
 use crate::model::{
-    E2eKind, LeftReason, Participant, ParticipantState, Permission, TrackAction, TrackSource,
-    WaitingEntry,
+    E2eKind, LeftReason, Participant, ParticipantState, Permission, PresentProvider, TrackAction,
+    TrackSource, WaitingEntry,
 };
 use crate::server::{ErrorBody, IceServer, Limits, ServerMessage, WelcomeParticipant};
 use serde::Deserialize;
@@ -54,6 +54,7 @@ impl ServerMessage {
                 limits: Limits,
             }),
             "lobby" => variant!(text, Lobby { waiting: Vec<WaitingEntry> }),
+            "presence" => variant!(text, Presence { providers: Vec<PresentProvider> }),
             "admitted" => variant!(text, Admitted { participants: Vec<Participant> }),
             "denied" => variant!(text, Denied { reason: Option<String> }),
             "joined" => variant!(

@@ -32,6 +32,7 @@ fn join(conn: u64, who: &str, role: Role) -> Input {
         ice_servers: vec![],
         last_seq: None,
         resumed: false,
+        features: Default::default(),
         ip: Some("127.0.0.1".into()),
         patient_id: None,
     }))

@@ -176,6 +176,7 @@ function wire(room) {
     for (const p of e.participants) if (p.id !== me) app.tiles.person(p);
     applyBlocks();
   });
+  room.on("presenceChanged", (e) => showPresence(e.providers));
   room.on("lobbyChanged", (e) => {
     for (const w of e.waiting) app.names.set(w.id, w.name);
     app.lobby?.update(e.waiting);
@@ -257,6 +258,16 @@ function enterWaiting() {
   $("waiting-self").srcObject = local.camera ? new MediaStream([local.camera]) : null;
   setPressed($("waiting-mute"), local.micMuted);
   announce("You are in the waiting room.");
+}
+
+/** Who of the clinic is here, for a waiting patient. */
+function showPresence(providers) {
+  const names = providers.map((p) => p.name);
+  const list = new Intl.ListFormat(undefined, { type: "conjunction" }).format(names);
+  $("presence").textContent =
+    names.length === 0
+      ? "Your provider hasn't joined yet. They will see you're waiting as soon as they do."
+      : `${list} ${names.length === 1 ? "is" : "are"} here and can see you're waiting.`;
 }
 
 $("waiting-mute").addEventListener("click", () => {

@@ -134,3 +134,24 @@ test("a browser that blocks the camera and microphone shows how to allow them, a
   await dr.page.getByRole("button", { name: "Admit Lee" }).click();
   await framesRising(pt, "Video of Dr. Kim");
 });
+
+test("a patient who arrives first is told the provider has not joined, then sees them arrive", async () => {
+  const [dr, pt] = await people("dr-late", "pt-early");
+  await fillJoin(pt, { role: "patient", name: "Lee", visit: "v-early" });
+  await pt.page.getByRole("button", { name: "Join visit" }).click();
+  const status = pt.page
+    .getByRole("status")
+    .filter({ hasText: "Your provider hasn't joined yet." });
+  await status.waitFor();
+  await snap(pt, "35-provider-not-here");
+  await fillJoin(dr, { role: "provider", name: "Dr. Kim", visit: "v-early" });
+  await dr.page.getByRole("button", { name: "Join visit" }).click();
+  await pt.page.getByText("Dr. Kim is here and can see you're waiting.").waitFor();
+  // The provider closes the page: the patient is told, and keeps waiting.
+  await dr.page.close();
+  await pt.page.getByText("Your provider hasn't joined yet.", { exact: false }).waitFor();
+  assert.equal(
+    await pt.page.getByRole("heading", { name: "Waiting for your provider" }).isVisible(),
+    true,
+  );
+});

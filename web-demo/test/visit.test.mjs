@@ -56,6 +56,7 @@ test("a patient and a provider hold a whole visit in the web demo", async () => 
   await meterMoves(pt);
   await pt.page.getByRole("button", { name: "Join visit" }).click();
   await pt.page.getByRole("heading", { name: "Waiting for your provider" }).waitFor();
+  await pt.page.getByText("Dr. Kim is here and can see you're waiting.").waitFor();
   await snap(pt, "04-waiting");
 
   const admit = dr.page.getByRole("button", { name: "Admit Lee" });

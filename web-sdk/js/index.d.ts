@@ -59,6 +59,8 @@ export interface RoomEvents {
   waiting: { type: "waiting" };
   admitted: { type: "admitted"; participants: Participant[] };
   lobbyChanged: { type: "lobbyChanged"; waiting: WaitingEntry[] };
+  /** While waiting: the providers present now (on arrival and on every change). */
+  presenceChanged: { type: "presenceChanged"; providers: { id: string; name: string }[] };
   participantJoined: { type: "participantJoined"; participant: Participant };
   participantLeft: {
     type: "participantLeft";

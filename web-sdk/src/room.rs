@@ -4,7 +4,8 @@
 //! SDP or a key.
 
 use bedside_protocol::{
-    LeftReason, Participant, ParticipantState, Permission, TrackSource, WaitingEntry,
+    LeftReason, Participant, ParticipantState, Permission, PresentProvider, TrackSource,
+    WaitingEntry,
 };
 use bedside_sdk::e2ee::{Identity, Pins, Safety};
 use bedside_sdk::session::{
@@ -161,6 +162,13 @@ fn waiting(w: &WaitingEntry) -> JsValue {
         .done()
 }
 
+fn provider(p: &PresentProvider) -> JsValue {
+    Obj::new()
+        .str("id", p.id.as_str())
+        .str("name", &p.name)
+        .done()
+}
+
 fn ended(r: &EndReason) -> JsValue {
     let (reason, message) = match r {
         EndReason::Left => ("left", None),
@@ -237,6 +245,9 @@ fn event_object(e: WebEvent) -> Option<JsValue> {
             }
             Event::Lobby { waiting: w } => {
                 Obj::event("lobbyChanged").set("waiting", &list(&w, waiting))
+            }
+            Event::Presence { providers } => {
+                Obj::event("presenceChanged").set("providers", &list(&providers, provider))
             }
             Event::Joined { participant: p } => {
                 Obj::event("participantJoined").set("participant", &participant(&p))

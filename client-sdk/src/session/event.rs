@@ -4,7 +4,8 @@ use crate::e2ee::{E2eeError, ReceivedChat, SafetyNumber};
 use bedside_protocol::WelcomeParticipant;
 use bedside_protocol::{ErrorCode, ParticipantId, TrackId};
 use bedside_protocol::{
-    LeftReason, Participant, ParticipantState, Permission, TrackSource, WaitingEntry,
+    LeftReason, Participant, ParticipantState, Permission, PresentProvider, TrackSource,
+    WaitingEntry,
 };
 
 /// The link to the hub.
@@ -194,6 +195,12 @@ pub enum Event {
     Lobby {
         /// Who waits.
         waiting: Vec<WaitingEntry>,
+    },
+    /// While waiting: the providers present in the visit now (on arrival
+    /// and on every change).
+    Presence {
+        /// Admitted, connected providers.
+        providers: Vec<PresentProvider>,
     },
     /// Someone was admitted or came back.
     Joined {

@@ -33,9 +33,9 @@ use crate::e2ee::{self, E2eeError, Group, Identity, Pins};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bedside_protocol::{
-    ClientMessage, CloseCode, DeviceId, E2eKind, ErrorCode, IceServer, LeftReason, MessageId,
-    Participant, ParticipantId, ParticipantState, Permission, ServerMessage, TrackAction, TrackId,
-    TrackSource,
+    ClientMessage, CloseCode, DeviceId, E2eKind, ErrorCode, Features, IceServer, LeftReason,
+    MessageId, Participant, ParticipantId, ParticipantState, Permission, ServerMessage,
+    TrackAction, TrackId, TrackSource,
 };
 use rand_core::{CryptoRngCore, RngCore};
 use serde_json::value::RawValue;
@@ -372,6 +372,7 @@ impl Session {
                 &ClientMessage::Resume {
                     resume_token,
                     last_seq: Some(self.last_seq),
+                    features: Features::ALL,
                 },
                 None,
             );
@@ -745,7 +746,13 @@ impl Session {
         self.link = Link::Handshake { resuming: false };
         let device = DeviceId::new(self.cfg.device.clone()).ok();
         let sdk = Some(self.cfg.sdk.clone());
-        self.send_now(now_ms, &ClientMessage::Hello { token, device, sdk }, None);
+        let hello = ClientMessage::Hello {
+            token,
+            device,
+            sdk,
+            features: Features::ALL,
+        };
+        self.send_now(now_ms, &hello, None);
     }
 
     fn want_token(&mut self, purpose: TokenPurpose) {
@@ -952,6 +959,7 @@ impl Session {
                 }
             }
             ServerMessage::Lobby { waiting } => self.event(Event::Lobby { waiting }),
+            ServerMessage::Presence { providers } => self.event(Event::Presence { providers }),
             ServerMessage::Admitted { participants } => {
                 self.state = Some(ParticipantState::Admitted);
                 let ids: Vec<String> = participants.iter().map(|p| p.id.to_string()).collect();

@@ -16,8 +16,8 @@ use crate::store::ResumeRecord;
 use crate::visit::{ConnId, Input, Join};
 use base64::Engine as _;
 use bedside_protocol::{
-    ClientMessage, CloseCode, ErrorCode, MAX_PROTOCOL_ERRORS, MessageId, ParticipantId, Role,
-    ServerMessage, VisitId, parse_client_message,
+    ClientMessage, CloseCode, ErrorCode, Features, MAX_PROTOCOL_ERRORS, MessageId, ParticipantId,
+    Role, ServerMessage, VisitId, parse_client_message,
 };
 use futures_util::{Stream, StreamExt};
 use std::net::SocketAddr;
@@ -73,6 +73,8 @@ struct Identity {
     resumed: bool,
     /// Session id for `welcome` and the audit log.
     session: String,
+    /// Extensions asked for in `hello`/`resume`.
+    features: Features,
 }
 
 impl Identity {
@@ -88,6 +90,7 @@ impl Identity {
             last_seq: None,
             resumed: false,
             session: format!("s-{}", random_token(12)),
+            features: Features::default(),
         }
     }
 }
@@ -288,7 +291,15 @@ impl Conn {
         };
         let now = now_s();
         match parse_client_message(&text) {
-            Ok((_, ClientMessage::Hello { token, device, .. })) => {
+            Ok((
+                _,
+                ClientMessage::Hello {
+                    token,
+                    device,
+                    features,
+                    ..
+                },
+            )) => {
                 self.hub.metrics.message("hello");
                 let claims = match self.hub.verifier.verify(&token, now) {
                     Ok(c) => c,
@@ -325,13 +336,16 @@ impl Conn {
                 if !fresh {
                     return Err(self.auth_failed(&AuthError::Replayed, Some(&claims)).await);
                 }
-                Ok(Identity::new(record, resume_token))
+                let mut identity = Identity::new(record, resume_token);
+                identity.features = features;
+                Ok(identity)
             }
             Ok((
                 _,
                 ClientMessage::Resume {
                     resume_token,
                     last_seq,
+                    features,
                 },
             )) => {
                 self.hub.metrics.message("resume");
@@ -368,6 +382,7 @@ impl Conn {
                         let mut identity = Identity::new(record, next_token);
                         identity.last_seq = last_seq;
                         identity.resumed = true;
+                        identity.features = features;
                         Ok(identity)
                     }
                     // Counted like a bad token: an unknown resume token
@@ -589,6 +604,7 @@ impl Conn {
                 ice_servers: ice_servers.clone(),
                 last_seq: me.last_seq,
                 resumed: me.resumed,
+                features: me.features,
                 ip: Some(self.peer.ip().to_string()),
                 patient_id: r.patient_id.clone(),
             });

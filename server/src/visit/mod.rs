@@ -27,7 +27,8 @@ use crate::sdp::SdpSummary;
 use crate::store::{ParticipantRecord, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{
     ClientMessage, CloseCode, DeviceId, ErrorCode, IceServer, Limits, MessageId, ParticipantId,
-    ParticipantState, Permission, Role, ServerMessage, VisitId, WelcomeParticipant,
+    ParticipantState, Permission, PresentProvider, Role, ServerMessage, VisitId,
+    WelcomeParticipant,
 };
 pub use e2e::{BodyError, Delivery, MAX_INFLIGHT_PER_CONN, MAX_INFLIGHT_PER_VISIT, validate_body};
 pub use roster::Member;
@@ -67,6 +68,8 @@ pub struct Join {
     pub last_seq: Option<u64>,
     /// The session continues an earlier one (`resume`).
     pub resumed: bool,
+    /// Extensions the client asked for.
+    pub features: bedside_protocol::Features,
     /// The client's IP address, for the audit log.
     pub ip: Option<String>,
     /// Patient record id from the token, for the audit log.
@@ -214,6 +217,9 @@ pub struct Visit {
     violations: HashMap<ParticipantId, (Millis, u32)>,
     /// The `now` of the input being handled.
     now: Millis,
+    /// The present providers last announced to waiting participants that
+    /// asked for `presence`, and a counter bumped on each change.
+    presence: (u64, Vec<PresentProvider>),
     out: Vec<Output>,
 }
 
@@ -237,6 +243,8 @@ impl Visit {
             members_due: None,
             violations: HashMap::new(),
             now: 0,
+            // Change 1 is the start: no provider present.
+            presence: (1, Vec::new()),
             out: Vec::new(),
         }
     }
@@ -277,6 +285,7 @@ impl Visit {
                 }
             }
         }
+        self.presence_changed();
         std::mem::take(&mut self.out)
     }
 

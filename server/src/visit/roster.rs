@@ -3,7 +3,8 @@
 use super::{ConnId, Join, Millis, Visit};
 use crate::store::ParticipantRecord;
 use bedside_protocol::{
-    DeviceId, Participant, ParticipantId, Permission, Role, ServerMessage, Track, WaitingEntry,
+    DeviceId, Participant, ParticipantId, Permission, PresentProvider, Role, ServerMessage, Track,
+    WaitingEntry,
 };
 
 /// A live connection of a member.
@@ -27,6 +28,8 @@ pub struct Live {
     pub patient_id: Option<String>,
     /// This session's facts for audit records.
     pub actor: std::sync::Arc<crate::audit::Actor>,
+    /// Asked for `presence`: the change counter last sent (0: none yet).
+    pub presence: Option<u64>,
 }
 
 /// A participant known to the visit: the persisted record and, when
@@ -127,6 +130,7 @@ impl Member {
             delivery: super::Delivery::default(),
             patient_id: j.patient_id.clone(),
             actor: std::sync::Arc::new(actor),
+            presence: j.features.presence.then_some(0),
         });
     }
 
@@ -232,6 +236,48 @@ impl Visit {
         if !providers.is_empty() {
             let msg = self.lobby_message();
             self.send(providers, msg);
+        }
+    }
+
+    /// Tells waiting participants who asked for `presence` which providers
+    /// are present, when that changed or they have not heard it yet. Runs
+    /// after every input; allocates only when there is something to send.
+    pub(super) fn presence_changed(&mut self) {
+        let present = self
+            .members
+            .values()
+            .filter(|m| m.is_present() && m.is_provider());
+        let same = present
+            .clone()
+            .map(|m| (&m.record.id, &m.record.name))
+            .eq(self.presence.1.iter().map(|p| (&p.id, &p.name)));
+        if !same {
+            self.presence.0 += 1;
+            self.presence.1 = present
+                .map(|m| PresentProvider {
+                    id: m.record.id.clone(),
+                    name: m.record.name.clone(),
+                })
+                .collect();
+        }
+        let generation = self.presence.0;
+        let mut to = Vec::new();
+        for m in self.members.values_mut() {
+            if !m.is_waiting() {
+                continue;
+            }
+            if let Some(live) = m.live.as_mut()
+                && live.presence.is_some_and(|g| g != generation)
+            {
+                live.presence = Some(generation);
+                to.push(live.conn);
+            }
+        }
+        if !to.is_empty() {
+            let msg = ServerMessage::Presence {
+                providers: self.presence.1.clone(),
+            };
+            self.send(to, msg);
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::sdp::{MediaKind, MediaSection};
-use bedside_protocol::{TrackAction, TrackSource};
+use bedside_protocol::{Features, TrackAction, TrackSource};
 use serde_json::Value;
 
 const T0: Millis = 1_700_000_000_000;
@@ -32,6 +32,11 @@ fn visit() -> Visit {
 }
 
 fn join(conn: u64, who: &str, role: Role) -> Input {
+    join_asking(conn, who, role, Features::default())
+}
+
+/// A join whose hello asked for `features`.
+fn join_asking(conn: u64, who: &str, role: Role, features: Features) -> Input {
     Input::Join(Box::new(Join {
         conn: ConnId(conn),
         session: format!("s-{conn}"),
@@ -45,6 +50,7 @@ fn join(conn: u64, who: &str, role: Role) -> Input {
         ice_servers: vec![],
         last_seq: None,
         resumed: false,
+        features,
         ip: Some("127.0.0.1".into()),
         patient_id: None,
     }))
@@ -102,6 +108,63 @@ fn admitted_pair() -> Visit {
         ),
     );
     v
+}
+
+/// The `presence` messages `conn` got: the provider ids of each.
+fn presence_for(outs: &[Output], conn: u64) -> Vec<Vec<String>> {
+    sent(outs)
+        .into_iter()
+        .filter(|(c, m)| *c == conn && m["type"] == "presence")
+        .map(|(_, m)| {
+            m["providers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_waiting_patient_who_asked_hears_which_providers_are_present() {
+    let presence = Features { presence: true };
+    let mut v = visit();
+    let out = v.handle(T0, join_asking(1, "pt", Role::Patient, presence));
+    assert_eq!(
+        types_for(&out, 1),
+        ["welcome", "presence"],
+        "after the welcome"
+    );
+    assert_eq!(presence_for(&out, 1), [Vec::<String>::new()], "nobody yet");
+    // A client that did not ask (PROTOCOL.md alone) never gets one.
+    let out = v.handle(T0, join(2, "pt-2", Role::Patient));
+    assert_eq!(types_for(&out, 2), ["welcome"]);
+
+    let out = v.handle(T0, join(3, "dr", Role::Provider));
+    assert_eq!(presence_for(&out, 1), [vec!["dr".to_owned()]]);
+    assert!(presence_for(&out, 2).is_empty());
+    // What changes nothing about the providers sends nothing.
+    let out = v.handle(T0, msg(1, ClientMessage::Ping));
+    assert!(presence_for(&out, 1).is_empty());
+    // The provider's connection drops, and comes back.
+    let out = v.handle(T0, Input::Closed { conn: ConnId(3) });
+    assert_eq!(presence_for(&out, 1), [Vec::<String>::new()]);
+    let out = v.handle(T0, join(4, "dr", Role::Provider));
+    assert_eq!(presence_for(&out, 1), [vec!["dr".to_owned()]]);
+    // Once admitted the patient sees the visit itself: no more presence.
+    let out = v.handle(
+        T0,
+        msg(
+            4,
+            ClientMessage::Admit {
+                participant: pid("pt"),
+            },
+        ),
+    );
+    assert!(presence_for(&out, 1).is_empty());
+    let out = v.handle(T0, join(5, "dr-2", Role::Provider));
+    assert!(presence_for(&out, 1).is_empty());
 }
 
 #[test]
