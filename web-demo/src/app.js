@@ -18,6 +18,7 @@ import { Lobby } from "./lobby.js";
 import { Chat } from "./chat.js";
 import { Identity } from "./identity.js";
 import { Share } from "./share.js";
+import { Settings } from "./settings.js";
 
 const local = new LocalMedia();
 const precheck = new Precheck(local);
@@ -51,12 +52,29 @@ function go(screen) {
 
 // ── Join ──────────────────────────────────────────────────────────────
 
+/** Link mode: the join form only says what comes next. */
+function linkMode() {
+  app.mode = "link";
+  $("join-dev").hidden = true;
+  $("join-link").hidden = false;
+  $("join-form").querySelector("button").hidden = false;
+  joinError(null);
+}
+
+// A link opened in a tab already showing this page changes only the fragment.
+window.addEventListener("hashchange", () => {
+  if (app.screen !== "join" || app.room) return;
+  const token = tokens.tokenFromLink();
+  if (token) {
+    app.token = token;
+    linkMode();
+  }
+});
+
 async function init() {
   app.token = tokens.tokenFromLink();
   if (app.token) {
-    app.mode = "link";
-    $("join-dev").hidden = true;
-    $("join-link").hidden = false;
+    linkMode();
   } else if (await tokens.devModeAvailable()) {
     app.mode = "dev";
     $("join-dev").hidden = false;
@@ -299,6 +317,7 @@ function enterVisit() {
     room.participants.filter((p) => p.id !== me?.id).map((p) => p.name),
   );
   if (provider) app.lobby = new Lobby(room);
+  app.settings = new Settings(local, app.tiles);
   $("btn-end").hidden = !provider;
   go("visit");
   renderControls();

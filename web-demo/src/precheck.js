@@ -7,7 +7,7 @@ import * as audio from "./audio.js";
 import { deviceHelp } from "./text.js";
 
 /** Fills a <select> with devices, selecting `current`. */
-function fill(select, list, current, noun, blocked = false) {
+export function fill(select, list, current, noun, blocked = false) {
   select.replaceChildren(
     ...list.map((d, i) =>
       el(

@@ -252,6 +252,11 @@ export class Tiles {
     }
   }
 
+  /** Plays everyone's sound on this speaker. */
+  setSpeaker(id) {
+    for (const t of this.#people.values()) routeTo(t.audio, id);
+  }
+
   /** Everyone with a tile. */
   ids() {
     return [...this.#people.keys()];

@@ -80,6 +80,19 @@ export async function framesRising(p, label, { timeout = 30000 } = {}) {
   return last;
 }
 
+/** Waits until a toggle button's aria-pressed is `value` ("true"/"false"). */
+export async function pressedIs(button, value) {
+  const handle = await button.elementHandle();
+  await handle.evaluate(
+    (b, v) =>
+      new Promise((ok) => {
+        const check = () => b.getAttribute("aria-pressed") === v && ok(true);
+        if (!check()) new MutationObserver(check).observe(b, { attributes: true });
+      }),
+    value,
+  );
+}
+
 /** Opens the chat panel if it is closed. */
 export async function openChat(p) {
   const b = p.page.getByRole("button", { name: /^Chat/ });

@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startHub, tempDir } from "../../web-sdk/test/harness.mjs";
+import { startHub, tempDir, token } from "../../web-sdk/test/harness.mjs";
 import { DIST, person, snap, fillJoin, startVisit, framesRising } from "./demo.mjs";
 
 let hub;
@@ -96,7 +96,7 @@ test("a camera another app holds: the check falls back to the other one", async 
   });
   open.push(p);
   await fillJoin(p, { role: "patient", name: "Lee", visit: "v-busy" });
-  const camera = p.page.getByLabel("Camera", { exact: true });
+  const camera = p.page.getByRole("main").getByLabel("Camera", { exact: true });
   await p.page.getByText("Your usual camera is busy, so we switched to another one.").waitFor();
   await framesRising(p, "Your camera preview");
   assert.equal(await camera.evaluate((s) => s.selectedOptions[0].textContent), "fake_device_1");
@@ -154,4 +154,53 @@ test("a patient who arrives first is told the provider has not joined, then sees
     await pt.page.getByRole("heading", { name: "Waiting for your provider" }).isVisible(),
     true,
   );
+});
+
+test("a clinic link carries the token in the fragment, and the page takes it out of the address bar", async () => {
+  const [dr, pt] = await people("dr-link", "pt-link");
+  await fillJoin(dr, { role: "provider", name: "Dr. Kim", visit: "v-link" });
+  await dr.page.getByRole("button", { name: "Join visit" }).click();
+  const tk = await token(hub, { visit: "v-link", role: "patient", sub: "pt-link", name: "Lee" });
+  // Opened from the clinic's message: a new tab.
+  await pt.page.close();
+  pt.page = await pt.context.newPage();
+  await pt.page.goto(`${hub.http}/#token=${tk}`);
+  await pt.page.waitForFunction(() => document.documentElement.dataset.ready === "true");
+  await pt.page.getByText("Your clinic sent you a link to a video visit.").waitFor();
+  assert.ok(!pt.page.url().includes("#"), `the address bar still shows ${pt.page.url()}`);
+  assert.equal(await pt.page.getByLabel("Your name").isVisible(), false, "no dev form");
+  await pt.page.getByRole("button", { name: "Continue" }).click();
+  await pt.page.getByRole("heading", { name: "Check your camera and sound" }).waitFor();
+  await pt.page.getByRole("button", { name: "Join visit" }).click();
+  await dr.page.getByRole("button", { name: "Admit Lee" }).click();
+  await framesRising(pt, "Video of Dr. Kim");
+});
+
+test("during the visit, Settings switches the camera and the other side keeps the video", async () => {
+  const [dr] = await people("dr-switch");
+  // Chromium's second fake camera is a depth camera (Y16) that no encoder
+  // takes; the third (MJPEG) is an ordinary one.
+  const pt = await person("pt-switch", hub, {
+    flags: ["--use-fake-device-for-media-stream=device-count=3"],
+  });
+  open.push(pt);
+  await startVisit(dr, pt, { visit: "v-switch" });
+  const own = () =>
+    pt.page
+      .getByRole("main")
+      .getByLabel("Your video", { exact: true })
+      .evaluate((v) => v.srcObject?.getVideoTracks()[0]?.label);
+  assert.equal(await own(), "fake_device_0");
+  await pt.page.getByRole("button", { name: "Settings" }).click();
+  const dialog = pt.page.getByRole("dialog", { name: "Camera and sound" });
+  await dialog.getByLabel("Camera").selectOption({ label: "fake_device_2" });
+  await pt.page.waitForFunction(
+    () =>
+      document.querySelector(".tile.self video")?.srcObject?.getVideoTracks()[0]?.label ===
+      "fake_device_2",
+  );
+  await snap(pt, "36-settings");
+  await dialog.getByRole("button", { name: "Done" }).click();
+  await framesRising(dr, "Video of Lee");
+  assert.equal(await own(), "fake_device_2");
 });

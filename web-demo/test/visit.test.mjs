@@ -17,6 +17,7 @@ import {
   sendChat,
   chatShows,
   storageDump,
+  pressedIs,
   filesHolding,
 } from "./demo.mjs";
 
@@ -82,6 +83,17 @@ test("a patient and a provider hold a whole visit in the web demo", async () => 
   assert.equal(await mute.getAttribute("aria-pressed"), "true");
   await mute.click();
   assert.equal(await mute.getAttribute("aria-pressed"), "false");
+  // Camera off: the camera closes, the other side gets a still picture.
+  const camera = pt.page.getByRole("button", { name: "Turn off camera" });
+  await camera.click();
+  await pressedIs(camera, "true");
+  await pt.page.locator(".tile.self").getByText("Camera off").waitFor();
+  await framesRising(dr, "Video of Lee");
+  await snap(pt, "06b-camera-off");
+  await camera.click();
+  await pressedIs(camera, "false");
+  await pt.page.locator(".tile.self").getByText("Camera off").waitFor({ state: "hidden" });
+  await framesRising(dr, "Video of Lee");
 
   // Chat both ways, each shown as delivered, shown once on the other side.
   await sendChat(pt, CHATS[0]);
@@ -90,6 +102,20 @@ test("a patient and a provider hold a whole visit in the web demo", async () => 
   assert.equal(await chatShows(pt, CHATS[1]), 1);
   await snap(pt, "07-chat");
   await snap(dr, "07-chat");
+
+  // The provider compares safety numbers and marks the patient verified.
+  await dr.page.getByText("More for Lee").click();
+  await dr.page.getByRole("button", { name: "Check security with Lee" }).click();
+  const safety = dr.page.getByRole("dialog", { name: "Check security with Lee" });
+  assert.equal(await safety.getByRole("listitem").count(), 12, "60 digits in groups of 5");
+  await safety.getByRole("button", { name: "Mark as verified" }).click();
+  await sendChat(pt, "checking in");
+  await dr.page
+    .getByRole("log", { name: "Chat messages" })
+    .locator("li.theirs")
+    .filter({ hasText: "checking in" })
+    .getByText("Verified")
+    .waitFor();
 
   // The patient asks to share; the provider allows; the provider sees it.
   await pt.page.getByRole("button", { name: "Ask to share screen" }).click();
