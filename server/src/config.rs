@@ -58,6 +58,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// Cluster mode (Redis); absent: single node.
     pub cluster: Option<ClusterConfig>,
+    /// Serving the web demo (or a clinic's build of it) at `/`.
+    pub web: WebConfig,
     /// Dev mode: set by `serve --dev` or by `serve` without a config file.
     #[serde(skip)]
     pub dev: bool,
@@ -82,6 +84,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             network: NetworkConfig::default(),
             cluster: None,
+            web: WebConfig::default(),
             dev: false,
             audit_new_file: false,
         }
@@ -250,6 +253,29 @@ impl std::fmt::Debug for IceConfig {
 pub struct AlertsConfig {
     /// URL receiving a JSON POST per ALERT.
     pub webhook: Option<String>,
+}
+
+/// `[web]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Directory served at `/` (with the page's security headers). Unset:
+    /// nothing is served outside dev mode; dev mode serves
+    /// `$BEDSIDE_WEB_ROOT` or `web-demo/dist`.
+    pub root: Option<PathBuf>,
+}
+
+impl Config {
+    /// The directory served at `/`, if any.
+    pub fn web_root(&self) -> Option<PathBuf> {
+        self.web.root.clone().or_else(|| {
+            self.dev.then(|| {
+                std::env::var_os("BEDSIDE_WEB_ROOT")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("web-demo/dist"))
+            })
+        })
+    }
 }
 
 /// `[network]`
@@ -443,6 +469,14 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     if c.auth.audience.is_empty() {
         return Err(ConfigError::new("auth.audience", "must not be empty"));
+    }
+    if let Some(root) = &c.web.root
+        && !root.is_dir()
+    {
+        return Err(ConfigError::new(
+            "web.root",
+            format!("{} is not a directory", root.display()),
+        ));
     }
     let s = &c.session;
     if !(1..=300).contains(&s.hello_timeout_s) {

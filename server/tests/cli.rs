@@ -126,7 +126,7 @@ type Case = (
 #[test]
 fn bad_configuration_exits_2_naming_the_key() {
     let base = "insecure_http = true\n[auth]\njwks = \"/nonexistent/keys.json\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"/nonexistent/a.json\"\n";
-    let cases: [Case; 6] = [
+    let cases: [Case; 8] = [
         (
             "insecure_http = 1\n[auth]\nissuers = [\"x\"]\n",
             &[],
@@ -148,6 +148,16 @@ fn bad_configuration_exits_2_naming_the_key() {
             "[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n",
             &[],
             "tls",
+        ),
+        (
+            "insecure_http = true\n[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n[web]\nroot = \"/nonexistent/site\"\n",
+            &[],
+            "web.root",
+        ),
+        (
+            "insecure_http = true\n[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n",
+            &[("BEDSIDE_WEB__ROOT", "/nonexistent/site")],
+            "web.root",
         ),
     ];
     for (config, env, key) in cases {

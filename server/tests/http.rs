@@ -397,3 +397,51 @@ impl TlsClient {
         self.recv_type("welcome").await
     }
 }
+
+/// A raw GET; returns the whole response head and the body.
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test]
+async fn a_configured_web_root_is_served_outside_dev_mode_with_the_page_headers() {
+    let env = Env::new();
+    let root = env.dir.path().join("site");
+    std::fs::create_dir_all(root.join("sdk")).unwrap();
+    std::fs::write(root.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+    std::fs::write(root.join("sdk/x.wasm"), b"\0asm").unwrap();
+    let hub = env.start_with(|c| c.web.root = Some(root.clone())).await;
+    let (head, body) = get(hub.addr(), "/").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(body.contains("<title>t</title>"));
+    for needle in [
+        "content-type: text/html; charset=utf-8",
+        "content-security-policy: default-src 'none'; script-src 'self' 'wasm-unsafe-eval';",
+        "require-trusted-types-for 'script'; trusted-types 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: deny",
+        "cross-origin-opener-policy: same-origin",
+    ] {
+        assert!(head.contains(needle), "{needle} missing in\n{head}");
+    }
+    let (head, _) = get(hub.addr(), "/sdk/x.wasm").await;
+    assert!(head.contains("content-type: application/wasm"), "{head}");
+    // Nothing outside the root; still no token endpoint outside dev mode.
+    let (head, _) = get(hub.addr(), "/../bedside.toml").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    let (head, _) = get(hub.addr(), "/%2e%2e/bedside.toml").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert_eq!(
+        request(hub.addr(), "POST /dev/token HTTP/1.1", "{}")
+            .await
+            .0,
+        404
+    );
+}

@@ -11,7 +11,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::sync::Arc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -67,7 +67,10 @@ pub async fn route(hub: Arc<Hub>, req: Request<Incoming>, peer: SocketAddr) -> R
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
-        (&Method::GET, _) if hub.config.dev => static_file(&path).await,
+        (&Method::GET, _) => match hub.config.web_root() {
+            Some(root) => static_file(&root, &path).await,
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -354,13 +357,6 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// Where the web demo's files are served from in dev mode.
-pub fn web_root() -> PathBuf {
-    std::env::var_os("BEDSIDE_WEB_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("web-demo/dist"))
-}
-
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
@@ -399,14 +395,13 @@ const PAGE_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// Serves a file of the web demo; refuses any path leaving the root.
-async fn static_file(path: &str) -> Response<Body> {
+async fn static_file(root: &Path, path: &str) -> Response<Body> {
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "index.html" } else { rel };
     let rel = Path::new(rel);
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
-    let root = web_root();
     let full = root.join(rel);
     match tokio::fs::read(&full).await {
         Ok(bytes) => {
@@ -427,9 +422,9 @@ async fn static_file(path: &str) -> Response<Body> {
         }
         Err(_) if rel == Path::new("index.html") => text(
             StatusCode::OK,
-            "Bedside hub (dev mode) is running.\n\
-             The web demo is not built here; WebSocket endpoint: /v1/signal,\n\
-             tokens: POST /dev/token {\"visit\",\"role\",\"sub\",\"name\"}.\n",
+            "The Bedside hub is running, but its web page is not built:\n\
+             run `cargo xtask web` (`cargo xtask demo` builds it and starts the hub).\n\
+             WebSocket endpoint: /v1/signal\n",
         ),
         Err(_) => text(StatusCode::NOT_FOUND, "not found\n"),
     }
