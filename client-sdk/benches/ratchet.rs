@@ -71,14 +71,14 @@ fn pair() -> (Group, Group) {
     }
     let _ = dr.set_roster(["dr", "pt"], 1, &mut rng);
     for b in to_dr {
-        for o in dr.peer_bundle("pt", &b, &mut rng).unwrap() {
+        for o in dr.peer_bundle("pt", &b, 1, &mut rng).unwrap() {
             if let Output::SendKey { body, .. } = o {
                 to_pt.push(body);
             }
         }
     }
     let b = dr.bundle_json().unwrap();
-    let _ = pt.peer_bundle("dr", &b, &mut rng);
+    let _ = pt.peer_bundle("dr", &b, 1, &mut rng);
     for k in to_pt {
         let _ = pt.receive_key("dr", &k, 1, &mut rng);
     }

@@ -136,7 +136,10 @@ fn compute() -> Value {
         o => panic!("{o:?}"),
     };
     let mut out = dr.member_joined("pt-1", T0 + 3, &mut rng);
-    out.extend(dr.peer_bundle("pt-1", &pt_bundle2, &mut rng).unwrap());
+    out.extend(
+        dr.peer_bundle("pt-1", &pt_bundle2, T0 + 3, &mut rng)
+            .unwrap(),
+    );
     let (dr_bundle, dr_key) = match &out[..] {
         [Output::PublishBundle(b), Output::SendKey { to, body }] if to == "pt-1" => {
             (b.clone(), body.clone())
@@ -236,7 +239,7 @@ fn the_committed_ciphertexts_open() {
     let _ = pt.begin(T0 + 1, &mut rng);
     let _ = pt.set_roster(["dr-ada", "pt-1"], T0 + 2, &mut rng);
     let out = pt
-        .peer_bundle("dr-ada", x["dr_bundle"].as_str().unwrap(), &mut rng)
+        .peer_bundle("dr-ada", x["dr_bundle"].as_str().unwrap(), T0 + 5, &mut rng)
         .unwrap();
     assert!(out.iter().all(|o| matches!(o, Output::SendKey { .. })));
     let out = pt.receive_key(

@@ -5,7 +5,16 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startHub, tempDir, token } from "../../web-sdk/test/harness.mjs";
-import { DIST, person, snap, fillJoin, startVisit, framesRising } from "./demo.mjs";
+import {
+  DIST,
+  person,
+  snap,
+  fillJoin,
+  startVisit,
+  framesRising,
+  sendChat,
+  chatShows,
+} from "./demo.mjs";
 
 let hub;
 const open = [];
@@ -203,4 +212,25 @@ test("during the visit, Settings switches the camera and the other side keeps th
   await dialog.getByRole("button", { name: "Done" }).click();
   await framesRising(dr, "Video of Lee");
   assert.equal(await own(), "fake_device_2");
+});
+
+test("a patient who reloads mid-visit comes straight back and reads what the provider sends next", async () => {
+  const [dr, pt] = await people("dr-reload", "pt-reload");
+  await startVisit(dr, pt, { visit: "v-reload" });
+  await sendChat(dr, "before the reload");
+  assert.equal(await chatShows(pt, "before the reload"), 1);
+  // The page starts over (a new tab here: a reload would ask "leave the
+  // visit?" first): the same device key, no state, a fresh hello.
+  await pt.page.close();
+  pt.page = await pt.context.newPage();
+  await pt.page.goto(`${hub.http}/`);
+  await pt.page.waitForFunction(() => document.documentElement.dataset.ready === "true");
+  await fillJoin(pt, { role: "patient", name: "Lee", visit: "v-reload" });
+  await pt.page.getByRole("button", { name: "Join visit" }).click();
+  // Admitted before: no waiting room.
+  await framesRising(pt, "Video of Dr. Kim");
+  await sendChat(dr, "after the reload");
+  assert.equal(await chatShows(pt, "after the reload"), 1);
+  await sendChat(pt, "I am back");
+  assert.equal(await chatShows(dr, "I am back"), 1);
 });

@@ -43,6 +43,9 @@ pub const EPOCH_MAX_MESSAGES: u64 = 1000;
 pub const EPOCH_MAX_AGE_MS: u64 = 10 * 60 * 1000;
 /// A sender's previous-epoch chain stays usable this long (ms).
 pub const OLD_EPOCH_GRACE_MS: u64 = 30_000;
+/// After a member comes back, a newer Hello from it within this window
+/// means its app restarted and lost its chains (ms).
+const RETURN_WINDOW_MS: u64 = 60_000;
 /// Chats waiting for their chain key: at most this many …
 const PENDING_MAX: usize = 256;
 /// … for at most this long (ms).
@@ -228,6 +231,9 @@ pub struct Group {
     peers: BTreeMap<String, Peer>,
     pending: VecDeque<PendingChat>,
     seen: (HashSet<[u8; 16]>, VecDeque<[u8; 16]>),
+    /// Members who came back (`joined` while in the roster), until when a
+    /// newer Hello from them means their app restarted.
+    returned: BTreeMap<String, u64>,
 }
 
 impl std::fmt::Debug for Group {
@@ -263,6 +269,7 @@ impl Group {
             peers: BTreeMap::new(),
             pending: VecDeque::new(),
             seen: (HashSet::new(), VecDeque::new()),
+            returned: BTreeMap::new(),
         }
     }
 
@@ -333,7 +340,10 @@ impl Group {
         self.new_epoch(now_ms, rng)
     }
 
-    /// A participant joined (or was admitted). No change if already a member.
+    /// A participant joined (or was admitted). A member already in the
+    /// roster came back (a resume, or a restarted app): if it then shows a
+    /// newer Hello, it lost its state, and [`Group::peer_bundle`] starts a
+    /// new epoch so it gets a chain key it can open.
     pub fn member_joined(
         &mut self,
         who: &str,
@@ -344,6 +354,10 @@ impl Group {
             return Vec::new();
         };
         if roster.contains(who) {
+            if who != self.me {
+                self.returned
+                    .insert(who.to_owned(), now_ms.saturating_add(RETURN_WINDOW_MS));
+            }
             return Vec::new();
         }
         let mut set = roster.clone();
@@ -378,6 +392,7 @@ impl Group {
         &mut self,
         from: &str,
         bundle_json: &str,
+        now_ms: u64,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Vec<Output>, E2eeError> {
         if from == self.me {
@@ -394,8 +409,26 @@ impl Group {
             }
             return Ok(out);
         }
-        self.learn_hello(from, signed);
-        out.extend(self.grant_missing(rng));
+        let newer = self.learn_hello(from, signed);
+        // A newer Hello soon after a return is a restarted app. (The hub's
+        // `joined` carries the bundle it stored, the old one; the restarted
+        // app's own arrives right after.) A resumed member keeps its Hello.
+        let returned = self
+            .returned
+            .get(from)
+            .is_some_and(|until| now_ms <= *until);
+        if newer && returned {
+            self.returned.remove(from);
+            // A member came back with a new Hello: a restarted app with no
+            // chain of ours. Our chain keys were granted to its old Hello
+            // (and the first one erased since), so a new epoch of ours is
+            // the way to give it one. A member that resumed keeps its
+            // Hello and triggers nothing; a routine rotation of its epoch
+            // does not follow a return.
+            out.extend(self.new_epoch(now_ms, rng));
+        } else {
+            out.extend(self.grant_missing(rng));
+        }
         Ok(out)
     }
 
@@ -740,16 +773,20 @@ impl Group {
         }
     }
 
-    /// Keeps the newest Hello of a peer (by the peer's epoch).
-    fn learn_hello(&mut self, from: &str, signed: SignedHello) {
+    /// Keeps the newest Hello of a peer (by the peer's epoch); whether it
+    /// replaced an older one.
+    fn learn_hello(&mut self, from: &str, signed: SignedHello) -> bool {
         let peer = self.peers.entry(from.to_owned()).or_default();
+        let had = peer.hello.is_some();
         if peer
             .hello
             .as_ref()
             .is_none_or(|h| h.hello().epoch < signed.hello().epoch)
         {
             peer.hello = Some(signed);
+            return had;
         }
+        false
     }
 
     fn new_epoch(&mut self, now_ms: u64, rng: &mut impl CryptoRngCore) -> Vec<Output> {

@@ -77,8 +77,9 @@ impl Sim {
                 });
                 for (other, b) in self.bundles.clone() {
                     if other != who && roster.contains(&other.as_str()) {
-                        let more =
-                            self.with(m, |g, _, rng| g.peer_bundle(&other, &b, rng).unwrap());
+                        let more = self.with(m, |g, now, rng| {
+                            g.peer_bundle(&other, &b, now, rng).unwrap()
+                        });
                         out.extend(more);
                     }
                 }
@@ -86,7 +87,9 @@ impl Sim {
             } else {
                 let mut out = self.with(m, |g, now, rng| g.member_joined(who, now, rng));
                 if let Some(b) = self.bundles.get(who).cloned() {
-                    out.extend(self.with(m, |g, _, rng| g.peer_bundle(who, &b, rng).unwrap()));
+                    out.extend(
+                        self.with(m, |g, now, rng| g.peer_bundle(who, &b, now, rng).unwrap()),
+                    );
                 }
                 out
             };
@@ -150,8 +153,8 @@ impl Sim {
             return;
         }
         let out = match msg {
-            Msg::Bundle(b) => self.with(to, |g, _, rng| {
-                g.peer_bundle(from, &b, rng).unwrap_or_default()
+            Msg::Bundle(b) => self.with(to, |g, now, rng| {
+                g.peer_bundle(from, &b, now, rng).unwrap_or_default()
             }),
             Msg::Key(b) => self.with(to, |g, now, rng| g.receive_key(from, &b, now, rng)),
             Msg::Chat(b) => self.with(to, |g, now, _| g.receive_chat(from, &b, now)),
@@ -275,7 +278,9 @@ fn a_swapped_bundle_is_an_identity_change_and_blocks_chat() {
     let Some(Output::PublishBundle(fake)) = out.into_iter().next() else {
         panic!()
     };
-    let out = s.with("dr", |g, _, rng| g.peer_bundle("pt", &fake, rng).unwrap());
+    let out = s.with("dr", |g, now, rng| {
+        g.peer_bundle("pt", &fake, now, rng).unwrap()
+    });
     assert!(
         matches!(&out[..], [Output::IdentityChanged { participant, .. }] if participant == "pt")
     );
@@ -447,4 +452,61 @@ fn accepting_a_changed_identity_restores_chat() {
     assert_eq!(s.texts("dr"), ["pt: it's me on my new phone"]);
     assert_eq!(s.texts("pt"), ["dr: got it"]);
     assert!(s.members["dr"].pins().0["pt"].verified);
+}
+
+#[test]
+fn a_member_whose_app_restarted_reads_what_follows() {
+    let mut s = visit();
+    s.chat("dr", "before");
+    assert_eq!(s.texts("pt"), ["dr: before"]);
+    // The patient's app restarts: the same device key, no state. The hub
+    // tells dr the patient is back (joined) with the bundle it stored, the
+    // old one; the restarted app's new bundle follows.
+    let old = s.bundles["pt"].clone();
+    s.members.remove("pt");
+    s.now += 60_000;
+    s.add("pt", 2);
+    let out = s.with("dr", |g, now, rng| {
+        let mut out = g.member_joined("pt", now, rng);
+        out.extend(g.peer_bundle("pt", &old, now, rng).unwrap());
+        out
+    });
+    s.route("dr", out);
+    let out = s.with("pt", |g, now, rng| g.set_roster(["dr", "pt"], now, rng));
+    s.route("pt", out);
+    let dr_bundle = s.bundles["dr"].clone();
+    let out = s.with("pt", |g, now, rng| {
+        g.peer_bundle("dr", &dr_bundle, now, rng).unwrap()
+    });
+    s.route("pt", out);
+    s.run();
+    s.chat("dr", "after the restart");
+    s.chat("pt", "I can read you");
+    assert_eq!(s.texts("pt"), ["dr: after the restart"]);
+    assert_eq!(s.texts("dr"), ["pt: I can read you"]);
+    assert!(s.errors("dr").is_empty(), "{:?}", s.errors("dr"));
+    assert!(s.errors("pt").is_empty(), "{:?}", s.errors("pt"));
+}
+
+#[test]
+fn a_member_that_resumed_or_rotated_causes_no_new_epoch() {
+    let mut s = visit();
+    s.chat("dr", "one");
+    let epoch = |s: &Sim| s.members["dr"].epoch();
+    let before = epoch(&s);
+    // pt resumes: back in the roster, the same bundle again.
+    let b = s.bundles["pt"].clone();
+    let out = s.with("dr", |g, now, rng| {
+        let mut out = g.member_joined("pt", now, rng);
+        out.extend(g.peer_bundle("pt", &b, now, rng).unwrap());
+        out
+    });
+    s.route("dr", out);
+    s.run();
+    assert_eq!(epoch(&s), before, "a resume keeps dr's epoch");
+    // pt rotates its epoch on its own (10 minutes later): dr does not follow.
+    s.now += 11 * 60_000;
+    s.chat("pt", "after ten minutes");
+    assert_eq!(s.texts("dr"), ["pt: after ten minutes"]);
+    assert_eq!(epoch(&s), before, "a routine rotation is not a return");
 }

@@ -1132,7 +1132,7 @@ impl Session {
         let Some(g) = self.group.as_mut() else {
             return;
         };
-        match g.peer_bundle(from, bundle, &mut self.rng) {
+        match g.peer_bundle(from, bundle, now_ms, &mut self.rng) {
             Ok(outs) => self.group_outputs(now_ms, outs),
             Err(error) => self.event(Event::Error(SdkError::E2ee {
                 from: from.to_owned(),
