@@ -2,7 +2,7 @@
 // tab of the same patient, a patient the provider declines, a camera that
 // another app holds, and a browser that blocks the camera and microphone.
 
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { startHub, tempDir, token } from "../../web-sdk/test/harness.mjs";
 import {
@@ -23,8 +23,13 @@ before(async () => {
   hub = await startHub({ dataDir: tempDir("bedside-demo-hub-"), web: DIST });
 });
 
+// Each test's browsers go when it ends: a visit left running would keep
+// encoding video and starve the next test's on two cores.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((p) => p.close()));
+});
+
 after(async () => {
-  await Promise.all(open.map((p) => p.close()));
   await hub?.stop();
 });
 
