@@ -267,6 +267,20 @@ impl Visit {
     /// Handles one input at `now` and returns what to do, in order.
     pub fn handle(&mut self, now: Millis, input: Input) -> Vec<Output> {
         self.now = now;
+        // Only these can change who waits or which providers are present;
+        // the relay path (signals, e2e, acks) skips the presence check.
+        let roster_input = match &input {
+            Input::Join(_) | Input::Closed { .. } | Input::Shutdown | Input::Tick => true,
+            Input::Message { msg, .. } => matches!(
+                **msg,
+                ClientMessage::Admit { .. }
+                    | ClientMessage::Deny { .. }
+                    | ClientMessage::Remove { .. }
+                    | ClientMessage::Leave
+                    | ClientMessage::EndVisit
+            ),
+            _ => false,
+        };
         match input {
             Input::Join(join) => self.join(now, *join),
             Input::Message { conn, id, msg, sdp } => self.message(now, conn, id, *msg, sdp),
@@ -285,7 +299,9 @@ impl Visit {
                 }
             }
         }
-        self.presence_changed();
+        if roster_input {
+            self.presence_changed();
+        }
         std::mem::take(&mut self.out)
     }
 

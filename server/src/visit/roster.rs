@@ -241,7 +241,8 @@ impl Visit {
 
     /// Tells waiting participants who asked for `presence` which providers
     /// are present, when that changed or they have not heard it yet. Runs
-    /// after every input; allocates only when there is something to send.
+    /// after every input that can change membership (not on the relay
+    /// path); allocates only when there is something to send.
     pub(super) fn presence_changed(&mut self) {
         let present = self
             .members
