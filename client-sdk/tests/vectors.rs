@@ -39,7 +39,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex {s}");
+    assert!(s.len().is_multiple_of(2), "odd hex {s}");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -723,6 +723,13 @@ fn rejects(c: &Ctx, hs: &[(EphemeralSecret, SignedHello); 2], pw: &Value) -> Vec
     small[at..at + 32].copy_from_slice(&ident);
     let small_sig = cat(&[&ident, &[0; 32]]);
     let small_order = bundle(&ident, &small, &small_sig);
+    // The same point encoded with y = p + 1: not a key at all.
+    let mut over_p = [0xffu8; 32];
+    over_p[0] = 0xee;
+    over_p[31] = 0x7f;
+    let mut noncanonical = dr.bytes().to_vec();
+    noncanonical[at..at + 32].copy_from_slice(&over_p);
+    let noncanonical = bundle(&over_p, &noncanonical, &small_sig);
     // A base64 signature whose unused low bits are not zero.
     let genuine = dr.to_bundle_json();
     let b64sig = B64.encode(dr.signature());
@@ -758,6 +765,7 @@ fn rejects(c: &Ctx, hs: &[(EphemeralSecret, SignedHello); 2], pw: &Value) -> Vec
         json!({"name": "bundle_sig_s_plus_l", "bundle": s_plus_l, "expect": refuse_bundle(&s_plus_l)}),
         json!({"name": "bundle_ik_mismatch", "bundle": ik_mismatch, "expect": refuse_bundle(&ik_mismatch)}),
         json!({"name": "bundle_small_order_identity", "bundle": small_order, "expect": refuse_bundle(&small_order)}),
+        json!({"name": "bundle_noncanonical_identity", "bundle": noncanonical, "expect": refuse_bundle(&noncanonical)}),
         json!({"name": "bundle_base64_trailing_bits", "bundle": trailing, "expect": refuse_bundle(&trailing)}),
         json!({"name": "key_zero_ephemeral", "body": hex(&body), "receiver": PT, "expect": zero_expect}),
     ]
@@ -831,6 +839,7 @@ fn the_reject_cases_are_the_errors_docs_e2ee_md_names() {
             ("bundle_sig_s_plus_l", "Hello(BadSignature)"),
             ("bundle_ik_mismatch", "Hello(Malformed)"),
             ("bundle_small_order_identity", "Hello(BadSignature)"),
+            ("bundle_noncanonical_identity", "Hello(Malformed)"),
             ("bundle_base64_trailing_bits", "Hello(Malformed)"),
             ("key_zero_ephemeral", "Pair(NonContributory)"),
             ("key_tag_flipped", "Pair(Decrypt)"),
@@ -845,7 +854,7 @@ fn the_reject_cases_are_the_errors_docs_e2ee_md_names() {
 fn mutations(v: &Value, path: String, out: &mut Vec<(String, Value)>) {
     let is_hex = |s: &str| {
         !s.is_empty()
-            && s.len() % 2 == 0
+            && s.len().is_multiple_of(2)
             && s.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     };

@@ -2,13 +2,14 @@
 //! other participant inside `keys`, `admitted` and `joined`.
 //!
 //! Section 7 calls it opaque, but the hub relays it into other people's
-//! clients, so it holds it to its documented shape (docs/protocol.md, "What
-//! the SDK puts in bundles"): `{"v":1,"ik":…,"hello":…,"sig":…}`, standard
-//! base64 with padding, of an Ed25519 key (32 bytes), a signed Hello (at
-//! most [`MAX_HELLO_BYTES`]) and an Ed25519 signature (64 bytes). Anything
-//! else (other members, other types, nesting, a repeated member) is refused
-//! with `bad_request`, and what is relayed is the hub's own serialization of
-//! the four fields, so no two JSON readers can see different bundles.
+//! clients, so it holds it to the shape docs/e2ee.md §5.4 defines (the hub's
+//! rule: docs/protocol.md, "Other fields relayed to participants"): the four
+//! members `v` (1), `ik`, `hello` and `sig`, the strings standard base64
+//! with padding of 32 bytes, 1 to [`MAX_HELLO_BYTES`] bytes and 64 bytes.
+//! The hub does not read the Hello itself. Anything else (other members,
+//! other types, nesting, a repeated member) is refused with `bad_request`,
+//! and what is relayed is the hub's own serialization of the four fields, so
+//! no two JSON readers can see different bundles.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -150,14 +150,16 @@ pub enum ClientMessage {
         /// Which.
         permission: Permission,
     },
-    /// Publish the sender's key bundle (opaque JSON object).
+    /// Publish the sender's key bundle: the shape of docs/e2ee.md §5.4,
+    /// which the hub checks and re-serialises (`crate::bundle`).
     Keys {
         /// The bundle, kept as the client's bytes.
         bundle: Box<RawValue>,
     },
     /// End-to-end encrypted message.
     E2e {
-        /// Recipients; `None` means every admitted participant.
+        /// Recipients; `None` means every admitted participant except the
+        /// sender.
         to: Option<Vec<ParticipantId>>,
         /// Chat, key or receipt.
         kind: E2eKind,

@@ -174,7 +174,7 @@ pub enum ServerMessage {
     Keys {
         /// Whose.
         from: ParticipantId,
-        /// The opaque bundle.
+        /// The bundle as the hub re-serialised it (docs/e2ee.md §5.4).
         bundle: Box<RawValue>,
     },
     /// A relayed end-to-end encrypted message.

@@ -99,20 +99,23 @@ fn ensure_wasm_bindgen() -> Result<()> {
     Ok(())
 }
 
-/// The browser tests' tools (playwright-core, prettier, typescript),
-/// installed when the lock file is newer than what is installed.
+/// The browser tests' tools (playwright-core, prettier, typescript) and the
+/// second E2E implementation's libraries, each installed when its lock file
+/// is newer than what is installed.
 fn ensure_npm_tools() -> Result<()> {
-    let dir = root().join("web-sdk");
     if !have("npm", "--version") {
         bail!("npm not found: the browser tests need node and npm (apt-get install nodejs npm)");
     }
-    let stamp = dir.join("node_modules/.package-lock.json");
-    let fresh = match (modified(&stamp), modified(&dir.join("package-lock.json"))) {
-        (Some(s), Some(l)) => s >= l,
-        _ => false,
-    };
-    if !fresh {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", "web-sdk"]))?;
+    for package in ["web-sdk", "e2ee-ts"] {
+        let dir = root().join(package);
+        let stamp = dir.join("node_modules/.package-lock.json");
+        let fresh = match (modified(&stamp), modified(&dir.join("package-lock.json"))) {
+            (Some(s), Some(l)) => s >= l,
+            _ => false,
+        };
+        if !fresh {
+            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix", package]))?;
+        }
     }
     Ok(())
 }
@@ -298,7 +301,18 @@ fn test() -> Result<()> {
     // (`cargo test` above built target/debug/bedside for the server's
     // tests; the cross-stack test runs the SDK's `visit` example, which
     // `cargo test` compiles but does not place in target/debug/examples.)
-    run(cargo().args(["build", "-p", "bedside-sdk", "--example", "visit"]))?;
+    run(cargo().args([
+        "build",
+        "-p",
+        "bedside-sdk",
+        "--example",
+        "visit",
+        "--example",
+        "e2ee_peer",
+    ]))?;
+    // The second implementation of docs/e2ee.md (TypeScript): the
+    // committed vectors, and chat both ways with the SDK's `e2ee_peer`.
+    run(Command::new("npm").args(["test", "--silent", "--prefix", "e2ee-ts"]))?;
     web()?;
     // The JS package and the web demo in Debian's Chromium against the
     // real hub binary.

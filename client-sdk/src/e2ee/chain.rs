@@ -1,14 +1,12 @@
-//! Per-sender chains (DESIGN.md step 4 and 5): each member draws a random
-//! 32-byte chain key per epoch; message `i` is sealed with
-//! `MK_i = HKDF-Expand(CK_i, "mk")`, then `CK_{i+1} = HKDF-Expand(CK_i, "ck")`
-//! and `CK_i` is erased. ChaCha20-Poly1305 with nonce 0 (each message key is
-//! used once) and associated data in a fixed binary layout:
-//! `"bedside-msg-v1" || len16(visit) || visit || u64 epoch || len16(sender)
-//! || sender || u64 counter || roster hash (32 bytes)`.
+//! Per-sender chains (the symmetric ratchet): each member draws a random
+//! chain key per epoch; every message is sealed under its own message key,
+//! and the chain key moves forward and is erased. Derivations and the
+//! associated data: docs/e2ee.md §8.1.
 //!
 //! Receiving: a counter already used is a replay; a counter ahead caches the
-//! skipped keys (at most [`MAX_SKIP`], dropped with the chain at epoch end);
-//! a failed decryption changes nothing, so forged messages cannot burn keys.
+//! skipped keys (at most [`MAX_SKIP`], dropped with the chain); a failed
+//! decryption changes nothing, so forged messages cannot burn keys
+//! (docs/e2ee.md §8.3).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
@@ -86,7 +84,7 @@ pub struct ChainContext {
 }
 
 impl ChainContext {
-    /// The associated data of message `counter`: a fixed binary layout.
+    /// The associated data of message `counter` (docs/e2ee.md §8.1).
     pub fn associated_data(&self, counter: u64) -> Vec<u8> {
         let mut ad = Vec::with_capacity(64 + self.visit.len() + self.sender.len());
         ad.extend_from_slice(b"bedside-msg-v1");

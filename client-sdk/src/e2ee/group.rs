@@ -4,25 +4,26 @@
 //! bodies and chat to send, each with the time (unix ms) and a random source.
 //! Outputs are bundles to publish, key messages to send and events. No IO.
 //!
-//! Epochs are per member: each member numbers its own epochs, starting at
-//! the time it begins one (`max(previous + 1, now_ms)`), so numbers keep
-//! rising across restarts and a replayed key message for an old epoch is
-//! refused. A member starts a new epoch — fresh X25519 ephemeral, new signed
-//! Hello, new random chain key — whenever the roster changes, after 1000
-//! messages, or after 10 minutes. The new chain key goes to every other member
-//! under the pairwise key of the two members' latest Hellos; a member whose
-//! Hello is not known yet receives it as soon as its bundle arrives. Members
-//! who join later get no old chain keys, members who left get no new ones.
+//! Epochs are per member: each member numbers its own epochs from its clock,
+//! always rising within one `Group`, so a replayed key message for an old
+//! epoch is refused (docs/e2ee.md §4.1). A member starts a new epoch — fresh
+//! X25519 ephemeral, new signed Hello, new random chain key — when the
+//! roster changes, when the user accepts a changed identity key, and when
+//! another member shows a newer Hello soon after it came back (its app
+//! restarted).
+//! When it seals a chat it also starts one if the current epoch has sealed
+//! 1000 messages or began 10 minutes ago; these limits are checked only then
+//! (docs/e2ee.md §4.2). The new chain key goes to every other member under
+//! the pairwise key of this member's current Hello and the other's newest
+//! known one; a member whose Hello is not known yet receives it as soon as
+//! its bundle arrives (docs/e2ee.md §7.3). Members who join later get no old
+//! chain keys, members who left get no new ones.
 //!
 //! Chat bodies (e2e kind `chat`) are always signed with the sender's identity
 //! key (DESIGN.md asks for it from three members on; signing every message
-//! also stops a member who holds a sender's chain from forging in its name):
-//!
-//! ```text
-//! 0x01 || u64 epoch || u64 counter || Ed25519 sig (64) || ciphertext
-//! sig over "bedside-sig-v1" || AD || ciphertext     (AD as in `chain`)
-//! plaintext = 0x01 || message id (16) || UTF-8 text
-//! ```
+//! also stops a member who holds a sender's chain from forging in its name).
+//! Chat body layout: docs/e2ee.md §9. Receiving, step by step: docs/e2ee.md
+//! §12.
 
 use super::chain::{ChainContext, ChainError, ChainKey, ReceivingChain, SendingChain};
 use super::hello::{Hello, HelloError, SignedHello, roster_hash};
@@ -202,7 +203,8 @@ struct Peer {
     hello: Option<SignedHello>,
     /// A changed identity key waiting for the user's decision …
     blocked: Option<PublicIdentity>,
-    /// … and the newest Hello signed by it.
+    /// … and the Hello signed by it that arrived last (in a bundle; epochs
+    /// are not compared).
     blocked_hello: Option<SignedHello>,
     chains: BTreeMap<u64, (ReceivingChain, Option<u64>)>,
     newest_epoch: Option<u64>,
@@ -449,6 +451,7 @@ impl Group {
         p.hello = p.blocked_hello.take();
         p.chains.clear();
         p.newest_epoch = None;
+        p.newest_key = None;
         self.pins.set(peer, &ik, true);
         // A new epoch of our own sends the peer our chain key under its new
         // identity (at once if its Hello is known, else when it arrives).
@@ -463,7 +466,7 @@ impl Group {
     }
 
     /// Checks every `a=fingerprint` of a remote SDP from `peer` against the
-    /// fingerprint in the peer's signed Hello.
+    /// fingerprint in the peer's signed Hello (docs/e2ee.md §12.5).
     pub fn check_sdp_fingerprint(&self, peer: &str, sdp: &str) -> Result<(), E2eeError> {
         let p = self.peers.get(peer);
         if p.is_some_and(|p| p.blocked.is_some()) {
@@ -490,7 +493,8 @@ impl Group {
 
     /// Seals a chat message for everyone in the roster. Returns the body to
     /// send (`e2e` kind `chat`, `to` omitted), the message id, and anything
-    /// a new epoch needs sent first.
+    /// a new epoch needs sent first: one begins here when the current epoch
+    /// has sealed [`EPOCH_MAX_MESSAGES`] or is [`EPOCH_MAX_AGE_MS`] old.
     pub fn seal_chat(
         &mut self,
         text: &str,
@@ -894,7 +898,7 @@ fn signed_bytes(ad: &[u8], ct: &[u8]) -> Vec<u8> {
     v
 }
 
-/// `sha-256 AB:CD:…` in a canonical form (lower-case hash name, upper-case hex).
+/// `sha-256 AB:CD:…` in a canonical form (docs/e2ee.md §12.5).
 fn normalize_fingerprint(fp: &str) -> String {
     let mut parts = fp.split_whitespace();
     match (parts.next(), parts.next()) {

@@ -1,16 +1,10 @@
-//! Signed per-epoch Hellos and the `keys` bundle that carries them
-//! (DESIGN.md step 2).
+//! Signed per-epoch Hellos, the `keys` bundle that carries them, and the
+//! roster hash inside them.
 //!
-//! `Hello_M = Sign_IK(V || e || M || E_M || DTLS fingerprint || roster hash)`
-//! in this fixed layout (the signed bytes):
-//!
-//! ```text
-//! "bedside-hello-v1" || len16 V || V || u64 e || len16 M || M
-//!   || IK (32) || E_M (32, X25519) || len16 dtls || dtls || roster hash (32)
-//! ```
-//!
-//! The bundle published with `keys` is JSON (the hub treats it as opaque):
-//! `{"v":1,"ik":<b64 IK>,"hello":<b64 signed bytes>,"sig":<b64 Ed25519 signature>}`.
+//! A Hello binds, under the member's identity key, the visit, the member, its
+//! epoch, its X25519 ephemeral, its DTLS fingerprint and its view of the
+//! roster. Layout: docs/e2ee.md §5.1; signing and checks: §5.3; the bundle
+//! (JSON, whose shape the hub also checks): §5.4; roster hash: §3.
 
 use super::identity::{Identity, PublicIdentity};
 use super::wire::{Reader, Writer, sha256};
@@ -55,7 +49,7 @@ pub struct Hello {
 }
 
 impl Hello {
-    /// The signed bytes.
+    /// The signed bytes (layout: docs/e2ee.md §5.1).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_label(HELLO_LABEL);
         w.var(self.visit.as_bytes())
@@ -197,8 +191,8 @@ struct BundleWire {
     sig: String,
 }
 
-/// The roster hash: `SHA-256("bedside-roster-v1" || len16 id || id …)` over
-/// the member ids in byte order.
+/// The roster hash of a set of participant ids (docs/e2ee.md §3). Order and
+/// duplicates in `members` do not matter.
 pub fn roster_hash<'a>(members: impl IntoIterator<Item = &'a str>) -> [u8; 32] {
     let mut ids: Vec<&str> = members.into_iter().collect();
     ids.sort_unstable();

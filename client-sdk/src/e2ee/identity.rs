@@ -1,6 +1,7 @@
-//! Device identities (DESIGN.md step 1): an Ed25519 identity key per device,
-//! its fingerprint `SHA-256("bedside-fp-v1" || IK)`, and the 60-digit safety
-//! number two people compare out of band.
+//! Device identities: an Ed25519 identity key per device, its fingerprint
+//! for display, and the 60-digit safety number two people compare out of
+//! band. Fingerprint: docs/e2ee.md §2; safety number: docs/e2ee.md §13;
+//! signature verification rules: docs/e2ee.md §1.3.
 
 use super::wire::sha256;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -64,9 +65,15 @@ impl fmt::Debug for PublicIdentity {
 }
 
 impl PublicIdentity {
-    /// Parses 32 bytes; `None` if they are not a valid Ed25519 point.
+    /// Parses 32 bytes; `None` unless they are the canonical encoding of
+    /// an Ed25519 point (docs/e2ee.md §1.3): a `y` of `p` or more, or a set
+    /// sign bit on `x = 0`, would let one key have two byte forms, and the
+    /// bytes are what everything hashes and compares.
     pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
-        VerifyingKey::from_bytes(bytes).ok().map(Self)
+        VerifyingKey::from_bytes(bytes)
+            .ok()
+            .filter(|k| k.to_edwards().compress().to_bytes() == *bytes)
+            .map(Self)
     }
 
     /// The 32 public bytes.
@@ -74,7 +81,7 @@ impl PublicIdentity {
         self.0.to_bytes()
     }
 
-    /// `SHA-256("bedside-fp-v1" || IK)`.
+    /// The fingerprint, for display and logs (docs/e2ee.md §2).
     pub fn fingerprint(&self) -> [u8; 32] {
         sha256(&[b"bedside-fp-v1", self.0.as_bytes()])
     }
@@ -97,12 +104,11 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Iterations of the safety-number hash (as Signal's numeric fingerprints).
+/// Iterations of the safety-number hash (docs/e2ee.md §13; the same count
+/// as Signal's numeric fingerprints, not the same algorithm).
 const SAFETY_ITERATIONS: usize = 5200;
 
-/// 30 digits for one identity: SHA-512 iterated 5200 times over
-/// `"bedside-sn-v1" || IK`, then six 5-byte chunks, each as a big-endian
-/// integer mod 100000, zero-padded to 5 digits.
+/// The 30 digits of one identity (docs/e2ee.md §13).
 fn identity_digits(ik: &PublicIdentity) -> String {
     let ik = ik.to_bytes();
     let mut h: [u8; 64] = Sha512::new()
@@ -125,8 +131,8 @@ fn identity_digits(ik: &PublicIdentity) -> String {
     out
 }
 
-/// The 60-digit safety number of two identities: each identity's 30 digits,
-/// the identity with the smaller key bytes first, so both people see the same
+/// The 60-digit safety number of two identities (docs/e2ee.md §13): it
+/// depends only on the two identity keys, so both people see the same
 /// number. Shown as 12 groups of 5 digits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SafetyNumber(String);
@@ -172,6 +178,24 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn only_the_canonical_encoding_of_a_key_is_a_key() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(PublicIdentity::from_bytes(&identity).is_some());
+        // y = p + 1 reduces to the same point (y = 1).
+        let mut y_over_p = [0xffu8; 32];
+        y_over_p[0] = 0xee;
+        y_over_p[31] = 0x7f;
+        assert!(PublicIdentity::from_bytes(&y_over_p).is_none());
+        // x = 0 with its sign bit set.
+        let mut negative_zero = identity;
+        negative_zero[31] = 0x80;
+        assert!(PublicIdentity::from_bytes(&negative_zero).is_none());
+        let honest = Identity::from_secret_bytes(&[7; 32]).public();
+        assert_eq!(PublicIdentity::from_bytes(&honest.to_bytes()), Some(honest));
+    }
 
     #[test]
     fn safety_number_is_symmetric_60_digits_and_key_dependent() {

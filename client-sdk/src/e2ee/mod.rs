@@ -1,4 +1,5 @@
-//! End-to-end encryption of chat (DESIGN.md "End-to-end encryption").
+//! End-to-end encryption of chat. Specified byte for byte in docs/e2ee.md,
+//! which refines the sketch in DESIGN.md ("End-to-end encryption").
 //! Platform-free: no IO, no clock, no randomness taken from the platform
 //! except where a caller passes it in. Nothing on the hub side depends on it.
 //!
@@ -8,8 +9,8 @@
 //! - [`chain`]: the per-sender symmetric ratchet;
 //! - [`group`]: one device's state in one visit, tying them together.
 //!
-//! The byte layouts are pinned by committed test vectors
-//! (`client-sdk/tests/vectors/e2ee.json`).
+//! The byte layouts are defined in docs/e2ee.md and pinned by committed test
+//! vectors (`client-sdk/tests/vectors/e2ee.json`, docs/e2ee.md §17).
 
 pub mod chain;
 pub mod group;

@@ -1,26 +1,10 @@
-//! Pairwise keys and the chain-key distribution message (DESIGN.md steps 3
-//! and 4).
+//! Pairwise keys and the chain-key distribution message.
 //!
-//! For members A and B, ordered by participant id (lo, hi):
-//!
-//! ```text
-//! K_AB = HKDF-SHA256(salt = len16 V || V || u64 e_lo || u64 e_hi,
-//!                    ikm  = X25519(E_A, E_B),
-//!                    info = "bedside-pair-v1" || IK_1 || IK_2
-//!                           || SHA-256(Hello_lo || Hello_hi))
-//! ```
-//! where `IK_1 <= IK_2` by their bytes. Both members' epochs are in the salt:
-//! each member keeps its own epoch counter (see `group`).
-//!
-//! A key message from A to B (e2e kind `key`) is self-contained, so it can
-//! be opened during catch-up long after A published a newer bundle:
-//!
-//! ```text
-//! 0x02 || len16 Hello_A || Hello_A || sig_A (64) || u64 e_B || nonce (12)
-//!      || ChaCha20-Poly1305(K_AB, nonce, u64 start counter || CK (32),
-//!                           AD = "bedside-key-v1" || len16 V || V || u64 e_A
-//!                                || u64 e_B || len16 A || A || len16 B || B)
-//! ```
+//! Two members derive one pairwise key from one Hello of each, the same key
+//! in both directions (docs/e2ee.md §6). A key message from A to B (e2e kind
+//! `key`) carries A's chain key sealed under that key. It embeds A's signed
+//! Hello, so it can be opened during catch-up long after A published a newer
+//! bundle. Layout: docs/e2ee.md §7.1; why its nonce is random: §7.2.
 
 use super::chain::ChainKey;
 use super::hello::SignedHello;

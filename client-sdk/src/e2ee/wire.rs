@@ -1,6 +1,6 @@
-//! The fixed binary layouts of the E2E construction: every field has a
-//! fixed width or a 16-bit big-endian length prefix, so two encoders cannot
-//! disagree about where one field ends (never JSON under a signature or MAC).
+//! Writer and reader for the fixed binary layouts of the E2E construction,
+//! so two encoders cannot disagree about where one field ends (never JSON
+//! under a signature or MAC). Conventions: docs/e2ee.md §1.1 and §1.6.
 
 use sha2::{Digest, Sha256};
 
