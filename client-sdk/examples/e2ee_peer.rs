@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! {"op":"new","visit":"v-1","me":"dr-ada","dtls":"sha-256 AB:…"}   -> {"identity":"<hex>"}
+//! {"op":"begin","now":1}                                         -> {"out":[…]}   (waiting room)
 //! {"op":"set_roster","members":["dr-ada","pt-1"],"now":1}        -> {"out":[…]}
 //! {"op":"member_joined","who":"pt-1","now":2}                    -> {"out":[…]}
 //! {"op":"peer_bundle","from":"pt-1","bundle":"{…}","now":3}      -> {"out":[…]} or {"error":"…"}
@@ -95,6 +96,7 @@ fn handle(group: &mut Option<Group>, req: &Value) -> Result<Value> {
                 .collect();
             outputs(g.set_roster(members, now(req)?, rng))
         }
+        "begin" => outputs(g.begin(now(req)?, rng)),
         "member_joined" => outputs(g.member_joined(field(req, "who")?, now(req)?, rng)),
         "peer_bundle" => {
             match g.peer_bundle(field(req, "from")?, field(req, "bundle")?, now(req)?, rng) {

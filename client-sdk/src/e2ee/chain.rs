@@ -222,6 +222,9 @@ impl ReceivingChain {
         if counter - self.next > MAX_SKIP {
             return Err(ChainError::TooFarAhead(counter));
         }
+        // No sender seals the last counter (a peer's key message may start
+        // a chain anywhere, so a forged one could reach it).
+        let after_counter = counter.checked_add(1).ok_or(ChainError::Exhausted)?;
         // Walk a copy forward; commit only if the message authenticates.
         let mut key = self.key.clone();
         let mut new_skipped = Vec::new();
@@ -240,7 +243,7 @@ impl ReceivingChain {
             }
         }
         self.key = after;
-        self.next = counter + 1;
+        self.next = after_counter;
         Ok(plain)
     }
 }
@@ -279,6 +282,23 @@ mod tests {
         assert_ne!(a, b, "same text, different keys");
         assert_eq!(r.open(0, &a).unwrap(), b"hello");
         assert_eq!(r.open(1, &b).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn the_last_counter_is_refused_on_both_sides() {
+        let ck = ChainKey::from_bytes([9; 32]);
+        let mut s = SendingChain {
+            key: ck.clone(),
+            counter: u64::MAX,
+            ctx: ctx(),
+        };
+        assert_eq!(s.seal(b"x"), Err(ChainError::Exhausted));
+        // A peer's key message can start a chain anywhere: a chat forged
+        // at the last counter is refused, not an overflow.
+        let (mk, _) = ck.step();
+        let forged = seal(&mk, &ctx().associated_data(u64::MAX), b"x").unwrap();
+        let mut r = ReceivingChain::starting_at(u64::MAX, ck, ctx());
+        assert_eq!(r.open(u64::MAX, &forged), Err(ChainError::Exhausted));
     }
 
     /// Property: any order of delivery within the window decrypts, each

@@ -477,8 +477,17 @@ impl Group {
             .ok_or_else(|| E2eeError::NoHello(peer.to_owned()))?;
         let signed = normalize_fingerprint(&hello.hello().dtls_fingerprint);
         let mut seen = 0;
+        // Any line a parser might take for a fingerprint counts: leading
+        // or trailing whitespace and the attribute's case are ignored, so
+        // no spelling of a second fingerprint escapes the check.
+        const ATTRIBUTE: &str = "a=fingerprint:";
         for line in sdp.lines() {
-            if let Some(fp) = line.trim_end().strip_prefix("a=fingerprint:") {
+            let line = line.trim_ascii();
+            let is_fingerprint = line
+                .get(..ATTRIBUTE.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(ATTRIBUTE));
+            if is_fingerprint {
+                let fp = &line[ATTRIBUTE.len()..];
                 seen += 1;
                 if normalize_fingerprint(fp) != signed {
                     return Err(E2eeError::FingerprintMismatch(peer.to_owned()));
@@ -900,7 +909,7 @@ fn signed_bytes(ad: &[u8], ct: &[u8]) -> Vec<u8> {
 
 /// `sha-256 AB:CD:…` in a canonical form (docs/e2ee.md §12.5).
 fn normalize_fingerprint(fp: &str) -> String {
-    let mut parts = fp.split_whitespace();
+    let mut parts = fp.split_ascii_whitespace();
     match (parts.next(), parts.next()) {
         (Some(alg), Some(hex)) => {
             format!("{} {}", alg.to_ascii_lowercase(), hex.to_ascii_uppercase())

@@ -320,6 +320,15 @@ fn sdp_fingerprint_must_match_the_signed_hello() {
             .check_sdp_fingerprint("pt", &(good.clone() + &rewritten[5..]))
             .is_err()
     );
+    // A second fingerprint spelled so that a prefix match would miss it.
+    for spelling in [" a=fingerprint:", "\ta=fingerprint:", "A=Fingerprint:"] {
+        let sneaky = format!("{good}{spelling}sha-256 {}\r\n", ["66"; 32].join(":"));
+        assert_eq!(
+            s.members["dr"].check_sdp_fingerprint("pt", &sneaky),
+            Err(E2eeError::FingerprintMismatch("pt".into())),
+            "{spelling:?}"
+        );
+    }
     assert!(
         s.members["dr"]
             .check_sdp_fingerprint("pt", "v=0\r\n")
