@@ -115,9 +115,8 @@ export function leBytesToBigint(b: Uint8Array): bigint {
 /**
  * Decode 32 bytes as an Edwards point with RFC 8032 §5.1.3 decompression
  * (§1.3 step 1), or undefined. This is the strict RFC decoder: it refuses a
- * non-canonical y (y >= p) and x = 0 with the sign bit set. (§1.3's note and
- * §19.1 say the reference decoder accepts both; the v2 vector
- * `bundle_noncanonical_identity` requires refusing y >= p. See README.)
+ * non-canonical y (y >= p) and x = 0 with the sign bit set, as §1.3 step 1
+ * requires (vector `bundle_noncanonical_identity`).
  */
 export function decodePoint(bytes: Uint8Array): EdPoint | undefined {
   if (bytes.length !== 32) return undefined;
