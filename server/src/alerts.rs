@@ -15,30 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// What raised the alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertKind {
-    /// `auth_failures_per_min` crossed by one IP.
-    AuthFailures,
-    /// A join token's `jti` was presented again.
-    TokenReplay,
-    /// One participant made many forbidden requests.
-    PermissionViolations,
-    /// A session resumed from another IP address.
-    IpChange,
-}
-
-impl AlertKind {
-    /// Stable name (metric label, webhook `alert`, audit `detail.alert`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::AuthFailures => "auth_failures",
-            AlertKind::TokenReplay => "token_replay",
-            AlertKind::PermissionViolations => "permission_violations",
-            AlertKind::IpChange => "ip_change",
-        }
-    }
-}
+pub use bedside_visit::audit::AlertKind;
 
 /// POSTs waiting to be delivered before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -64,7 +41,15 @@ impl Alerts {
 
     /// Raises an alert described by `event` (an ALERT audit record is made of
     /// it, with `detail.alert` set to the kind).
-    pub fn raise(&self, kind: AlertKind, event: Event, audit: &Audit, metrics: &Metrics) {
+    /// `now_ms` stamps the webhook's `ts`.
+    pub fn raise(
+        &self,
+        kind: AlertKind,
+        event: Event,
+        audit: &Audit,
+        metrics: &Metrics,
+        now_ms: i64,
+    ) {
         let mut e = Event::by(event.actor.clone(), Action::Alert, Outcome::Failure);
         e.target = event.target.clone();
         e.detail = event.detail.clone();
@@ -81,7 +66,7 @@ impl Alerts {
         if let Some(tx) = &self.webhook {
             let doc = json!({
                 "alert": kind.as_str(),
-                "ts": crate::audit::record::timestamp(crate::hub::now_ms()),
+                "ts": crate::audit::record::timestamp(now_ms),
                 "ip_address": a.ip_address,
                 "user_id": a.user_id,
                 "role": a.role,

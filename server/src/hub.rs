@@ -45,6 +45,8 @@ pub struct Hub {
     pub audit: Audit,
     /// Dev mode issuer, when in dev mode.
     pub dev: Option<DevIssuer>,
+    /// The wall clock (the only one the shell reads).
+    pub clock: Arc<dyn crate::clock::Clock>,
     visits: DashMap<VisitId, VisitHandle>,
     next_conn: AtomicU64,
     accepting: AtomicBool,
@@ -60,6 +62,7 @@ impl Hub {
         audit: Audit,
         abuse: Arc<crate::limits::Abuse>,
         dev: Option<DevIssuer>,
+        clock: Arc<dyn crate::clock::Clock>,
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
@@ -73,6 +76,7 @@ impl Hub {
             alerts,
             audit,
             dev,
+            clock,
             visits: DashMap::new(),
             next_conn: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
@@ -82,7 +86,8 @@ impl Hub {
 
     /// Raises an ALERT (audit record, log, metric, webhook).
     pub fn alert(&self, kind: crate::alerts::AlertKind, event: crate::audit::Event) {
-        self.alerts.raise(kind, event, &self.audit, &self.metrics);
+        self.alerts
+            .raise(kind, event, &self.audit, &self.metrics, self.clock.now_ms());
     }
 
     /// A fresh connection id.
@@ -128,17 +133,4 @@ impl Hub {
         self.accepting.store(false, Ordering::Relaxed);
         self.shutdown_tx.send_replace(true);
     }
-}
-
-/// Current unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Current unix time in seconds.
-pub fn now_s() -> i64 {
-    now_ms() / 1000
 }

@@ -1,20 +1,28 @@
 //! The Bedside hub as a library: the `bedside` binary is a thin shell over it,
 //! and integration tests run it in-process on `127.0.0.1:0`.
 //!
-//! Map: [`config`] (what to run), [`auth`] (who is this), [`visit`] (the
-//! sans-IO rules of one visit), [`sdp`] (SDP rules), [`store`] (what survives
-//! a restart), [`net`] (the tokio shell), [`server`] (start and stop).
+//! Map: [`config`] (what to run), [`auth`] (who is this), [`visit`] and
+//! [`sdp`] (the sans-IO rules of one visit and of SDP: the `bedside-visit`
+//! crate, re-exported here), [`store`] (what survives a restart), [`audit`]
+//! (the tamper-evident trail), [`alerts`] (ALERT records and the webhook),
+//! [`limits`] (abuse limits and network rules), [`ice`] (ICE servers and
+//! TURN credentials), [`metrics`] (Prometheus), [`clock`] (the one wall
+//! clock the shell reads), [`hub`] (the shared state of a running hub),
+//! [`net`] (the tokio shell: HTTP, WebSocket sessions, visit tasks),
+//! [`server`] (start and stop).
 
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod hub;
 pub mod ice;
 pub mod limits;
 pub mod metrics;
 pub mod net;
-pub mod sdp;
 pub mod server;
 pub mod store;
-pub mod visit;
+
+/// The sans-IO core, under the names it had here.
+pub use bedside_visit::{sdp, visit};

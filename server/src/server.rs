@@ -4,8 +4,9 @@
 use crate::audit::{Action, Audit, Durability, Event, Outcome};
 use crate::auth::mint::PrivateKey;
 use crate::auth::{KeySet, Verifier};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::hub::{DEV_ISSUER, DevIssuer, Hub, now_s};
+use crate::hub::{DEV_ISSUER, DevIssuer, Hub};
 use crate::net::{http, tls};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -135,7 +136,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let abuse =
         crate::limits::Abuse::new(&config).map_err(|e| config_err("network.geoip_db", e))?;
-    let (audit, recovery) = open_audit(&config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (audit, recovery) = open_audit(&config, clock.clone())?;
     let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
     let addr = config.listen_addr();
     let listener = TcpListener::bind(addr)
@@ -168,7 +170,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "cannot write SERVER_START".into(),
         )));
     }
-    let hub = Hub::new(config, verifier, store, audit, abuse, dev);
+    let hub = Hub::new(config, verifier, store, audit, abuse, dev, clock);
     tokio::spawn(sweep(hub.clone()));
     let accept = tokio::spawn(accept_loop(hub.clone(), listener, acceptor));
     Ok(Running {
@@ -203,7 +205,10 @@ impl Running {
     }
 }
 
-fn open_audit(config: &Config) -> Result<(Audit, crate::audit::Recovery), StartError> {
+fn open_audit(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Audit, crate::audit::Recovery), StartError> {
     if !config.audit.enabled {
         tracing::warn!(
             "audit trail DISABLED (audit.enabled = false): for measurements only, never in production"
@@ -222,6 +227,7 @@ fn open_audit(config: &Config) -> Result<(Audit, crate::audit::Recovery), StartE
         key,
         config.audit.checkpoint_every,
         config.audit_new_file,
+        clock,
     )?)
 }
 
@@ -287,7 +293,7 @@ async fn sweep(hub: Arc<Hub>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = hub.store.sweep(now_s(), hub.config.session.retention_s).await {
+                if let Err(e) = hub.store.sweep(hub.clock.now_s(), hub.config.session.retention_s).await {
                     tracing::warn!(error = %e, "sweep failed");
                 }
             }

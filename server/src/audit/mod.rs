@@ -22,9 +22,9 @@
 //! If the file cannot be written, the hub cannot keep its trail: pending
 //! effects are dropped and the hub shuts down.
 
-pub mod record;
+pub use bedside_visit::audit::record;
 pub mod verify;
 mod writer;
 
-pub use record::{Action, Actor, Event, Outcome};
-pub use writer::{Audit, AuditError, Durability, Logged, Recovery, open};
+pub use record::{Action, Actor, Durability, Event, Outcome};
+pub use writer::{Audit, AuditError, Logged, Recovery, open};

@@ -2,7 +2,7 @@
 //! runs `fdatasync` (so no write waits behind a sync), checkpoints, and
 //! recovery of an existing file at start-up.
 
-use super::record::{Action, Event, GENESIS, Outcome, seal, timestamp};
+use super::record::{Action, Durability, Event, GENESIS, Outcome, seal, timestamp};
 use super::verify::{self, CheckpointKeys};
 use crate::auth::mint::PrivateKey;
 use base64::Engine as _;
@@ -18,15 +18,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 const SYNC_WINDOW: Duration = Duration::from_millis(10);
 /// Most records sealed in one batch.
 const MAX_BATCH: usize = 1024;
-
-/// How durable a record must be before the effect it describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Written to the file (survives a crash of the process).
-    Written,
-    /// fdatasync'd (survives a power cut).
-    Synced,
-}
 
 /// Why the audit file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +155,7 @@ pub fn open(
     key: PrivateKey,
     checkpoint_every: u64,
     new_file: bool,
+    clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(Audit, Recovery), AuditError> {
     let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -177,7 +169,7 @@ pub fn open(
         let bytes = std::fs::read(path).map_err(io)?;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
-            let stamp = crate::hub::now_ms();
+            let stamp = clock.now_ms();
             let side = side_path(path, &format!("torn-{stamp}"));
             std::fs::write(&side, &bytes[complete..]).map_err(io)?;
             let f = std::fs::OpenOptions::new()
@@ -196,7 +188,7 @@ pub fn open(
                 recovery.existing_records = v.records;
             }
             Err(bad) if new_file => {
-                let aside = side_path(path, &format!("broken-{}", crate::hub::now_ms()));
+                let aside = side_path(path, &format!("broken-{}", clock.now_ms()));
                 std::fs::rename(path, &aside).map_err(io)?;
                 tracing::warn!(error = %bad, moved_to = %aside.display(), "audit file damaged; starting a new one");
                 recovery.moved_broken = Some(aside);
@@ -220,6 +212,7 @@ pub fn open(
         .map_err(|e| AuditError::Io(e.to_string()))?;
     let w = Writer {
         file,
+        clock,
         key,
         checkpoint_every,
         last_seq,
@@ -268,6 +261,7 @@ fn side_path(path: &Path, suffix: &str) -> PathBuf {
 
 struct Writer {
     file: std::fs::File,
+    clock: Arc<dyn crate::clock::Clock>,
     key: PrivateKey,
     checkpoint_every: u64,
     last_seq: u64,
@@ -285,7 +279,7 @@ impl Writer {
         self.last_seq += 1;
         let (line, hash) = seal(
             self.last_seq,
-            &timestamp(crate::hub::now_ms()),
+            &timestamp(self.clock.now_ms()),
             event,
             &self.head,
         );
@@ -417,7 +411,8 @@ mod tests {
         let mut keys = CheckpointKeys::new();
         keys.insert(key.kid.clone(), key.signing_key().verifying_key());
         let path = dir.join("audit.jsonl");
-        let (audit, _) = open(&path, key, checkpoint_every, false).expect("open");
+        let clock = Arc::new(crate::clock::SystemClock);
+        let (audit, _) = open(&path, key, checkpoint_every, false, clock).expect("open");
         (audit, path, keys)
     }
 

@@ -2,7 +2,7 @@
 //! `/v1/signal` with the Origin allow-list, `/healthz`, `/readyz`,
 //! `/metrics`, and in dev mode `POST /dev/token` and the web demo.
 
-use crate::hub::{DEV_ISSUER, Hub, now_s};
+use crate::hub::{DEV_ISSUER, Hub};
 use bedside_protocol::{ParticipantId, Role, SIGNAL_PATH, VisitId};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -330,7 +330,7 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
             &serde_json::json!({"error": format!("name: {e}")}),
         );
     }
-    let now = now_s();
+    let now = hub.clock.now_s();
     let claims = crate::auth::mint::JoinClaims {
         iss: DEV_ISSUER.to_owned(),
         aud: hub.config.auth.audience.clone(),

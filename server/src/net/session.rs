@@ -9,7 +9,7 @@ use super::visit_task::{VisitCommand, VisitHandle};
 use crate::alerts::AlertKind;
 use crate::audit::{Action, Actor, Durability, Event, Outcome};
 use crate::auth::AuthError;
-use crate::hub::{Hub, now_s};
+use crate::hub::Hub;
 use crate::limits::{AuthVerdict, RateVerdict};
 use crate::sdp;
 use crate::store::ResumeRecord;
@@ -289,7 +289,7 @@ impl Conn {
             Read::BadUtf8 => return Err(CloseCode::InvalidPayload),
             Read::Binary | Read::End | Read::Ping => return Err(CloseCode::ProtocolError),
         };
-        let now = now_s();
+        let now = self.hub.clock.now_s();
         match parse_client_message(&text) {
             Ok((
                 _,
@@ -587,7 +587,11 @@ impl Conn {
     async fn attach(&self, me: &Identity) -> Option<VisitHandle> {
         let r = &me.resume;
         let session = me.session.clone();
-        let ice_servers = crate::ice::ice_servers(&self.hub.config.ice, &me.participant, now_s());
+        let ice_servers = crate::ice::ice_servers(
+            &self.hub.config.ice,
+            &me.participant,
+            self.hub.clock.now_s(),
+        );
         for _ in 0..3 {
             let visit = self.hub.visit(&me.visit);
             let (attached, rx) = oneshot::channel();
@@ -629,7 +633,7 @@ impl Conn {
         id: Option<MessageId>,
         visit: &VisitHandle,
     ) {
-        let now = now_s();
+        let now = self.hub.clock.now_s();
         let claims = match self.hub.verifier.verify(token, now) {
             Ok(c) if c.sub == me.participant && c.visit == me.visit && c.role == me.role => c,
             Ok(c) => {

@@ -5,10 +5,10 @@
 use super::inbox::{InboxReceiver, InboxSender, inbox};
 use super::outbound::{ConnHandle, Overflow};
 use crate::audit::{Durability, Logged};
-use crate::hub::{Hub, now_ms};
+use crate::hub::Hub;
 use crate::metrics::Relayed;
-use crate::store::{Reply, StoredMessage, VisitWrite};
-use crate::visit::{ConnId, Input, Join, Output, Visit, VisitSettings};
+use crate::store::{Reply, StoreError, StoredMessage, VisitWrite};
+use crate::visit::{ConnId, Input, Join, Output, Visit, VisitFailure, VisitSettings};
 use bedside_protocol::{Limits, VisitId};
 use futures_util::StreamExt;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
@@ -90,7 +90,17 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
     handle
 }
 
-type Pending = Pin<Box<dyn Future<Output = Input> + Send>>;
+/// A store answer on its way to the visit, with the store's error (if
+/// any) for the shell to log: the visit itself only learns that it failed.
+type Pending = Pin<Box<dyn Future<Output = (Input, Option<StoreError>)> + Send>>;
+
+/// A store result as the visit sees it, and the error as the log sees it.
+fn split<T>(r: Result<T, StoreError>) -> (Result<T, VisitFailure>, Option<StoreError>) {
+    match r {
+        Ok(v) => (Ok(v), None),
+        Err(e) => (Err(VisitFailure::Store), Some(e)),
+    }
+}
 /// Sends and closes waiting for their audit records: (all logged, actions, arrival).
 type Gate = Pin<Box<dyn Future<Output = (bool, Vec<Output>, Option<Instant>)> + Send>>;
 
@@ -115,10 +125,12 @@ fn committed(
     reply: Reply<u64>,
 ) -> Pending {
     Box::pin(async move {
-        let result = reply
-            .await
-            .map(|seq| Box::new(StoredMessage { seq, ..message }));
-        Input::Committed { conn, id, result }
+        let (result, error) = split(
+            reply
+                .await
+                .map(|seq| Box::new(StoredMessage { seq, ..message })),
+        );
+        (Input::Committed { conn, id, result }, error)
     })
 }
 
@@ -153,7 +165,9 @@ impl VisitTask {
             let timer = visit.next_deadline().map(|at| {
                 // At most a day ahead: a far deadline just means one
                 // needless tick, never an overflowing instant.
-                let wait = at.saturating_sub(now_ms()).clamp(0, MAX_WAIT_MS) as u64;
+                let wait = at
+                    .saturating_sub(self.hub.clock.now_ms())
+                    .clamp(0, MAX_WAIT_MS) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(wait)
             });
             let linger_until = empty_since.map(|t| t + LINGER);
@@ -167,10 +181,16 @@ impl VisitTask {
                     Some(cmd) => Box::pin(self.command(&mut visit, cmd)).await,
                     None => break,
                 },
-                Some(input) = self.commits.next(), if !self.commits.is_empty() => {
+                Some((input, error)) = self.commits.next(), if !self.commits.is_empty() => {
+                    if let Some(error) = error {
+                        tracing::error!(visit = %visit.id(), %error, "e2e message not stored");
+                    }
                     self.handle(&mut visit, input).await;
                 }
-                Some(input) = self.loads.next(), if !self.loads.is_empty() => {
+                Some((input, error)) = self.loads.next(), if !self.loads.is_empty() => {
+                    if let Some(error) = error {
+                        tracing::error!(visit = %visit.id(), %error, "cannot load missed messages");
+                    }
                     self.handle(&mut visit, input).await;
                 }
                 Some((ok, actions, arrived)) = self.gates.next(), if !self.gates.is_empty() => {
@@ -220,7 +240,7 @@ impl VisitTask {
         if self.failed {
             return Vec::new();
         }
-        let now = now_ms();
+        let now = self.hub.clock.now_ms();
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| visit.handle(now, input))) {
             Ok(out) => out,
             Err(_) => {
@@ -444,9 +464,10 @@ impl VisitTask {
                 let input = Input::Committed {
                     conn,
                     id,
-                    result: Err(e),
+                    result: Err(VisitFailure::Store),
                 };
-                self.commits.push_back(Box::pin(async move { input }));
+                self.commits
+                    .push_back(Box::pin(async move { (input, Some(e)) }));
             }
         }
     }
@@ -464,11 +485,11 @@ impl VisitTask {
             .enqueue_backlog(visit.id(), &participant, after)
             .await;
         self.loads.push(Box::pin(async move {
-            let result = match reply {
+            let (result, error) = split(match reply {
                 Ok(r) => r.await,
                 Err(e) => Err(e),
-            };
-            Input::Backlog { conn, result }
+            });
+            (Input::Backlog { conn, result }, error)
         }));
     }
 
@@ -511,7 +532,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::VisitCommand;
     use crate::auth::mint::{JoinClaims, random_jti};
-    use crate::hub::{DEV_ISSUER, now_s};
+    use crate::hub::DEV_ISSUER;
     use crate::visit::Input;
     use bedside_protocol::{Role, VisitId};
     use futures_util::{SinkExt, StreamExt};
@@ -524,7 +545,7 @@ mod tests {
 
     async fn hello(running: &crate::server::Running, visit: &str, sub: &str, role: Role) -> Ws {
         let dev = running.hub.dev.as_ref().unwrap();
-        let now = now_s();
+        let now = running.hub.clock.now_s();
         let token = dev
             .key
             .sign(&JoinClaims {

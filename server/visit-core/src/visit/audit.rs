@@ -58,7 +58,7 @@ impl Visit {
                 .detail("window_s", 60u64)
                 .detail("last_request", request);
             self.out.push(Output::Alert(
-                crate::alerts::AlertKind::PermissionViolations,
+                crate::audit::AlertKind::PermissionViolations,
                 Box::new(alert),
             ));
         }

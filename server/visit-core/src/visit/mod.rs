@@ -1,5 +1,5 @@
 //! One visit's state machine, sans IO: `handle(now, input)` mutates the
-//! visit and appends [`Output`]s; the tokio shell (`net::visit_task`) carries
+//! visit and appends [`Output`]s; the tokio shell (bedside-server's `net::visit_task`) carries
 //! them out. No clock, no sockets, no storage: time arrives as `now` (unix
 //! milliseconds), persistence leaves as [`Output::Persist`].
 //!
@@ -24,7 +24,7 @@ mod tests;
 
 use crate::audit::{Action, Outcome};
 use crate::sdp::SdpSummary;
-use crate::store::{ParticipantRecord, StoreError, StoredMessage, VisitSnapshot, VisitWrite};
+use crate::store::{ParticipantRecord, StoredMessage, VisitSnapshot, VisitWrite};
 use bedside_protocol::{
     ClientMessage, CloseCode, DeviceId, ErrorCode, IceServer, Limits, MessageId, ParticipantId,
     ParticipantState, Permission, PresentProvider, Role, ServerMessage, VisitId,
@@ -117,22 +117,31 @@ pub enum Input {
         /// The sender's message id.
         id: Option<MessageId>,
         /// The stored message.
-        result: Result<Box<StoredMessage>, StoreError>,
+        result: Result<Box<StoredMessage>, VisitFailure>,
     },
     /// The store answered a backlog query.
     Backlog {
         /// The connection catching up.
         conn: ConnId,
         /// Missed messages in seq order.
-        result: Result<Vec<StoredMessage>, StoreError>,
+        result: Result<Vec<StoredMessage>, VisitFailure>,
     },
     /// The hub is shutting down: close everyone with 1001.
     Shutdown,
     /// Time passed; check timers.
     Tick,
     /// Tests only: a bug in the state machine, to test what the shell does.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-hooks"))]
     InjectedPanic,
+}
+
+/// A request of the visit (an append, a backlog query) that the shell
+/// could not carry out. The shell logs the cause; the visit only needs to
+/// know that it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitFailure {
+    /// The store failed or is gone; the write may not have happened.
+    Store,
 }
 
 /// Something the shell must do.
@@ -159,7 +168,7 @@ pub enum Output {
     /// Record in the audit trail; what follows waits for the durability.
     Audit(Box<crate::audit::Event>, crate::audit::Durability),
     /// Raise an ALERT (audit record, log, metric, webhook).
-    Alert(crate::alerts::AlertKind, Box<crate::audit::Event>),
+    Alert(crate::audit::AlertKind, Box<crate::audit::Event>),
     /// Store an e2e message; answer with [`Input::Committed`], in order.
     Append {
         /// The sender's connection.
@@ -291,7 +300,7 @@ impl Visit {
             Input::Backlog { conn, result } => self.backlog(conn, result),
             Input::Shutdown => self.shutdown(),
             Input::Tick => self.tick(now),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "test-hooks"))]
             Input::InjectedPanic => {
                 #[allow(clippy::panic)]
                 {

@@ -8,9 +8,9 @@
 //! until the backlog is out, and anything at or below what it already got is
 //! skipped, so it sees every message once, in order.
 
-use super::{ConnId, Millis, Output, Visit};
+use super::{ConnId, Millis, Output, Visit, VisitFailure};
 use crate::audit::{Action, Outcome};
-use crate::store::{StoreError, StoredMessage, VisitWrite};
+use crate::store::{StoredMessage, VisitWrite};
 use bedside_protocol::{CloseCode, E2eKind, ErrorCode, MessageId, ParticipantId, ServerMessage};
 
 /// Appends one connection may have waiting for the store.
@@ -146,7 +146,7 @@ impl Visit {
         &mut self,
         conn: ConnId,
         id: Option<MessageId>,
-        result: Result<StoredMessage, StoreError>,
+        result: Result<StoredMessage, VisitFailure>,
     ) {
         self.inflight = self.inflight.saturating_sub(1);
         let attached = self.live_mut(conn).map(|l| {
@@ -154,8 +154,7 @@ impl Visit {
         });
         let message = match result {
             Ok(m) => m,
-            Err(e) => {
-                tracing::error!(visit = %self.id, error = %e, "e2e message not stored");
+            Err(VisitFailure::Store) => {
                 if attached.is_some() {
                     self.error(
                         conn,
@@ -229,7 +228,11 @@ impl Visit {
     }
 
     /// The store answered a backlog query.
-    pub(super) fn backlog(&mut self, conn: ConnId, result: Result<Vec<StoredMessage>, StoreError>) {
+    pub(super) fn backlog(
+        &mut self,
+        conn: ConnId,
+        result: Result<Vec<StoredMessage>, VisitFailure>,
+    ) {
         let Some(live) = self.live_mut(conn) else {
             return;
         };
@@ -238,8 +241,7 @@ impl Visit {
         };
         let messages = match result {
             Ok(m) => m,
-            Err(e) => {
-                tracing::error!(visit = %self.id, error = %e, "cannot load missed messages");
+            Err(VisitFailure::Store) => {
                 // Let the client resume again rather than miss messages.
                 self.detach_conn(conn, CloseCode::GoingAway);
                 return;

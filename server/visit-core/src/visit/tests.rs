@@ -638,7 +638,7 @@ fn e2e_is_appended_then_acked_and_delivered_after_commit() {
         Input::Committed {
             conn: ConnId(1),
             id: None,
-            result: Err(crate::store::StoreError::Unavailable),
+            result: Err(VisitFailure::Store),
         },
     );
     assert_eq!(sent(&out)[0].1["code"], "internal");

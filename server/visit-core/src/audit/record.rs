@@ -56,6 +56,40 @@ pub enum Outcome {
     Failure,
 }
 
+/// How durable a record must be before the effect it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written to the file (survives a crash of the process).
+    Written,
+    /// fdatasync'd (survives a power cut).
+    Synced,
+}
+
+/// What raised the alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// `auth_failures_per_min` crossed by one IP.
+    AuthFailures,
+    /// A join token's `jti` was presented again.
+    TokenReplay,
+    /// One participant made many forbidden requests.
+    PermissionViolations,
+    /// A session resumed from another IP address.
+    IpChange,
+}
+
+impl AlertKind {
+    /// Stable name (metric label, webhook `alert`, audit `detail.alert`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::AuthFailures => "auth_failures",
+            AlertKind::TokenReplay => "token_replay",
+            AlertKind::PermissionViolations => "permission_violations",
+            AlertKind::IpChange => "ip_change",
+        }
+    }
+}
+
 /// Who acted, from where: the facts shared by every record of one session.
 /// Built once per session and shared (`Arc`), so recording an event copies
 /// no strings. Absent facts are `None` and omitted from the record.
