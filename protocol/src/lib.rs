@@ -15,6 +15,7 @@ mod codes;
 mod ids;
 mod model;
 mod name;
+pub mod sdp;
 mod server;
 mod server_read;
 

@@ -40,7 +40,7 @@ fn every_real_sdp_passes_the_static_rules() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| sdp::normalize_track_id(t["track_id"].as_str().unwrap()))
+            .map(|t| sdp::normalize_track_id(t["track_id"].as_str().unwrap()).to_owned())
             .collect();
         let named: Vec<&String> = summary
             .sections

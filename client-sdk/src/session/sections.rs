@@ -121,11 +121,7 @@ pub fn by_mid<'a>(sections: &'a [Section], mid: &str) -> Option<&'a Section> {
     sections.iter().find(|s| s.mid.as_deref() == Some(mid))
 }
 
-/// A track id as announced and compared: without the braces Firefox puts
-/// around msid ids (docs/protocol.md).
-pub fn normalize_track_id(id: &str) -> &str {
-    id.trim_start_matches('{').trim_end_matches('}')
-}
+pub use bedside_protocol::sdp::normalize_track_id;
 
 fn msid_track(value: &str) -> Option<String> {
     let (_, track) = value.split_once(' ')?;

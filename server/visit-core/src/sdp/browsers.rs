@@ -311,7 +311,7 @@ pub fn covers(hub: &SdpSummary, reading: &Reading) -> Result<(), String> {
                         i + 1
                     ));
                 }
-                Some(t) if !h.track_ids.contains(&normalize_track_id(t)) => {
+                Some(t) if !h.track_ids.iter().any(|id| id == normalize_track_id(t)) => {
                     return Err(format!(
                         "m-section {}: browser's track id is not one the hub checked",
                         i + 1

@@ -60,11 +60,7 @@ pub struct SdpSummary {
     pub sections: Vec<MediaSection>,
 }
 
-/// Browsers differ in msid spelling (Firefox wraps ids in braces); the hub
-/// compares ids without them.
-pub fn normalize_track_id(id: &str) -> String {
-    id.trim_start_matches('{').trim_end_matches('}').to_owned()
-}
+pub use bedside_protocol::sdp::normalize_track_id;
 
 /// Parses `sdp` in one pass and checks the section 5 rules that need only
 /// the text.
@@ -424,7 +420,7 @@ impl Parser {
         let ok = |t: &str| is_token(t) && t.len() <= 64;
         match value.split_once(' ') {
             Some((stream, track)) if ok(stream) && ok(track) => {
-                let id = normalize_track_id(track);
+                let id = normalize_track_id(track).to_owned();
                 if !section.track_ids.contains(&id) {
                     section.track_ids.push(id);
                 }

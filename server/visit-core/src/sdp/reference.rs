@@ -96,7 +96,7 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
                     msid.appdata
                         .as_deref()
                         .filter(|t| well_formed(&msid.id) && well_formed(t))
-                        .map(normalize_track_id),
+                        .map(|t| normalize_track_id(t).to_owned()),
                 ),
                 // Plan B's `a=ssrc:<n> msid:<stream> <track>`.
                 SdpAttribute::Ssrc(ssrc) if ssrc.attribute.as_deref() == Some("msid") => Some(
@@ -104,7 +104,7 @@ fn check(session: &SdpSession) -> Result<SdpSummary, SdpViolation> {
                         .as_deref()
                         .and_then(|v| v.split_once(' '))
                         .filter(|(stream, t)| well_formed(stream) && well_formed(t))
-                        .map(|(_, t)| normalize_track_id(t)),
+                        .map(|(_, t)| normalize_track_id(t).to_owned()),
                 ),
                 _ => None,
             })
