@@ -32,6 +32,7 @@ use super::pairwise::{ChainGrant, EphemeralSecret, KeyMessage, PairError, seal_k
 use super::wire::{Reader, Writer};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use bedside_protocol::sdp::{fingerprint_value, normalize_fingerprint};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
@@ -477,21 +478,12 @@ impl Group {
             .ok_or_else(|| E2eeError::NoHello(peer.to_owned()))?;
         let signed = normalize_fingerprint(&hello.hello().dtls_fingerprint);
         let mut seen = 0;
-        // Any line a parser might take for a fingerprint counts: leading
-        // or trailing whitespace and the attribute's case are ignored, so
-        // no spelling of a second fingerprint escapes the check.
-        const ATTRIBUTE: &str = "a=fingerprint:";
-        for line in sdp.lines() {
-            let line = line.trim_ascii();
-            let is_fingerprint = line
-                .get(..ATTRIBUTE.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(ATTRIBUTE));
-            if is_fingerprint {
-                let fp = &line[ATTRIBUTE.len()..];
-                seen += 1;
-                if normalize_fingerprint(fp) != signed {
-                    return Err(E2eeError::FingerprintMismatch(peer.to_owned()));
-                }
+        // Any line a parser might take for a fingerprint counts
+        // (docs/e2ee.md §12.5).
+        for fp in sdp.lines().filter_map(fingerprint_value) {
+            seen += 1;
+            if normalize_fingerprint(fp) != signed {
+                return Err(E2eeError::FingerprintMismatch(peer.to_owned()));
             }
         }
         if seen == 0 || signed.is_empty() {
@@ -905,17 +897,6 @@ fn signed_bytes(ad: &[u8], ct: &[u8]) -> Vec<u8> {
     v.extend_from_slice(ad);
     v.extend_from_slice(ct);
     v
-}
-
-/// `sha-256 AB:CD:…` in a canonical form (docs/e2ee.md §12.5).
-fn normalize_fingerprint(fp: &str) -> String {
-    let mut parts = fp.split_ascii_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some(alg), Some(hex)) => {
-            format!("{} {}", alg.to_ascii_lowercase(), hex.to_ascii_uppercase())
-        }
-        _ => String::new(),
-    }
 }
 
 #[cfg(test)]

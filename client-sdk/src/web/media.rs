@@ -212,15 +212,9 @@ async fn fingerprint_from_offer(cert: &RtcCertificate) -> Result<String, SdkErro
         .and_then(|s| s.as_string())
         .unwrap_or_default();
     sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=fingerprint:"))
-        .map(|fp| {
-            let (alg, value) = fp.split_once(' ').unwrap_or((fp, ""));
-            format!(
-                "{} {}",
-                alg.to_ascii_lowercase(),
-                value.to_ascii_uppercase()
-            )
-        })
+        .find_map(bedside_protocol::sdp::fingerprint_value)
+        .map(bedside_protocol::sdp::normalize_fingerprint)
+        .filter(|fp| !fp.is_empty())
         .ok_or_else(|| SdkError::Transport("the browser's offer has no fingerprint".into()))
 }
 
