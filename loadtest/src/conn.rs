@@ -4,8 +4,9 @@
 //! into a writer task fed by a channel and a reader that hands every text
 //! frame to a callback.
 
+use bedside_protocol::{ClientMessage, Features};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
@@ -74,8 +75,8 @@ pub async fn connect(url: &str, source: Option<IpAddr>) -> Result<Ws, ConnError>
 }
 
 /// Sends one JSON message.
-pub async fn send(ws: &mut Ws, v: &Value) -> Result<(), ConnError> {
-    ws.send(Message::text(v.to_string()))
+pub async fn send(ws: &mut Ws, m: &ClientMessage) -> Result<(), ConnError> {
+    ws.send(Message::text(m.to_json(None)))
         .await
         .map_err(|e| ConnError::Io(e.to_string()))
 }
@@ -118,11 +119,13 @@ pub async fn hello(
     token: &str,
 ) -> Result<(Ws, Value), ConnError> {
     let mut ws = connect(url, source).await?;
-    send(
-        &mut ws,
-        &json!({"type":"hello","token":token,"sdk":"bedside-loadtest"}),
-    )
-    .await?;
+    let hello = ClientMessage::Hello {
+        token: token.to_owned(),
+        device: None,
+        sdk: Some("bedside-loadtest".to_owned()),
+        features: Features::default(),
+    };
+    send(&mut ws, &hello).await?;
     let w = recv_type(&mut ws, "welcome", Duration::from_secs(30)).await?;
     Ok((ws, w))
 }
@@ -135,11 +138,12 @@ pub async fn resume(
     last_seq: u64,
 ) -> Result<(Ws, Value), ConnError> {
     let mut ws = connect(url, source).await?;
-    send(
-        &mut ws,
-        &json!({"type":"resume","resume_token":resume_token,"last_seq":last_seq}),
-    )
-    .await?;
+    let resume = ClientMessage::Resume {
+        resume_token: resume_token.to_owned(),
+        last_seq: Some(last_seq),
+        features: Features::default(),
+    };
+    send(&mut ws, &resume).await?;
     let w = recv_type(&mut ws, "welcome", Duration::from_secs(30)).await?;
     Ok((ws, w))
 }

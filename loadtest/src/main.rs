@@ -215,7 +215,7 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
             .context("--dev needs a ws:// URL")?;
         Tokens::Dev(base)
     } else if let Some(path) = &a.key {
-        let key = bedside_server::auth::mint::PrivateKey::load(path)
+        let key = bedside_token::PrivateKey::load(path)
             .with_context(|| format!("--key {}", path.display()))?;
         Tokens::Key {
             key: Arc::new(key),

@@ -8,9 +8,11 @@ use crate::sdp::Templates;
 use crate::tokens::Tokens;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use bedside_protocol::Role;
+use bedside_protocol::{
+    ClientMessage, E2eKind, MessageId, ParticipantId, Permission, Role, TrackAction, TrackId,
+    TrackSource,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -169,6 +171,28 @@ struct Ctx {
     run_id: String,
     /// Sockets of the join storm, kept open to the end.
     held: Mutex<Vec<conn::Ws>>,
+    ids: PairIds,
+}
+
+/// The two participants of every simulated visit.
+#[derive(Debug)]
+struct PairIds {
+    dr: ParticipantId,
+    pt: ParticipantId,
+}
+
+impl PairIds {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            dr: ParticipantId::new("dr")?,
+            pt: ParticipantId::new("pt")?,
+        })
+    }
+
+    /// Who a message from the provider (`from_dr`) or the patient goes to.
+    fn other(&self, from_dr: bool) -> ParticipantId {
+        if from_dr { &self.pt } else { &self.dr }.clone()
+    }
 }
 
 impl Ctx {
@@ -255,7 +279,7 @@ fn handler(
                     // Release the hub's copies, coalesced.
                     if seq >= acked + 16 {
                         acked = seq;
-                        let _ = reply.send(json!({"type":"ack","seq":seq}).to_string());
+                        let _ = reply.send(ClientMessage::Ack { seq }.to_json(None));
                     }
                 }
             }
@@ -310,7 +334,10 @@ async fn setup_pair(ctx: &Ctx, i: usize) -> anyhow::Result<Pair> {
     let url = &ctx.plan.url;
     let (mut dr, _) = conn::hello(url, ctx.source(2 * i), &t_dr).await?;
     let (pt, w) = conn::hello(url, ctx.source(2 * i + 1), &t_pt).await?;
-    conn::send(&mut dr, &json!({"type":"admit","participant":"pt"})).await?;
+    let admit = ClientMessage::Admit {
+        participant: ctx.ids.pt.clone(),
+    };
+    conn::send(&mut dr, &admit).await?;
     conn::recv_type(&mut dr, "joined", Duration::from_secs(30)).await?;
     ctx.connections.fetch_add(2, Ordering::Relaxed);
     let resume_token = w["resume_token"].as_str().unwrap_or_default().to_owned();
@@ -319,15 +346,19 @@ async fn setup_pair(ctx: &Ctx, i: usize) -> anyhow::Result<Pair> {
     let dr = live(ctx, dr, i as u64, false, seq_dr).await;
     let pt = live(ctx, pt, i as u64, true, seq_pt.clone()).await;
     // Announce what the real SDPs carry, so the hub relays them.
-    for (t, source) in &ctx.templates.offer_tracks {
-        dr.send(
-            json!({"type":"track","action":"publish","source":source,"track_id":t}).to_string(),
-        );
+    let publish = |(t, source): &(TrackId, TrackSource)| {
+        ClientMessage::Track {
+            action: TrackAction::Publish,
+            source: Some(*source),
+            track_id: t.clone(),
+        }
+        .to_json(None)
+    };
+    for track in &ctx.templates.offer_tracks {
+        dr.send(publish(track));
     }
-    for (t, source) in &ctx.templates.answer_tracks {
-        pt.send(
-            json!({"type":"track","action":"publish","source":source,"track_id":t}).to_string(),
-        );
+    for track in &ctx.templates.answer_tracks {
+        pt.send(publish(track));
     }
     Ok(Pair {
         dr,
@@ -451,7 +482,13 @@ async fn relay_op(
             } else {
                 (ctx.templates.answer(token), false)
             };
-            let msg = json!({"type": if from_dr {"offer"} else {"answer"}, "to": if from_dr {"pt"} else {"dr"}, "sdp": text}).to_string();
+            let to = ctx.ids.other(from_dr);
+            let msg = if from_dr {
+                ClientMessage::Offer { to, sdp: text }
+            } else {
+                ClientMessage::Answer { to, sdp: text }
+            }
+            .to_json(None);
             ctx.metrics.sent(
                 if from_dr { Kind::Offer } else { Kind::Answer },
                 token,
@@ -468,14 +505,25 @@ async fn relay_op(
                 token % 250,
                 40000 + token % 20000
             );
-            let msg = json!({"type":"ice","to": if from_dr {"pt"} else {"dr"},"candidate":cand,"sdp_mid":"0","sdp_mline_index":0}).to_string();
+            let msg = ClientMessage::Ice {
+                to: ctx.ids.other(from_dr),
+                candidate: cand,
+                sdp_mid: Some("0".to_owned()),
+                sdp_mline_index: Some(0),
+            }
+            .to_json(None);
             ctx.metrics.sent(Kind::Ice, token, intended);
             send_from(pair, from_dr, msg).await;
         }
         Step::Chat { from_patient } => {
             let mut body = token.to_be_bytes().to_vec();
             body.extend((0..192u32).map(|i| (i as u8).wrapping_mul(31) ^ (token as u8)));
-            let msg = json!({"type":"e2e","id":format!("m{token}"),"kind":"chat","body":B64.encode(&body)}).to_string();
+            let msg = ClientMessage::E2e {
+                to: None,
+                kind: E2eKind::Chat,
+                body: B64.encode(&body),
+            }
+            .to_json(MessageId::new(format!("m{token}")).ok().as_ref());
             ctx.metrics.sent(Kind::Chat, token, intended);
             ctx.metrics.sent(Kind::ChatAck, token | ACK_BIT, intended);
             send_from(pair, !from_patient, msg).await;
@@ -483,11 +531,21 @@ async fn relay_op(
         Step::Grant => {
             let on = &mut grant_on[v];
             *on = !*on;
-            let ty = if *on { "grant" } else { "revoke" };
+            let participant = ctx.ids.pt.clone();
+            let permission = Permission::ScreenShare;
+            let msg = if *on {
+                ClientMessage::Grant {
+                    participant,
+                    permission,
+                }
+            } else {
+                ClientMessage::Revoke {
+                    participant,
+                    permission,
+                }
+            };
             ctx.metrics.sent_fifo(Kind::Permission, v as u64, intended);
-            pair.dr.send(
-                json!({"type":ty,"participant":"pt","permission":"screen_share"}).to_string(),
-            );
+            pair.dr.send(msg.to_json(None));
         }
     }
 }
@@ -568,6 +626,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Report> {
         connections: AtomicUsize::new(0),
         run_id,
         held: Mutex::new(Vec::new()),
+        ids: PairIds::new()?,
         plan,
     });
     let plan = &ctx.plan;

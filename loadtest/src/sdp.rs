@@ -2,15 +2,17 @@
 //! and data channel (from the hub's corpus), with the `o=` session id
 //! replaced by a per-message token the receiver reads back.
 
+use bedside_protocol::{TrackId, TrackSource};
+
 /// The SDPs a negotiation sends, and the tracks they name.
 #[derive(Debug, Clone)]
 pub struct Templates {
     offer: (String, String),
     answer: (String, String),
     /// `(track id, source)` the offer's sender must announce.
-    pub offer_tracks: Vec<(String, &'static str)>,
+    pub offer_tracks: Vec<(TrackId, TrackSource)>,
     /// `(track id, source)` the answer's sender must announce.
-    pub answer_tracks: Vec<(String, &'static str)>,
+    pub answer_tracks: Vec<(TrackId, TrackSource)>,
 }
 
 const OFFER: &str = include_str!("../../server/tests/data/sdp/chromium-camera-mic-offer.sdp");
@@ -35,20 +37,20 @@ fn split_origin(sdp: &str) -> anyhow::Result<(String, String)> {
 }
 
 /// Track ids named by sending m-sections, with the source their kind implies.
-fn tracks(sdp: &str) -> Vec<(String, &'static str)> {
+fn tracks(sdp: &str) -> Vec<(TrackId, TrackSource)> {
     let mut out = Vec::new();
     let mut kind = "";
     let mut sending = false;
-    let mut ids: Vec<String> = Vec::new();
+    let mut ids: Vec<TrackId> = Vec::new();
     let flush = |kind: &str,
                  sending: bool,
-                 ids: &mut Vec<String>,
-                 out: &mut Vec<(String, &'static str)>| {
+                 ids: &mut Vec<TrackId>,
+                 out: &mut Vec<(TrackId, TrackSource)>| {
         if sending {
             let source = if kind == "audio" {
-                "microphone"
+                TrackSource::Microphone
             } else {
-                "camera"
+                TrackSource::Camera
             };
             for id in ids.drain(..) {
                 if !out.iter().any(|(t, _)| *t == id) {
@@ -73,9 +75,9 @@ fn tracks(sdp: &str) -> Vec<(String, &'static str)> {
             sending = !kind.is_empty();
         } else if let Some(t) = line
             .strip_prefix("a=msid:")
-            .and_then(|msid| msid.split_whitespace().nth(1))
+            .and_then(bedside_protocol::sdp::msid_track)
         {
-            ids.push(t.trim_matches(|c| c == '{' || c == '}').to_owned());
+            ids.extend(TrackId::new(t).ok());
         }
     }
     flush(kind, sending, &mut ids, &mut out);
@@ -127,8 +129,16 @@ mod tests {
                 + 9
         );
         assert_eq!(t.offer_tracks.len(), 2, "{:?}", t.offer_tracks);
-        assert!(t.offer_tracks.iter().any(|(_, s)| *s == "microphone"));
-        assert!(t.offer_tracks.iter().any(|(_, s)| *s == "camera"));
-        assert!(bedside_server::sdp::inspect(&o).is_ok());
+        assert!(
+            t.offer_tracks
+                .iter()
+                .any(|(_, s)| *s == TrackSource::Microphone)
+        );
+        assert!(
+            t.offer_tracks
+                .iter()
+                .any(|(_, s)| *s == TrackSource::Camera)
+        );
+        assert!(bedside_visit::sdp::inspect(&o).is_ok());
     }
 }

@@ -2,8 +2,10 @@
 //! private key file (what `bedside token` uses), or asked from a dev-mode
 //! hub's `POST /dev/token`.
 
-use bedside_protocol::Role;
-use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
+use bedside_protocol::claims::{JoinClaims, Lifetime};
+use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::{ParticipantId, Role, VisitId};
+use bedside_token::{PrivateKey, random_jti};
 use std::sync::Arc;
 
 /// Where tokens come from.
@@ -29,34 +31,26 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+fn now() -> UnixSecs {
+    UnixMs::from_system_time(std::time::SystemTime::now()).to_secs()
 }
 
 impl Tokens {
     /// A join token for `sub` in `visit`.
     pub async fn token(&self, visit: &str, role: Role, sub: &str) -> anyhow::Result<String> {
         match self {
-            Tokens::Key { key, iss } => Ok(key.sign(&JoinClaims {
-                iss: iss.clone(),
-                aud: "bedside".into(),
-                sub: sub.into(),
-                visit: visit.into(),
-                role,
-                name: None,
-                iat: now(),
-                exp: now() + 3600,
-                jti: random_jti(),
-                amr: if role == Role::Provider {
-                    vec!["pwd".into(), "mfa".into()]
-                } else {
-                    Vec::new()
-                },
-                perms: Vec::new(),
-            })?),
+            Tokens::Key { key, iss } => {
+                let claims = JoinClaims::new(
+                    iss.clone(),
+                    "bedside",
+                    VisitId::new(visit)?,
+                    ParticipantId::new(sub)?,
+                    role,
+                    Lifetime::starting(now(), 3600),
+                    random_jti(),
+                );
+                Ok(key.sign(&claims)?)
+            }
             Tokens::Dev(base) => dev_token(base, visit, role, sub).await,
         }
     }

@@ -12,8 +12,8 @@
 use bedside_loadtest::metrics::Kind;
 use bedside_loadtest::tokens::Tokens;
 use bedside_loadtest::{Plan, Report, Scenario, baseline, report, run};
-use bedside_server::auth::mint::PrivateKey;
 use bedside_server::config::Config;
+use bedside_token::PrivateKey;
 use std::sync::Arc;
 use std::time::Duration;
 

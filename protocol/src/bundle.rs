@@ -16,20 +16,26 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// Largest signed Hello accepted in a bundle, decoded.
+/// Largest signed Hello a bundle's `hello` member may hold, in bytes after
+/// base64 decoding (docs/e2ee.md §5.4); the smallest is 1 byte.
 pub const MAX_HELLO_BYTES: usize = 2048;
 
-/// Why a bundle was refused.
+/// Why [`canonical_bundle`] refused a `keys` bundle. The hub answers the
+/// `keys` message with `error` `bad_request` carrying this text; nothing is
+/// stored or relayed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
-    /// Not an object of exactly `v`, `ik`, `hello`, `sig` (strings, `v` a
-    /// number), or a member repeated.
+    /// Not a JSON object of exactly the members `v` (a number), `ik`,
+    /// `hello` and `sig` (strings): a member missing, repeated, of another
+    /// type, or one more. Holds serde's description of the failure.
     #[error("a key bundle is {{\"v\":1,\"ik\",\"hello\",\"sig\"}} and nothing else: {0}")]
     Shape(String),
-    /// `v` is not 1.
+    /// `v` is a number other than 1, the only bundle version; holds it.
     #[error("key bundle version {0} is not supported (1 is)")]
     Version(u64),
-    /// A field is not standard base64 of the right length.
+    /// The named member (`"ik"`, `"hello"` or `"sig"`) is not standard
+    /// base64 with padding (RFC 4648 §4), or decodes to the wrong length:
+    /// `ik` must be 32 bytes, `hello` 1 to [`MAX_HELLO_BYTES`], `sig` 64.
     #[error("key bundle field \"{0}\" is not base64 of the expected length")]
     Field(&'static str),
 }
@@ -58,8 +64,37 @@ fn decoded_len(
     }
 }
 
-/// Checks a bundle as a client sent it and returns the hub's serialization
-/// of it, which is what the hub stores and relays.
+/// Checks a `keys` bundle as a client sent it (the JSON text of the
+/// `bundle` member, PROTOCOL.md §7) and returns the hub's own serialization
+/// of it, which is what the hub stores and relays in `keys`, `admitted` and
+/// `joined`.
+///
+/// The accepted shape is docs/e2ee.md §5.4 (the hub's rule:
+/// docs/protocol.md, "Other fields relayed to participants"): an object of
+/// exactly `v` = 1, `ik` (32 bytes), `hello` (1 to [`MAX_HELLO_BYTES`]
+/// bytes) and `sig` (64 bytes), each string standard base64 with padding.
+/// The output is compact JSON with the members in that order, so every
+/// reader sees the same bundle. The Hello itself is not verified.
+///
+/// # Errors
+///
+/// [`BundleError`] names the first rule broken; checked in the order shape,
+/// version, `ik`, `hello`, `sig`.
+///
+/// # Example
+///
+/// ```
+/// use bedside_protocol::{BundleError, canonical_bundle};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (ik, sig) = ("A".repeat(43) + "=", "A".repeat(86) + "==");
+/// let sent = format!(r#"{{ "v": 1, "ik": "{ik}", "hello": "AAAA", "sig": "{sig}" }}"#);
+/// let stored = canonical_bundle(&sent)?;
+/// assert_eq!(stored.get(), format!(r#"{{"v":1,"ik":"{ik}","hello":"AAAA","sig":"{sig}"}}"#));
+/// let v2 = r#"{"v":2,"ik":"","hello":"","sig":""}"#;
+/// assert_eq!(canonical_bundle(v2).err(), Some(BundleError::Version(2)));
+/// # Ok(())
+/// # }
+/// ```
 pub fn canonical_bundle(raw: &str) -> Result<Box<RawValue>, BundleError> {
     let w: Wire = serde_json::from_str(raw).map_err(|e| BundleError::Shape(e.to_string()))?;
     if w.v != 1 {

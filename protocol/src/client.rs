@@ -11,18 +11,22 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// Extensions a client asks for in `hello` or `resume`, as
-/// `"features":["presence"]`. A hub that knows none ignores the field; this
+/// `"features":["presence"]` (docs/protocol.md, "Features asked for in
+/// `hello` and `resume`"). A hub that knows none ignores the field; this
 /// one ignores names it does not know. Nothing is sent that a client did
 /// not ask for, so a client written from PROTOCOL.md alone sees none of it.
+/// Features hold for one connection: a `resume` asks again. The default
+/// asks for none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Features {
-    /// A waiting participant is told which providers are present
-    /// (`presence` messages).
+    /// `"presence"`: while waiting, the participant gets a `presence`
+    /// message listing the providers present, right after `welcome` and on
+    /// every change, until it is admitted.
     pub presence: bool,
 }
 
 impl Features {
-    /// Every extension this protocol crate knows.
+    /// Every extension this crate knows, all asked for.
     pub const ALL: Features = Features { presence: true };
 
     fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -44,137 +48,200 @@ impl Features {
     }
 }
 
-/// A message from a client (sections 3–8).
+/// A message from a client (PROTOCOL.md §3–§8, and the extensions of
+/// docs/protocol.md), as [`parse_client_message`] reads it from a text frame
+/// and [`ClientMessage::to_json`] writes it. The optional `id` every
+/// message may carry is kept beside it, not in it.
+///
+/// The parser has already checked the identifiers (see the id types), the
+/// `deny`/`remove` reason, the `ice` fields and the `keys` bundle shape;
+/// the hub checks the rest (roles, state, SDP, `e2e` body) and answers with
+/// `error`. A successful `admit`, `deny`, `remove`, `offer`, `answer`,
+/// `ice`, `track`, `request`, `grant`, `revoke` or `keys` that had an `id`
+/// is answered with `{"type":"ack","re":<id>}` (docs/protocol.md,
+/// "Acknowledgements"); the other variants say how they are answered.
 #[derive(Debug)]
 pub enum ClientMessage {
-    /// First message: authenticate with a join token.
+    /// `hello`, the first message of a new session (PROTOCOL.md §3): it
+    /// must come within `hello_timeout_s` (default 5 s). Answered by
+    /// `welcome`; a refused token closes with 4001.
     Hello {
-        /// The JWT.
+        /// The join token, a JWT (PROTOCOL.md §2); accepted once (its `jti`).
         token: String,
-        /// The device, for the audit log.
+        /// The client's device id, written to the audit log; optional.
         device: Option<DeviceId>,
-        /// SDK identification string.
+        /// Free-form SDK identification, e.g. `"bedside-sdk/0.1 (wasm)"`;
+        /// optional, not checked.
         sdk: Option<String>,
-        /// Extensions the client asks for (docs/protocol.md).
+        /// Extensions asked for; `Features::default()` (none) when
+        /// `features` is absent.
         features: Features,
     },
-    /// First message: continue an earlier session.
+    /// `resume`, the first message of a reconnect (PROTOCOL.md §3): restores
+    /// the participant, state and permissions, then re-delivers the `e2e`
+    /// messages not yet acknowledged. Answered by `welcome` with a fresh
+    /// resume token; a refused token closes with 4001.
     Resume {
-        /// The single-use resume token from the last `welcome`.
+        /// The single-use resume token from the most recent `welcome`.
         resume_token: String,
-        /// Highest `e2e` seq the client has processed.
+        /// Highest `e2e` `seq` the client has processed: acknowledges
+        /// everything up to it, and only messages above it are re-delivered.
+        /// `None` counts as 0.
         last_seq: Option<u64>,
-        /// Extensions the client asks for (docs/protocol.md).
+        /// Extensions asked for, again for this connection;
+        /// `Features::default()` (none) when `features` is absent.
         features: Features,
     },
-    /// Keep-alive.
+    /// `ping` (PROTOCOL.md §8): answered by `pong`, with `re` when it had
+    /// an `id`; counts as activity against `idle_timeout_s`.
     Ping,
-    /// Extend the session with a fresh token.
+    /// `refresh` (PROTOCOL.md §8): extends the session. Answered by `ack`
+    /// with the new `expires_at`, or `error` `unauthorized`.
     Refresh {
-        /// The new JWT.
+        /// A new join token for the same `sub`, `visit` and `role`.
         token: String,
     },
-    /// Leave the visit.
+    /// `leave` (PROTOCOL.md §8): leaves the visit; the hub forgets the
+    /// participant in it and closes with 1000.
     Leave,
-    /// End the visit for everyone (provider).
+    /// `end_visit` (PROTOCOL.md §8), provider only: everyone gets `ended`
+    /// and is closed with 4012; stored messages are deleted.
     EndVisit,
-    /// Admit a waiting participant (provider).
+    /// `admit` (PROTOCOL.md §4), provider only: the waiting participant gets
+    /// `admitted`, the others `joined`. Already admitted: `conflict`.
     Admit {
-        /// Who.
+        /// The waiting participant to admit.
         participant: ParticipantId,
     },
-    /// Deny a waiting participant (provider).
+    /// `deny` (PROTOCOL.md §4), provider only: the waiting participant gets
+    /// `denied` and is closed with 4003.
     Deny {
-        /// Who.
+        /// The waiting participant to deny.
         participant: ParticipantId,
-        /// Shown to the denied participant.
+        /// Shown to the denied participant; checked by the display-text
+        /// rule ([`check_display_text`](crate::check_display_text)) with a
+        /// limit of 200 characters. An empty or all-whitespace reason is
+        /// read as `None`.
         reason: Option<String>,
     },
-    /// Remove an admitted participant (provider).
+    /// `remove` (PROTOCOL.md §8), provider only: as `deny`, for an admitted
+    /// participant; the others get `left` with reason `removed`.
     Remove {
-        /// Who.
+        /// The admitted participant to remove.
         participant: ParticipantId,
-        /// Shown to the removed participant.
+        /// Shown to the removed participant; the same rule as
+        /// [`ClientMessage::Deny`]'s `reason`.
         reason: Option<String>,
     },
-    /// SDP offer to relay.
+    /// `offer` (PROTOCOL.md §5): an SDP offer for the hub to validate and
+    /// relay as [`ServerMessage::Offer`](crate::ServerMessage::Offer).
     Offer {
-        /// Recipient.
+        /// The recipient: an admitted participant of this visit, else
+        /// `error` `not_found`.
         to: ParticipantId,
-        /// The SDP.
+        /// The SDP (RFC 8866). The hub checks it against the rules of §5
+        /// and §6 before relaying it; a failing one gets `invalid_sdp` with
+        /// the rule.
         sdp: String,
     },
-    /// SDP answer to relay.
+    /// `answer` (PROTOCOL.md §5): an SDP answer, relayed like `offer`.
     Answer {
-        /// Recipient.
+        /// The recipient: an admitted participant of this visit, else
+        /// `error` `not_found`.
         to: ParticipantId,
-        /// The SDP.
+        /// The SDP (RFC 8866), checked like an offer's.
         sdp: String,
     },
-    /// Trickle ICE candidate to relay (`candidate: ""` is end-of-candidates).
+    /// `ice` (PROTOCOL.md §5): a trickle ICE candidate to relay. The parser
+    /// checks `candidate`, `sdp_mid` and `sdp_mline_index` (docs/protocol.md,
+    /// "Other fields relayed to participants"): a failing one is
+    /// [`ParseError::Invalid`].
     Ice {
-        /// Recipient.
+        /// The recipient: an admitted participant of this visit, else
+        /// `error` `not_found`.
         to: ParticipantId,
-        /// The candidate line.
+        /// The candidate line, starting with `candidate:`, or empty for
+        /// end-of-candidates; at most 1024 bytes, no control characters.
         candidate: String,
-        /// Media stream id.
+        /// The media stream id (`a=mid`) the candidate belongs to: empty or
+        /// at most 64 token characters.
         sdp_mid: Option<String>,
-        /// m-line index.
+        /// Index of the m-section the candidate belongs to, below 16.
         sdp_mline_index: Option<u32>,
     },
-    /// Publish or unpublish a track.
+    /// `track` (PROTOCOL.md §6): announce a track before sending it, or
+    /// withdraw the announcement. The hub relays it to the other admitted
+    /// participants.
     Track {
         /// Publish or unpublish.
         action: TrackAction,
-        /// Required for publish.
+        /// What the track carries. Required when publishing (else
+        /// [`ParseError::MissingField`]); may be absent when unpublishing.
+        /// `screen` needs the `screen_share` permission, else `forbidden`.
         source: Option<TrackSource>,
-        /// The track id.
+        /// The id the sender's SDP carries as the second `a=msid` field.
         track_id: TrackId,
     },
-    /// Ask providers for a permission.
+    /// `request` (PROTOCOL.md §6), from a patient or guest: providers get
+    /// `permission_requested`.
     Request {
-        /// Which.
+        /// The permission asked for.
         permission: Permission,
     },
-    /// Grant a permission (provider).
+    /// `grant` (PROTOCOL.md §6), provider only: everyone admitted gets
+    /// `permissions` with the participant's new set.
     Grant {
-        /// Who.
+        /// The participant to grant the permission to.
         participant: ParticipantId,
-        /// Which.
+        /// The permission; `admit` is never grantable (`forbidden`).
         permission: Permission,
     },
-    /// Revoke a permission (provider).
+    /// `revoke` (PROTOCOL.md §6), provider only: everyone admitted gets
+    /// `permissions`; revoking `screen_share` also unpublishes the
+    /// participant's `screen` tracks.
     Revoke {
-        /// Who.
+        /// The participant to revoke the permission from.
         participant: ParticipantId,
-        /// Which.
+        /// The permission; `admit` cannot be revoked (`forbidden`).
         permission: Permission,
     },
-    /// Publish the sender's key bundle: the shape of docs/e2ee.md §5.4,
-    /// which the hub checks and re-serialises (`crate::bundle`).
+    /// `keys` (PROTOCOL.md §7): publish the sender's key bundle, which the
+    /// hub stores and sends to the others as `keys` and in
+    /// `participants[].keys`.
     Keys {
-        /// The bundle, kept as the client's bytes.
+        /// The bundle after [`canonical_bundle`](crate::canonical_bundle):
+        /// already checked against docs/e2ee.md §5.4 and in the hub's
+        /// serialization, not the client's bytes. A bundle of another shape
+        /// fails to parse with [`ParseError::Invalid`].
         bundle: Box<RawValue>,
     },
-    /// End-to-end encrypted message.
+    /// `e2e` (PROTOCOL.md §7): an end-to-end encrypted message. The hub
+    /// gives it the next per-visit `seq`, stores it, answers `ack` with the
+    /// `seq` (with or without an `id`) and delivers it.
     E2e {
-        /// Recipients; `None` means every admitted participant except the
-        /// sender.
+        /// Recipients, fixed when the hub accepts the message: admitted
+        /// participants, connected or resumable (a waiting or unknown one:
+        /// `not_found`; the sender: `bad_request`). `None` (absent or
+        /// `null`) means every admitted participant except the sender.
         to: Option<Vec<ParticipantId>>,
         /// Chat, key or receipt.
         kind: E2eKind,
-        /// base64 ciphertext.
+        /// The ciphertext as canonical standard base64 (RFC 4648 §4), at
+        /// most 48 KiB decoded. Not checked by the parser: the hub answers
+        /// `bad_request` or `too_large`.
         body: String,
     },
-    /// The client has processed every `e2e` up to `seq`.
+    /// `ack` (PROTOCOL.md §7): the client has processed every `e2e` up to
+    /// `seq`; the hub releases its copies. Not itself acknowledged.
     Ack {
-        /// Highest processed seq.
+        /// Highest `e2e` `seq` processed.
         seq: u64,
     },
 }
 
 impl ClientMessage {
-    /// The wire `type` of this message.
+    /// The wire `type` of this message, e.g. `"end_visit"` for
+    /// [`ClientMessage::EndVisit`].
     pub fn type_name(&self) -> &'static str {
         match self {
             ClientMessage::Hello { .. } => "hello",
@@ -201,9 +268,31 @@ impl ClientMessage {
 }
 
 impl ClientMessage {
-    /// The JSON text of one frame carrying this message (and `id`, which the
-    /// hub echoes as `re`). What SDKs and test clients send; the parser above
-    /// reads it back to the same message.
+    /// The JSON text of one frame carrying this message and, when given,
+    /// `id` (which the hub echoes as `re`). Fields that are `None` are left
+    /// out, and so is `features` when it asks for nothing. What SDKs and
+    /// test clients send; [`parse_client_message`] reads it back to the
+    /// same message and id.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bedside_protocol::{ClientMessage, DeviceId, Features, MessageId};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let hello = ClientMessage::Hello {
+    ///     token: "header.payload.signature".to_owned(),
+    ///     device: Some(DeviceId::new("d-7f3a")?),
+    ///     sdk: None,
+    ///     features: Features::ALL,
+    /// };
+    /// let text = hello.to_json(Some(&MessageId::new("h-1")?));
+    /// let got: serde_json::Value = serde_json::from_str(&text)?;
+    /// let want = serde_json::json!({"type":"hello","id":"h-1",
+    ///     "token":"header.payload.signature","device":"d-7f3a","features":["presence"]});
+    /// assert_eq!(got, want);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn to_json(&self, id: Option<&MessageId>) -> String {
         use serde_json::{Map, Value, json};
         let mut m = Map::new();
@@ -309,24 +398,34 @@ impl ClientMessage {
     }
 }
 
-/// Why a frame is not a valid client message. Every variant maps to `bad_request`.
+/// Why [`parse_client_message`] refused a frame. The hub answers every
+/// variant with `error` `bad_request` (with `re` when the frame's `id`
+/// could be read) and counts it as a protocol error: the 20th on one
+/// connection closes it with 4000 (PROTOCOL.md §1). As the first message
+/// of a connection, any of them closes with 4000 (§3). The `Display` text
+/// is what the hub puts in `error.message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// Not JSON, not an object, or a field of the wrong shape.
+    /// Not JSON, not an object, or a field of the wrong type or value: an
+    /// id breaking its rule (an invalid `id` makes the whole frame invalid
+    /// and is not echoed), an unknown enum value, a `reason`, `ice` field
+    /// or `keys` bundle refused by its rule. The text is bounded: serde's
+    /// message, which may quote the input, is cut to 160 characters and its
+    /// control characters replaced by spaces.
     #[error("invalid message: {0}")]
     Invalid(String),
-    /// No `type` field.
+    /// No `type` member, or `"type":null`.
     #[error("message has no \"type\"")]
     MissingType,
-    /// A `type` this protocol does not know.
+    /// A `type` this crate does not know; holds it, cut to 40 characters.
     #[error("unknown message type \"{0}\"")]
     UnknownType(String),
-    /// A field the type needs is absent.
+    /// A member the `type` requires is absent (or `null`).
     #[error("\"{ty}\" needs the field \"{field}\"")]
     MissingField {
-        /// The message type.
+        /// The message's `type`, e.g. `"offer"`.
         ty: &'static str,
-        /// The absent field.
+        /// The wire name of the absent member, e.g. `"sdp"`.
         field: &'static str,
     },
 }
@@ -390,10 +489,33 @@ fn parse_to_many(raw: Option<&RawValue>) -> Result<Option<Vec<ParticipantId>>, P
     }
 }
 
-/// Parses one text frame into a message and its optional `id`.
+/// Parses one client text frame (one JSON object, PROTOCOL.md §1) into its
+/// optional `id` and the message. Unknown members are ignored, and so is a
+/// client's `from`.
 ///
-/// On failure, returns the error together with the frame's `id` when one could
-/// be recovered, so the hub can still answer with `re`.
+/// # Errors
+///
+/// The [`ParseError`] together with the frame's `id` when one could be
+/// read, so the hub can still answer `error` with `re`.
+///
+/// # Example
+///
+/// ```
+/// use bedside_protocol::{ClientMessage, ParseError, parse_client_message};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let frame = r#"{"type":"admit","id":"c-3","participant":"pt-1"}"#;
+/// let (id, msg) = parse_client_message(frame).map_err(|(_, e)| e)?;
+/// assert_eq!(id.as_ref().map(|i| i.as_str()), Some("c-3"));
+/// assert!(matches!(&msg, ClientMessage::Admit { participant } if participant.as_str() == "pt-1"));
+///
+/// let Err((id, err)) = parse_client_message(r#"{"type":"admit","id":"c-4"}"#) else {
+///     panic!("a message without its field was accepted");
+/// };
+/// assert_eq!(id.as_ref().map(|i| i.as_str()), Some("c-4"));
+/// assert_eq!(err, ParseError::MissingField { ty: "admit", field: "participant" });
+/// # Ok(())
+/// # }
+/// ```
 pub fn parse_client_message(
     text: &str,
 ) -> Result<(Option<MessageId>, ClientMessage), (Option<MessageId>, ParseError)> {
@@ -518,7 +640,8 @@ fn invalid(e: impl std::fmt::Display) -> ParseError {
     )
 }
 
-/// Longest `reason` a provider may give a denied or removed participant.
+/// Longest `reason` a provider may give a denied or removed participant,
+/// in characters (docs/protocol.md, "Other fields relayed to participants").
 pub const MAX_REASON_CHARS: usize = 200;
 
 /// A deny or remove reason is shown to the patient: the display-text rule
@@ -536,7 +659,8 @@ fn reason(r: Option<String>) -> Result<Option<String>, ParseError> {
     }
 }
 
-/// Longest ICE candidate line relayed (real ones are under 300 bytes).
+/// Longest `ice` `candidate` line accepted and relayed, in bytes (real ones
+/// are under 300); a longer one is `bad_request`.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 
 /// What the hub relays into other participants' ICE agents: a candidate

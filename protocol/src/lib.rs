@@ -9,7 +9,10 @@
 //! section 1 (1–128 chars of `[A-Za-z0-9._:@-]`); deserializing an invalid id
 //! fails, so code holding an id never re-checks it.
 
+#![warn(missing_docs)]
+
 mod bundle;
+pub mod claims;
 mod client;
 mod codes;
 mod ids;
@@ -18,8 +21,10 @@ mod name;
 pub mod sdp;
 mod server;
 mod server_read;
+pub mod time;
 
 pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
+pub use claims::JoinClaims;
 pub use client::{ClientMessage, Features, ParseError, parse_client_message};
 pub use codes::{CloseCode, ErrorCode};
 pub use ids::{DeviceId, IdError, MessageId, ParticipantId, TrackId, VisitId, is_valid_id};

@@ -7,34 +7,83 @@
 //! emoji of every script are fine, and so are the two joiners (U+200C,
 //! U+200D) that Persian, Indic scripts and emoji sequences need.
 
-/// Longest display name, in characters.
+/// Longest display name, in characters (Unicode scalar values, not bytes);
+/// the limit [`check_display_name`] applies (docs/protocol.md, "Other fields
+/// relayed to participants").
 pub const MAX_NAME_CHARS: usize = 128;
 
-/// Why a display name is refused.
+/// Why [`check_display_name`] or [`check_display_text`] refused a text.
+/// The hub refuses a token whose `name` or `patient_id` fails with close
+/// 4001, and a `deny` or `remove` whose `reason` fails with `bad_request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    /// Empty, or only whitespace.
+    /// Empty, or only whitespace (Unicode `White_Space`).
     #[error("display name is empty")]
     Empty,
-    /// More characters than allowed (128 for a name).
+    /// More characters than the limit it holds: [`MAX_NAME_CHARS`] (128)
+    /// for a name, the caller's `max` for other text.
     #[error("text is longer than {0} characters")]
     TooLong(usize),
-    /// Leading or trailing whitespace (two names would look the same).
+    /// Starts or ends with whitespace (Unicode `White_Space`, e.g. U+3000),
+    /// which would let two names look the same.
     #[error("display name starts or ends with whitespace")]
     Padded,
-    /// A control, bidirectional-override or invisible character.
+    /// Holds a forbidden character; the value is its code point (the first
+    /// one found). Forbidden: control characters (Unicode category Cc),
+    /// format characters (Cf: bidirectional marks, overrides and isolates,
+    /// zero-width space, BOM, tags, …) except the joiners U+200C and
+    /// U+200D, the line and paragraph separators U+2028 and U+2029, blank
+    /// fillers (U+115F, U+1160, U+3164, U+FFA0, U+2800), private-use
+    /// characters and noncharacters.
     #[error("display name contains a control, bidirectional or invisible character (U+{0:04X})")]
     Forbidden(u32),
 }
 
-/// Checks a display name against the rule above.
+/// Checks a display name (the token's `name` claim, shown by every client
+/// to the other participants) against the display-text rule of
+/// docs/protocol.md, "Other fields relayed to participants": not empty or
+/// padded with whitespace, at most [`MAX_NAME_CHARS`] characters, and no
+/// character that could make one name pose as another or break the text
+/// around it (see [`NameError::Forbidden`]). Letters, marks, digits,
+/// punctuation, symbols and emoji of every script pass, and so do U+200C
+/// and U+200D, which Persian, Indic scripts and emoji sequences need.
+///
+/// # Errors
+///
+/// The first rule broken, checked in the order empty, too long, forbidden
+/// character, padded.
+///
+/// # Example
+///
+/// ```
+/// use bedside_protocol::{NameError, check_display_name};
+/// assert_eq!(check_display_name("Dr. José Núñez"), Ok(()));
+/// assert_eq!(check_display_name("   "), Err(NameError::Empty));
+/// assert_eq!(check_display_name(" Pat"), Err(NameError::Padded));
+/// assert_eq!(check_display_name("Pat\u{202E}rotivorP"), Err(NameError::Forbidden(0x202E)));
+/// assert_eq!(check_display_name(&"a".repeat(129)), Err(NameError::TooLong(128)));
+/// ```
 pub fn check_display_name(name: &str) -> Result<(), NameError> {
     check_display_text(name, MAX_NAME_CHARS)
 }
 
-/// The same rule for other short text one participant shows another (a
-/// deny reason) or the audit log keeps (a patient id): at most `max`
-/// characters.
+/// The rule of [`check_display_name`] with a limit of `max` characters
+/// instead of [`MAX_NAME_CHARS`], for other short text one participant
+/// shows another (a `deny` or `remove` reason, at most 200) or the audit
+/// log keeps (the token's `patient_id`, at most 128).
+///
+/// # Errors
+///
+/// As [`check_display_name`]; `TooLong` holds `max`.
+///
+/// # Example
+///
+/// ```
+/// use bedside_protocol::{NameError, check_display_text};
+/// assert_eq!(check_display_text("Please call the front desk.", 200), Ok(()));
+/// assert_eq!(check_display_text("a\nb", 200), Err(NameError::Forbidden(0x0A)));
+/// assert_eq!(check_display_text("abcd", 3), Err(NameError::TooLong(3)));
+/// ```
 pub fn check_display_text(name: &str, max: usize) -> Result<(), NameError> {
     if name.trim().is_empty() {
         return Err(NameError::Empty);

@@ -9,220 +9,299 @@ use crate::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// The participant block of `welcome`.
+/// `welcome.participant`: who the connection speaks for (PROTOCOL.md §3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WelcomeParticipant {
-    /// Participant id (the token's `sub`).
+    /// The participant id: the token's `sub`.
     pub id: ParticipantId,
-    /// Display name.
+    /// Display name: the token's `name`, else the id.
     pub name: String,
-    /// Role.
+    /// The token's role.
     pub role: Role,
-    /// Current permissions.
+    /// Every permission the participant holds in this visit now
+    /// (PROTOCOL.md §6); a provider always holds `admit`.
     pub perms: Vec<Permission>,
 }
 
-/// One entry of `welcome.ice_servers` (the browser's `RTCIceServer`).
+/// One entry of `welcome.ice_servers`, shaped as the browser's
+/// `RTCIceServer` (PROTOCOL.md §3). `username` and `credential` are both
+/// present for TURN and both absent for STUN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
-    /// STUN or TURN URLs.
+    /// `stun:`, `turn:` or `turns:` URLs of one server.
     pub urls: Vec<String>,
-    /// TURN username (`<expiry>:<participant>`).
+    /// TURN username in the TURN REST convention (coturn's
+    /// `use-auth-secret`): `"<expiry unix seconds>:<participant id>"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// TURN credential (base64 HMAC-SHA1).
+    /// TURN password: base64(HMAC-SHA1(shared secret, `username`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
 
-/// `welcome.limits`.
+/// `welcome.limits`: limits the hub enforces on this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Largest accepted frame.
+    /// Largest client frame accepted, in bytes; a larger one closes with
+    /// 4009 (PROTOCOL.md §1). Default 65536
+    /// ([`DEFAULT_MAX_MESSAGE_BYTES`](crate::DEFAULT_MAX_MESSAGE_BYTES)).
     pub max_message_bytes: usize,
-    /// Seconds without a client message before 4008.
+    /// Seconds without any client message (`ping` counts) after which the
+    /// hub closes with 4008 (PROTOCOL.md §8). Default 900.
     pub idle_timeout_s: u64,
 }
 
-/// The body of an `error` message.
+/// The members of an `error` message besides `type` (PROTOCOL.md §9):
+/// something the client sent was refused and had no effect.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// Machine-readable code.
+    /// What went wrong; what a client should branch on.
     pub code: ErrorCode,
-    /// Human-readable explanation (never contains PHI).
+    /// Explanation for developers and logs; not stable, do not parse it.
+    /// Quotes at most 160 characters of what the client sent, control
+    /// characters replaced (docs/protocol.md); never contains PHI.
     pub message: String,
-    /// The client message id this answers.
+    /// The `id` of the client message refused; absent when it had none,
+    /// when its `id` could not be read, and for messages dropped by the
+    /// rate limit (the hub does not parse them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub re: Option<MessageId>,
-    /// For `invalid_sdp`: the rule that failed.
+    /// For `invalid_sdp` only: the rule the SDP broke, e.g. `"fingerprint"`
+    /// or `"unannounced_track"` (docs/protocol.md, "SDP rules").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
 }
 
-/// A message from the hub. Written with serde (`type` tag); read with
+/// A message from the hub (PROTOCOL.md §3–§9, and the extensions of
+/// docs/protocol.md). Written with serde as one JSON object tagged by
+/// `type` (see [`ServerMessage::to_json`]); read with
 /// [`ServerMessage::from_json`], which picks the variant first.
+///
+/// # Example
+///
+/// ```
+/// use bedside_protocol::{MessageId, ServerMessage};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ack = ServerMessage::Ack { re: Some(MessageId::new("c-9")?), seq: Some(42), expires_at: None };
+/// assert_eq!(ack.type_name(), "ack");
+/// assert_eq!(ack.to_json(), r#"{"type":"ack","re":"c-9","seq":42}"#);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// Session established.
+    /// `welcome` (PROTOCOL.md §3): the answer to `hello` or `resume`; the
+    /// session is established.
     Welcome {
-        /// Session id.
+        /// Opaque session id chosen by the hub (it writes `s-…`).
         session: String,
-        /// The visit.
+        /// The visit the token admits to.
         visit: VisitId,
-        /// Who the client is.
+        /// Who the connection speaks for.
         participant: WelcomeParticipant,
-        /// Waiting or admitted.
+        /// `admitted` for providers and for participants a provider already
+        /// admitted in this visit; otherwise `waiting`.
         state: ParticipantState,
-        /// Single-use token for `resume`.
+        /// Opaque, single-use token for the next `resume`; each `welcome`
+        /// carries a fresh one. It lives as long as the join token would
+        /// have.
         resume_token: String,
-        /// Unix seconds when the session expires without a refresh.
+        /// Unix time in seconds at which the session ends (close 4010)
+        /// unless a `refresh` extends it.
         expires_at: i64,
-        /// STUN/TURN servers for the peer connection.
+        /// STUN and TURN servers for the client's peer connections.
         ice_servers: Vec<IceServer>,
-        /// Limits the client must respect.
+        /// Limits the hub enforces on this connection.
         limits: Limits,
     },
-    /// To providers: the waiting list changed.
+    /// `lobby` (PROTOCOL.md §4), to providers: sent whenever the waiting list
+    /// changes, and right after the provider's own `admitted`.
     Lobby {
-        /// Who waits.
+        /// Everyone waiting now (the whole list, not a change); empty when
+        /// nobody waits.
         waiting: Vec<WaitingEntry>,
     },
-    /// To a waiting participant that asked for the `presence` feature: the
-    /// providers present now (on arrival, then on every change).
+    /// `presence`, to a waiting participant that asked for the `presence`
+    /// feature (docs/protocol.md): right after `welcome`, then on every
+    /// change, until it is admitted.
     Presence {
-        /// Admitted, connected providers.
+        /// The providers admitted and connected now; empty when none is.
         providers: Vec<PresentProvider>,
     },
-    /// To a participant: you are admitted; here is everyone.
+    /// `admitted` (PROTOCOL.md §4), to the participant just admitted (a
+    /// provider at once): it now takes part in the visit.
     Admitted {
-        /// Every admitted participant, including the recipient.
+        /// Every admitted participant, the recipient included, with their
+        /// tracks and key bundles.
         participants: Vec<Participant>,
     },
-    /// To a participant: a provider denied or removed you (then close 4003).
+    /// `denied` (PROTOCOL.md §4), to a participant a provider denied or
+    /// removed; the hub then closes with 4003.
     Denied {
-        /// The provider's reason.
+        /// The provider's reason (display-text rule, at most 200
+        /// characters); absent when none was given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Someone was admitted or came back.
+    /// `joined` (PROTOCOL.md §4), to everyone already admitted: a
+    /// participant was admitted, or came back after `left` `closed`.
     Joined {
-        /// Who.
+        /// The participant, with its tracks and key bundle.
         participant: Participant,
     },
-    /// Someone went.
+    /// `left` (PROTOCOL.md §4), to everyone admitted: a participant went.
     Left {
-        /// Who.
+        /// The participant who went.
         participant: ParticipantId,
-        /// Why.
+        /// Why it went.
         reason: LeftReason,
     },
-    /// Relayed SDP offer.
+    /// `offer` (PROTOCOL.md §5): an SDP offer relayed from another admitted
+    /// participant, after the hub validated it.
     Offer {
-        /// Sender (stamped by the hub).
+        /// The sender, set by the hub (a client's own `from` is ignored).
         from: ParticipantId,
-        /// The SDP.
+        /// The sender's SDP, which passed the hub's rules (§5, §6).
         sdp: String,
     },
-    /// Relayed SDP answer.
+    /// `answer` (PROTOCOL.md §5): an SDP answer relayed like `offer`.
     Answer {
-        /// Sender (stamped by the hub).
+        /// The sender, set by the hub.
         from: ParticipantId,
-        /// The SDP.
+        /// The sender's SDP, which passed the hub's rules (§5, §6).
         sdp: String,
     },
-    /// Relayed ICE candidate.
+    /// `ice` (PROTOCOL.md §5): a trickle ICE candidate relayed from another
+    /// admitted participant.
     Ice {
-        /// Sender (stamped by the hub).
+        /// The sender, set by the hub.
         from: ParticipantId,
-        /// Candidate line; empty is end-of-candidates.
+        /// The candidate line (`candidate:…`, at most 1024 bytes, no
+        /// control characters); empty is end-of-candidates.
         candidate: String,
-        /// Media stream id.
+        /// The media stream id (`a=mid`): empty or at most 64 token
+        /// characters; absent if the sender gave none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mid: Option<String>,
-        /// m-line index.
+        /// Index of the m-section, below 16; absent if the sender gave none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u32>,
     },
-    /// A track announcement (or its withdrawal).
+    /// `track` (PROTOCOL.md §6): a participant's track announcement or its
+    /// withdrawal, relayed to the other admitted participants. The hub
+    /// sends `unpublish` itself, to everyone including the sharer, for each
+    /// `screen` track when `screen_share` is revoked; the sharer's SDK must
+    /// stop that track.
     Track {
         /// Publish or unpublish.
         action: TrackAction,
         /// Whose track.
         from: ParticipantId,
-        /// What it carries (publish only).
+        /// What the track carries; present on publish, absent on unpublish.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<TrackSource>,
-        /// The track id.
+        /// The track id, as in the sender's SDP (second `a=msid` field).
         track_id: TrackId,
     },
-    /// To providers: a participant asks for a permission.
+    /// `permission_requested` (PROTOCOL.md §6), to providers: a participant
+    /// sent `request`. A provider may answer with `grant`.
     PermissionRequested {
-        /// Who asks.
+        /// The participant asking.
         participant: ParticipantId,
-        /// For what.
+        /// The permission asked for.
         permission: Permission,
     },
-    /// A participant's permissions changed.
+    /// `permissions` (PROTOCOL.md §6), to everyone admitted: a
+    /// participant's permissions changed.
     Permissions {
-        /// Whose.
+        /// The participant whose permissions changed.
         participant: ParticipantId,
-        /// The full new set.
+        /// The full new set, not the change.
         perms: Vec<Permission>,
     },
-    /// A participant's key bundle.
+    /// `keys` (PROTOCOL.md §7): another participant published a key bundle.
     Keys {
-        /// Whose.
+        /// The participant the bundle belongs to.
         from: ParticipantId,
-        /// The bundle as the hub re-serialised it (docs/e2ee.md §5.4).
+        /// The bundle as the hub serialized it
+        /// ([`canonical_bundle`](crate::canonical_bundle), docs/e2ee.md
+        /// §5.4), kept verbatim when read.
         bundle: Box<RawValue>,
     },
-    /// A relayed end-to-end encrypted message.
+    /// `e2e` (PROTOCOL.md §7): an end-to-end encrypted message, delivered
+    /// in `seq` order, never twice on one connection. On every join, what
+    /// the participant has not acknowledged above `last_seq` (0 for
+    /// `hello`) comes first. Acknowledge it with `ack`.
     E2e {
-        /// Sender.
+        /// The sender.
         from: ParticipantId,
-        /// Per-visit sequence number.
+        /// Sequence number the hub gave it: per visit, 1, 2, 3 … without
+        /// gaps.
         seq: u64,
-        /// Unix milliseconds when the hub stored it.
+        /// Unix time in milliseconds when the hub accepted it.
         ts: i64,
         /// Chat, key or receipt.
         kind: E2eKind,
-        /// Recipients.
+        /// Every recipient, as fixed when the hub accepted it.
         to: Vec<ParticipantId>,
-        /// base64 ciphertext.
+        /// The ciphertext, canonical standard base64, at most 48 KiB
+        /// decoded; the hub cannot read it.
         body: String,
     },
-    /// Acknowledges a client message.
+    /// `ack`: the hub carried out a client message (docs/protocol.md,
+    /// "Acknowledgements"). For `e2e`, it means the message is durable and
+    /// survives a hub restart (PROTOCOL.md §7).
     Ack {
-        /// The client message id.
+        /// The `id` of the client message acknowledged; absent when it had
+        /// none (`e2e` and `refresh` are acknowledged even then).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         re: Option<MessageId>,
-        /// For `e2e`: the seq assigned.
+        /// For `e2e` only: the `seq` the hub gave the message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<u64>,
-        /// For `refresh`: the new expiry.
+        /// For `refresh` only: the new session expiry, unix seconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_at: Option<i64>,
     },
-    /// Answer to `ping`.
+    /// `pong` (PROTOCOL.md §8): the answer to `ping`.
     Pong {
-        /// The ping's id, if it had one.
+        /// The ping's `id`; absent when it had none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         re: Option<MessageId>,
     },
-    /// The session expires soon; send `refresh`.
+    /// `session_expiring` (PROTOCOL.md §8): sent 60 s before the session
+    /// expires; send `refresh` with a new token, or be closed with 4010.
     SessionExpiring {
-        /// Unix seconds.
+        /// Unix time in seconds at which the session expires.
         expires_at: i64,
     },
-    /// The visit ended (then close 4012).
+    /// `ended` (PROTOCOL.md §8): a provider ended the visit (also the answer
+    /// to a later `hello` for it); the hub then closes with 4012.
     Ended,
-    /// Something the client sent was refused.
+    /// `error` (PROTOCOL.md §9): something the client sent was refused and
+    /// had no effect. The connection stays open, except that the 20th
+    /// protocol error also closes it with 4000.
     Error(ErrorBody),
 }
 
 impl ServerMessage {
-    /// An `error` message.
+    /// An `error` message with `code`, `message` and, when the refused
+    /// message had an `id`, `re`; `rule` is `None` (set it on the
+    /// [`ErrorBody`] for `invalid_sdp`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bedside_protocol::{ErrorCode, MessageId, ServerMessage};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let re = Some(MessageId::new("c-3")?);
+    /// let msg = ServerMessage::error(ErrorCode::Forbidden, "only a provider may admit", re);
+    /// let want = r#"{"type":"error","code":"forbidden","message":"only a provider may admit","re":"c-3"}"#;
+    /// assert_eq!(msg.to_json(), want);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn error(code: ErrorCode, message: impl Into<String>, re: Option<MessageId>) -> Self {
         ServerMessage::Error(ErrorBody {
             code,
@@ -232,7 +311,8 @@ impl ServerMessage {
         })
     }
 
-    /// The wire `type` of this message.
+    /// The wire `type` of this message, e.g. `"permission_requested"` for
+    /// [`ServerMessage::PermissionRequested`].
     pub fn type_name(&self) -> &'static str {
         match self {
             ServerMessage::Welcome { .. } => "welcome",
@@ -258,7 +338,11 @@ impl ServerMessage {
         }
     }
 
-    /// Serializes to the JSON text of one frame.
+    /// The JSON text of one frame: an object with `type` first, then the
+    /// variant's fields in declaration order. Optional fields that are
+    /// `None` are left out, except `participants[].keys`, written as
+    /// `null`. Serializing cannot fail; if it did, the text would be an
+    /// `internal` `error`.
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: every map key is a string and
         // every value is plain data.

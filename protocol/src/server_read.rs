@@ -34,7 +34,32 @@ macro_rules! variant {
 }
 
 impl ServerMessage {
-    /// Parses one hub message (a text frame).
+    /// Reads one hub message from the text of a WebSocket text frame: its
+    /// `type` first, then that variant's fields straight from the text.
+    /// Unknown members are ignored (PROTOCOL.md §1); absent optional fields
+    /// are `None`. Key bundles (`keys`, `participants[].keys`) are kept
+    /// verbatim as [`RawValue`] and not checked here.
+    ///
+    /// # Errors
+    ///
+    /// A [`serde_json::Error`] when the text is not a JSON object, has no
+    /// string `type`, names a `type` this crate does not know, or lacks a
+    /// required field or holds one of the wrong type or value (an id that
+    /// breaks its rule, an unknown enum value).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use bedside_protocol::{LeftReason, ServerMessage};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let text = r#"{"type":"left","participant":"pt-1","reason":"closed","extra":1}"#;
+    /// let msg = ServerMessage::from_json(text)?;
+    /// assert!(matches!(&msg, ServerMessage::Left { participant, reason: LeftReason::Closed }
+    ///     if participant.as_str() == "pt-1"));
+    /// assert!(ServerMessage::from_json(r#"{"type":"teleport"}"#).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         // Every hub message is an object; serde would also read the
         // fields of a struct from an array (`["denied", …]`).

@@ -5,13 +5,15 @@
 //! (under `cargo test` each runs once, as a smoke test).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use bedside_protocol::claims::{JoinClaims, Lifetime};
+use bedside_protocol::time::UnixMs;
 use bedside_protocol::{Limits, MessageId, ParticipantId, Role, VisitId, parse_client_message};
 use bedside_server::auth::keyset::KeySet;
-use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
 use bedside_server::auth::verify::Verifier;
 use bedside_server::sdp;
 use bedside_server::store::VisitSnapshot;
 use bedside_server::visit::{ConnId, Input, Join, Visit, VisitSettings};
+use bedside_token::{PrivateKey, random_jti};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -116,22 +118,17 @@ fn jwt(c: &mut Criterion) {
     let key = PrivateKey::generate("k-1");
     let keys = KeySet::from_json(&key.public_jwks()).unwrap();
     let verifier = Verifier::new(keys, vec!["clinic".into()], "bedside".into(), vec![]);
-    let now = T0 / 1000;
-    let token = key
-        .sign(&JoinClaims {
-            iss: "clinic".into(),
-            aud: "bedside".into(),
-            sub: "pt-1".into(),
-            visit: "v-1".into(),
-            role: Role::Patient,
-            name: None,
-            iat: now,
-            exp: now + 3600,
-            jti: random_jti(),
-            amr: vec![],
-            perms: vec![],
-        })
-        .unwrap();
+    let now = UnixMs(T0).to_secs();
+    let claims = JoinClaims::new(
+        "clinic",
+        "bedside",
+        VisitId::new("v-1").unwrap(),
+        ParticipantId::new("pt-1").unwrap(),
+        Role::Patient,
+        Lifetime::starting(now, 3600),
+        random_jti(),
+    );
+    let token = key.sign(&claims).unwrap();
     c.bench_function("jwt verify (EdDSA)", |b| {
         b.iter(|| verifier.verify(black_box(&token), now).unwrap())
     });

@@ -1,16 +1,19 @@
 //! The hub's clock: the one place the shell reads the wall clock. The hub
 //! owns one ([`crate::hub::Hub::clock`]); the visit never reads it (time
 //! reaches the state machine as the `now` of each input), and a test can
-//! give the hub another.
+//! give the hub another. Conversions between seconds and milliseconds are
+//! [`bedside_protocol::time`]'s.
+
+use bedside_protocol::time::{UnixMs, UnixSecs};
 
 /// Unix time, as the hub sees it.
 pub trait Clock: std::fmt::Debug + Send + Sync {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> i64;
+    /// Now.
+    fn now(&self) -> UnixMs;
 
-    /// Whole seconds since the Unix epoch.
-    fn now_s(&self) -> i64 {
-        self.now_ms().div_euclid(1000)
+    /// Now, in whole seconds (JWT claims, `expires_at`).
+    fn now_s(&self) -> UnixSecs {
+        self.now().to_secs()
     }
 }
 
@@ -19,10 +22,7 @@ pub trait Clock: std::fmt::Debug + Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
+    fn now(&self) -> UnixMs {
+        UnixMs::from_system_time(std::time::SystemTime::now())
     }
 }

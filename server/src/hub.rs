@@ -3,12 +3,12 @@
 
 use crate::audit::Audit;
 use crate::auth::Verifier;
-use crate::auth::mint::PrivateKey;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::net::visit_task::{self, VisitHandle};
 use crate::store::Store;
 use bedside_protocol::VisitId;
+use bedside_token::PrivateKey;
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -87,7 +87,7 @@ impl Hub {
     /// Raises an ALERT (audit record, log, metric, webhook).
     pub fn alert(&self, kind: crate::alerts::AlertKind, event: crate::audit::Event) {
         self.alerts
-            .raise(kind, event, &self.audit, &self.metrics, self.clock.now_ms());
+            .raise(kind, event, &self.audit, &self.metrics, self.clock.now().0);
     }
 
     /// A fresh connection id.

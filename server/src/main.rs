@@ -2,10 +2,13 @@
 //! the library.
 
 use anyhow::Context as _;
+use bedside_protocol::JoinClaims;
+use bedside_protocol::claims::Lifetime;
+use bedside_protocol::time::UnixMs;
 use bedside_protocol::{Permission, Role};
-use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
 use bedside_server::config::{self, Overrides};
 use bedside_server::server::{self, StartError};
+use bedside_token::{PrivateKey, random_jti};
 use clap::{Parser, Subcommand};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -81,7 +84,8 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl_s: i64,
-        /// Authentication method (repeatable), e.g. mfa.
+        /// Authentication method (repeatable), e.g. mfa. Without it, the
+        /// default of every Bedside minter: mfa for a provider, pwd otherwise.
         #[arg(long)]
         amr: Vec<String>,
         /// Permission from the start (repeatable), e.g. screen_share.
@@ -154,33 +158,23 @@ fn main() -> ExitCode {
             perm,
             aud,
         } => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
+            let now = UnixMs::from_system_time(std::time::SystemTime::now()).to_secs();
             // What the hub would refuse at hello is refused here, clearly.
             if let Some(Err(e)) = name.as_deref().map(bedside_protocol::check_display_name) {
                 eprintln!("bedside: --name: {e}");
                 return ExitCode::from(2);
             }
-            let exp = now.saturating_add(ttl_s);
-            if ttl_s < 1 || exp > bedside_server::auth::verify::MAX_UNIX_S {
+            let lifetime = Lifetime::starting(now, ttl_s);
+            if ttl_s < 1 || lifetime.expires > bedside_server::auth::verify::MAX_UNIX_S {
                 eprintln!("bedside: --ttl-s must be at least 1 and end before the year 10000");
                 return ExitCode::from(2);
             }
-            let claims = JoinClaims {
-                iss,
-                aud,
-                sub: sub.to_string(),
-                visit: visit.to_string(),
-                role,
-                name,
-                iat: now,
-                exp,
-                jti: random_jti(),
-                amr,
-                perms: perm,
-            };
+            let mut claims = JoinClaims::new(iss, aud, visit, sub, role, lifetime, random_jti())
+                .with_perms(perm);
+            claims.name = name;
+            if !amr.is_empty() {
+                claims.amr = amr;
+            }
             report(token(&key, &claims))
         }
     }

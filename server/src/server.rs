@@ -2,12 +2,12 @@
 //! accept (TLS or plain), and shut down gracefully.
 
 use crate::audit::{Action, Audit, Durability, Event, Outcome};
-use crate::auth::mint::PrivateKey;
 use crate::auth::{KeySet, Verifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::hub::{DEV_ISSUER, DevIssuer, Hub};
 use crate::net::{http, tls};
+use bedside_token::PrivateKey;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
@@ -293,7 +293,7 @@ async fn sweep(hub: Arc<Hub>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = hub.store.sweep(hub.clock.now_s(), hub.config.session.retention_s).await {
+                if let Err(e) = hub.store.sweep(hub.clock.now_s().0, hub.config.session.retention_s).await {
                     tracing::warn!(error = %e, "sweep failed");
                 }
             }

@@ -341,7 +341,7 @@ async fn every_kind_of_tampering_is_caught_with_its_line() {
         .position(|l| l.contains("\"CHECKPOINT\""))
         .unwrap();
     let mut rec: serde_json::Map<String, Value> = serde_json::from_str(&lines[i]).unwrap();
-    let other = bedside_server::auth::mint::PrivateKey::generate("audit-1");
+    let other = bedside_token::PrivateKey::generate("audit-1");
     use ed25519_dalek::Signer as _;
     let sig = other
         .signing_key()

@@ -30,7 +30,7 @@ async fn every_token_failure_closes_4001() {
         .await;
     let c = env.claims("v-1", "patient", "pt");
 
-    let other = bedside_server::auth::mint::PrivateKey::generate(KID);
+    let other = bedside_token::PrivateKey::generate(KID);
     assert_eq!(
         refused(&hub, &other.sign(&c).unwrap()).await,
         4001,
@@ -54,7 +54,7 @@ async fn every_token_failure_closes_4001() {
     let confused = raw_token(&json!({"alg":"HS256","kid":KID}), &c, hs256(x.as_bytes()));
     assert_eq!(refused(&hub, &confused).await, 4001, "HS256 with the JWK x");
 
-    let unknown = bedside_server::auth::mint::PrivateKey::generate("nope");
+    let unknown = bedside_token::PrivateKey::generate("nope");
     assert_eq!(
         refused(&hub, &unknown.sign(&c).unwrap()).await,
         4001,

@@ -15,6 +15,7 @@
 use super::now_ms;
 use crate::session::negotiator::{self, Negotiator, Op, OpResult, PeerState, SdpKind};
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
+use bedside_protocol::sdp::normalize_fingerprint;
 use bedside_protocol::{LeftReason, ParticipantId, TrackSource};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
@@ -205,7 +206,7 @@ impl Media {
             .into_iter()
             .next()
             .ok_or_else(|| transport("certificate has no fingerprint"))?;
-        let fingerprint = format!("{} {}", fp.algorithm, fp.value.to_ascii_uppercase());
+        let fingerprint = normalize_fingerprint(&format!("{} {}", fp.algorithm, fp.value));
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(Self {
             cfg,

@@ -123,10 +123,10 @@ pub fn by_mid<'a>(sections: &'a [Section], mid: &str) -> Option<&'a Section> {
 
 pub use bedside_protocol::sdp::normalize_track_id;
 
+/// The track an msid value names, by the hub's own rule
+/// ([`bedside_protocol::sdp::msid_track`]).
 fn msid_track(value: &str) -> Option<String> {
-    let (_, track) = value.split_once(' ')?;
-    let track = normalize_track_id(track.trim());
-    (!track.is_empty() && !track.contains(' ')).then(|| track.to_owned())
+    bedside_protocol::sdp::msid_track(value).map(str::to_owned)
 }
 
 #[cfg(test)]

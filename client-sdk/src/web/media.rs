@@ -14,6 +14,7 @@ use crate::session::negotiator::{self, Negotiator, Op, OpResult, PeerState, SdpK
 use crate::session::quality::{QualityMeter, SAMPLE_INTERVAL_MS, Sample};
 use crate::session::sections::{self, Kind};
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
+use bedside_protocol::sdp::normalize_fingerprint;
 use bedside_protocol::{IceServer, LeftReason, ParticipantId, TrackSource};
 use js_sys::{Array, Object, Reflect};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -193,7 +194,7 @@ fn fingerprint_of(cert: &RtcCertificate) -> Option<String> {
         let value = get(&fp, "value")?.as_string()?;
         algorithm
             .eq_ignore_ascii_case("sha-256")
-            .then(|| format!("sha-256 {}", value.to_ascii_uppercase()))
+            .then(|| normalize_fingerprint(&format!("{algorithm} {value}")))
     })
 }
 
@@ -213,7 +214,7 @@ async fn fingerprint_from_offer(cert: &RtcCertificate) -> Result<String, SdkErro
         .unwrap_or_default();
     sdp.lines()
         .find_map(bedside_protocol::sdp::fingerprint_value)
-        .map(bedside_protocol::sdp::normalize_fingerprint)
+        .map(normalize_fingerprint)
         .filter(|fp| !fp.is_empty())
         .ok_or_else(|| SdkError::Transport("the browser's offer has no fingerprint".into()))
 }

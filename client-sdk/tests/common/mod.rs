@@ -9,12 +9,15 @@
     clippy::field_reassign_with_default
 )]
 
+use bedside_protocol::claims::{JoinClaims, Lifetime};
+use bedside_protocol::time::UnixMs;
+use bedside_protocol::{ParticipantId, VisitId};
 use bedside_sdk::native::media::MediaConfig;
 use bedside_sdk::native::{Client, ClientConfig, Events, TokenSource};
 use bedside_sdk::session::Event;
-use bedside_server::auth::mint::PrivateKey;
 use bedside_server::config::Config;
 use bedside_server::server::{self, Running};
+use bedside_token::PrivateKey;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -149,20 +152,20 @@ impl Hub {
     }
 }
 
+/// A valid join token, named `sub`, with the default `amr` for the role.
 pub fn mint(key: &PrivateKey, visit: &str, role: &str, sub: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut c = json!({
-        "iss": "clinic", "aud": "bedside", "sub": sub, "visit": visit, "role": role,
-        "name": sub, "iat": now, "exp": now + 3600,
-        "jti": bedside_server::auth::mint::random_jti(),
-    });
-    if role == "provider" {
-        c["amr"] = json!(["pwd", "mfa"]);
-    }
-    key.sign(&c).unwrap()
+    let now = UnixMs::from_system_time(std::time::SystemTime::now()).to_secs();
+    let claims = JoinClaims::new(
+        "clinic",
+        "bedside",
+        VisitId::new(visit).unwrap(),
+        ParticipantId::new(sub).unwrap(),
+        serde_json::from_value(json!(role)).unwrap(),
+        Lifetime::starting(now, 3600),
+        bedside_token::random_jti(),
+    )
+    .with_name(sub);
+    key.sign(&claims).unwrap()
 }
 
 /// An SDK client with loopback-only WebRTC.

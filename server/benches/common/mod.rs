@@ -1,7 +1,10 @@
 //! Shared pieces of the hub benchmarks: an in-process hub and clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bedside_server::auth::mint::{JoinClaims, PrivateKey, random_jti};
+use bedside_protocol::claims::{JoinClaims, Lifetime};
+use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::{ParticipantId, VisitId};
+use bedside_token::{PrivateKey, random_jti};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -10,28 +13,21 @@ use tokio_tungstenite::tungstenite::Message;
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+pub fn now() -> UnixSecs {
+    UnixMs::from_system_time(std::time::SystemTime::now()).to_secs()
 }
 
 pub fn token(key: &PrivateKey, visit: &str, role: bedside_protocol::Role, sub: &str) -> String {
-    key.sign(&JoinClaims {
-        iss: "bench".into(),
-        aud: "bedside".into(),
-        sub: sub.into(),
-        visit: visit.into(),
+    let claims = JoinClaims::new(
+        "bench",
+        "bedside",
+        VisitId::new(visit).unwrap(),
+        ParticipantId::new(sub).unwrap(),
         role,
-        name: None,
-        iat: now(),
-        exp: now() + 3600,
-        jti: random_jti(),
-        amr: vec!["mfa".into()],
-        perms: vec![],
-    })
-    .unwrap()
+        Lifetime::starting(now(), 3600),
+        random_jti(),
+    );
+    key.sign(&claims).unwrap()
 }
 
 pub async fn recv(ws: &mut Ws) -> Value {

@@ -64,7 +64,7 @@ pub fn load_keys(path: &Path) -> Result<CheckpointKeys, String> {
         let kid = match k["kid"].as_str() {
             Some(kid) => kid,
             None => {
-                thumb = crate::auth::mint::thumbprint(x);
+                thumb = bedside_token::thumbprint(x);
                 &thumb
             }
         };

@@ -4,9 +4,9 @@
 
 use super::record::{Action, Durability, Event, GENESIS, Outcome, seal, timestamp};
 use super::verify::{self, CheckpointKeys};
-use crate::auth::mint::PrivateKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bedside_token::PrivateKey;
 use ed25519_dalek::Signer as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -169,7 +169,7 @@ pub fn open(
         let bytes = std::fs::read(path).map_err(io)?;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
-            let stamp = clock.now_ms();
+            let stamp = clock.now().0;
             let side = side_path(path, &format!("torn-{stamp}"));
             std::fs::write(&side, &bytes[complete..]).map_err(io)?;
             let f = std::fs::OpenOptions::new()
@@ -188,7 +188,7 @@ pub fn open(
                 recovery.existing_records = v.records;
             }
             Err(bad) if new_file => {
-                let aside = side_path(path, &format!("broken-{}", clock.now_ms()));
+                let aside = side_path(path, &format!("broken-{}", clock.now().0));
                 std::fs::rename(path, &aside).map_err(io)?;
                 tracing::warn!(error = %bad, moved_to = %aside.display(), "audit file damaged; starting a new one");
                 recovery.moved_broken = Some(aside);
@@ -279,7 +279,7 @@ impl Writer {
         self.last_seq += 1;
         let (line, hash) = seal(
             self.last_seq,
-            &timestamp(self.clock.now_ms()),
+            &timestamp(self.clock.now().0),
             event,
             &self.head,
         );

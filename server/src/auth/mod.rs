@@ -1,17 +1,19 @@
 //! Authentication: join tokens (PROTOCOL.md section 2) to verified claims.
 //!
 //! - [`keyset`]: the configured JWK set; each key is bound to one algorithm.
-//! - [`verify`]: a token and `now` in, [`Claims`] or a typed [`AuthError`] out.
-//! - [`mint`]: key generation and token signing for `bedside keygen`/`token`
-//!   and dev mode.
+//! - [`verify`]: a token and `now` in, [`bedside_protocol::JoinClaims`] or
+//!   a typed [`AuthError`] out.
+//! - [`json`]: the duplicate-member check every token part passes.
+//!
+//! Key generation and signing (`bedside keygen`/`token`, dev mode) are in
+//! the `bedside-token` crate, which the load tester uses without the hub.
 //!
 //! The single-use `jti` rule needs storage, so it lives in the store
 //! (`Store::claim_jti`), called by the session after [`verify::verify`].
 
 pub mod json;
 pub mod keyset;
-pub mod mint;
 pub mod verify;
 
 pub use keyset::{KeySet, KeySetError};
-pub use verify::{AuthError, Claims, Verifier};
+pub use verify::{AuthError, Verifier};

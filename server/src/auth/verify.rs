@@ -6,7 +6,8 @@
 use super::keyset::KeySet;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bedside_protocol::{ParticipantId, Permission, Role, VisitId};
+use bedside_protocol::time::UnixSecs;
+use bedside_protocol::{JoinClaims, Permission, Role};
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -17,7 +18,7 @@ pub const CLOCK_SKEW_S: i64 = 30;
 /// Latest time claim accepted: 9999-12-31T23:59:59Z, the last second RFC
 /// 3339 (and so the audit log) can write. Any arithmetic on a claim stays
 /// far from `i64` overflow, in seconds or in milliseconds.
-pub const MAX_UNIX_S: i64 = 253_402_300_799;
+pub const MAX_UNIX_S: UnixSecs = UnixSecs(253_402_300_799);
 
 /// Methods in `amr` that count as multi-factor (section 2).
 const MFA_METHODS: [&str; 4] = ["mfa", "otp", "hwk", "swk"];
@@ -123,29 +124,6 @@ impl AuthError {
     }
 }
 
-/// The verified content of a join token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claims {
-    /// Issuer.
-    pub iss: String,
-    /// The participant.
-    pub sub: ParticipantId,
-    /// The visit the token admits to.
-    pub visit: VisitId,
-    /// Role.
-    pub role: Role,
-    /// Display name.
-    pub name: Option<String>,
-    /// Patient record id, for the audit log only.
-    pub patient_id: Option<String>,
-    /// Unique token id.
-    pub jti: String,
-    /// Expiry (unix seconds).
-    pub exp: i64,
-    /// Permissions granted from the start (filtered by role).
-    pub perms: Vec<Permission>,
-}
-
 #[derive(Deserialize)]
 struct Header {
     alg: Option<String>,
@@ -155,32 +133,6 @@ struct Header {
     _typ: Option<String>,
     /// RFC 7515 section 4.1.11; present at all means refused.
     crit: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
-struct RawClaims {
-    iss: String,
-    aud: Audience,
-    sub: ParticipantId,
-    exp: i64,
-    iat: i64,
-    nbf: Option<i64>,
-    jti: String,
-    visit: VisitId,
-    role: Role,
-    name: Option<String>,
-    patient_id: Option<String>,
-    #[serde(default)]
-    amr: Vec<String>,
-    #[serde(default)]
-    perms: Vec<serde_json::Value>,
 }
 
 /// Verifies join tokens against a key set and the configured claims policy.
@@ -208,15 +160,17 @@ impl Verifier {
         }
     }
 
-    /// Checks header, signature and claims at time `now` (unix seconds).
-    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
+    /// Checks header, signature and claims at time `now`. The claims come
+    /// back with `perms` sorted, without duplicates and without `admit`
+    /// (never grantable by a token).
+    pub fn verify(&self, token: &str, now: UnixSecs) -> Result<JoinClaims, AuthError> {
         self.verify_with(token, now, true)
     }
 
     /// `verify`; with `fast` false, EdDSA signatures are checked by
     /// jsonwebtoken too (the reference the fast path is tested against).
     /// Every algorithm then reads its claims the same way ([`read_claims`]).
-    fn verify_with(&self, token: &str, now: i64, fast: bool) -> Result<Claims, AuthError> {
+    fn verify_with(&self, token: &str, now: UnixSecs, fast: bool) -> Result<JoinClaims, AuthError> {
         let (header, parts) = read_header(token)?;
         if header.crit.is_some() {
             // RFC 7515 section 4.1.11: the hub understands no extension, and
@@ -260,28 +214,24 @@ impl Verifier {
         self.check_claims(read_claims(parts.payload)?, now)
     }
 
-    fn check_claims(&self, c: RawClaims, now: i64) -> Result<Claims, AuthError> {
+    fn check_claims(&self, mut c: JoinClaims, now: UnixSecs) -> Result<JoinClaims, AuthError> {
         if !self.issuers.contains(&c.iss) {
             return Err(AuthError::WrongIssuer);
         }
-        let aud_ok = match &c.aud {
-            Audience::One(a) => *a == self.audience,
-            Audience::Many(list) => list.contains(&self.audience),
-        };
-        if !aud_ok {
+        if !c.aud.names(&self.audience) {
             return Err(AuthError::WrongAudience);
         }
-        let in_range = |t: i64| (0..=MAX_UNIX_S).contains(&t);
+        let in_range = |t: UnixSecs| (UnixSecs(0)..=MAX_UNIX_S).contains(&t);
         if !in_range(c.exp) || !in_range(c.iat) || !c.nbf.is_none_or(in_range) {
             return Err(AuthError::TimeOutOfRange);
         }
-        if c.exp + CLOCK_SKEW_S <= now {
+        if c.exp.plus_secs(CLOCK_SKEW_S) <= now {
             return Err(AuthError::Expired);
         }
-        if c.nbf.is_some_and(|nbf| nbf - CLOCK_SKEW_S > now) {
+        if c.nbf.is_some_and(|nbf| nbf.plus_secs(-CLOCK_SKEW_S) > now) {
             return Err(AuthError::NotYetValid);
         }
-        if c.iat - CLOCK_SKEW_S > now {
+        if c.iat.plus_secs(-CLOCK_SKEW_S) > now {
             return Err(AuthError::IssuedInFuture);
         }
         if c.jti.is_empty() || c.jti.len() > 256 {
@@ -294,14 +244,9 @@ impl Verifier {
         if self.require_mfa.contains(&c.role) && !has_mfa {
             return Err(AuthError::MfaRequired(c.role.as_str()));
         }
-        let mut perms: Vec<Permission> = c
-            .perms
-            .iter()
-            .filter_map(|v| serde_json::from_value::<Permission>(v.clone()).ok())
-            .filter(|p| *p != Permission::Admit)
-            .collect();
-        perms.sort();
-        perms.dedup();
+        c.perms.retain(|p| *p != Permission::Admit);
+        c.perms.sort();
+        c.perms.dedup();
         if let Some(name) = &c.name {
             bedside_protocol::check_display_name(name)
                 .map_err(|e| AuthError::BadClaims(e.to_string()))?;
@@ -310,18 +255,7 @@ impl Verifier {
             bedside_protocol::check_display_text(p, 128)
                 .map_err(|e| AuthError::BadClaims(format!("patient_id: {e}")))?;
         }
-        let name = c.name;
-        Ok(Claims {
-            iss: c.iss,
-            sub: c.sub,
-            visit: c.visit,
-            role: c.role,
-            name,
-            patient_id: c.patient_id,
-            jti: c.jti,
-            exp: c.exp,
-            perms,
-        })
+        Ok(c)
     }
 }
 
@@ -370,7 +304,7 @@ fn json_part(part: &str) -> Result<String, AuthError> {
 }
 
 /// The signed claims, once the signature is known good.
-fn read_claims(payload: &str) -> Result<RawClaims, AuthError> {
+fn read_claims(payload: &str) -> Result<JoinClaims, AuthError> {
     let text = json_part(payload)?;
     serde_json::from_str(&text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => AuthError::BadClaims(e.to_string()),
@@ -405,9 +339,9 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::mint::PrivateKey;
+    use bedside_token::PrivateKey;
 
-    const NOW: i64 = 1_800_000_000;
+    const NOW: UnixSecs = UnixSecs(1_800_000_000);
 
     fn setup() -> (PrivateKey, Verifier) {
         let key = PrivateKey::generate("k1");
@@ -417,15 +351,18 @@ mod tests {
     }
 
     fn claims() -> serde_json::Value {
-        serde_json::json!({"iss":"clinic","aud":"bedside","sub":"pt","exp":NOW + 600,
-            "iat":NOW,"jti":"j-1","visit":"v-1","role":"patient","name":"Pat"})
+        serde_json::json!({"iss":"clinic","aud":"bedside","sub":"pt","exp":NOW.0 + 600,
+            "iat":NOW.0,"jti":"j-1","visit":"v-1","role":"patient","name":"Pat"})
     }
 
     /// Both paths, with errors compared by their audit reason.
     fn both(
         v: &Verifier,
         token: &str,
-    ) -> (Result<Claims, &'static str>, Result<Claims, &'static str>) {
+    ) -> (
+        Result<JoinClaims, &'static str>,
+        Result<JoinClaims, &'static str>,
+    ) {
         let fast = v.verify_with(token, NOW, true).map_err(|e| e.reason_code());
         let reference = v
             .verify_with(token, NOW, false)
@@ -540,7 +477,7 @@ mod tests {
 
         /// The verdict on `payload` under each algorithm, with `extra` in
         /// the header, by both signature paths.
-        fn verdicts(&self, extra: &str, payload: &str) -> Vec<Result<Claims, &'static str>> {
+        fn verdicts(&self, extra: &str, payload: &str) -> Vec<Result<JoinClaims, &'static str>> {
             let mut out = Vec::new();
             for (alg, kid) in [("EdDSA", "ed"), ("ES256", "ec"), ("HS256", "hs")] {
                 let header = format!(r#"{{"alg":"{alg}","kid":"{kid}"{extra}}}"#);
@@ -555,8 +492,9 @@ mod tests {
 
     fn payload(extra: &str) -> String {
         format!(
-            r#"{{"iss":"clinic","aud":"bedside","sub":"pt","exp":{},"iat":{NOW},"jti":"j-1","visit":"v-1","role":"patient"{extra}}}"#,
-            NOW + 600
+            r#"{{"iss":"clinic","aud":"bedside","sub":"pt","exp":{},"iat":{},"jti":"j-1","visit":"v-1","role":"patient"{extra}}}"#,
+            NOW.0 + 600,
+            NOW.0
         )
     }
 
@@ -608,8 +546,8 @@ mod tests {
                 r#"{{"iss":"clinic","aud":"bedside","sub":"pt","exp":{exp},"iat":{iat}{nbf},"jti":"j","visit":"v-1","role":"patient"}}"#
             )
         };
-        let now = NOW.to_string();
-        let ok_exp = (NOW + 600).to_string();
+        let now = NOW.0.to_string();
+        let ok_exp = (NOW.0 + 600).to_string();
         for (exp, iat, nbf) in [
             ("4611686018427387904", now.as_str(), ""), // 2^62: nanoseconds as seconds
             ("9223372036854775807", now.as_str(), ""),

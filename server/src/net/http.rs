@@ -3,7 +3,8 @@
 //! `/metrics`, and in dev mode `POST /dev/token` and the web demo.
 
 use crate::hub::{DEV_ISSUER, Hub};
-use bedside_protocol::{ParticipantId, Role, SIGNAL_PATH, VisitId};
+use bedside_protocol::claims::Lifetime;
+use bedside_protocol::{JoinClaims, ParticipantId, Role, SIGNAL_PATH, VisitId};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -331,23 +332,18 @@ async fn dev_token(hub: Arc<Hub>, req: Request<Incoming>) -> Response<Body> {
         );
     }
     let now = hub.clock.now_s();
-    let claims = crate::auth::mint::JoinClaims {
-        iss: DEV_ISSUER.to_owned(),
-        aud: hub.config.auth.audience.clone(),
-        sub: r.sub.to_string(),
-        visit: r.visit.to_string(),
-        role: r.role,
-        name,
-        iat: now,
-        exp: now + 3600,
-        jti: crate::auth::mint::random_jti(),
-        amr: if r.role == Role::Provider {
-            vec!["mfa".into()]
-        } else {
-            vec!["pwd".into()]
-        },
-        perms: r.perms,
-    };
+    let lifetime = Lifetime::starting(now, 3600);
+    let mut claims = JoinClaims::new(
+        DEV_ISSUER,
+        hub.config.auth.audience.as_str(),
+        r.visit,
+        r.sub,
+        r.role,
+        lifetime,
+        bedside_token::random_jti(),
+    )
+    .with_perms(r.perms);
+    claims.name = name;
     match dev.key.sign(&claims) {
         Ok(token) => json(StatusCode::OK, &serde_json::json!({ "token": token })),
         Err(e) => json(

@@ -226,7 +226,11 @@ impl Conn {
 
     /// Logs, counts and audits a refused token; the caller then closes
     /// (4001) or answers `unauthorized`. Never logs the token itself.
-    async fn auth_failed(&self, e: &AuthError, claims: Option<&crate::auth::Claims>) -> CloseCode {
+    async fn auth_failed(
+        &self,
+        e: &AuthError,
+        claims: Option<&bedside_protocol::JoinClaims>,
+    ) -> CloseCode {
         // The reason code only: a claim-parsing message can quote claim values
         // (a patient id, a name), which must never reach the log.
         tracing::warn!(peer = %self.peer, reason = e.reason_code(), "authentication failed");
@@ -313,7 +317,7 @@ impl Conn {
                     patient_id: claims.patient_id.clone(),
                     perms: claims.perms.clone(),
                     device: device.map(|d| d.to_string()),
-                    exp: claims.exp,
+                    exp: claims.exp.0,
                     ip: Some(self.peer.ip().to_string()),
                 };
                 let resume_token = random_token(32);
@@ -324,7 +328,7 @@ impl Conn {
                     .store
                     .admit(
                         &claims.jti,
-                        claims.exp + crate::auth::verify::CLOCK_SKEW_S,
+                        claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S).0,
                         &resume_token,
                         record.clone(),
                     )
@@ -356,7 +360,7 @@ impl Conn {
                 let record = self
                     .hub
                     .store
-                    .swap_resume(&resume_token, now, &next_token, Some(ip.clone()))
+                    .swap_resume(&resume_token, now.0, &next_token, Some(ip.clone()))
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "resume store unavailable");
@@ -590,7 +594,7 @@ impl Conn {
         let ice_servers = crate::ice::ice_servers(
             &self.hub.config.ice,
             &me.participant,
-            self.hub.clock.now_s(),
+            self.hub.clock.now_s().0,
         );
         for _ in 0..3 {
             let visit = self.hub.visit(&me.visit);
@@ -658,7 +662,10 @@ impl Conn {
         match self
             .hub
             .store
-            .claim_jti(&claims.jti, claims.exp + crate::auth::verify::CLOCK_SKEW_S)
+            .claim_jti(
+                &claims.jti,
+                claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S).0,
+            )
             .await
         {
             Ok(true) => {}
@@ -677,7 +684,7 @@ impl Conn {
             }
         }
         // The client's resume token now lives as long as the session does.
-        me.resume.exp = claims.exp;
+        me.resume.exp = claims.exp.0;
         if let Err(e) = self
             .hub
             .store
@@ -690,7 +697,7 @@ impl Conn {
             .send(VisitCommand::Input(
                 Input::Refreshed {
                     conn: self.id,
-                    expires_at: claims.exp,
+                    expires_at: claims.exp.0,
                 },
                 Instant::now(),
             ))
@@ -698,7 +705,7 @@ impl Conn {
         self.send(&ServerMessage::Ack {
             re: id,
             seq: None,
-            expires_at: Some(claims.exp),
+            expires_at: Some(claims.exp.0),
         });
     }
 }

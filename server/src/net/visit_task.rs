@@ -166,7 +166,7 @@ impl VisitTask {
                 // At most a day ahead: a far deadline just means one
                 // needless tick, never an overflowing instant.
                 let wait = at
-                    .saturating_sub(self.hub.clock.now_ms())
+                    .saturating_sub(self.hub.clock.now().0)
                     .clamp(0, MAX_WAIT_MS) as u64;
                 tokio::time::Instant::now() + Duration::from_millis(wait)
             });
@@ -240,7 +240,7 @@ impl VisitTask {
         if self.failed {
             return Vec::new();
         }
-        let now = self.hub.clock.now_ms();
+        let now = self.hub.clock.now().0;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| visit.handle(now, input))) {
             Ok(out) => out,
             Err(_) => {
@@ -531,10 +531,12 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::VisitCommand;
-    use crate::auth::mint::{JoinClaims, random_jti};
     use crate::hub::DEV_ISSUER;
     use crate::visit::Input;
+    use bedside_protocol::ParticipantId;
+    use bedside_protocol::claims::{JoinClaims, Lifetime};
     use bedside_protocol::{Role, VisitId};
+    use bedside_token::random_jti;
     use futures_util::{SinkExt, StreamExt};
     use std::time::{Duration, Instant};
     use tokio_tungstenite::tungstenite::Message;
@@ -546,22 +548,16 @@ mod tests {
     async fn hello(running: &crate::server::Running, visit: &str, sub: &str, role: Role) -> Ws {
         let dev = running.hub.dev.as_ref().unwrap();
         let now = running.hub.clock.now_s();
-        let token = dev
-            .key
-            .sign(&JoinClaims {
-                iss: DEV_ISSUER.into(),
-                aud: "bedside".into(),
-                sub: sub.into(),
-                visit: visit.into(),
-                role,
-                name: None,
-                iat: now,
-                exp: now + 600,
-                jti: random_jti(),
-                amr: vec!["mfa".into()],
-                perms: vec![],
-            })
-            .unwrap();
+        let claims = JoinClaims::new(
+            DEV_ISSUER,
+            "bedside",
+            VisitId::new(visit).unwrap(),
+            ParticipantId::new(sub).unwrap(),
+            role,
+            Lifetime::starting(now, 600),
+            random_jti(),
+        );
+        let token = dev.key.sign(&claims).unwrap();
         let url = format!("ws://{}/v1/signal", running.addr);
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let hello = serde_json::json!({"type":"hello","token":token}).to_string();

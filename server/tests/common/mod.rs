@@ -10,9 +10,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bedside_server::auth::mint::PrivateKey;
+use bedside_protocol::claims::{JoinClaims, Lifetime};
+use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::{ParticipantId, Role, VisitId};
 use bedside_server::config::Config;
 use bedside_server::server::{self, Running};
+use bedside_token::PrivateKey;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -93,18 +96,9 @@ impl Env {
         }
     }
 
-    /// Claims of a valid token; tests edit them to make bad ones.
+    /// Claims of a valid token, as JSON: tests edit them to make bad ones.
     pub fn claims(&self, visit: &str, role: &str, sub: &str) -> Value {
-        let now = now();
-        let mut c = json!({
-            "iss": ISSUER, "aud": "bedside", "sub": sub, "visit": visit, "role": role,
-            "name": sub, "iat": now, "exp": now + 3600,
-            "jti": bedside_server::auth::mint::random_jti(),
-        });
-        if role == "provider" {
-            c["amr"] = json!(["pwd", "mfa"]);
-        }
-        c
+        serde_json::to_value(valid_claims(ISSUER, visit, role, sub)).unwrap()
     }
 
     pub fn sign(&self, claims: &Value) -> String {
@@ -117,10 +111,9 @@ impl Env {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    UnixMs::from_system_time(std::time::SystemTime::now())
+        .to_secs()
+        .0
 }
 
 /// A token with an arbitrary header and payload, signed by `sign`.
@@ -383,4 +376,20 @@ impl Drop for Process {
 pub fn key_bundle() -> Value {
     use base64::engine::general_purpose::STANDARD;
     json!({"v":1,"ik":STANDARD.encode([1u8; 32]),"hello":STANDARD.encode([2u8; 120]),"sig":STANDARD.encode([3u8; 64])})
+}
+
+/// The claims every harness mints: a name equal to `sub`, an hour to live
+/// and the default `amr` for the role ([`JoinClaims::new`]).
+pub fn valid_claims(iss: &str, visit: &str, role: &str, sub: &str) -> JoinClaims {
+    let role: Role = serde_json::from_value(json!(role)).unwrap();
+    JoinClaims::new(
+        iss,
+        "bedside",
+        VisitId::new(visit).unwrap(),
+        ParticipantId::new(sub).unwrap(),
+        role,
+        Lifetime::starting(UnixSecs(now()), 3600),
+        bedside_token::random_jti(),
+    )
+    .with_name(sub)
 }

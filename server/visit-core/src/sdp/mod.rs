@@ -61,6 +61,7 @@ pub struct SdpSummary {
 }
 
 pub use bedside_protocol::sdp::normalize_track_id;
+use bedside_protocol::sdp::{FingerprintFields, is_token, msid_track};
 
 /// Parses `sdp` in one pass and checks the section 5 rules that need only
 /// the text.
@@ -147,33 +148,6 @@ struct Parser {
 
 fn bad(n: usize, what: &str) -> SdpViolation {
     violation("parse", format!("SDP does not parse: {what} (line {n})"))
-}
-
-/// RFC 8866 `token` characters.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'{'
-                        | b'|'
-                        | b'}'
-                        | b'~'
-                )
-        })
 }
 
 fn is_digits(s: &str) -> bool {
@@ -417,15 +391,13 @@ impl Parser {
         let Some(section) = self.sections.last_mut() else {
             return Err(bad(n, "a=msid at session level"));
         };
-        let ok = |t: &str| is_token(t) && t.len() <= 64;
-        match value.split_once(' ') {
-            Some((stream, track)) if ok(stream) && ok(track) => {
-                let id = normalize_track_id(track).to_owned();
-                if !section.track_ids.contains(&id) {
-                    section.track_ids.push(id);
+        match msid_track(value) {
+            Some(id) => {
+                if !section.track_ids.iter().any(|t| t == id) {
+                    section.track_ids.push(id.to_owned());
                 }
             }
-            _ => section.msid_without_track = true,
+            None => section.msid_without_track = true,
         }
         Ok(())
     }
@@ -500,30 +472,24 @@ impl Parser {
 }
 
 /// `Some(true)` for a well-formed sha-256/384/512 fingerprint, `Some(false)`
-/// for another well-formed hash, `None` if malformed.
+/// for another well-formed hash, `None` if malformed. Split as
+/// [`FingerprintFields`] splits: on ASCII whitespace, as browsers do.
 fn fingerprint_is_strong(arg: &str) -> Option<bool> {
-    let mut f = arg.split_whitespace();
-    let (alg, hex) = (f.next()?, f.next()?);
-    if f.next().is_some() || !is_token(alg) {
+    let f = FingerprintFields::of(arg)?;
+    if f.extra || !is_token(f.hash) {
         return None;
     }
-    let bytes: Vec<&str> = hex.split(':').collect();
-    if !bytes
-        .iter()
-        .all(|b| b.len() == 2 && b.bytes().all(|c| c.is_ascii_hexdigit()))
-    {
-        return None;
-    }
-    let want = match alg.to_ascii_lowercase().as_str() {
+    let bytes = f.byte_count()?;
+    let want = match f.hash.to_ascii_lowercase().as_str() {
         "sha-256" => 32,
         "sha-384" => 48,
         "sha-512" => 64,
-        "sha-1" => return (bytes.len() == 20).then_some(false),
-        "sha-224" => return (bytes.len() == 28).then_some(false),
-        "md5" | "md2" => return (bytes.len() == 16).then_some(false),
+        "sha-1" => return (bytes == 20).then_some(false),
+        "sha-224" => return (bytes == 28).then_some(false),
+        "md5" | "md2" => return (bytes == 16).then_some(false),
         _ => return Some(false),
     };
-    (bytes.len() == want).then_some(true)
+    (bytes == want).then_some(true)
 }
 
 /// A profile name to quote in an error: only token characters, bounded.

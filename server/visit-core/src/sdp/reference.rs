@@ -178,7 +178,7 @@ fn direction(attrs: &[SdpAttribute]) -> Option<Direction> {
 /// An msid field as RFC 8830 has it: 1–64 token characters (the fast
 /// validator's rule; anything else names no track).
 fn well_formed(field: &str) -> bool {
-    field.len() <= 64 && super::is_token(field)
+    field.len() <= bedside_protocol::sdp::MAX_MSID_FIELD && bedside_protocol::sdp::is_token(field)
 }
 
 fn has(attrs: &[SdpAttribute], f: impl Fn(&SdpAttribute) -> bool) -> bool {

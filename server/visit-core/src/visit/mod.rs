@@ -10,10 +10,19 @@
 //! - every state change a client relies on after a restart is emitted as a
 //!   `Persist` before the messages that reveal it (the shell writes persists
 //!   first, then sends).
+//!
+//! Here: the visit's state; [`Visit::handle`], which takes each input and
+//! client message to its rule; and the rules too small for a module of their
+//! own: a session's refresh and activity, key bundles, ending the visit,
+//! shutdown. Elsewhere: `io` (inputs and outputs), `membership` (join, close,
+//! leave), `lobby`, `relay`, `tracks`, `e2e`, `timers`, `roster` (members and
+//! the views of them), `audit`.
 
 mod audit;
 mod e2e;
+mod io;
 mod lobby;
+mod membership;
 mod relay;
 mod roster;
 mod timers;
@@ -24,15 +33,19 @@ mod tests;
 
 use crate::audit::{Action, Outcome};
 use crate::sdp::SdpSummary;
-use crate::store::{ParticipantRecord, StoredMessage, VisitSnapshot, VisitWrite};
+use crate::store::{ParticipantRecord, VisitSnapshot, VisitWrite};
 use bedside_protocol::{
-    ClientMessage, CloseCode, DeviceId, ErrorCode, IceServer, Limits, MessageId, ParticipantId,
-    ParticipantState, Permission, PresentProvider, Role, ServerMessage, VisitId,
-    WelcomeParticipant,
+    ClientMessage, CloseCode, ErrorCode, Limits, MessageId, ParticipantId, PresentProvider,
+    ServerMessage, VisitId,
 };
 pub use e2e::{BodyError, Delivery, MAX_INFLIGHT_PER_CONN, MAX_INFLIGHT_PER_VISIT, validate_body};
+pub use io::{Input, Join, Output, VisitFailure};
 pub use roster::Member;
 use std::collections::{BTreeMap, HashMap};
+
+// Named by the tests through `use super::*`.
+#[cfg(test)]
+use bedside_protocol::{Permission, Role};
 
 /// Unix time in milliseconds: the state machine's only notion of time.
 pub type Millis = i64;
@@ -40,154 +53,6 @@ pub type Millis = i64;
 /// A connection handle, unique for the hub's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
-
-/// An authenticated connection asking to enter the visit.
-#[derive(Debug, Clone)]
-pub struct Join {
-    /// The connection.
-    pub conn: ConnId,
-    /// Session id for `welcome`.
-    pub session: String,
-    /// The participant (token `sub`).
-    pub participant: ParticipantId,
-    /// Display name from the token.
-    pub name: Option<String>,
-    /// Role from the token.
-    pub role: Role,
-    /// Permissions claimed by the token.
-    pub perms: Vec<Permission>,
-    /// Device from `hello`.
-    pub device: Option<DeviceId>,
-    /// Session expiry, unix seconds.
-    pub expires_at: i64,
-    /// The fresh resume token for `welcome` (already stored by the shell).
-    pub resume_token: String,
-    /// ICE servers for `welcome`.
-    pub ice_servers: Vec<IceServer>,
-    /// From `resume`: the highest e2e seq the client has processed.
-    pub last_seq: Option<u64>,
-    /// The session continues an earlier one (`resume`).
-    pub resumed: bool,
-    /// Extensions the client asked for.
-    pub features: bedside_protocol::Features,
-    /// The client's IP address, for the audit log.
-    pub ip: Option<String>,
-    /// Patient record id from the token, for the audit log.
-    pub patient_id: Option<String>,
-}
-
-/// Something that happens to the visit.
-#[derive(Debug)]
-pub enum Input {
-    /// A connection authenticated for this visit.
-    Join(Box<Join>),
-    /// A parsed client message. `sdp` is the summary of a validated offer/answer.
-    Message {
-        /// From which connection.
-        conn: ConnId,
-        /// The client's message id.
-        id: Option<MessageId>,
-        /// The message (boxed, as is `Committed`'s result: the visit inbox's
-        /// slots are as large as the largest `Input`).
-        msg: Box<ClientMessage>,
-        /// For offer/answer: the validated SDP's summary.
-        sdp: Option<SdpSummary>,
-    },
-    /// The connection refreshed its token; the session now expires at `expires_at`.
-    Refreshed {
-        /// Which connection.
-        conn: ConnId,
-        /// New expiry, unix seconds.
-        expires_at: i64,
-    },
-    /// A message arrived (activity) that the connection handled itself.
-    Activity {
-        /// Which connection.
-        conn: ConnId,
-    },
-    /// The transport closed (or the hub dropped a slow consumer).
-    Closed {
-        /// Which connection.
-        conn: ConnId,
-    },
-    /// The store answered an append: the message with its seq, or a failure.
-    Committed {
-        /// The sender's connection.
-        conn: ConnId,
-        /// The sender's message id.
-        id: Option<MessageId>,
-        /// The stored message.
-        result: Result<Box<StoredMessage>, VisitFailure>,
-    },
-    /// The store answered a backlog query.
-    Backlog {
-        /// The connection catching up.
-        conn: ConnId,
-        /// Missed messages in seq order.
-        result: Result<Vec<StoredMessage>, VisitFailure>,
-    },
-    /// The hub is shutting down: close everyone with 1001.
-    Shutdown,
-    /// Time passed; check timers.
-    Tick,
-    /// Tests only: a bug in the state machine, to test what the shell does.
-    #[cfg(any(test, feature = "test-hooks"))]
-    InjectedPanic,
-}
-
-/// A request of the visit (an append, a backlog query) that the shell
-/// could not carry out. The shell logs the cause; the visit only needs to
-/// know that it failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VisitFailure {
-    /// The store failed or is gone; the write may not have happened.
-    Store,
-}
-
-/// Something the shell must do.
-#[derive(Debug)]
-pub enum Output {
-    /// Serialize `msg` once and queue it on each connection.
-    Send {
-        /// Recipients.
-        to: Vec<ConnId>,
-        /// The message.
-        msg: ServerMessage,
-    },
-    /// Close a connection (after what was queued before).
-    Close {
-        /// Which.
-        conn: ConnId,
-        /// With what code.
-        code: CloseCode,
-    },
-    /// Write durably before performing any following Send.
-    Persist(VisitWrite),
-    /// Write without holding anything back (e.g. a recipient's ack).
-    Background(VisitWrite),
-    /// Record in the audit trail; what follows waits for the durability.
-    Audit(Box<crate::audit::Event>, crate::audit::Durability),
-    /// Raise an ALERT (audit record, log, metric, webhook).
-    Alert(crate::audit::AlertKind, Box<crate::audit::Event>),
-    /// Store an e2e message; answer with [`Input::Committed`], in order.
-    Append {
-        /// The sender's connection.
-        conn: ConnId,
-        /// The sender's message id.
-        id: Option<MessageId>,
-        /// The message (seq 0: the store assigns it).
-        message: StoredMessage,
-    },
-    /// Load what `participant` missed; answer with [`Input::Backlog`].
-    LoadBacklog {
-        /// The connection catching up.
-        conn: ConnId,
-        /// Whose messages.
-        participant: ParticipantId,
-        /// Exclusive lower bound.
-        after: u64,
-    },
-}
 
 /// Settings the visit needs from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -352,121 +217,6 @@ impl Visit {
         }
     }
 
-    fn join(&mut self, now: Millis, j: Join) {
-        if self.ended {
-            self.send_one(j.conn, ServerMessage::Ended);
-            self.out.push(Output::Close {
-                conn: j.conn,
-                code: CloseCode::VisitEnded,
-            });
-            return;
-        }
-        // One live connection per participant: the newer one wins.
-        if self
-            .members
-            .get(&j.participant)
-            .is_some_and(|m| m.live.is_some())
-        {
-            let e = self
-                .event(&j.participant, Action::SessionEnd, Outcome::Success)
-                .detail("reason", "replaced");
-            self.audit_written(e);
-        }
-        if let Some(old) = self
-            .members
-            .get_mut(&j.participant)
-            .and_then(|m| m.live.take())
-        {
-            self.conns.remove(&old.conn);
-            self.out.push(Output::Close {
-                conn: old.conn,
-                code: CloseCode::Replaced,
-            });
-        }
-        // Every change to a known member's record is written when it is
-        // made, so a resume or reconnect with the same identity has nothing
-        // to write before its welcome; a new member does.
-        let new = !self.members.contains_key(&j.participant);
-        let member = self
-            .members
-            .entry(j.participant.clone())
-            .or_insert_with(|| Box::new(Member::new(&j)));
-        let changed = member.refresh_identity(&j) || new;
-        member.attach(now, &j, &self.id);
-        if let Some(live) = &member.live {
-            timers::lower(&mut self.members_due, self.settings.deadline_of(live));
-        }
-        self.conns.insert(j.conn, j.participant.clone());
-        let admitted = member.record.admitted;
-        let welcome = ServerMessage::Welcome {
-            session: j.session.clone(),
-            visit: self.id.clone(),
-            participant: WelcomeParticipant {
-                id: member.record.id.clone(),
-                name: member.record.name.clone(),
-                role: member.record.role,
-                perms: member.record.perms.clone(),
-            },
-            state: if admitted {
-                ParticipantState::Admitted
-            } else {
-                ParticipantState::Waiting
-            },
-            resume_token: j.resume_token.clone(),
-            expires_at: j.expires_at,
-            ice_servers: j.ice_servers.clone(),
-            limits: self.settings.limits,
-        };
-        if changed {
-            self.persist(&j.participant);
-        }
-        let action = if j.resumed {
-            Action::Resume
-        } else {
-            Action::SessionStart
-        };
-        let start = self
-            .event(&j.participant, action, Outcome::Success)
-            .detail("state", if admitted { "admitted" } else { "waiting" });
-        self.audit_synced(start);
-        if !admitted {
-            let wait = self.event(&j.participant, Action::LobbyWait, Outcome::Success);
-            self.audit_written(wait);
-        }
-        self.send_one(j.conn, welcome);
-        if let Some(upto) = j.last_seq.filter(|s| *s > 0) {
-            // Resuming with last_seq acknowledges everything up to it.
-            self.client_ack(now, &j.participant, upto);
-        }
-        if admitted {
-            self.enter(&j.participant);
-            if self
-                .members
-                .get(&j.participant)
-                .is_some_and(|m| m.is_provider())
-            {
-                let lobby = self.lobby_message();
-                self.send_one(j.conn, lobby);
-            }
-            self.start_catch_up(&j.participant, j.last_seq.unwrap_or(0));
-        } else {
-            self.lobby_changed();
-        }
-    }
-
-    /// An admitted member's connection goes live: `admitted` to them, `joined` to the others.
-    fn enter(&mut self, id: &ParticipantId) {
-        let Some(conn) = self.members.get(id).and_then(|m| m.conn()) else {
-            return;
-        };
-        let participants = self.present_participants();
-        self.send_one(conn, ServerMessage::Admitted { participants });
-        if let Some(view) = self.members.get(id).map(|m| m.view()) {
-            let others = self.present_conns_except(id);
-            self.send(others, ServerMessage::Joined { participant: view });
-        }
-    }
-
     fn message(
         &mut self,
         now: Millis,
@@ -571,61 +321,6 @@ impl Visit {
     fn live_mut(&mut self, conn: ConnId) -> Option<&mut roster::Live> {
         let pid = self.conns.get(&conn)?;
         self.members.get_mut(pid)?.live.as_mut()
-    }
-
-    /// Closes a connection with `code`; the member stays (resumable).
-    fn detach_conn(&mut self, conn: ConnId, code: CloseCode) {
-        if let Some(pid) = self.conns.get(&conn).cloned() {
-            self.out.push(Output::Close { conn, code });
-            self.detach(&pid, bedside_protocol::LeftReason::Closed);
-        }
-    }
-
-    /// The transport closed: the member stays (resumable) but is no longer present.
-    fn closed(&mut self, conn: ConnId) {
-        if let Some(pid) = self.conns.remove(&conn) {
-            self.detach(&pid, bedside_protocol::LeftReason::Closed);
-        }
-    }
-
-    /// Takes the member's connection away and tells the others.
-    fn detach(&mut self, pid: &ParticipantId, reason: bedside_protocol::LeftReason) {
-        if self.members.get(pid).is_some_and(|m| m.live.is_some()) {
-            let reason = serde_json::to_value(reason).unwrap_or_default();
-            let e = self
-                .event(pid, Action::SessionEnd, Outcome::Success)
-                .detail("reason", reason);
-            self.audit_written(e);
-        }
-        let Some(member) = self.members.get_mut(pid) else {
-            return;
-        };
-        if let Some(live) = member.live.take() {
-            self.conns.remove(&live.conn);
-        }
-        if member.record.admitted {
-            let others = self.present_conns_except(pid);
-            self.send(
-                others,
-                ServerMessage::Left {
-                    participant: pid.clone(),
-                    reason,
-                },
-            );
-        } else {
-            self.lobby_changed();
-        }
-    }
-
-    fn leave(&mut self, conn: ConnId, pid: &ParticipantId) {
-        self.detach(pid, bedside_protocol::LeftReason::Leave);
-        self.members.remove(pid);
-        self.out
-            .push(Output::Persist(VisitWrite::ForgetParticipant(pid.clone())));
-        self.out.push(Output::Close {
-            conn,
-            code: CloseCode::Left,
-        });
     }
 
     fn end_visit(&mut self, conn: ConnId, pid: &ParticipantId, id: Option<MessageId>) {

@@ -1,12 +1,12 @@
-//! Key generation and token signing: `bedside keygen`, `bedside token`, dev
-//! mode's `POST /dev/token`, and tests. Production join tokens come from the
-//! clinic's backend; the hub only mints them in dev mode.
+//! Ed25519 keys as JWK sets (RFC 7517, RFC 8037) and join-token signing:
+//! `bedside keygen`, `bedside token`, dev mode's `POST /dev/token`, the load
+//! tester and tests. Production join tokens come from the clinic's backend;
+//! the hub mints them only in dev mode. The claims themselves are
+//! [`bedside_protocol::JoinClaims`]; this crate only signs them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bedside_protocol::{Permission, Role};
-use ed25519_dalek::SigningKey;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -90,7 +90,7 @@ struct RawSet {
 
 /// The RFC 7638 thumbprint of an Ed25519 public key: base64url SHA-256 of
 /// `{"crv":"Ed25519","kty":"OKP","x":…}` (members in that order, no spaces).
-pub(crate) fn thumbprint(x: &str) -> String {
+pub fn thumbprint(x: &str) -> String {
     use sha2::Digest as _;
     let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
@@ -238,21 +238,35 @@ impl PrivateKey {
         })
     }
 
-    /// Signs `claims` as a compact JWS with EdDSA and this key's `kid`.
+    /// Signs `claims` as a compact JWS (RFC 7515) with EdDSA and this key's
+    /// `kid`: `{"alg":"EdDSA","typ":"JWT","kid":…}`, the claims as JSON, and
+    /// the Ed25519 signature over the first two parts.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, MintError> {
-        // PKCS#8 v1 for Ed25519 (RFC 8410): fixed prefix, then the 32-byte seed.
-        const PREFIX: [u8; 16] = [
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
-        let mut der = Zeroizing::new(Vec::with_capacity(48));
-        der.extend_from_slice(&PREFIX);
-        der.extend_from_slice(&self.signing.to_bytes());
-        let key = EncodingKey::from_ed_der(&der);
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key).map_err(|e| MintError::Sign(e.to_string()))
+        #[derive(Serialize)]
+        struct Header<'a> {
+            alg: &'static str,
+            typ: &'static str,
+            kid: &'a str,
+        }
+        let header = to_json(&Header {
+            alg: "EdDSA",
+            typ: "JWT",
+            kid: &self.kid,
+        })?;
+        let payload = to_json(claims)?;
+        let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 90);
+        URL_SAFE_NO_PAD.encode_string(header, &mut token);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+        Ok(token)
     }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, MintError> {
+    serde_json::to_vec(value).map_err(|e| MintError::Sign(e.to_string()))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), MintError> {
@@ -273,36 +287,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), MintError> {
     f.sync_all().map_err(io)
 }
 
-/// The claims of a join token as `bedside token` and dev mode mint them.
-#[derive(Debug, Clone, Serialize)]
-pub struct JoinClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Audience.
-    pub aud: String,
-    /// Participant id.
-    pub sub: String,
-    /// Visit id.
-    pub visit: String,
-    /// Role.
-    pub role: Role,
-    /// Display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Issued at.
-    pub iat: i64,
-    /// Expiry.
-    pub exp: i64,
-    /// Unique id.
-    pub jti: String,
-    /// Authentication methods.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub amr: Vec<String>,
-    /// Permissions from the start.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub perms: Vec<Permission>,
-}
-
 /// A random token id (128 bits, base64url).
 pub fn random_jti() -> String {
     use rand::RngCore;
@@ -313,7 +297,46 @@ pub fn random_jti() -> String {
 
 #[cfg(test)]
 mod jwk_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn a_signed_token_is_a_compact_jws_over_the_claims() {
+        let key = PrivateKey::generate("k-1");
+        let token = key.sign(&serde_json::json!({"sub": "pt-1"})).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let json = |p: &str| -> serde_json::Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+        };
+        assert_eq!(
+            json(parts[0]),
+            serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "k-1"})
+        );
+        assert_eq!(json(parts[1]), serde_json::json!({"sub": "pt-1"}));
+        let sig: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let signed = &token[..parts[0].len() + 1 + parts[1].len()];
+        let verifying = key.signing_key().verifying_key();
+        assert!(
+            verifying
+                .verify_strict(
+                    signed.as_bytes(),
+                    &ed25519_dalek::Signature::from_bytes(&sig)
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn jtis_are_128_random_bits() {
+        let a = random_jti();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).map(|b| b.len()).ok(), Some(16));
+        assert_ne!(a, random_jti());
+    }
 
     /// RFC 8037 appendix A.1 and A.3: the key and its RFC 7638 thumbprint.
     const D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
