@@ -124,6 +124,14 @@ pub struct Running {
 
 /// Starts the hub on `config.listen`.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`start`] with another clock (tests: [`crate::clock::ManualClock`]).
+pub async fn start_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, StartError> {
     let dev = if config.dev {
         Some(dev_issuer(&config)?)
     } else {
@@ -136,7 +144,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let abuse =
         crate::limits::Abuse::new(&config).map_err(|e| config_err("network.geoip_db", e))?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (audit, recovery) = open_audit(&config, clock.clone())?;
     let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
     let addr = config.listen_addr();
@@ -290,14 +297,17 @@ async fn sweep(hub: Arc<Hub>) {
     let every = (hub.config.session.retention_s / 2).clamp(1, 600);
     let mut tick = tokio::time::interval(Duration::from_secs(every));
     let mut shutdown = hub.shutdown_signal();
+    let mut jumps = hub.clock.jumps();
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = hub.store.sweep(hub.clock.now_s().0, hub.config.session.retention_s).await {
-                    tracing::warn!(error = %e, "sweep failed");
-                }
-            }
+            _ = tick.tick() => {}
+            // A test moved the clock: sweep at the new time now.
+            () = jumps.next() => {}
             _ = shutdown.changed() => return,
+        }
+        let retention = hub.config.session.retention_s;
+        if let Err(e) = hub.store.sweep(hub.clock.now_s().0, retention).await {
+            tracing::warn!(error = %e, "sweep failed");
         }
     }
 }

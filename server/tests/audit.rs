@@ -139,12 +139,22 @@ async fn a_visit_through_every_action_is_recorded_without_phi() {
     hub.stop().await;
 
     // A second run on the same file: idle timeout and session expiry.
-    let mut hub = env.start_with(|c| c.session.idle_timeout_s = 1).await;
+    let (mut hub, clock) = env.start_on_clock(|_| {}).await;
     let (mut idle, _) = hub.join(&env.token("v-b", "provider", "dr2")).await;
-    assert_eq!(idle.closed().await, 4008);
     let mut short = env.claims("v-c", "provider", "dr3");
-    short["exp"] = json!(now() + 1);
+    short["exp"] = json!(now() + 1200);
     let (mut exp, _) = hub.join(&env.sign(&short)).await;
+    clock.advance(Duration::from_secs(450));
+    exp.send(json!({"type":"ping"})).await;
+    exp.recv_type("pong").await;
+    clock.advance(Duration::from_secs(451));
+    assert_eq!(idle.closed().await, 4008);
+    // Keep the other one active until its token runs out.
+    for _ in 0..3 {
+        exp.send(json!({"type":"ping"})).await;
+        exp.recv_type("pong").await;
+        clock.advance(Duration::from_secs(120));
+    }
     assert_eq!(exp.closed().await, 4010);
     hub.stop().await;
 

@@ -273,13 +273,22 @@ async fn end_visit_deletes_bodies_from_disk() {
 #[tokio::test]
 async fn bodies_expire_after_retention() {
     let env = Env::new();
-    let hub = env.start_with(|c| c.session.retention_s = 1).await;
+    let (hub, clock) = env.start_on_clock(|c| c.session.retention_s = 3600).await;
     let (mut dr, pt) = admitted_pair(&env, &hub, "v-1").await;
     drop(pt);
     let marker = b64("RETENTION-MARKER-19d2");
     dr.send(json!({"type":"e2e","kind":"chat","body":marker}))
         .await;
     dr.recv_type("ack").await;
+    clock.advance(Duration::from_secs(1800));
+    dr.send(json!({"type":"ping"})).await;
+    dr.recv_type("pong").await;
+    assert!(
+        files_contain(&env.data_dir(), &marker),
+        "kept for retention_s"
+    );
+    clock.advance(Duration::from_secs(1801));
+    // The sweep runs at once when the clock moves; its delete is real IO.
     let mut gone = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(200)).await;

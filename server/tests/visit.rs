@@ -296,17 +296,30 @@ async fn leave_closes_1000_and_end_visit_closes_everyone_4012() {
 #[tokio::test]
 async fn idle_timeout_closes_4008_and_expiry_warns_then_closes_4010() {
     let env = Env::new();
-    let hub = env.start_with(|c| c.session.idle_timeout_s = 1).await;
+    let (hub, clock) = env.start_on_clock(|c| c.session.idle_timeout_s = 900).await;
     let (mut idle, w) = hub.join(&env.token("v-1", "provider", "dr")).await;
-    assert_eq!(w["limits"]["idle_timeout_s"], 1);
-    assert_eq!(idle.closed().await, 4008);
+    assert_eq!(w["limits"]["idle_timeout_s"], 900);
+    let (mut busy, _) = hub.join(&env.token("v-1b", "provider", "dr-b")).await;
+    clock.advance(Duration::from_secs(450));
+    busy.send(serde_json::json!({"type":"ping"})).await;
+    assert_eq!(busy.recv_type("pong").await["type"], "pong");
+    clock.advance(Duration::from_secs(451));
+    assert_eq!(idle.closed().await, 4008, "silent for 901 s");
+    busy.send(serde_json::json!({"type":"ping"})).await;
+    assert_eq!(
+        busy.recv_type("pong").await["type"],
+        "pong",
+        "active 451 s ago"
+    );
 
-    let hub = env.start().await;
+    let (hub, clock) = env.start_on_clock(|_| {}).await;
     let mut c = env.claims("v-2", "patient", "pt");
-    c["exp"] = serde_json::json!(now() + 2);
+    c["exp"] = serde_json::json!(now() + 600);
     let (mut pt, w) = hub.join(&env.sign(&c)).await;
+    clock.advance(Duration::from_secs(541));
     let warn = pt.recv_type("session_expiring").await;
     assert_eq!(warn["expires_at"], w["expires_at"]);
+    clock.advance(Duration::from_secs(60));
     assert_eq!(pt.closed().await, 4010);
 }
 

@@ -161,6 +161,7 @@ impl VisitTask {
             return;
         }
         let mut empty_since = Some(tokio::time::Instant::now());
+        let mut jumps = self.hub.clock.jumps();
         loop {
             let timer = visit.next_deadline().map(|at| {
                 // At most a day ahead: a far deadline just means one
@@ -206,6 +207,8 @@ impl VisitTask {
                     self.handle(&mut visit, Input::Shutdown).await;
                     break;
                 }
+                // A test moved the clock: compute the deadline again.
+                () = jumps.next() => {}
             }
             if self.failed {
                 break;

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bedside_protocol::claims::{JoinClaims, Lifetime};
 use bedside_protocol::time::{UnixMs, UnixSecs};
 use bedside_protocol::{ParticipantId, Role, VisitId};
+use bedside_server::clock::ManualClock;
 use bedside_server::config::Config;
 use bedside_server::server::{self, Running};
 use bedside_token::PrivateKey;
@@ -22,6 +23,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -94,6 +96,19 @@ impl Env {
         Hub {
             running: Some(server::start(c).await.unwrap()),
         }
+    }
+
+    /// A hub on a [`ManualClock`] standing at the system time: its visit
+    /// timers and sweep fire when the test advances the clock, not before.
+    pub async fn start_on_clock(&self, f: impl FnOnce(&mut Config)) -> (Hub, Arc<ManualClock>) {
+        let mut c = self.config();
+        f(&mut c);
+        let clock = Arc::new(ManualClock::at_system_time());
+        let running = server::start_with_clock(c, clock.clone()).await.unwrap();
+        let hub = Hub {
+            running: Some(running),
+        };
+        (hub, clock)
     }
 
     /// Claims of a valid token, as JSON: tests edit them to make bad ones.
