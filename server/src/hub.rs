@@ -1,15 +1,13 @@
-//! Shared hub state: configuration, verifier, store, metrics, and the
-//! registry of running visits (visit id → handle of the task that owns it).
+//! Shared hub state: configuration, verifier, store, metrics, audit,
+//! alerts and the clock. The tasks that use it (sessions, visits) are
+//! `net`'s; the registry of running visits is [`crate::net::visits`].
 
 use crate::audit::Audit;
 use crate::auth::Verifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::net::visit_task::{self, VisitHandle};
 use crate::store::Store;
-use bedside_protocol::VisitId;
 use bedside_token::PrivateKey;
-use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::watch;
@@ -47,7 +45,6 @@ pub struct Hub {
     pub dev: Option<DevIssuer>,
     /// The wall clock (the only one the shell reads).
     pub clock: Arc<dyn crate::clock::Clock>,
-    visits: DashMap<VisitId, VisitHandle>,
     next_conn: AtomicU64,
     accepting: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
@@ -77,7 +74,6 @@ impl Hub {
             audit,
             dev,
             clock,
-            visits: DashMap::new(),
             next_conn: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             shutdown_tx,
@@ -93,29 +89,6 @@ impl Hub {
     /// A fresh connection id.
     pub fn next_conn_id(&self) -> crate::visit::ConnId {
         crate::visit::ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The handle of the task owning `visit`, starting one if none runs.
-    pub fn visit(self: &Arc<Self>, visit: &VisitId) -> VisitHandle {
-        use dashmap::mapref::entry::Entry;
-        match self.visits.entry(visit.clone()) {
-            Entry::Occupied(e) if !e.get().is_closed() => e.get().clone(),
-            Entry::Occupied(mut e) => {
-                let h = visit_task::spawn(self.clone(), visit.clone());
-                e.insert(h.clone());
-                h
-            }
-            Entry::Vacant(e) => {
-                let h = visit_task::spawn(self.clone(), visit.clone());
-                e.insert(h.clone());
-                h
-            }
-        }
-    }
-
-    /// Called by a visit task on exit: forget it unless a newer task replaced it.
-    pub fn visit_exited(&self, visit: &VisitId, handle: &VisitHandle) {
-        self.visits.remove_if(visit, |_, h| h.same(handle));
     }
 
     /// Accepting new sessions (for `/readyz`).

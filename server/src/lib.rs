@@ -9,7 +9,8 @@
 //! TURN credentials), [`metrics`] (Prometheus), [`clock`] (the one wall
 //! clock the shell reads), [`hub`] (the shared state of a running hub),
 //! [`net`] (the tokio shell: HTTP, WebSocket sessions, visit tasks),
-//! [`server`] (start and stop).
+//! [`server`] (start and stop). Keys and token signing are the
+//! `bedside-token` crate; the wire types and shared rules `bedside-protocol`.
 
 pub mod alerts;
 pub mod audit;

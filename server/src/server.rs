@@ -6,6 +6,7 @@ use crate::auth::{KeySet, Verifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::hub::{DEV_ISSUER, DevIssuer, Hub};
+use crate::net::visits::Visits;
 use crate::net::{http, tls};
 use bedside_token::PrivateKey;
 use hyper::service::service_fn;
@@ -119,6 +120,8 @@ pub struct Running {
     pub scheme: &'static str,
     /// Shared state (tests read metrics and the store through it).
     pub hub: Arc<Hub>,
+    /// The running visits (tests reach a visit's task through it).
+    pub visits: Arc<Visits>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -179,11 +182,13 @@ pub async fn start_with_clock(
     }
     let hub = Hub::new(config, verifier, store, audit, abuse, dev, clock);
     tokio::spawn(sweep(hub.clone()));
-    let accept = tokio::spawn(accept_loop(hub.clone(), listener, acceptor));
+    let visits = Visits::new();
+    let accept = tokio::spawn(accept_loop(hub.clone(), visits.clone(), listener, acceptor));
     Ok(Running {
         addr,
         scheme,
         hub,
+        visits,
         accept,
     })
 }
@@ -238,7 +243,12 @@ fn open_audit(
     )?)
 }
 
-async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {
+async fn accept_loop(
+    hub: Arc<Hub>,
+    visits: Arc<Visits>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut shutdown = hub.shutdown_signal();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -255,30 +265,31 @@ async fn accept_loop(hub: Arc<Hub>, listener: TcpListener, tls: Option<tokio_rus
         };
         let _ = tcp.set_nodelay(true);
         let hub = hub.clone();
+        let visits = visits.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
                     {
-                        Ok(Ok(stream)) => serve_http(hub, stream, peer).await,
+                        Ok(Ok(stream)) => serve_http(hub, visits, stream, peer).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_http(hub, tcp, peer).await,
+                None => serve_http(hub, visits, tcp, peer).await,
             }
         });
     }
 }
 
-async fn serve_http<IO>(hub: Arc<Hub>, io: IO, peer: SocketAddr)
+async fn serve_http<IO>(hub: Arc<Hub>, visits: Arc<Visits>, io: IO, peer: SocketAddr)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| {
-        let hub = hub.clone();
-        async move { Ok::<_, Infallible>(http::route(hub, req, peer).await) }
+        let (hub, visits) = (hub.clone(), visits.clone());
+        async move { Ok::<_, Infallible>(http::route(hub, visits, req, peer).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())

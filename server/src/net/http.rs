@@ -2,6 +2,7 @@
 //! `/v1/signal` with the Origin allow-list, `/healthz`, `/readyz`,
 //! `/metrics`, and in dev mode `POST /dev/token` and the web demo.
 
+use super::visits::Visits;
 use crate::hub::{DEV_ISSUER, Hub};
 use bedside_protocol::claims::Lifetime;
 use bedside_protocol::{JoinClaims, ParticipantId, Role, SIGNAL_PATH, VisitId};
@@ -41,10 +42,15 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 }
 
 /// Routes one request.
-pub async fn route(hub: Arc<Hub>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub async fn route(
+    hub: Arc<Hub>,
+    visits: Arc<Visits>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
-        (&Method::GET, SIGNAL_PATH) => upgrade(hub, req, peer),
+        (&Method::GET, SIGNAL_PATH) => upgrade(hub, visits, req, peer),
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => {
             if hub.is_accepting() {
@@ -205,7 +211,12 @@ pub fn check_handshake<B>(req: &Request<B>, allowed_origins: &[String]) -> Resul
     Ok(derive_accept_key(key.as_bytes()))
 }
 
-fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+fn upgrade(
+    hub: Arc<Hub>,
+    visits: Arc<Visits>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     if !hub.is_accepting() {
         return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     }
@@ -269,7 +280,7 @@ fn upgrade(hub: Arc<Hub>, mut req: Request<Incoming>, peer: SocketAddr) -> Respo
                     Some(config),
                 )
                 .await;
-                super::session::run(hub, ws, peer).await;
+                super::session::run(hub, visits, ws, peer).await;
                 drop(slot);
             }
             Err(e) => tracing::debug!(%peer, error = %e, "upgrade failed"),

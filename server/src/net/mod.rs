@@ -8,3 +8,4 @@ pub mod outbound;
 pub mod session;
 pub mod tls;
 pub mod visit_task;
+pub mod visits;

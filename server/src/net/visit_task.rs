@@ -4,6 +4,7 @@
 
 use super::inbox::{InboxReceiver, InboxSender, inbox};
 use super::outbound::{ConnHandle, Overflow};
+use super::visits::Visits;
 use crate::audit::{Durability, Logged};
 use crate::hub::Hub;
 use crate::metrics::Relayed;
@@ -69,7 +70,7 @@ impl VisitHandle {
 }
 
 /// Starts the task for `visit`.
-pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
+pub fn spawn(hub: Arc<Hub>, visits: Arc<Visits>, visit: VisitId) -> VisitHandle {
     let (tx, rx) = inbox(INBOX);
     let handle = VisitHandle { tx };
     let me = handle.clone();
@@ -84,7 +85,7 @@ pub fn spawn(hub: Arc<Hub>, visit: VisitId) -> VisitHandle {
             failed: false,
         };
         task.run(visit.clone(), rx).await;
-        hub.visit_exited(&visit, &me);
+        visits.exited(&visit, &me);
         hub.metrics.visits.dec();
     });
     handle
@@ -607,7 +608,9 @@ mod tests {
         let mut pt = hello(&running, "v-1", "pt", Role::Patient).await;
         let mut other = hello(&running, "v-2", "dr-2", Role::Provider).await;
 
-        let v1 = running.hub.visit(&VisitId::new("v-1").unwrap());
+        let v1 = running
+            .visits
+            .visit(&running.hub, &VisitId::new("v-1").unwrap());
         v1.send(VisitCommand::Input(Input::InjectedPanic, Instant::now()))
             .await
             .unwrap();

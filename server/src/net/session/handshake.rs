@@ -156,7 +156,7 @@ impl Conn {
             self.hub.clock.now_s().0,
         );
         for _ in 0..3 {
-            let visit = self.hub.visit(&me.visit);
+            let visit = self.visits.visit(&self.hub, &me.visit);
             let (attached, rx) = oneshot::channel();
             let join = Box::new(Join {
                 conn: self.id,

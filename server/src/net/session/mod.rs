@@ -17,6 +17,7 @@ mod handshake;
 mod refresh;
 
 use super::outbound::{self, ConnHandle, WriterEnd};
+use super::visits::Visits;
 use crate::hub::Hub;
 use crate::store::ResumeRecord;
 use crate::visit::ConnId;
@@ -73,7 +74,12 @@ impl Identity {
 /// the writer task started before the future is built, so the future keeps
 /// no slot for the socket or its sending half (an async fn's arguments stay
 /// in its state for life, and every session holds that state while idle).
-pub fn run<S>(hub: Arc<Hub>, ws: S, peer: SocketAddr) -> impl Future<Output = ()> + Send
+pub fn run<S>(
+    hub: Arc<Hub>,
+    visits: Arc<Visits>,
+    ws: S,
+    peer: SocketAddr,
+) -> impl Future<Output = ()> + Send
 where
     S: Stream<Item = Result<Message, WsError>>
         + futures_util::Sink<Message>
@@ -88,6 +94,7 @@ where
     let writer_task = tokio::spawn(writer.run(sink));
     let conn = Conn {
         hub,
+        visits,
         id,
         handle,
         peer,
@@ -159,6 +166,8 @@ async fn run_split<S>(
 
 struct Conn {
     hub: Arc<Hub>,
+    /// Where the session finds its visit's task.
+    visits: Arc<Visits>,
     id: ConnId,
     handle: ConnHandle,
     peer: SocketAddr,
