@@ -9,13 +9,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bedside_server::auth::mint::PrivateKey;
+use bedside_protocol::time::UnixSecs;
 use bedside_server::auth::verify::MAX_UNIX_S;
 use bedside_server::auth::{KeySet, Verifier};
+use bedside_token::PrivateKey;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-const NOW: i64 = 1_800_000_000;
+const NOW: UnixSecs = UnixSecs(1_800_000_000);
 
 fn setup() -> &'static (PrivateKey, Verifier) {
     static S: OnceLock<(PrivateKey, Verifier)> = OnceLock::new();
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let sig = ed25519_dalek::Signer::sign(key.signing_key(), input.as_bytes());
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
     if let Ok(c) = verifier.verify(&token, NOW) {
-        assert!((0..=MAX_UNIX_S).contains(&c.exp));
+        assert!((UnixSecs(0)..=MAX_UNIX_S).contains(&c.exp));
         if let Some(name) = &c.name {
             assert!(bedside_protocol::check_display_name(name).is_ok());
         }
