@@ -6,6 +6,7 @@ use crate::model::{
     E2eKind, LeftReason, Participant, ParticipantState, Permission, PresentProvider, Role,
     TrackAction, TrackSource, WaitingEntry,
 };
+use crate::time::UnixSecs;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -109,7 +110,7 @@ pub enum ServerMessage {
         resume_token: String,
         /// Unix time in seconds at which the session ends (close 4010)
         /// unless a `refresh` extends it.
-        expires_at: i64,
+        expires_at: UnixSecs,
         /// STUN and TURN servers for the client's peer connections.
         ice_servers: Vec<IceServer>,
         /// Limits the hub enforces on this connection.
@@ -262,7 +263,7 @@ pub enum ServerMessage {
         seq: Option<u64>,
         /// For `refresh` only: the new session expiry, unix seconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        expires_at: Option<i64>,
+        expires_at: Option<UnixSecs>,
     },
     /// `pong` (PROTOCOL.md §8): the answer to `ping`.
     Pong {
@@ -274,7 +275,7 @@ pub enum ServerMessage {
     /// expires; send `refresh` with a new token, or be closed with 4010.
     SessionExpiring {
         /// Unix time in seconds at which the session expires.
-        expires_at: i64,
+        expires_at: UnixSecs,
     },
     /// `ended` (PROTOCOL.md §8): a provider ended the visit (also the answer
     /// to a later `hello` for it); the hub then closes with 4012.

@@ -11,6 +11,7 @@ use crate::model::{
     TrackSource, WaitingEntry,
 };
 use crate::server::{ErrorBody, IceServer, Limits, ServerMessage, WelcomeParticipant};
+use crate::time::UnixSecs;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -74,7 +75,7 @@ impl ServerMessage {
                 participant: WelcomeParticipant,
                 state: ParticipantState,
                 resume_token: String,
-                expires_at: i64,
+                expires_at: UnixSecs,
                 ice_servers: Vec<IceServer>,
                 limits: Limits,
             }),
@@ -144,10 +145,15 @@ impl ServerMessage {
             "ack" => variant!(text, Ack {
                 re: Option<MessageId>,
                 seq: Option<u64>,
-                expires_at: Option<i64>,
+                expires_at: Option<UnixSecs>,
             }),
             "pong" => variant!(text, Pong { re: Option<MessageId> }),
-            "session_expiring" => variant!(text, SessionExpiring { expires_at: i64 }),
+            "session_expiring" => variant!(
+                text,
+                SessionExpiring {
+                    expires_at: UnixSecs
+                }
+            ),
             "ended" => ServerMessage::Ended,
             "error" => ServerMessage::Error(serde_json::from_str::<ErrorBody>(text)?),
             other => {

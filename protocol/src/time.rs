@@ -1,7 +1,8 @@
 //! Unix time as two types: [`UnixSecs`] for what the wire and JWTs carry in
 //! seconds (`exp`, `iat`, `expires_at`), [`UnixMs`] for clocks, deadlines and
-//! audit timestamps. The one place seconds become milliseconds and back, so
-//! no caller multiplies or divides by 1000 itself.
+//! audit timestamps. The one place an instant in seconds becomes one in
+//! milliseconds and back (durations are `std::time::Duration`s or named
+//! `_ms`/`_s` fields, converted where they are read from configuration).
 
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

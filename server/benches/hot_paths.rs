@@ -29,7 +29,7 @@ fn join(conn: u64, who: &str, role: Role) -> Input {
         role,
         perms: vec![],
         device: None,
-        expires_at: T0 / 1000 + 3600,
+        expires_at: UnixMs(T0).to_secs().plus_secs(3600),
         resume_token: format!("r-{conn}"),
         ice_servers: vec![],
         last_seq: None,

@@ -317,7 +317,7 @@ async fn sweep(hub: Arc<Hub>) {
             _ = shutdown.changed() => return,
         }
         let retention = hub.config.session.retention_s;
-        if let Err(e) = hub.store.sweep(hub.clock.now_s().0, retention).await {
+        if let Err(e) = hub.store.sweep(hub.clock.now_s(), retention).await {
             tracing::warn!(error = %e, "sweep failed");
         }
     }

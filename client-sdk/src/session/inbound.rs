@@ -63,7 +63,7 @@ impl Session {
                 self.link.attempt = 0;
                 self.link.auth_failures = 0;
                 self.link.resume_token = Some(resume_token);
-                self.link.expires_at_ms = u64::try_from(expires_at).ok().map(|s| s * 1000);
+                self.link.expires_at_ms = u64::try_from(expires_at.to_ms().0).ok();
                 self.link.idle_timeout_ms = limits.idle_timeout_s.saturating_mul(1000);
                 self.visit.state = Some(state);
                 self.housekeeping_at = now_ms + HOUSEKEEPING_MS;
@@ -227,8 +227,8 @@ impl Session {
                     // Stored by the hub: delivered to everyone, now or on return.
                     self.event(Event::ChatAcked { message_id });
                 }
-                if let Some(e) = expires_at.and_then(|e| u64::try_from(e).ok()) {
-                    self.link.expires_at_ms = Some(e * 1000);
+                if let Some(e) = expires_at.and_then(|e| u64::try_from(e.to_ms().0).ok()) {
+                    self.link.expires_at_ms = Some(e);
                 }
             }
             ServerMessage::Pong { .. } => {}

@@ -524,7 +524,7 @@ impl Sim {
             role: claims.role,
             perms: claims.perms,
             device,
-            expires_at: claims.exp.0,
+            expires_at: claims.exp,
             resume_token,
             ice_servers: Vec::new(),
             last_seq: resumed.flatten(),
@@ -554,12 +554,12 @@ impl Sim {
         }
         self.hub(Input::Refreshed {
             conn,
-            expires_at: exp.0,
+            expires_at: exp,
         });
         let ack = ServerMessage::Ack {
             re: id,
             seq: None,
-            expires_at: Some(exp.0),
+            expires_at: Some(exp),
         };
         self.send(conn, ack.to_json());
     }

@@ -20,6 +20,7 @@ mod e2e_log;
 pub mod sqlite;
 mod wal_sync;
 
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{ParticipantId, VisitId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -219,11 +220,11 @@ impl Store {
     }
 
     /// Records `jti`; `Ok(false)` means it was used before (a replay).
-    pub async fn claim_jti(&self, jti: &str, expires: i64) -> Result<bool, StoreError> {
+    pub async fn claim_jti(&self, jti: &str, expires: UnixSecs) -> Result<bool, StoreError> {
         let key = key_of(jti);
         self.call(|reply| Command::ClaimJti {
             key,
-            expires,
+            expires: expires.0,
             reply,
         })
         .await
@@ -234,14 +235,14 @@ impl Store {
     pub async fn admit(
         &self,
         jti: &str,
-        expires: i64,
+        expires: UnixSecs,
         resume_token: &str,
         record: ResumeRecord,
     ) -> Result<bool, StoreError> {
         let (jti, resume) = (key_of(jti), key_of(resume_token));
         self.call(|reply| Command::Admit {
             jti,
-            expires,
+            expires: expires.0,
             resume,
             record,
             reply,
@@ -260,9 +261,10 @@ impl Store {
     pub async fn take_resume(
         &self,
         token: &str,
-        now: i64,
+        now: UnixSecs,
     ) -> Result<Option<ResumeRecord>, StoreError> {
         let key = key_of(token);
+        let now = now.0;
         self.call(|reply| Command::TakeResume { key, now, reply })
             .await
     }
@@ -273,14 +275,14 @@ impl Store {
     pub async fn swap_resume(
         &self,
         token: &str,
-        now: i64,
+        now: UnixSecs,
         new_token: &str,
         ip: Option<String>,
     ) -> Result<Option<ResumeRecord>, StoreError> {
         let (take, put) = (key_of(token), key_of(new_token));
         self.call(|reply| Command::SwapResume {
             take,
-            now,
+            now: now.0,
             put,
             ip,
             reply,
@@ -310,9 +312,9 @@ impl Store {
     }
 
     /// Deletes expired entries and messages past `retention_s`.
-    pub async fn sweep(&self, now: i64, retention_s: u64) -> Result<u64, StoreError> {
+    pub async fn sweep(&self, now: UnixSecs, retention_s: u64) -> Result<u64, StoreError> {
         self.call(|reply| Command::Sweep {
-            now,
+            now: now.0,
             retention_s,
             reply,
         })

@@ -49,7 +49,7 @@ pub struct ResumeRecord {
     /// Device from `hello`.
     pub device: Option<String>,
     /// Session expiry (the join or last refresh token's `exp`).
-    pub exp: i64,
+    pub exp: bedside_protocol::time::UnixSecs,
     /// The client's IP when the token was issued (an ALERT if it changes).
     #[serde(default)]
     pub ip: Option<String>,

@@ -60,7 +60,7 @@ impl Conn {
                     patient_id: claims.patient_id.clone(),
                     perms: claims.perms.clone(),
                     device: device.map(|d| d.to_string()),
-                    exp: claims.exp.0,
+                    exp: claims.exp,
                     ip: Some(self.peer.ip().to_string()),
                 };
                 let resume_token = random_token(32);
@@ -71,7 +71,7 @@ impl Conn {
                     .store
                     .admit(
                         &claims.jti,
-                        claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S).0,
+                        claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S),
                         &resume_token,
                         record.clone(),
                     )
@@ -103,7 +103,7 @@ impl Conn {
                 let record = self
                     .hub
                     .store
-                    .swap_resume(&resume_token, now.0, &next_token, Some(ip.clone()))
+                    .swap_resume(&resume_token, now, &next_token, Some(ip.clone()))
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "resume store unavailable");

@@ -44,7 +44,7 @@ impl Conn {
             .store
             .claim_jti(
                 &claims.jti,
-                claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S).0,
+                claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S),
             )
             .await
         {
@@ -64,7 +64,7 @@ impl Conn {
             }
         }
         // The client's resume token now lives as long as the session does.
-        me.resume.exp = claims.exp.0;
+        me.resume.exp = claims.exp;
         if let Err(e) = self
             .hub
             .store
@@ -77,7 +77,7 @@ impl Conn {
             .send(VisitCommand::Input(
                 Input::Refreshed {
                     conn: self.id,
-                    expires_at: claims.exp.0,
+                    expires_at: claims.exp,
                 },
                 Instant::now(),
             ))
@@ -85,7 +85,7 @@ impl Conn {
         self.send(&ServerMessage::Ack {
             re: id,
             seq: None,
-            expires_at: Some(claims.exp.0),
+            expires_at: Some(claims.exp),
         });
     }
 }

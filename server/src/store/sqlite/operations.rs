@@ -6,6 +6,7 @@ use super::backend;
 use super::outcome::Outcome;
 use crate::store::e2e_log::MessageLog;
 use crate::store::{Command, ResumeRecord, StoreError, VisitSnapshot, VisitWrite};
+use bedside_protocol::time::UnixSecs;
 use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
 
@@ -125,7 +126,7 @@ fn put_resume(
         "INSERT OR REPLACE INTO resume (key, visit, participant, expires, record) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .and_then(|mut s| {
-        s.execute(params![&key[..], r.visit.as_str(), r.participant.as_str(), r.exp, json])
+        s.execute(params![&key[..], r.visit.as_str(), r.participant.as_str(), r.exp.0, json])
     })
     .map_err(backend)?;
     Ok(())
@@ -247,9 +248,11 @@ fn sweep(
     let b = tx
         .execute("DELETE FROM resume WHERE expires < ?1", params![now])
         .map_err(backend)?;
-    let cutoff_ms = now
-        .saturating_sub(i64::try_from(retention_s).unwrap_or(i64::MAX))
-        .saturating_mul(1000);
+    let retention = i64::try_from(retention_s).unwrap_or(i64::MAX);
+    let cutoff_ms = UnixSecs(now)
+        .plus_secs(retention.saturating_neg())
+        .to_ms()
+        .0;
     let c = log.sweep(tx, cutoff_ms)?;
     Ok(a as u64 + b as u64 + c)
 }

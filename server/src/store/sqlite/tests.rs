@@ -3,6 +3,7 @@
 use super::*;
 use crate::store::e2e_log::MessageLog;
 use crate::store::{ParticipantRecord, key_of};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{E2eKind, ParticipantId, Role, VisitId};
 
 fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
@@ -14,7 +15,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         patient_id: None,
         perms: vec![],
         device: None,
-        exp,
+        exp: UnixSecs(exp),
         ip: None,
     }
 }
@@ -24,24 +25,24 @@ async fn replay_cache_and_resume_tokens_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (store, _h) = open(dir.path()).unwrap();
-        assert!(store.claim_jti("j1", 100).await.unwrap());
-        assert!(!store.claim_jti("j1", 100).await.unwrap());
+        assert!(store.claim_jti("j1", UnixSecs(100)).await.unwrap());
+        assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
         store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
         store.put_resume("r2", rec("v", "p", 100)).await.unwrap();
     }
     let (store, _h) = open(dir.path()).unwrap();
-    assert!(!store.claim_jti("j1", 100).await.unwrap());
+    assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
     // Only the newest resume token of a participant is live.
-    assert_eq!(store.take_resume("r1", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r1", UnixSecs(50)).await.unwrap(), None);
     assert_eq!(
-        store.take_resume("r2", 50).await.unwrap(),
+        store.take_resume("r2", UnixSecs(50)).await.unwrap(),
         Some(rec("v", "p", 100))
     );
     // Single use.
-    assert_eq!(store.take_resume("r2", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r2", UnixSecs(50)).await.unwrap(), None);
     // Expired tokens do not resume.
     store.put_resume("r3", rec("v", "q", 10)).await.unwrap();
-    assert_eq!(store.take_resume("r3", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r3", UnixSecs(50)).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -50,24 +51,24 @@ async fn admit_stores_the_resume_token_only_for_a_fresh_jti() {
     let (store, _h) = open(dir.path()).unwrap();
     assert!(
         store
-            .admit("j1", 100, "r1", rec("v", "p", 100))
+            .admit("j1", UnixSecs(100), "r1", rec("v", "p", 100))
             .await
             .unwrap()
     );
     // A replay stores nothing, and the earlier token stays live.
     assert!(
         !store
-            .admit("j1", 100, "r2", rec("v", "p", 100))
+            .admit("j1", UnixSecs(100), "r2", rec("v", "p", 100))
             .await
             .unwrap()
     );
-    assert_eq!(store.take_resume("r2", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r2", UnixSecs(50)).await.unwrap(), None);
     assert_eq!(
-        store.take_resume("r1", 50).await.unwrap(),
+        store.take_resume("r1", UnixSecs(50)).await.unwrap(),
         Some(rec("v", "p", 100))
     );
     // The jti is claimed for `claim_jti` (refresh) too.
-    assert!(!store.claim_jti("j1", 100).await.unwrap());
+    assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
 }
 
 #[tokio::test]
@@ -76,22 +77,37 @@ async fn swap_resume_consumes_the_token_and_stores_its_successor() {
     let (store, _h) = open(dir.path()).unwrap();
     store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
     let ip = Some("10.0.0.9".to_owned());
-    let old = store.swap_resume("r1", 50, "r2", ip.clone()).await.unwrap();
+    let old = store
+        .swap_resume("r1", UnixSecs(50), "r2", ip.clone())
+        .await
+        .unwrap();
     assert_eq!(old, Some(rec("v", "p", 100)));
     // Single use; the successor restores the same record from the new address.
-    assert_eq!(store.swap_resume("r1", 50, "r3", None).await.unwrap(), None);
     assert_eq!(
-        store.take_resume("r2", 50).await.unwrap(),
+        store
+            .swap_resume("r1", UnixSecs(50), "r3", None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_resume("r2", UnixSecs(50)).await.unwrap(),
         Some(ResumeRecord {
             ip,
             ..rec("v", "p", 100)
         })
     );
     // An unknown or expired token stores nothing.
-    assert_eq!(store.take_resume("r3", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r3", UnixSecs(50)).await.unwrap(), None);
     store.put_resume("r4", rec("v", "q", 10)).await.unwrap();
-    assert_eq!(store.swap_resume("r4", 50, "r5", None).await.unwrap(), None);
-    assert_eq!(store.take_resume("r5", 1).await.unwrap(), None);
+    assert_eq!(
+        store
+            .swap_resume("r4", UnixSecs(50), "r5", None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.take_resume("r5", UnixSecs(1)).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -127,7 +143,7 @@ async fn visit_records_and_end() {
     let snap = store.load_visit(&v).await.unwrap();
     assert!(snap.ended);
     assert!(snap.participants.is_empty());
-    assert_eq!(store.take_resume("r", 50).await.unwrap(), None);
+    assert_eq!(store.take_resume("r", UnixSecs(50)).await.unwrap(), None);
 }
 
 fn message(to: &str) -> StoredMessage {
@@ -223,7 +239,7 @@ fn acked(who: &str, upto: u64) -> VisitWrite {
 
 /// Rows left once garbage is collected (a sweep collects it at once).
 async fn rows(store: &Store, dir: &std::path::Path) -> i64 {
-    store.sweep(0, 0).await.unwrap();
+    store.sweep(UnixSecs(0), 0).await.unwrap();
     Connection::open(dir.join("bedside.db"))
         .unwrap()
         .query_row("SELECT count(*) FROM e2e_messages", [], |r| r.get(0))
@@ -330,7 +346,7 @@ async fn retention_deletes_what_is_still_owed() {
     };
     append(&store, &v, new).await;
     // now = 150 s, retention 100 s: the first (1 s) goes, the second stays.
-    assert_eq!(store.sweep(150, 100).await.unwrap(), 1);
+    assert_eq!(store.sweep(UnixSecs(150), 100).await.unwrap(), 1);
     assert_eq!(owed(&store, &v, "a", 0).await, [2]);
 }
 
@@ -352,13 +368,13 @@ async fn claimed_jtis_survive_the_schema_3_migration() {
     }
     let (store, _h) = open(dir.path()).unwrap();
     assert!(
-        !store.claim_jti("old", 100).await.unwrap(),
+        !store.claim_jti("old", UnixSecs(100)).await.unwrap(),
         "replay after migration"
     );
-    assert!(store.claim_jti("new", 100).await.unwrap());
+    assert!(store.claim_jti("new", UnixSecs(100)).await.unwrap());
     // Expired entries are swept by their key's prefix.
-    store.sweep(1_000, 3_600).await.unwrap();
-    assert!(store.claim_jti("old", 100).await.unwrap());
+    store.sweep(UnixSecs(1_000), 3_600).await.unwrap();
+    assert!(store.claim_jti("old", UnixSecs(100)).await.unwrap());
 }
 
 #[tokio::test]
@@ -449,11 +465,11 @@ async fn concurrent_callers_share_batches() {
     for i in 0..200 {
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
-            s.claim_jti(&format!("j{i}"), 10).await
+            s.claim_jti(&format!("j{i}"), UnixSecs(10)).await
         }));
     }
     for t in tasks {
         assert!(t.await.unwrap().unwrap());
     }
-    assert_eq!(store.sweep(11, 86_400).await.unwrap(), 200);
+    assert_eq!(store.sweep(UnixSecs(11), 86_400).await.unwrap(), 200);
 }

@@ -385,7 +385,7 @@ fn write_string(s: &str, out: &mut String) {
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-24T23:59:01.123Z`.
 pub fn timestamp(unix_ms: i64) -> String {
-    let secs = unix_ms.div_euclid(1000);
+    let secs = bedside_protocol::time::UnixMs(unix_ms).to_secs().0;
     let ms = unix_ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);

@@ -6,6 +6,7 @@
 use super::ConnId;
 use crate::sdp::SdpSummary;
 use crate::store::{StoredMessage, VisitWrite};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{
     ClientMessage, CloseCode, DeviceId, IceServer, MessageId, ParticipantId, Permission, Role,
     ServerMessage,
@@ -28,8 +29,8 @@ pub struct Join {
     pub perms: Vec<Permission>,
     /// Device from `hello`.
     pub device: Option<DeviceId>,
-    /// Session expiry, unix seconds.
-    pub expires_at: i64,
+    /// Session expiry (the token's `exp`).
+    pub expires_at: UnixSecs,
     /// The fresh resume token for `welcome` (already stored by the shell).
     pub resume_token: String,
     /// ICE servers for `welcome`.
@@ -67,8 +68,8 @@ pub enum Input {
     Refreshed {
         /// Which connection.
         conn: ConnId,
-        /// New expiry, unix seconds.
-        expires_at: i64,
+        /// New expiry (the refresh token's `exp`).
+        expires_at: UnixSecs,
     },
     /// A message arrived (activity) that the connection handled itself.
     Activity {

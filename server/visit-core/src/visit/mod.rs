@@ -34,6 +34,7 @@ mod tests;
 use crate::audit::{Action, Outcome};
 use crate::sdp::SdpSummary;
 use crate::store::{ParticipantRecord, VisitSnapshot, VisitWrite};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{
     ClientMessage, CloseCode, ErrorCode, Limits, MessageId, ParticipantId, PresentProvider,
     ServerMessage, VisitId,
@@ -298,7 +299,7 @@ impl Visit {
         }
     }
 
-    fn refreshed(&mut self, now: Millis, conn: ConnId, expires_at: i64) {
+    fn refreshed(&mut self, now: Millis, conn: ConnId, expires_at: UnixSecs) {
         self.touch(now, conn);
         if let Some(live) = self
             .conns

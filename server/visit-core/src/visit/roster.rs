@@ -16,8 +16,8 @@ pub struct Live {
     pub session: String,
     /// Device from `hello`.
     pub device: Option<DeviceId>,
-    /// Session expiry, unix seconds.
-    pub expires_at: i64,
+    /// Session expiry.
+    pub expires_at: bedside_protocol::time::UnixSecs,
     /// Last client message.
     pub last_activity: Millis,
     /// `session_expiring` was sent for the current expiry.

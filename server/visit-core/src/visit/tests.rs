@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::sdp::{MediaKind, MediaSection};
+use bedside_protocol::time::UnixMs;
 use bedside_protocol::{Features, TrackAction, TrackSource};
 use serde_json::Value;
 
@@ -45,7 +46,7 @@ fn join_asking(conn: u64, who: &str, role: Role, features: Features) -> Input {
         role,
         perms: vec![],
         device: None,
-        expires_at: T0 / 1000 + 3600,
+        expires_at: UnixMs(T0).to_secs().plus_secs(3600),
         resume_token: format!("r-{conn}"),
         ice_servers: vec![],
         last_seq: None,
@@ -426,7 +427,7 @@ fn the_next_deadline_is_never_late_and_a_tick_makes_it_exact() {
         T0 + 900_000,
         Input::Refreshed {
             conn: ConnId(2),
-            expires_at: exp / 1000,
+            expires_at: UnixMs(exp).to_secs(),
         },
     );
     assert_eq!(v.next_deadline(), Some(exp - 60_000));
@@ -437,7 +438,7 @@ fn the_next_deadline_is_never_late_and_a_tick_makes_it_exact() {
         Input::Join(j) => j,
         _ => unreachable!(),
     };
-    j.expires_at = (exp - 30_000) / 1000;
+    j.expires_at = UnixMs(exp - 30_000).to_secs();
     v.handle(exp - 60_000, Input::Join(j));
     assert_eq!(
         v.next_deadline(),
@@ -476,7 +477,7 @@ fn refresh_extends_expiry() {
         exp - 1000,
         Input::Refreshed {
             conn: ConnId(1),
-            expires_at: exp / 1000 + 3600,
+            expires_at: UnixMs(exp).to_secs().plus_secs(3600),
         },
     );
     let out = v.handle(exp, Input::Tick);
@@ -717,7 +718,7 @@ fn an_expiry_at_the_end_of_time_neither_overflows_nor_closes_early() {
             Input::Join(j) => j,
             _ => unreachable!(),
         };
-        j.expires_at = exp;
+        j.expires_at = UnixSecs(exp);
         let out = v.handle(T0, Input::Join(j));
         assert_eq!(types_for(&out, 1), ["welcome", "admitted", "lobby"]);
         // The next deadline is the idle timeout, not an instant expiry.
@@ -728,7 +729,7 @@ fn an_expiry_at_the_end_of_time_neither_overflows_nor_closes_early() {
             T0 + 2_000,
             Input::Refreshed {
                 conn: ConnId(1),
-                expires_at: exp,
+                expires_at: UnixSecs(exp),
             },
         );
         let out = v.handle(T0 + 3_000, Input::Tick);

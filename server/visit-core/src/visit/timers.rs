@@ -3,13 +3,14 @@
 use super::roster::Live;
 use super::{ConnId, Millis, Output, Visit};
 use crate::audit::{Action, Outcome};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{CloseCode, LeftReason, ParticipantId, ServerMessage};
 
-/// A token's expiry (unix seconds) as a deadline in milliseconds. The
-/// verifier bounds `exp`; this saturates anyway, so no number from a token
-/// can overflow the visit's arithmetic.
-fn expiry_ms(expires_at: i64) -> Millis {
-    expires_at.saturating_mul(1000)
+/// A token's expiry as a deadline in milliseconds. The verifier bounds
+/// `exp`; the conversion saturates anyway, so no number from a token can
+/// overflow the visit's arithmetic.
+fn expiry_ms(expires_at: UnixSecs) -> Millis {
+    expires_at.to_ms().0
 }
 
 /// Brings the deadline `at` forward to `due` if that is earlier (a member
@@ -60,7 +61,7 @@ impl Visit {
             self.flush_acks();
         }
         let mut closes: Vec<(ParticipantId, ConnId, CloseCode)> = Vec::new();
-        let mut notices: Vec<(ConnId, i64)> = Vec::new();
+        let mut notices: Vec<(ConnId, UnixSecs)> = Vec::new();
         let idle_ms = self.settings.idle_timeout_ms;
         let notice_ms = self.settings.expiry_notice_ms;
         for m in self.members.values_mut() {
