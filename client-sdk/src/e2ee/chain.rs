@@ -15,27 +15,33 @@ use sha2::Sha256;
 use std::collections::BTreeMap;
 use zeroize::{Zeroize, Zeroizing};
 
-/// Most message keys a receiving chain holds for messages not yet seen.
+/// How far ahead of a receiving chain's next counter a message may be, and
+/// the most message keys the chain holds for skipped messages (the oldest
+/// are evicted beyond it: docs/e2ee.md §8.3).
 pub const MAX_SKIP: u64 = 1000;
 
-/// Why a message could not be opened (or sealed).
+/// Why a message could not be opened (or sealed), with the message's
+/// counter where it has one (docs/e2ee.md §8.3, §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    /// This counter was already opened (or its key was dropped).
+    /// This counter was already opened, or its skipped key was evicted. The
+    /// group layer drops such chats silently as duplicates.
     #[error("message {0} was already received (replay)")]
     Replay(u64),
-    /// More than [`MAX_SKIP`] messages ahead of the chain.
+    /// More than [`MAX_SKIP`] counters ahead of the chain's next one.
     #[error("message {0} is too far ahead of the chain")]
     TooFarAhead(u64),
     /// Authentication failed: wrong key, tampered ciphertext or context.
     #[error("message does not authenticate")]
     Decrypt,
-    /// The chain has run out of counters.
+    /// The counter 2^64−1, which no chain seals or opens (docs/e2ee.md
+    /// §8.2).
     #[error("chain exhausted")]
     Exhausted,
 }
 
-/// A 32-byte chain key; zeroized on drop, never printed.
+/// A 32-byte chain key (`CK_i`, docs/e2ee.md §8.1); zeroized on drop,
+/// never printed.
 #[derive(Clone)]
 pub struct ChainKey(Zeroizing<[u8; 32]>);
 
@@ -70,21 +76,24 @@ impl ChainKey {
     }
 }
 
-/// What a chain's messages are bound to.
+/// What a chain's messages are bound to: the fields of their associated
+/// data (docs/e2ee.md §8.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainContext {
-    /// The visit id.
+    /// The visit id `V`.
     pub visit: String,
-    /// The epoch number.
+    /// The sender's epoch `e`.
     pub epoch: u64,
-    /// The sender's participant id.
+    /// The sender's participant id `M`.
     pub sender: String,
-    /// Hash of the epoch's roster.
+    /// The roster hash `R` in the sender's Hello of this epoch.
     pub roster_hash: [u8; 32],
 }
 
 impl ChainContext {
-    /// The associated data of message `counter` (docs/e2ee.md §8.1).
+    /// The associated data `AD_i` of message `counter` (docs/e2ee.md §8.1),
+    /// also part of the chat signature input (§9.2). The visit and sender
+    /// ids must be at most 65535 bytes (hub identifiers are at most 128).
     pub fn associated_data(&self, counter: u64) -> Vec<u8> {
         let mut ad = Vec::with_capacity(64 + self.visit.len() + self.sender.len());
         ad.extend_from_slice(b"bedside-msg-v1");
@@ -125,7 +134,7 @@ fn open(mk: &[u8; 32], ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, ChainErr
         .map_err(|_| ChainError::Decrypt)
 }
 
-/// The sender's end of its chain for one epoch.
+/// The sender's end of its chain for one epoch (docs/e2ee.md §8.2).
 #[derive(Debug)]
 pub struct SendingChain {
     key: ChainKey,
@@ -134,7 +143,8 @@ pub struct SendingChain {
 }
 
 impl SendingChain {
-    /// A chain starting at `CK_0`.
+    /// A chain whose first message (counter 0) is sealed under `ck0`
+    /// (`CK_0`).
     pub fn new(ck0: ChainKey, ctx: ChainContext) -> Self {
         Self {
             key: ck0,
@@ -154,12 +164,16 @@ impl SendingChain {
         &self.ctx
     }
 
-    /// Messages sealed so far.
+    /// Messages sealed so far (also the counter of the next one).
     pub fn sealed(&self) -> u64 {
         self.counter
     }
 
-    /// Seals the next message; returns its counter and ciphertext.
+    /// Seals the next message under its own message key and moves the chain
+    /// key forward (the old one is zeroized). Returns the message's counter
+    /// and its ciphertext (the plaintext's length plus a 16-byte tag).
+    /// Error: [`ChainError::Exhausted`] at counter 2^64−1 (the chain is
+    /// unchanged).
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<(u64, Vec<u8>), ChainError> {
         let counter = self.counter;
         let next = counter.checked_add(1).ok_or(ChainError::Exhausted)?;
@@ -171,7 +185,8 @@ impl SendingChain {
     }
 }
 
-/// A receiver's copy of one sender's chain for one epoch.
+/// A receiver's copy of one sender's chain for one epoch (docs/e2ee.md
+/// §8.3).
 #[derive(Debug)]
 pub struct ReceivingChain {
     key: ChainKey,
@@ -181,7 +196,8 @@ pub struct ReceivingChain {
 }
 
 impl ReceivingChain {
-    /// A chain starting at `CK_0`, as received from the sender.
+    /// A chain that opens messages from counter 0, with `ck0` (`CK_0`) as
+    /// received from the sender.
     pub fn new(ck0: ChainKey, ctx: ChainContext) -> Self {
         Self::starting_at(0, ck0, ctx)
     }
@@ -202,12 +218,17 @@ impl ReceivingChain {
         &self.ctx
     }
 
-    /// Message keys held for messages not yet received.
+    /// Message keys held for skipped messages not yet received (at most
+    /// [`MAX_SKIP`]).
     pub fn skipped_keys(&self) -> usize {
         self.skipped.len()
     }
 
-    /// Opens message `counter`. On any error the chain is unchanged.
+    /// Opens message `counter` and returns its plaintext (docs/e2ee.md §8.3):
+    /// out of order within [`MAX_SKIP`], each counter once. Errors:
+    /// [`ChainError::Replay`], [`ChainError::TooFarAhead`],
+    /// [`ChainError::Decrypt`], [`ChainError::Exhausted`]. On any error the
+    /// chain is unchanged, so a forged message burns no key.
     pub fn open(&mut self, counter: u64, ciphertext: &[u8]) -> Result<Vec<u8>, ChainError> {
         let ad = self.ctx.associated_data(counter);
         if counter < self.next {

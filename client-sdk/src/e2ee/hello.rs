@@ -14,42 +14,54 @@ use serde::{Deserialize, Serialize};
 
 const HELLO_LABEL: &[u8] = b"bedside-hello-v1";
 
-/// Why a bundle or Hello was refused.
+/// Why a bundle or Hello was refused (docs/e2ee.md §5.3, §5.4, §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HelloError {
-    /// Not the JSON shape, bad base64, or a malformed Hello.
+    /// The bundle is not the JSON shape (`v` not `1`, a member missing or
+    /// repeated), a field is not canonical base64, the signature is not 64
+    /// bytes, the bundle's `ik` is not the Hello's identity key, or the
+    /// Hello does not parse (docs/e2ee.md §5.1, including a non-canonical
+    /// identity key).
     #[error("malformed key bundle")]
     Malformed,
-    /// The signature does not verify under the bundle's identity key.
+    /// The signature does not verify, strictly, under the identity key
+    /// inside the Hello (docs/e2ee.md §1.3).
     #[error("key bundle signature does not verify")]
     BadSignature,
-    /// The Hello names another visit or participant than the one it came from.
+    /// The Hello names another visit or participant than the one it came
+    /// from (see [`SignedHello::check_context`]).
     #[error("key bundle was made for another visit or participant")]
     WrongContext,
 }
 
-/// The content of a Hello.
+/// The content of a Hello (docs/e2ee.md §5.1): what a member signs once per
+/// epoch with its identity key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
-    /// Visit id.
+    /// Visit id `V`, as in `welcome.visit`.
     pub visit: String,
-    /// The member's epoch.
+    /// The member's own epoch number (numbered by its clock, strictly rising
+    /// within one `Group`: docs/e2ee.md §4.1).
     pub epoch: u64,
-    /// The member's participant id.
+    /// The member's participant id `M` (the hub's `from` on its messages).
     pub member: String,
     /// The member's identity key.
     pub identity: PublicIdentity,
     /// The member's X25519 ephemeral public key for this epoch.
     pub ephemeral: [u8; 32],
     /// The member's DTLS certificate fingerprint as in SDP
-    /// (`sha-256 AB:CD:…`), empty when the member sends no media.
+    /// (`sha-256 AB:CD:…`), signed as given; empty when the member sends no
+    /// media (docs/e2ee.md §5.2).
     pub dtls_fingerprint: String,
-    /// Hash of the roster the member saw when the epoch began.
+    /// [`roster_hash`] of the roster the member saw when the epoch began
+    /// (its own id alone before admission: docs/e2ee.md §3).
     pub roster_hash: [u8; 32],
 }
 
 impl Hello {
-    /// The signed bytes (layout: docs/e2ee.md §5.1).
+    /// The signed bytes `Hello_bytes` (layout: docs/e2ee.md §5.1). A string
+    /// field longer than 65535 bytes is cut at 65535 (hub identifiers are at
+    /// most 128 bytes).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::with_label(HELLO_LABEL);
         w.var(self.visit.as_bytes())
@@ -91,7 +103,10 @@ fn utf8(b: &[u8]) -> Result<String, HelloError> {
     String::from_utf8(b.to_vec()).map_err(|_| HelloError::Malformed)
 }
 
-/// A Hello with its signature, as published and as embedded in key messages.
+/// A Hello with its signature, as published in `keys` bundles and as
+/// embedded in key messages. One from [`SignedHello::verify`] or
+/// [`SignedHello::from_bundle_json`] has a verified signature (its context
+/// is checked separately, with [`SignedHello::check_context`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedHello {
     hello: Hello,
@@ -100,14 +115,21 @@ pub struct SignedHello {
 }
 
 impl SignedHello {
-    /// Signs `hello` (whose `identity` must be `id`'s public key).
+    /// Signs the encoding of `hello` with `id` (docs/e2ee.md §5.3).
+    /// `hello.identity` must be `id`'s public key; this is not checked, and
+    /// a Hello naming another key gives a bundle every receiver refuses
+    /// ([`HelloError::BadSignature`]).
     pub fn sign(id: &Identity, hello: Hello) -> Self {
         let bytes = hello.encode();
         let sig = id.sign(&bytes);
         Self { hello, bytes, sig }
     }
 
-    /// Parses and verifies signed bytes against the identity key inside them.
+    /// Parses `bytes` as a Hello and verifies `sig` over them, strictly,
+    /// with the identity key inside them (docs/e2ee.md §5.3). Errors:
+    /// [`HelloError::Malformed`] if the bytes do not parse (§5.1),
+    /// [`HelloError::BadSignature`] if the signature does not verify. The
+    /// context is not checked.
     pub fn verify(bytes: &[u8], sig: &[u8; 64]) -> Result<Self, HelloError> {
         let hello = Hello::decode(bytes)?;
         if !hello.identity.verify(bytes, sig) {
@@ -125,17 +147,19 @@ impl SignedHello {
         &self.hello
     }
 
-    /// The signed bytes.
+    /// The signed bytes (`Hello_bytes`, docs/e2ee.md §5.1).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    /// The signature.
+    /// The 64-byte Ed25519 signature over [`SignedHello::bytes`].
     pub fn signature(&self) -> &[u8; 64] {
         &self.sig
     }
 
-    /// Checks that the Hello belongs to `visit` and `member`.
+    /// Checks that the Hello names `visit` (this device's visit) and
+    /// `member` (the hub's `from` on the message that carried it):
+    /// [`HelloError::WrongContext`] otherwise (docs/e2ee.md §5.3).
     pub fn check_context(&self, visit: &str, member: &str) -> Result<(), HelloError> {
         if self.hello.visit == visit && self.hello.member == member {
             Ok(())
@@ -144,12 +168,16 @@ impl SignedHello {
         }
     }
 
-    /// `SHA-256` of the signed bytes.
+    /// `SHA-256` of the signed bytes, signature not included (the Hello
+    /// digest of docs/e2ee.md §5.3).
     pub fn digest(&self) -> [u8; 32] {
         sha256(&[&self.bytes])
     }
 
-    /// The `keys` bundle (JSON text) that publishes this Hello.
+    /// The `keys` bundle that publishes this Hello: compact JSON text
+    /// `{"v":1,"ik":…,"hello":…,"sig":…}`, members in this order, standard
+    /// padded base64 (docs/e2ee.md §5.4). It is sent as the `bundle` object
+    /// (not a string) of `{"type":"keys","bundle":…}` (PROTOCOL.md §7).
     pub fn to_bundle_json(&self) -> String {
         let b = BundleWire {
             v: 1,
@@ -161,8 +189,12 @@ impl SignedHello {
         serde_json::to_string(&b).unwrap_or_default()
     }
 
-    /// Parses and verifies a `keys` bundle. The identity key named in the
-    /// bundle must be the one inside the signed Hello.
+    /// Parses and verifies a `keys` bundle (JSON text), with the checks and
+    /// in the order of docs/e2ee.md §5.4; unknown members are ignored. The
+    /// identity key named in the bundle must be the one inside the signed
+    /// Hello. Errors: [`HelloError::Malformed`] or
+    /// [`HelloError::BadSignature`]. The context is not checked (see
+    /// [`SignedHello::check_context`]).
     pub fn from_bundle_json(json: &str) -> Result<Self, HelloError> {
         let b: BundleWire = serde_json::from_str(json).map_err(|_| HelloError::Malformed)?;
         if b.v != 1 {
@@ -191,8 +223,17 @@ struct BundleWire {
     sig: String,
 }
 
-/// The roster hash of a set of participant ids (docs/e2ee.md §3). Order and
-/// duplicates in `members` do not matter.
+/// The roster hash of a set of participant ids (docs/e2ee.md §3): SHA-256
+/// over the label and each id, sorted by bytes and length-prefixed. Order
+/// and duplicates in `members` do not matter. A member's roster includes
+/// its own id.
+///
+/// ```
+/// use bedside_sdk::e2ee::roster_hash;
+///
+/// assert_eq!(roster_hash(["dr-ada", "pt-1"]), roster_hash(["pt-1", "dr-ada", "pt-1"]));
+/// assert_ne!(roster_hash(["ab"]), roster_hash(["a", "b"]));
+/// ```
 pub fn roster_hash<'a>(members: impl IntoIterator<Item = &'a str>) -> [u8; 32] {
     let mut ids: Vec<&str> = members.into_iter().collect();
     ids.sort_unstable();

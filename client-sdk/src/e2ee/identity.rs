@@ -10,10 +10,33 @@ use sha2::{Digest, Sha512};
 use std::fmt;
 use zeroize::Zeroizing;
 
-/// A device's secret identity key. Zeroized on drop, never printed.
+/// A device's secret identity key: an Ed25519 signing key (the RFC 8032
+/// 32-byte seed, docs/e2ee.md §2). Zeroized on drop; `Debug` prints only
+/// the public fingerprint.
 ///
 /// Apps persist it (see [`Identity::to_secret_bytes`]) so that a device keeps
-/// its identity, and with it the trust its contacts placed in it.
+/// its identity, and with it the trust its contacts placed in it: a device
+/// that loses it appears to them as an identity change (docs/e2ee.md §14).
+///
+/// ```
+/// use bedside_sdk::e2ee::{Identity, PublicIdentity};
+/// use rand::SeedableRng;
+/// use rand::rngs::StdRng;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // An app passes the OS generator (`rand_core::OsRng`); a seeded one here.
+/// let identity = Identity::generate(&mut StdRng::seed_from_u64(1));
+/// // The 32 secret bytes go to the platform keystore, and come back later.
+/// let secret = identity.to_secret_bytes();
+/// let restored = Identity::from_secret_bytes(&secret);
+/// assert_eq!(restored.public(), identity.public());
+///
+/// // The public key travels as 32 bytes; its fingerprint is for display.
+/// let public = PublicIdentity::from_bytes(&identity.public().to_bytes()).ok_or("not a key")?;
+/// assert_eq!(public, identity.public());
+/// assert_eq!(public.fingerprint_hex().len(), 64);
+/// # Ok(()) }
+/// ```
 pub struct Identity {
     key: SigningKey,
 }
@@ -25,36 +48,45 @@ impl fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// A fresh identity.
+    /// A fresh random identity key drawn from `rng` (in an app, the OS
+    /// generator). Persist it with [`Identity::to_secret_bytes`].
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
         Self {
             key: SigningKey::generate(rng),
         }
     }
 
-    /// An identity from its 32 secret bytes.
+    /// The identity whose 32 secret bytes (the RFC 8032 seed, as returned by
+    /// [`Identity::to_secret_bytes`]) are `bytes`. Any 32 bytes are a valid
+    /// seed, so this cannot fail.
     pub fn from_secret_bytes(bytes: &[u8; 32]) -> Self {
         Self {
             key: SigningKey::from_bytes(bytes),
         }
     }
 
-    /// The 32 secret bytes, for the app's secure storage.
+    /// The 32 secret bytes (the RFC 8032 seed), for the app's secure
+    /// storage; the returned copy is zeroized when dropped.
     pub fn to_secret_bytes(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.key.to_bytes())
     }
 
-    /// The public half.
+    /// The public half: the key peers pin and verify this device's
+    /// signatures with.
     pub fn public(&self) -> PublicIdentity {
         PublicIdentity(self.key.verifying_key())
     }
 
+    /// The deterministic RFC 8032 Ed25519 signature of `msg` (64 bytes,
+    /// `R || S`).
     pub(crate) fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.key.sign(msg).to_bytes()
     }
 }
 
-/// A device's public identity key.
+/// A device's public identity key: 32 bytes of Ed25519 public key
+/// (docs/e2ee.md §2), always in canonical encoding. `Debug` prints the
+/// fingerprint. Users compare [`SafetyNumber`]s, not these keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicIdentity(VerifyingKey);
 
@@ -76,17 +108,19 @@ impl PublicIdentity {
             .map(Self)
     }
 
-    /// The 32 public bytes.
+    /// The 32 public bytes (RFC 8032 encoding), as carried in Hellos,
+    /// bundles (base64) and [`Pins`](crate::e2ee::Pins).
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
-    /// The fingerprint, for display and logs (docs/e2ee.md §2).
+    /// The fingerprint, `SHA-256("bedside-fp-v1" || key)`, for display and
+    /// logs (docs/e2ee.md §2). No other derivation uses it.
     pub fn fingerprint(&self) -> [u8; 32] {
         sha256(&[b"bedside-fp-v1", self.0.as_bytes()])
     }
 
-    /// The fingerprint in lower-case hex.
+    /// The fingerprint as 64 lower-case hex characters.
     pub fn fingerprint_hex(&self) -> String {
         hex(&self.fingerprint())
     }
@@ -100,6 +134,7 @@ impl PublicIdentity {
     }
 }
 
+/// Lower-case hex, two digits per byte, no separators (docs/e2ee.md §1.4).
 pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -132,13 +167,27 @@ fn identity_digits(ik: &PublicIdentity) -> String {
 }
 
 /// The 60-digit safety number of two identities (docs/e2ee.md §13): it
-/// depends only on the two identity keys, so both people see the same
-/// number. Shown as 12 groups of 5 digits.
+/// depends only on the two identity keys (no participant or visit id), so
+/// both people see the same number, in every visit. Two people compare it
+/// out of band to verify each other; `Display` shows it as 12 groups of 5
+/// digits separated by single spaces (71 characters).
+///
+/// ```
+/// use bedside_sdk::e2ee::{Identity, SafetyNumber};
+///
+/// let alice = Identity::from_secret_bytes(&[1; 32]).public();
+/// let bob = Identity::from_secret_bytes(&[2; 32]).public();
+/// let number = SafetyNumber::of(&alice, &bob);
+/// assert_eq!(number, SafetyNumber::of(&bob, &alice));
+/// assert_eq!(number.digits().len(), 60);
+/// assert_eq!(number.to_string().split(' ').count(), 12);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SafetyNumber(String);
 
 impl SafetyNumber {
-    /// The safety number of `a` and `b` (order does not matter).
+    /// The safety number of `a` and `b` (order does not matter: the key
+    /// with the smaller bytes gives the first 30 digits).
     pub fn of(a: &PublicIdentity, b: &PublicIdentity) -> Self {
         let (lo, hi) = if a.to_bytes() <= b.to_bytes() {
             (a, b)
@@ -148,7 +197,7 @@ impl SafetyNumber {
         Self(identity_digits(lo) + &identity_digits(hi))
     }
 
-    /// The 60 digits without spaces.
+    /// The 60 ASCII digits without spaces.
     pub fn digits(&self) -> &str {
         &self.0
     }

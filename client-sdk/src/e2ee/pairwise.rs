@@ -17,24 +17,29 @@ use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-/// The first byte of a key message body.
+/// The first byte of a key message body (`e2e` kind `key`, docs/e2ee.md
+/// §7.1).
 pub const KEY_MESSAGE_VERSION: u8 = 0x02;
 
-/// Why a key message could not be made or opened.
+/// Why a key message could not be made or opened (docs/e2ee.md §12.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PairError {
-    /// The body is not a key message.
+    /// The body is not a key message: a wrong version byte, a field cut
+    /// short, an embedded Hello that does not parse or verify, or an opened
+    /// plaintext that is not 40 bytes.
     #[error("malformed key message")]
     Malformed,
     /// The Diffie-Hellman result is all zeros (a low-order public key).
     #[error("non-contributory key exchange")]
     NonContributory,
-    /// It does not authenticate under the pairwise key.
+    /// It does not authenticate under the pairwise key: sealed for another
+    /// member or epoch, or tampered with.
     #[error("key message does not authenticate")]
     Decrypt,
 }
 
-/// An X25519 ephemeral secret for one epoch; zeroized on drop.
+/// An X25519 ephemeral secret for one epoch (docs/e2ee.md §4.3); zeroized
+/// on drop, redacted in `Debug`.
 pub struct EphemeralSecret(StaticSecret);
 
 impl std::fmt::Debug for EphemeralSecret {
@@ -44,26 +49,30 @@ impl std::fmt::Debug for EphemeralSecret {
 }
 
 impl EphemeralSecret {
-    /// A fresh secret.
+    /// A fresh secret: 32 bytes from `rng` (clamped at use, RFC 7748).
     pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
         let mut b = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(&mut b[..]);
         Self(StaticSecret::from(*b))
     }
 
-    /// From fixed bytes (test vectors).
+    /// The secret with these 32 bytes (for test vectors; clamped at use).
     pub fn from_bytes(b: [u8; 32]) -> Self {
         Self(StaticSecret::from(b))
     }
 
-    /// The public key published in the Hello.
+    /// The X25519 public key `E` (32 bytes) published in this epoch's Hello.
     pub fn public(&self) -> [u8; 32] {
         PublicKey::from(&self.0).to_bytes()
     }
 }
 
-/// Derives the pairwise key of `mine` and `theirs`; `secret` is the
-/// ephemeral behind `mine`.
+/// Derives the pairwise key `K_AB` of two signed Hellos (docs/e2ee.md §6):
+/// the same 32 bytes on both sides, for both directions. `mine` is this
+/// member's Hello, `secret` the ephemeral behind it, `theirs` the peer's
+/// Hello; the visit id is taken from `mine`. Error:
+/// [`PairError::NonContributory`] when the X25519 output is all zero (a
+/// low-order peer key). The key is zeroized when dropped.
 pub fn pair_key(
     secret: &EphemeralSecret,
     mine: &SignedHello,
@@ -110,16 +119,22 @@ fn key_ad(visit: &str, e_from: u64, e_to: u64, from: &str, to: &str) -> Vec<u8> 
     w.finish()
 }
 
-/// A chain key on its way from one member to another.
+/// A chain key on its way from one member to another: the plaintext of a
+/// key message (docs/e2ee.md §7.1).
 #[derive(Debug)]
 pub struct ChainGrant {
-    /// The counter of the first message `key` opens.
+    /// The counter of the first message `key` opens (the reference sender
+    /// always grants from 0; a receiver honours any start).
     pub start: u64,
     /// The sender's chain key at `start`.
     pub key: ChainKey,
 }
 
-/// Seals `grant` for the member whose Hello is `theirs`.
+/// Seals `grant` as a key message body (docs/e2ee.md §7.1) from the member
+/// whose Hello is `mine` (with `secret` its ephemeral) to the member whose
+/// Hello is `theirs`, under their pairwise key ([`pair_key`]). The 12-byte
+/// nonce is drawn from `rng`: it must be random (§7.2). Error:
+/// [`PairError::NonContributory`], as for [`pair_key`].
 pub fn seal_key_message(
     secret: &EphemeralSecret,
     mine: &SignedHello,
@@ -155,12 +170,15 @@ pub fn seal_key_message(
     Ok(w.finish())
 }
 
-/// A parsed (not yet opened) key message.
+/// A parsed key message whose ciphertext is not opened yet; it borrows the
+/// body.
 #[derive(Debug)]
 pub struct KeyMessage<'a> {
-    /// The sender's Hello, verified against the identity key inside it.
+    /// The sender's Hello, its signature verified against the identity key
+    /// inside it (its context and pin not yet checked).
     pub sender: SignedHello,
-    /// The recipient epoch whose ephemeral the sender used.
+    /// The epoch of the recipient Hello whose ephemeral the sender used
+    /// (`e_B`): the recipient opens it with its own Hello of that epoch.
     pub recipient_epoch: u64,
     nonce: [u8; 12],
     ct: &'a [u8],
@@ -168,8 +186,9 @@ pub struct KeyMessage<'a> {
 
 impl<'a> KeyMessage<'a> {
     /// Parses a body and verifies the embedded Hello's signature. The caller
-    /// still has to check that the Hello's identity is the one it trusts for
-    /// the sender.
+    /// still has to check the Hello's context and that its identity is the
+    /// one it trusts for the sender (docs/e2ee.md §12.3). Error:
+    /// [`PairError::Malformed`].
     pub fn parse(body: &'a [u8]) -> Result<Self, PairError> {
         let m = |_| PairError::Malformed;
         let mut r = Reader::new(body);
@@ -189,8 +208,11 @@ impl<'a> KeyMessage<'a> {
         })
     }
 
-    /// Opens the grant with the recipient's Hello for `recipient_epoch` and
-    /// its ephemeral secret.
+    /// Opens the grant with the recipient's Hello `mine` (the one of epoch
+    /// [`KeyMessage::recipient_epoch`]) and its ephemeral `secret`. Errors:
+    /// [`PairError::Decrypt`] (another Hello or secret, or tampered),
+    /// [`PairError::NonContributory`], [`PairError::Malformed`] (a plaintext
+    /// that is not 40 bytes).
     pub fn open(
         &self,
         secret: &EphemeralSecret,

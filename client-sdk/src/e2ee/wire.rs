@@ -9,12 +9,15 @@ use sha2::{Digest, Sha256};
 pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
+    /// A writer that starts with `label` (not length-prefixed, docs/e2ee.md
+    /// §1.2).
     pub(crate) fn with_label(label: &[u8]) -> Self {
         let mut w = Self(Vec::with_capacity(128));
         w.0.extend_from_slice(label);
         w
     }
 
+    /// Raw bytes (a fixed-width field).
     pub(crate) fn bytes(&mut self, b: &[u8]) -> &mut Self {
         self.0.extend_from_slice(b);
         self
@@ -30,16 +33,19 @@ impl Writer {
         self
     }
 
+    /// 8 bytes, big-endian.
     pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
         self.0.extend_from_slice(&v.to_be_bytes());
         self
     }
 
+    /// One byte.
     pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
         self.0.push(v);
         self
     }
 
+    /// The bytes written.
     pub(crate) fn finish(self) -> Vec<u8> {
         self.0
     }
@@ -54,10 +60,12 @@ pub(crate) struct Reader<'a>(&'a [u8]);
 pub(crate) struct Truncated;
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `b`.
     pub(crate) fn new(b: &'a [u8]) -> Self {
         Self(b)
     }
 
+    /// The next `n` bytes.
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
         if self.0.len() < n {
             return Err(Truncated);
@@ -67,29 +75,35 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    /// The next `N` bytes, as an array.
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], Truncated> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
+    /// One byte.
     pub(crate) fn u8(&mut self) -> Result<u8, Truncated> {
         Ok(self.array::<1>()?[0])
     }
 
+    /// 2 bytes, big-endian.
     pub(crate) fn u16(&mut self) -> Result<u16, Truncated> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
+    /// 8 bytes, big-endian.
     pub(crate) fn u64(&mut self) -> Result<u64, Truncated> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
+    /// A `len16`-prefixed field, without its prefix.
     pub(crate) fn var(&mut self) -> Result<&'a [u8], Truncated> {
         let n = self.u16()? as usize;
         self.take(n)
     }
 
+    /// Exactly `label` (a wrong label is [`Truncated`] too).
     pub(crate) fn label(&mut self, label: &[u8]) -> Result<(), Truncated> {
         if self.take(label.len())? == label {
             Ok(())
@@ -98,10 +112,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Everything not read yet (a last "rest" field, docs/e2ee.md §1.6).
     pub(crate) fn rest(self) -> &'a [u8] {
         self.0
     }
 
+    /// Ok only if everything was read (no trailing bytes).
     pub(crate) fn end(self) -> Result<(), Truncated> {
         if self.0.is_empty() {
             Ok(())

@@ -2,12 +2,14 @@
 //! delay fixed, half random), so a hub restart is not met by every client at
 //! the same instant.
 
-/// Back-off settings.
+/// Back-off settings: the delay's cap starts at `initial_ms` and doubles
+/// with every attempt up to `max_ms`. The default is 250 ms doubling to
+/// 30 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
-    /// First delay (ms).
+    /// Cap of the first attempt's delay (ms).
     pub initial_ms: u64,
-    /// Largest delay (ms).
+    /// Largest cap (ms): no delay reaches it.
     pub max_ms: u64,
 }
 
@@ -21,7 +23,22 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The delay before attempt `attempt` (1-based); `random` is any u64.
+    /// The delay (ms) before reconnect attempt `attempt` (1-based; 0 counts
+    /// as 1). With `cap = min(initial_ms × 2^(attempt−1), max_ms)` (the
+    /// doubling stops after 20 steps; at least 1), the delay is `cap / 2`
+    /// plus `random` modulo the other half: in `[cap / 2, cap)`. `random`
+    /// is any `u64`, uniformly random for real jitter (the session draws
+    /// it from its random source).
+    ///
+    /// ```
+    /// use bedside_sdk::session::Backoff;
+    ///
+    /// let backoff = Backoff::default(); // 250 ms doubling to 30 s
+    /// assert_eq!(backoff.delay_ms(1, 0), 125);
+    /// assert!((125..250).contains(&backoff.delay_ms(1, u64::MAX)));
+    /// assert_eq!(backoff.delay_ms(3, 0), 500); // cap 1 s
+    /// assert_eq!(backoff.delay_ms(10, 0), 15_000); // cap max_ms
+    /// ```
     pub fn delay_ms(&self, attempt: u32, random: u64) -> u64 {
         let cap = self
             .initial_ms

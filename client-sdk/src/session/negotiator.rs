@@ -18,25 +18,31 @@
 use super::Signal;
 use std::collections::VecDeque;
 
-/// Candidates kept until the remote description arrives.
+/// Remote candidates kept until the remote description arrives; later ones
+/// are dropped.
 pub const MAX_PENDING_ICE: usize = 64;
-/// How long `disconnected` may last before the ICE restart.
+/// How long (ms) the connection may stay `disconnected` before an ICE
+/// restart begins.
 pub const DISCONNECTED_GRACE_MS: u64 = 5_000;
-/// Delay before the n-th consecutive ICE restart: 0, then 1 s doubling to 30 s.
+/// Longest delay (ms) before an ICE restart. Consecutive restarts since the
+/// last `connected` wait 0 for the first, then 1 s, 2 s, 4 s … up to this.
 pub const RESTART_MAX_DELAY_MS: u64 = 30_000;
-/// An offer unanswered this long (lost with a dropped hub link, or never
-/// answered by a peer whose answer failed) is rolled back and made again.
+/// An offer unanswered this long (ms; lost with a dropped hub link, or
+/// never answered by a peer whose answer failed) is rolled back and made
+/// again.
 pub const ANSWER_TIMEOUT_MS: u64 = 10_000;
 
-/// What the shell must do to its peer connection next.
+/// What the shell must do to its peer connection next, with the
+/// [`OpResult`] it reports when done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// `createOffer` (with `iceRestart` when asked); result: the SDP.
+    /// `createOffer` (with `iceRestart` when asked); result: the SDP
+    /// ([`OpResult::Sdp`]).
     CreateOffer {
         /// Ask for fresh ICE credentials.
         ice_restart: bool,
     },
-    /// `createAnswer`; result: the SDP.
+    /// `createAnswer`; result: the SDP ([`OpResult::Sdp`]).
     CreateAnswer,
     /// `setLocalDescription` of the SDP just created; result: the local
     /// description as the connection now holds it (browsers rewrite msid
@@ -47,22 +53,24 @@ pub enum Op {
         /// The SDP from the create operation.
         sdp: String,
     },
-    /// `setLocalDescription({type: "rollback"})`.
+    /// `setLocalDescription({type: "rollback"})`; result:
+    /// [`OpResult::Done`].
     Rollback,
-    /// `setRemoteDescription`.
+    /// `setRemoteDescription`; result: [`OpResult::Done`].
     SetRemote {
         /// Offer or answer.
         kind: SdpKind,
         /// The peer's SDP.
         sdp: String,
     },
-    /// `addIceCandidate` (`candidate` empty: end of candidates).
+    /// `addIceCandidate`; result: [`OpResult::Done`]. `candidate` empty is
+    /// end of candidates (a shell may skip it and report done).
     AddCandidate {
-        /// The candidate line.
+        /// The candidate attribute value (`candidate:…`).
         candidate: String,
-        /// Media stream id.
+        /// The `a=mid` of its media section.
         sdp_mid: Option<String>,
-        /// m-line index.
+        /// The 0-based index of its media section.
         sdp_mline_index: Option<u32>,
     },
 }
@@ -79,8 +87,8 @@ pub enum SdpKind {
 /// What an operation produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
-    /// The SDP a create operation made, or the local description after
-    /// `SetLocal`.
+    /// The SDP a create operation made, or the local description as the
+    /// connection holds it after `SetLocal`.
     Sdp(String),
     /// Any other operation succeeded.
     Done,
@@ -88,18 +96,20 @@ pub enum OpResult {
     Failed(String),
 }
 
-/// A peer connection's state, as the shell reports it.
+/// A peer connection's state, as the shell reports it (from
+/// `RTCPeerConnectionState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerState {
     /// `new` or `connecting`.
     Connecting,
     /// `connected`.
     Connected,
-    /// `disconnected`: may recover by itself.
+    /// `disconnected`: may recover by itself; an ICE restart begins after
+    /// [`DISCONNECTED_GRACE_MS`] unless it does.
     Disconnected,
-    /// `failed`: needs an ICE restart.
+    /// `failed`: an ICE restart begins (see [`RESTART_MAX_DELAY_MS`]).
     Failed,
-    /// `closed`.
+    /// `closed`: the negotiator does nothing more.
     Closed,
 }
 
@@ -108,14 +118,17 @@ pub enum PeerState {
 pub enum Output {
     /// Send this to the peer through the hub.
     Signal(Signal),
-    /// An offer collided with ours and we, impolite, ignored it.
+    /// A remote offer collided with ours and this side, impolite, ignored
+    /// it (informational).
     IgnoredOffer,
-    /// An ICE restart began (its number since the last `connected`).
+    /// An ICE restart began (informational: the restart itself is the
+    /// next [`Op::CreateOffer`] with `ice_restart: true`).
     IceRestart {
-        /// 1 for the first.
+        /// Its number since the last `connected`, 1 for the first.
         attempt: u32,
     },
-    /// An operation failed; negotiation carries on where it can.
+    /// An operation failed (the shell's text), or an offer went unanswered;
+    /// negotiation carries on where it can.
     Error(String),
 }
 
@@ -153,6 +166,40 @@ enum Step {
 }
 
 /// Perfect negotiation with one peer. See the module doc.
+///
+/// The shell reports events ([`Negotiator::negotiation_needed`],
+/// [`Negotiator::remote`], [`Negotiator::connection_state`],
+/// [`Negotiator::tick`] at [`Negotiator::next_deadline`]), then drains
+/// [`Negotiator::poll_output`] and performs [`Negotiator::poll_op`],
+/// reporting each result with [`Negotiator::op_done`]. All times are in ms
+/// of one clock (the shells pass unix ms).
+///
+/// ```
+/// use bedside_sdk::session::Signal;
+/// use bedside_sdk::session::negotiator::{
+///     ANSWER_TIMEOUT_MS, Negotiator, Op, OpResult, Output, SdpKind,
+/// };
+///
+/// // "dr-ada" < "pt-1": dr-ada's side is impolite.
+/// let mut neg = Negotiator::new(false);
+/// neg.negotiation_needed(1_000); // a track was added
+/// assert_eq!(neg.poll_op(), Some(Op::CreateOffer { ice_restart: false }));
+/// neg.op_done(1_010, OpResult::Sdp("v=0 …offer".into()));
+/// let set_local = Op::SetLocal { kind: SdpKind::Offer, sdp: "v=0 …offer".into() };
+/// assert_eq!(neg.poll_op(), Some(set_local));
+/// neg.op_done(1_020, OpResult::Sdp("v=0 …local offer".into()));
+/// let offer = Signal::Offer("v=0 …local offer".into());
+/// assert_eq!(neg.poll_output(), Some(Output::Signal(offer)));
+/// assert_eq!(neg.next_deadline(), Some(1_020 + ANSWER_TIMEOUT_MS));
+///
+/// // The peer's answer, relayed by the hub.
+/// neg.remote(1_500, Signal::Answer("v=0 …answer".into()));
+/// let set_remote = Op::SetRemote { kind: SdpKind::Answer, sdp: "v=0 …answer".into() };
+/// assert_eq!(neg.poll_op(), Some(set_remote));
+/// neg.op_done(1_510, OpResult::Done);
+/// assert_eq!(neg.poll_op(), None);
+/// assert_eq!(neg.next_deadline(), None);
+/// ```
 #[derive(Debug)]
 pub struct Negotiator {
     polite: bool,
@@ -219,14 +266,18 @@ impl Negotiator {
         self.advance(now_ms);
     }
 
-    /// The app asked for an ICE restart (a network change).
+    /// The app asked for an ICE restart (a network change): the next offer
+    /// has `ice_restart: true`.
     pub fn restart_ice(&mut self, now_ms: u64) {
         self.restart_wanted = true;
         self.needed = true;
         self.advance(now_ms);
     }
 
-    /// A signal from the peer, relayed by the hub.
+    /// A signal from the peer, relayed by the hub (after the session's
+    /// fingerprint check). Signals are handled in arrival order; candidates
+    /// that come before the remote description wait (at most
+    /// [`MAX_PENDING_ICE`]); a stale answer is dropped.
     pub fn remote(&mut self, now_ms: u64, signal: Signal) {
         let r = match signal {
             Signal::Offer(sdp) => Remote::Offer(sdp),
@@ -237,7 +288,11 @@ impl Negotiator {
         self.advance(now_ms);
     }
 
-    /// The peer connection's state changed.
+    /// The peer connection's state changed. `Failed` starts an ICE restart
+    /// (at once for the first since `connected`, later ones delayed: see
+    /// [`RESTART_MAX_DELAY_MS`]); `Disconnected` starts one after
+    /// [`DISCONNECTED_GRACE_MS`] (see [`Negotiator::tick`]); `Connected`
+    /// resets the restart count; `Closed` stops everything.
     pub fn connection_state(&mut self, now_ms: u64, state: PeerState) {
         self.state = state;
         match state {
@@ -255,7 +310,9 @@ impl Negotiator {
         self.advance(now_ms);
     }
 
-    /// Time passed (see [`Negotiator::next_deadline`]).
+    /// Time passed: call it at [`Negotiator::next_deadline`]. Starts a due
+    /// ICE restart, and rolls back an offer unanswered for
+    /// [`ANSWER_TIMEOUT_MS`] to offer again (reporting [`Output::Error`]).
     pub fn tick(&mut self, now_ms: u64) {
         if self.state == PeerState::Disconnected
             && self
@@ -280,7 +337,8 @@ impl Negotiator {
         self.advance(now_ms);
     }
 
-    /// When [`Negotiator::tick`] next has something to do.
+    /// When [`Negotiator::tick`] next has something to do (same clock as
+    /// the `now_ms` passed in); `None` when nothing is pending.
     pub fn next_deadline(&self) -> Option<u64> {
         let grace = self
             .disconnected_since
@@ -292,17 +350,20 @@ impl Negotiator {
         [grace, self.restart_at, answer].into_iter().flatten().min()
     }
 
-    /// The next operation to perform, if the previous one is done.
+    /// The next operation to perform, handed out once: `None` while one is
+    /// outstanding (until [`Negotiator::op_done`]) or when nothing is to do.
     pub fn poll_op(&mut self) -> Option<Op> {
         self.next_op.take()
     }
 
-    /// The next signal or event.
+    /// The next signal to send or event to report; drain it after every
+    /// call that feeds the negotiator.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
 
-    /// The result of the operation last handed out.
+    /// The result of the operation last handed out by
+    /// [`Negotiator::poll_op`]; ignored when none is outstanding.
     pub fn op_done(&mut self, now_ms: u64, result: OpResult) {
         let Some(step) = self.step.take() else {
             return;

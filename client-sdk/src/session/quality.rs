@@ -25,10 +25,12 @@
 /// How often a shell samples statistics (ms).
 pub const SAMPLE_INTERVAL_MS: u64 = 2_000;
 
-/// A connection's quality.
+/// A connection's quality (thresholds: the module doc). Ordered from
+/// worst to best: `Lost < Poor < Fair < Good < Excellent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Quality {
-    /// Nothing arrives.
+    /// The connection is down, or nothing arrives and no round trip is
+    /// measured.
     Lost,
     /// Audible or visible trouble.
     Poor,
@@ -41,7 +43,8 @@ pub enum Quality {
 }
 
 impl Quality {
-    /// Lower-case name, as in events (`excellent` … `lost`).
+    /// Lower-case name, as in events: `excellent`, `good`, `fair`, `poor`
+    /// or `lost`.
     pub fn as_str(self) -> &'static str {
         match self {
             Quality::Lost => "lost",
@@ -53,7 +56,8 @@ impl Quality {
     }
 }
 
-/// One sample of a peer connection's statistics (cumulative counters).
+/// One sample of a peer connection's statistics (`getStats`): cumulative
+/// counters since the connection began, and current figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sample {
     /// Packets received on all inbound RTP streams so far.
@@ -72,15 +76,38 @@ pub struct Sample {
 pub struct Figures {
     /// The level.
     pub quality: Quality,
-    /// Round trip (ms).
+    /// Round trip of the selected candidate pair (ms), if measured.
     pub rtt_ms: Option<f64>,
-    /// Loss over the interval (0..=1).
+    /// Fraction of packets lost since the previous sample (0.0 to 1.0; 0
+    /// when no packet was expected).
     pub loss: f64,
-    /// Jitter (ms).
+    /// The worst inbound jitter (ms), if reported.
     pub jitter_ms: Option<f64>,
 }
 
-/// Turns samples into levels.
+/// Turns samples, one every [`SAMPLE_INTERVAL_MS`], into levels, reporting
+/// only changes.
+///
+/// ```
+/// use bedside_sdk::session::quality::{Quality, QualityMeter, Sample};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut meter = QualityMeter::new();
+/// let sample = |received, lost| Sample {
+///     packets_received: received,
+///     packets_lost: lost,
+///     rtt_ms: Some(40.0),
+///     jitter_ms: Some(5.0),
+/// };
+/// let first = meter.sample(sample(100, 0)).ok_or("no level")?;
+/// assert_eq!(first.quality, Quality::Excellent);
+/// assert_eq!(meter.sample(sample(200, 0)), None); // no change, no report
+/// // 50 lost of 150 expected in this interval.
+/// let worse = meter.sample(sample(300, 50)).ok_or("no change")?;
+/// assert_eq!(worse.quality, Quality::Poor);
+/// assert_eq!(meter.level(), Some(Quality::Poor));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct QualityMeter {
     last: Option<Sample>,
@@ -93,12 +120,17 @@ impl QualityMeter {
         Self::default()
     }
 
-    /// The current level, once known.
+    /// The level last reported, once there is one.
     pub fn level(&self) -> Option<Quality> {
         self.level
     }
 
-    /// Feeds a sample; returns the figures when the level changed.
+    /// Feeds a sample; returns the figures when the level changed (the
+    /// first sample always reports). Loss is computed over the interval
+    /// since the previous sample (over everything counted, for the first
+    /// sample after [`QualityMeter::new`] or [`QualityMeter::down`]).
+    /// Nothing received in the interval: rated on the round trip alone, or
+    /// [`Quality::Lost`] without one.
     pub fn sample(&mut self, s: Sample) -> Option<Figures> {
         let (received, lost) = match self.last {
             Some(prev) => (
@@ -127,7 +159,9 @@ impl QualityMeter {
         })
     }
 
-    /// The connection went down (or nothing is received yet): lost.
+    /// The connection went down (or is not connected yet): the level is
+    /// [`Quality::Lost`]. Returns the figures unless it already was; the
+    /// next sample counts from scratch.
     pub fn down(&mut self) -> Option<Figures> {
         self.last = None;
         self.change(Figures {
@@ -147,7 +181,18 @@ impl QualityMeter {
     }
 }
 
-/// The level of one set of figures (worst figure decides).
+/// The level of one set of figures: the round trip (ms), the loss fraction
+/// (0.0 to 1.0) and the jitter (ms) are each rated against the table in the
+/// module doc, and the worst decides; a missing figure rates excellent.
+/// Never [`Quality::Lost`].
+///
+/// ```
+/// use bedside_sdk::session::quality::{Quality, classify};
+///
+/// assert_eq!(classify(Some(50.0), 0.0, Some(5.0)), Quality::Excellent);
+/// assert_eq!(classify(Some(50.0), 0.10, None), Quality::Poor);
+/// assert_eq!(classify(Some(200.0), 0.0, None), Quality::Good);
+/// ```
 pub fn classify(rtt_ms: Option<f64>, loss: f64, jitter_ms: Option<f64>) -> Quality {
     let by = |v: f64, limits: [f64; 3]| {
         if v < limits[0] {

@@ -15,11 +15,12 @@ pub enum Kind {
     Audio,
     /// `m=video`.
     Video,
-    /// `m=application` (data channels) or anything else.
+    /// `m=application` (data channels) or any other media type.
     Other,
 }
 
-/// A section's direction attribute (default `sendrecv`).
+/// A section's direction as its SDP's author declares it (`sendrecv` when
+/// no direction attribute is present).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// `a=sendrecv`.
@@ -42,18 +43,40 @@ impl Direction {
 /// One `m=` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
-    /// Its `a=mid`, if any.
+    /// Its `a=mid` value, if any.
     pub mid: Option<String>,
     /// Audio, video or other.
     pub kind: Kind,
-    /// As the SDP's author declares it.
+    /// As the SDP's author declares it; [`Direction::Inactive`] for a
+    /// rejected section (port 0).
     pub direction: Direction,
-    /// The track id of `a=msid:<stream> <track>` (braces removed), or of
-    /// `a=ssrc:<n> msid:<stream> <track>` when there is no `a=msid`.
+    /// The track id of `a=msid:<stream> <track>` (normalised: braces
+    /// removed), or, without `a=msid`, of the first
+    /// `a=ssrc:<n> msid:<stream> <track>` line (Plan B). `None` when no line
+    /// names a track by the hub's rule
+    /// ([`bedside_protocol::sdp::msid_track`]).
     pub track_id: Option<String>,
 }
 
-/// Reads the media sections of `sdp`, in order.
+/// Reads the media sections of `sdp`, in order (index = m-line index).
+/// Lines may end in CRLF or LF; session-level lines before the first `m=`
+/// are ignored, and so are lines it does not know. Never fails.
+///
+/// ```
+/// use bedside_sdk::session::sections::{self, Direction, Kind};
+///
+/// let sdp = "v=0\r\n\
+///     m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\na=msid:s1 {mic-1}\r\n\
+///     m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
+/// let found = sections::sections(sdp);
+/// assert_eq!(found.len(), 2);
+/// assert_eq!(found[0].kind, Kind::Audio);
+/// assert!(found[0].direction.sends());
+/// assert_eq!(found[0].track_id.as_deref(), Some("mic-1"));
+/// // Port 0: a rejected section.
+/// let video = sections::by_mid(&found, "1").map(|s| s.direction);
+/// assert_eq!(video, Some(Direction::Inactive));
+/// ```
 pub fn sections(sdp: &str) -> Vec<Section> {
     let mut out: Vec<Section> = Vec::new();
     // Of the current section: the Plan B track, and whether it is rejected.
@@ -116,7 +139,7 @@ pub fn sections(sdp: &str) -> Vec<Section> {
     out
 }
 
-/// The section with this `mid`.
+/// The first section whose `a=mid` is `mid`.
 pub fn by_mid<'a>(sections: &'a [Section], mid: &str) -> Option<&'a Section> {
     sections.iter().find(|s| s.mid.as_deref() == Some(mid))
 }

@@ -20,6 +20,7 @@ fn global_fn(name: &str) -> Option<Function> {
 }
 
 impl Timer {
+    /// A timer, not armed, that runs `callback` when it fires.
     pub(crate) fn new(callback: impl FnMut() + 'static) -> Self {
         Self {
             callback: Closure::new(callback),

@@ -18,6 +18,7 @@ pub(crate) enum SocketEvent {
     Closed(Option<u16>),
 }
 
+/// One browser WebSocket and its handlers.
 pub(crate) struct Socket {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
@@ -58,6 +59,7 @@ impl Socket {
         })
     }
 
+    /// Sends one text frame.
     pub(crate) fn send(&self, text: &str) -> Result<(), SdkError> {
         self.ws
             .send_with_str(text)

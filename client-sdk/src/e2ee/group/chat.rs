@@ -20,10 +20,14 @@ pub(super) struct PendingChat {
 }
 
 impl Group {
-    /// Seals a chat message for everyone in the roster. Returns the body to
-    /// send (`e2e` kind `chat`, `to` omitted), the message id, and anything
-    /// a new epoch needs sent first: one begins here when the current epoch
-    /// has sealed [`EPOCH_MAX_MESSAGES`] or is [`EPOCH_MAX_AGE_MS`] old.
+    /// Seals a chat message for everyone in the roster (signed with the
+    /// identity key: docs/e2ee.md §9). Returns the body to send (`e2e` kind
+    /// `chat`, `to` omitted, base64 on the wire), the message id (32
+    /// lower-case hex characters, as receivers see it in
+    /// [`ReceivedChat::message_id`]), and outputs to carry out before
+    /// sending the body: a new epoch begins here when the current one has
+    /// sealed [`EPOCH_MAX_MESSAGES`] or is [`EPOCH_MAX_AGE_MS`] old. Error:
+    /// [`E2eeError::NotAdmitted`] before [`Group::set_roster`].
     pub fn seal_chat(
         &mut self,
         text: &str,
@@ -61,7 +65,13 @@ impl Group {
         Ok((w.finish(), crate::e2ee::identity::hex(&id), out))
     }
 
-    /// A received `e2e` body of kind `chat` from `from`.
+    /// A received `e2e` body (decoded from base64) of kind `chat` from
+    /// `from` (the hub's `from`), processed as in docs/e2ee.md §12.4, after
+    /// expiring what is due ([`Group::expire`]). Returns [`Output::Chat`];
+    /// nothing for a duplicate or for a chat that waits for its key (at most
+    /// 256, for 60 s, retried when a key from `from` arrives); or
+    /// [`Output::Undecryptable`] (including the oldest waiting chat, with
+    /// `NoKey`, when the queue is full).
     pub fn receive_chat(&mut self, from: &str, body: &[u8], now_ms: u64) -> Vec<Output> {
         let mut out = Vec::new();
         self.expire(now_ms, &mut out);
@@ -91,7 +101,10 @@ impl Group {
         out
     }
 
-    /// Drops what expired: pending chats without a key, old-epoch chains.
+    /// Drops what expired at `now_ms`, appending to `out`: chats that waited
+    /// 60 s for their key (each an [`Output::Undecryptable`] with
+    /// [`E2eeError::NoKey`]), and retired chains past their grace. The
+    /// session calls it every 5 s.
     pub fn expire(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         while let Some(p) = self.pending.front() {
             if now_ms.saturating_sub(p.since_ms) < PENDING_MS {
@@ -164,6 +177,8 @@ impl Group {
         }))
     }
 
+    /// Retries the chats of `from` that wait for a key (after a key from it
+    /// was installed).
     pub(super) fn retry_pending(&mut self, from: &str, now_ms: u64, out: &mut Vec<Output>) {
         let waiting: Vec<PendingChat> = {
             let (mine, rest): (VecDeque<_>, VecDeque<_>) =

@@ -13,9 +13,13 @@ use std::collections::BTreeSet;
 
 /// One of this device's epochs.
 pub(super) struct OwnEpoch {
+    /// The X25519 secret behind `hello`'s ephemeral.
     pub(super) secret: EphemeralSecret,
+    /// The epoch's signed Hello, as published.
     pub(super) hello: SignedHello,
+    /// The epoch's sending chain.
     pub(super) chain: SendingChain,
+    /// When the epoch began (unix ms).
     pub(super) started_ms: u64,
     /// The epoch's first chain key, kept while some member still lacks it.
     start: Option<ChainKey>,
@@ -23,8 +27,10 @@ pub(super) struct OwnEpoch {
 }
 
 impl Group {
-    /// Starts the first epoch before admission (the waiting room), so
-    /// providers can send this device keys the moment they admit it.
+    /// Starts the first epoch, also before admission (the waiting room), so
+    /// providers can send this device keys the moment they admit it
+    /// (docs/e2ee.md §4.2); its roster hash is that of this device alone.
+    /// Returns [`Output::PublishBundle`]; nothing once an epoch exists.
     pub fn begin(&mut self, now_ms: u64, rng: &mut impl CryptoRngCore) -> Vec<Output> {
         if self.own.is_some() {
             return Vec::new();
@@ -32,8 +38,12 @@ impl Group {
         self.new_epoch(now_ms, rng)
     }
 
-    /// The roster the hub shows (on `admitted`): every admitted participant.
-    /// A change starts a new epoch.
+    /// The roster the hub shows (on `admitted`): every admitted participant
+    /// (this device's own id is added). A different set, or no epoch yet,
+    /// starts a new epoch: returns [`Output::PublishBundle`], then
+    /// [`Output::SendKey`] for each member whose Hello is known. Chains of
+    /// members no longer listed retire ([`OLD_EPOCH_GRACE_MS`](super::OLD_EPOCH_GRACE_MS)).
+    /// The same set again returns nothing.
     pub fn set_roster<'a>(
         &mut self,
         members: impl IntoIterator<Item = &'a str>,
@@ -54,10 +64,13 @@ impl Group {
         self.new_epoch(now_ms, rng)
     }
 
-    /// A participant joined (or was admitted). A member already in the
-    /// roster came back (a resume, or a restarted app): if it then shows a
-    /// newer Hello, it lost its state, and [`Group::peer_bundle`] starts a
-    /// new epoch so it gets a chain key it can open.
+    /// A participant joined (`joined`: admitted, or back). One not in the
+    /// roster is added, which starts a new epoch (outputs as for
+    /// [`Group::set_roster`]). A member already in the roster came back (a
+    /// resume, or a restarted app): nothing now, but if within 60 s it shows
+    /// a newer Hello in a bundle, it lost its state, and
+    /// [`Group::peer_bundle`] starts a new epoch so it gets a chain key it
+    /// can open (docs/e2ee.md §4.2). Ignored before [`Group::set_roster`].
     pub fn member_joined(
         &mut self,
         who: &str,
@@ -83,8 +96,12 @@ impl Group {
         )
     }
 
-    /// A participant left the visit for good (left, denied, removed,
-    /// expired — not a dropped connection, which is still a member).
+    /// A participant left the visit for good (`left` with reason `leave`,
+    /// `denied`, `removed` or `expired`, or the hub answered a key message
+    /// for it with `not_found`) — not a dropped connection (`closed`),
+    /// which is still a member. Starts a new epoch without it (outputs as
+    /// for [`Group::set_roster`]). Ignored for a non-member, for this
+    /// device's own id, and before [`Group::set_roster`].
     pub fn member_left(
         &mut self,
         who: &str,
@@ -101,12 +118,15 @@ impl Group {
         self.set_roster(set.iter().map(String::as_str), now_ms, rng)
     }
 
+    /// The hash of the current roster, once there is one (docs/e2ee.md §3).
     pub(super) fn roster_hash(&self) -> Option<[u8; 32]> {
         self.roster
             .as_ref()
             .map(|r| roster_hash(r.iter().map(String::as_str)))
     }
 
+    /// Begins a new own epoch, in the steps of docs/e2ee.md §4.3: returns
+    /// the bundle to publish and the grants that can go out now.
     pub(super) fn new_epoch(&mut self, now_ms: u64, rng: &mut impl CryptoRngCore) -> Vec<Output> {
         let epoch = self
             .epoch()

@@ -15,13 +15,17 @@ use std::collections::BTreeMap;
 /// What is known of one peer.
 #[derive(Default)]
 pub(super) struct Peer {
+    /// Its newest accepted Hello (docs/e2ee.md §5.6).
     pub(super) hello: Option<SignedHello>,
     /// A changed identity key waiting for the user's decision …
     pub(super) blocked: Option<PublicIdentity>,
     /// … and the Hello signed by it that arrived last (in a bundle; epochs
     /// are not compared).
     pub(super) blocked_hello: Option<SignedHello>,
+    /// Receiving chains by sender epoch, each with its retirement deadline
+    /// (unix ms) once retired.
     pub(super) chains: BTreeMap<u64, (ReceivingChain, Option<u64>)>,
+    /// The newest sender epoch installed from a key message.
     pub(super) newest_epoch: Option<u64>,
     /// SHA-256 of the key message that set `newest_epoch`: the same bytes
     /// again (a sender's outbox re-sent after a reconnect) are dropped
@@ -30,7 +34,16 @@ pub(super) struct Peer {
 }
 
 impl Group {
-    /// A peer's `keys` bundle (from `keys`, `admitted` or `joined`).
+    /// A peer's `keys` bundle (JSON text from `keys`,
+    /// `admitted.participants[].keys` or `joined.participant.keys`) with
+    /// the hub's `from`, processed as in docs/e2ee.md §12.2. Err with
+    /// [`E2eeError::Hello`] if it does not parse or verify, or names another
+    /// visit or participant. Ok with: [`Output::SendKey`] granting the
+    /// current chain key; or [`Output::IdentityChanged`] (once per new key)
+    /// when its key differs from the pin, and then nothing is granted; or a
+    /// new epoch's outputs when a member that came back shows a newer
+    /// Hello (see [`Group::member_joined`]). This device's own bundle is
+    /// ignored.
     pub fn peer_bundle(
         &mut self,
         from: &str,
@@ -75,8 +88,13 @@ impl Group {
         Ok(out)
     }
 
-    /// Checks every `a=fingerprint` of a remote SDP from `peer` against the
-    /// fingerprint in the peer's signed Hello (docs/e2ee.md §12.5).
+    /// Checks every `a=fingerprint` line of a remote SDP from `peer` against
+    /// the DTLS fingerprint in the peer's signed Hello, both normalised
+    /// (docs/e2ee.md §12.5). Errors: [`E2eeError::IdentityChanged`] (the
+    /// peer is blocked), [`E2eeError::NoHello`] (no Hello known yet: the
+    /// session holds the SDP up to 10 s for the bundle),
+    /// [`E2eeError::FingerprintMismatch`] (a line differs, no line at all,
+    /// or the peer signed no fingerprint).
     pub fn check_sdp_fingerprint(&self, peer: &str, sdp: &str) -> Result<(), E2eeError> {
         let p = self.peers.get(peer);
         if p.is_some_and(|p| p.blocked.is_some()) {
@@ -101,7 +119,14 @@ impl Group {
         Ok(())
     }
 
-    /// A received `e2e` body of kind `key` from `from`.
+    /// A received `e2e` body (decoded from base64) of kind `key` from
+    /// `from` (the hub's `from`), processed as in docs/e2ee.md §12.3: installs
+    /// the sender's chain. Returns [`Output::SendKey`] if the sender still
+    /// lacked this device's chain key, [`Output::Chat`] for its chats that
+    /// waited for the key, or [`Output::IdentityChanged`] and
+    /// [`Output::Undecryptable`] (`WrongSender`, `IdentityChanged`,
+    /// `StaleKey`, `KeyReplay`, `Pair`). A byte-identical copy of the key
+    /// in force returns nothing.
     pub fn receive_key(
         &mut self,
         from: &str,
@@ -194,6 +219,9 @@ impl Group {
     }
 }
 
+/// Retires every chain held for `peer`: usable until
+/// [`OLD_EPOCH_GRACE_MS`] after `now_ms` (a chain already retiring keeps its
+/// deadline).
 pub(super) fn retire_chains(peer: &mut Peer, now_ms: u64) {
     for (_, retire) in peer.chains.values_mut() {
         retire.get_or_insert(now_ms + OLD_EPOCH_GRACE_MS);

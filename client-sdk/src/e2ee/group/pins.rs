@@ -11,21 +11,25 @@ use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A pinned identity.
+/// A pinned identity (docs/e2ee.md §14.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pin {
-    /// base64 Ed25519 public key.
+    /// Standard padded base64 of the 32-byte Ed25519 identity key. A pin
+    /// that does not decode to a valid key counts as no pin.
     pub ik: String,
-    /// The user compared the safety number.
+    /// Whether the user compared the safety number for this key.
     pub verified: bool,
 }
 
-/// Identity pins per participant id: what the app persists between visits
+/// Identity pins by participant id (the token's `sub`; not per device or
+/// visit): what the app persists between visits (docs/e2ee.md §14.1).
+/// Serialises as `{"<id>":{"ik":"<base64>","verified":false}, …}`
 /// (`serde_json` round-trips it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pins(pub BTreeMap<String, Pin>);
 
 impl Pins {
+    /// The key pinned for `who`, if its pin decodes to a valid key.
     pub(super) fn key_of(&self, who: &str) -> Option<PublicIdentity> {
         let pin = self.0.get(who)?;
         let bytes: [u8; 32] = B64.decode(&pin.ik).ok()?.try_into().ok()?;
@@ -44,19 +48,26 @@ impl Pins {
 }
 
 impl Group {
-    /// The safety number with `peer`'s pinned identity.
+    /// The safety number of this device's identity and `peer`'s pinned one
+    /// (docs/e2ee.md §13); `None` without a pin for `peer`. While `peer` is
+    /// blocked this is the number with the old, pinned key; the number
+    /// with the new key came in [`Output::IdentityChanged`].
     pub fn safety_number(&self, peer: &str) -> Option<SafetyNumber> {
         let theirs = self.pins.key_of(peer)?;
         Some(SafetyNumber::of(&self.identity.public(), &theirs))
     }
 
-    /// Whether `peer`'s media and chat are blocked by an identity change.
+    /// Whether `peer`'s media and chat are blocked by an identity change not
+    /// accepted yet (docs/e2ee.md §14.2).
     pub fn is_blocked(&self, peer: &str) -> bool {
         self.peers.get(peer).is_some_and(|p| p.blocked.is_some())
     }
 
     /// The user accepted `peer`'s new identity key (after comparing the
-    /// safety number): unblocks the peer and pins the key as verified.
+    /// safety number): unblocks the peer, pins the key as verified, forgets
+    /// its chains, and begins a new own epoch so it gets a fresh chain key
+    /// (docs/e2ee.md §14.2). Returns that epoch's outputs; nothing if `peer`
+    /// is not blocked.
     pub fn accept_identity(
         &mut self,
         peer: &str,
@@ -79,7 +90,9 @@ impl Group {
         self.new_epoch(now_ms, rng)
     }
 
-    /// The user compared the safety number with `peer`.
+    /// The user compared the safety number with `peer`: marks its pin
+    /// verified. Does not unblock (while blocked it marks the old key);
+    /// nothing without a pin.
     pub fn mark_verified(&mut self, peer: &str) {
         if let Some(ik) = self.pins.key_of(peer) {
             self.pins.set(peer, &ik, true);

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
 impl Media {
+    /// Forwards the events of `dc` (to `peer`, labelled `label`) as inputs
+    /// until it closes.
     pub(super) fn watch_channel(
         &self,
         peer: &ParticipantId,

@@ -16,10 +16,15 @@ use std::time::{Duration, Instant};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 
-/// A track this device sends: write encoded frames (VP8 for camera and
-/// screen, Opus for the microphone) and the SDK packetizes them to every peer.
+/// A track this device sends, from `native::Client::add_track` (which
+/// announced it to the hub): write encoded frames (VP8 for camera and
+/// screen, Opus for the microphone) and the SDK packetizes them to every
+/// peer connection, present and future. Clones are handles to the same
+/// track. Dropping them does not stop it: `native::Client::unpublish_track`
+/// with [`LocalTrack::track_id`] does.
 #[derive(Clone)]
 pub struct LocalTrack {
+    /// The announced id.
     pub(super) track_id: String,
     source: TrackSource,
     track: Arc<TrackLocalStaticSample>,
@@ -37,17 +42,21 @@ impl std::fmt::Debug for LocalTrack {
 }
 
 impl LocalTrack {
-    /// The id announced to the hub and carried in `a=msid`.
+    /// The id announced to the hub and carried in `a=msid` (32 lower-case
+    /// hex characters when made by `add_track`).
     pub fn track_id(&self) -> &str {
         &self.track_id
     }
 
-    /// What it carries.
+    /// What it carries, as announced.
     pub fn source(&self) -> TrackSource {
         self.source
     }
 
-    /// Sends one encoded frame lasting `duration`.
+    /// Sends one encoded frame (a VP8 frame or an Opus packet) lasting
+    /// `duration`, which advances the RTP timestamp (duration × clock
+    /// rate: 90 kHz for VP8, 48 kHz for Opus). Error: [`SdkError::Transport`]
+    /// when webrtc-rs fails to packetize or write it.
     pub async fn write_sample(&self, data: Vec<u8>, duration: Duration) -> Result<(), SdkError> {
         let sample = Sample {
             data: data.into(),
@@ -121,6 +130,7 @@ impl Media {
         })
     }
 
+    /// Adds the local track `t` to the connection to `peer` (once).
     pub(super) async fn send_track_to(
         &mut self,
         peer: &ParticipantId,

@@ -46,13 +46,16 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-/// WebRTC settings.
+/// WebRTC settings of the native client (`native::ClientConfig::media`).
+/// The default gathers on `0.0.0.0:0` with no servers of the app's own.
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
-    /// Local UDP addresses to gather host candidates on. `0.0.0.0:0` skips
-    /// loopback in webrtc-rs; tests use `127.0.0.1:0`.
+    /// Local UDP addresses (`ip:port`, port 0 for any) to gather host
+    /// candidates on. `0.0.0.0:0` skips loopback in webrtc-rs; tests use
+    /// `127.0.0.1:0`.
     pub udp_addrs: Vec<String>,
-    /// STUN/TURN servers (the hub's `welcome.ice_servers` are added).
+    /// The app's STUN/TURN servers; the hub's `welcome.ice_servers` are
+    /// added after them for each new peer connection.
     pub ice_servers: Vec<RTCIceServer>,
 }
 
@@ -75,26 +78,39 @@ pub(crate) enum MediaInput {
         peer: ParticipantId,
         label: String,
     },
+    /// The app sends `data` on the channel `label` to `peer`.
     SendData {
         peer: ParticipantId,
         label: String,
         data: Vec<u8>,
     },
+    /// The app reported a network change: restart ICE with every peer.
     RestartIce,
+    /// Send this (announced) track to every peer.
     AddTrack(LocalTrack),
+    /// Stop sending the local track with this id.
     RemoveTrack(String),
+    /// A connection fired `negotiationneeded`.
     Negotiate(ParticipantId),
+    /// A connection received a remote track.
     RemoteTrack(ParticipantId, Arc<dyn TrackRemote>),
+    /// A local ICE candidate (`None`: gathering finished).
     LocalIce(ParticipantId, Option<RTCIceCandidateInit>),
+    /// A connection's state changed.
     State(ParticipantId, RTCPeerConnectionState),
+    /// The peer opened a data channel.
     RemoteChannel(ParticipantId, Arc<dyn DataChannel>),
+    /// A data channel (by label) is open.
     ChannelOpen(ParticipantId, String),
+    /// A message on a data channel (by label).
     ChannelData(ParticipantId, String, Vec<u8>),
 }
 
 /// What the client task must do.
 pub(crate) enum MediaOutput {
+    /// Relay to a peer through the hub.
     Signal { to: ParticipantId, signal: Signal },
+    /// Tell the app.
     Event(Event),
 }
 
@@ -133,6 +149,7 @@ fn transport(e: impl std::fmt::Display) -> SdkError {
 }
 
 impl Media {
+    /// The device's media state with a fresh ECDSA P-256 DTLS certificate.
     pub(crate) fn new(cfg: MediaConfig) -> Result<Self, SdkError> {
         let provider = default_provider().map_err(transport)?;
         let params =
@@ -166,14 +183,17 @@ impl Media {
         &self.fingerprint
     }
 
+    /// Where callbacks and commands post their inputs.
     pub(crate) fn sender(&self) -> mpsc::UnboundedSender<MediaInput> {
         self.tx.clone()
     }
 
+    /// The inputs' receiving end, for the client task (once).
     pub(crate) fn take_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<MediaInput>> {
         self.rx.take()
     }
 
+    /// Closes every peer connection.
     pub(crate) async fn close_all(&mut self) {
         for (_, p) in self.peers.drain() {
             let _ = p.pc.close().await;

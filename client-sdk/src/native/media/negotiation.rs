@@ -13,6 +13,7 @@ use webrtc::peer_connection::{
 };
 
 impl Media {
+    /// The connection to `peer` fired `negotiationneeded`.
     pub(super) async fn negotiate(
         &mut self,
         peer: &ParticipantId,
@@ -22,6 +23,7 @@ impl Media {
         self.drive(peer, out).await
     }
 
+    /// Restarts ICE with `peer` (a network change).
     pub(super) async fn restart_ice(
         &mut self,
         peer: &ParticipantId,
@@ -31,6 +33,8 @@ impl Media {
         self.drive(peer, out).await
     }
 
+    /// A signal from `peer` (already checked by the session); an offer
+    /// opens the connection if there is none.
     pub(super) async fn signal(
         &mut self,
         from: &ParticipantId,
@@ -165,6 +169,7 @@ async fn perform(pc: &dyn PeerConnection, op: Op) -> Result<OpResult, SdkError> 
     })
 }
 
+/// The negotiator's view of a webrtc-rs connection state.
 pub(super) fn peer_state(state: RTCPeerConnectionState) -> PeerState {
     match state {
         RTCPeerConnectionState::Connected => PeerState::Connected,

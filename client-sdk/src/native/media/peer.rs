@@ -19,12 +19,15 @@ use webrtc::peer_connection::{
 };
 
 impl Media {
+    /// The connection to `id`, or a transport error if there is none.
     pub(super) fn peer(&mut self, id: &ParticipantId) -> Result<&mut Peer, SdkError> {
         self.peers
             .get_mut(id)
             .ok_or_else(|| transport("no peer connection to that participant"))
     }
 
+    /// Opens the connection to `peer` if there is none, with the local
+    /// tracks on it.
     pub(super) async fn ensure_peer(
         &mut self,
         peer: &ParticipantId,

@@ -10,14 +10,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-/// A remote participant's track, readable while its announcement stands.
-/// `next_payload` returns `None` once the track stopped (withdrawn by the
-/// hub or its owner, or the peer went away).
+/// A remote participant's track, from `native::Client::take_remote_track`
+/// after [`MediaEvent::RemoteTrack`](crate::session::MediaEvent::RemoteTrack):
+/// readable while its announcement stands. [`RemoteTrack::next_payload`]
+/// returns `None` once the track stopped (withdrawn by the hub or its
+/// owner, or the peer went away) and what was buffered is read.
 #[derive(Debug)]
 pub struct RemoteTrack {
     /// The sender.
     pub peer: ParticipantId,
-    /// The announced track id.
+    /// The announced track id (as in the sender's `a=msid`).
     pub track_id: String,
     /// What it carries, per the announcement.
     pub source: TrackSource,
@@ -25,7 +27,10 @@ pub struct RemoteTrack {
 }
 
 impl RemoteTrack {
-    /// The payload of the next RTP packet.
+    /// The payload of the next RTP packet, in arrival order: the bytes after
+    /// the RTP header, still in the codec's RTP payload format (not
+    /// depacketized into frames). Up to 256 payloads are buffered; a
+    /// reader that falls further behind loses packets, not memory.
     pub async fn next_payload(&mut self) -> Option<Vec<u8>> {
         self.rx.recv().await
     }
@@ -41,6 +46,8 @@ impl Media {
         self.unclaimed.remove(&(peer.clone(), track_id.to_owned()))
     }
 
+    /// Stops receiving `track_id` from `peer` (reporting it if it was
+    /// received).
     pub(super) fn stop_remote(
         &mut self,
         peer: &ParticipantId,
@@ -60,6 +67,8 @@ impl Media {
         }
     }
 
+    /// A track arrived from `peer`: refused if not announced, else its
+    /// payloads are forwarded to a [`RemoteTrack`] for the app.
     pub(super) async fn remote_track(
         &mut self,
         peer: ParticipantId,

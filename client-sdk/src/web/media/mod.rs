@@ -47,11 +47,17 @@ use web_sys::{
 
 /// What a peer connection (or a promise about it) reports.
 pub(crate) enum PeerEvent {
+    /// `negotiationneeded` fired.
     NegotiationNeeded,
+    /// A local ICE candidate, to relay.
     LocalIce(Signal),
+    /// `connectionstatechange`: the state and its W3C name.
     State(PeerState, &'static str),
+    /// `track` fired: rescan the remote tracks.
     Track,
+    /// The negotiator's operation settled.
     OpDone(OpResult),
+    /// A `getStats()` sample (`None`: the promise failed).
     Stats(Option<Sample>),
 }
 
@@ -59,8 +65,11 @@ pub(crate) enum PeerEvent {
 pub(crate) enum MediaInput {
     /// From the peer connection of generation `gen` to `peer`.
     Peer {
+        /// The remote participant.
         peer: ParticipantId,
+        /// The connection's generation (a closed one's is stale).
         generation: u64,
+        /// What happened.
         event: PeerEvent,
     },
     /// A local track ended (the user stopped a screen share from the
@@ -79,7 +88,9 @@ pub(crate) enum MediaOut {
     Signal { to: ParticipantId, signal: Signal },
     /// Announce a track id before the SDP that carries it is sent.
     Publish {
+        /// What it carries.
         source: TrackSource,
+        /// The id the local description carries.
         track_id: String,
     },
     /// Withdraw an announcement.
@@ -154,6 +165,7 @@ struct Local {
     _on_ended: Closure<dyn FnMut(DomEvent)>,
 }
 
+/// The device's peer connections and local tracks.
 pub(crate) struct Media {
     cert: RtcCertificate,
     fingerprint: String,
@@ -203,6 +215,8 @@ fn same(a: &JsValue, b: &JsValue) -> bool {
 }
 
 impl Media {
+    /// Media state with the device's certificate and its fingerprint, the
+    /// app's ICE servers, and the mailbox to post inputs to.
     pub(crate) fn new(
         cert: RtcCertificate,
         fingerprint: String,

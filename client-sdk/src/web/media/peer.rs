@@ -34,6 +34,8 @@ fn peer_state(s: RtcPeerConnectionState) -> (PeerState, &'static str) {
 }
 
 impl Media {
+    /// Opens the connection to `id` if there is none (reporting a failure
+    /// as an error event).
     pub(super) fn ensure_peer(&mut self, id: &ParticipantId, s: &Session) {
         if self.peers.contains_key(id) {
             return;
@@ -139,6 +141,8 @@ impl Media {
         Ok(())
     }
 
+    /// Closes the connection to `id`, withdraws the ids only its
+    /// descriptions carried and stops its remote tracks.
     pub(super) fn close_peer(&mut self, id: &ParticipantId) {
         if let Some(p) = self.peers.remove(id) {
             p.detach();

@@ -83,6 +83,8 @@ impl Media {
         }
     }
 
+    /// Stops receiving `track_id` from `peer` (reporting it if it was
+    /// received).
     pub(super) fn stop_remote(&mut self, peer: &ParticipantId, track_id: &str) {
         let key = (
             peer.clone(),
