@@ -10,6 +10,8 @@
 //!   web-sys WebSocket, `RTCPeerConnection` peers and `web::Client`, which
 //!   the JS/TypeScript package (`web-sdk/`) wraps.
 
+#![warn(missing_docs)]
+
 pub mod e2ee;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod native;

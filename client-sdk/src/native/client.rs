@@ -458,7 +458,7 @@ impl Driver {
                 Output::Close(code) => {
                     if let Some(mut ws) = self.ws.take() {
                         let frame = CloseFrame {
-                            code: WsCloseCode::from(code),
+                            code: WsCloseCode::from(code.code()),
                             reason: "".into(),
                         };
                         let _ = ws.close(Some(frame)).await;

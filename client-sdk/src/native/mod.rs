@@ -1,4 +1,4 @@
-//! The native shell: a tokio task drives the sans-IO [`Session`] over a
+//! The native shell: a tokio task drives the sans-IO [`Session`](crate::session::Session) over a
 //! tokio-tungstenite WebSocket and, when media is on, one webrtc-rs peer
 //! connection per remote participant ([`media`]).
 //!
@@ -20,8 +20,6 @@ pub use client::{Client, ClientConfig, Events, TokenSource};
 
 /// Unix time in milliseconds (the session core's clock).
 pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    let now = bedside_protocol::time::UnixMs::from_system_time(std::time::SystemTime::now());
+    u64::try_from(now.0).unwrap_or(0)
 }

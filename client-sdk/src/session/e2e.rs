@@ -81,7 +81,11 @@ impl Session {
         let key_to = to.map(str::to_owned);
         let to = match to.map(ParticipantId::new).transpose() {
             Ok(to) => to.map(|p| vec![p]),
-            Err(_) => return,
+            Err(e) => {
+                // Not dropped in silence: the app hears which rule broke.
+                self.event(Event::Error(SdkError::InvalidId(e.to_string())));
+                return;
+            }
         };
         let id = self.next_message_id("e");
         let Ok(mid) = MessageId::new(id) else {

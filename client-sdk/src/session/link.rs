@@ -114,13 +114,15 @@ impl Session {
         let wanted = self.link.token_wanted.take();
         self.event(Event::Error(SdkError::Token(why)));
         if wanted == Some(TokenPurpose::Join) && self.link.state == LinkState::AwaitingToken {
-            self.out.push_back(Output::Close(1000));
+            self.out.push_back(Output::Close(CloseCode::Left));
             self.link.state = LinkState::Down;
             self.schedule_retry(now_ms);
         }
     }
 
-    /// The socket closed (or could not be opened: `code` None).
+    /// The socket closed (or could not be opened: `code` None). `code` is
+    /// the raw number the transport reported, which may be none of the
+    /// protocol's [`CloseCode`]s (1006, 1013, …): those count as a lost link.
     pub fn on_closed(&mut self, now_ms: u64, code: Option<u16>) {
         if matches!(self.link.state, LinkState::Done | LinkState::Down) {
             return;
@@ -229,7 +231,7 @@ impl Session {
             return;
         }
         if self.link.state != LinkState::Down {
-            self.out.push_back(Output::Close(1000));
+            self.out.push_back(Output::Close(CloseCode::Left));
         }
         self.link.state = LinkState::Done;
         self.link.retry_at = None;

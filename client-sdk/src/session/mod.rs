@@ -44,7 +44,7 @@ pub use event::{ConnectionState, EndReason, Event, MediaEvent, SdkError, Signal}
 
 use crate::e2ee::{self, Group, Identity, Pins};
 use bedside_protocol::{
-    ClientMessage, IceServer, Participant, ParticipantId, ParticipantState, TrackSource,
+    ClientMessage, CloseCode, IceServer, Participant, ParticipantId, ParticipantState, TrackSource,
 };
 use e2e::E2eState;
 use inbound::Visit;
@@ -98,7 +98,7 @@ pub enum Output {
     /// Send one text frame.
     Send(String),
     /// Close the WebSocket with this code (the session is over).
-    Close(u16),
+    Close(CloseCode),
     /// Obtain a token from the app and pass it to [`Session::on_token`].
     NeedToken(TokenPurpose),
     /// Tell the app.
@@ -129,7 +129,31 @@ impl RngCore for Rng {
 
 impl rand_core::CryptoRng for Rng {}
 
-/// One participant's session with the hub.
+/// One participant's session with the hub, with no IO: the shell feeds it
+/// what happened ([`Session::on_connected`], [`Session::on_frame`],
+/// [`Session::on_closed`], [`Session::on_timeout`], the app's commands) with
+/// the time, and carries out its [`Output`]s. `tests/sim/` drives whole
+/// visits this way, in memory.
+///
+/// ```
+/// use bedside_sdk::e2ee::{Identity, Pins};
+/// use bedside_sdk::session::{Output, Session, SessionConfig};
+/// use rand::SeedableRng;
+///
+/// let now = 1_800_000_000_000;
+/// let rng = rand::rngs::StdRng::seed_from_u64(7);
+/// let identity = Identity::from_secret_bytes(&[7; 32]);
+/// let mut s = Session::new(SessionConfig::default(), identity, Pins::default(), Box::new(rng));
+/// s.start(now, "<join token>".into());
+/// assert!(matches!(s.poll_output(), Some(Output::Connect)));
+/// s.on_connected(now); // the WebSocket opened
+/// let hello = std::iter::from_fn(|| s.poll_output()).find_map(|o| match o {
+///     Output::Send(text) => Some(text),
+///     _ => None, // events for the app, e.g. the connection state
+/// });
+/// assert!(hello.is_some_and(|h| h.contains(r#""type":"hello""#)));
+/// // The hub's `welcome` would go to `s.on_frame(now, text)`.
+/// ```
 pub struct Session {
     cfg: SessionConfig,
     rng: Rng,

@@ -290,7 +290,7 @@ impl Driver {
             }
             Output::Close(code) => {
                 if let Some(s) = self.socket.take() {
-                    s.close(code);
+                    s.close(code.code());
                 }
             }
             Output::NeedToken(purpose) => match self.token_source.clone() {

@@ -3,7 +3,7 @@
 //! restart on failure or network change, and data channels.
 //!
 //! Perfect negotiation is decided by the platform-free
-//! [`Negotiator`](crate::session::negotiator::Negotiator), one per peer;
+//! [`crate::session::negotiator::Negotiator`], one per peer;
 //! this shell performs the operations it asks for on webrtc-rs, one at a
 //! time, and feeds each result back. Every step runs on the client's one
 //! task, so no operation can race with incoming signals.
