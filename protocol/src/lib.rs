@@ -14,6 +14,7 @@
 mod bundle;
 pub mod claims;
 mod client;
+mod client_read;
 mod codes;
 mod ids;
 mod model;
@@ -25,7 +26,10 @@ pub mod time;
 
 pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
 pub use claims::JoinClaims;
-pub use client::{ClientMessage, Features, ParseError, parse_client_message};
+pub use client::{ClientMessage, Features};
+pub use client_read::{
+    MAX_CANDIDATE_BYTES, MAX_REASON_CHARS, ParseError, parse_client_message,
+};
 pub use codes::{CloseCode, ErrorCode};
 pub use ids::{DeviceId, IdError, MessageId, ParticipantId, TrackId, VisitId, is_valid_id};
 pub use model::{
