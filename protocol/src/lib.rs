@@ -27,9 +27,7 @@ pub mod time;
 pub use bundle::{BundleError, MAX_HELLO_BYTES, canonical_bundle};
 pub use claims::JoinClaims;
 pub use client::{ClientMessage, Features};
-pub use client_read::{
-    MAX_CANDIDATE_BYTES, MAX_REASON_CHARS, ParseError, parse_client_message,
-};
+pub use client_read::{MAX_CANDIDATE_BYTES, MAX_REASON_CHARS, ParseError, parse_client_message};
 pub use codes::{CloseCode, ErrorCode};
 pub use ids::{DeviceId, IdError, MessageId, ParticipantId, TrackId, VisitId, is_valid_id};
 pub use model::{
