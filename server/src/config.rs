@@ -283,13 +283,37 @@ impl Config {
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
     /// Allowed source networks; empty allows all.
-    pub allow_cidrs: Vec<String>,
+    pub allow_cidrs: Vec<Cidr>,
     /// Refused source networks.
-    pub deny_cidrs: Vec<String>,
+    pub deny_cidrs: Vec<Cidr>,
     /// MaxMind country database.
     pub geoip_db: Option<PathBuf>,
     /// Allowed ISO country codes (with `geoip_db`).
     pub allow_countries: Vec<String>,
+}
+
+/// A source network of `[network]`: a CIDR (`10.0.0.0/8`) or one address
+/// (`192.0.2.7`), parsed once, when the configuration is read; a value that
+/// is neither is a configuration error naming its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(pub ipnet::IpNet);
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(Cidr)
+            .map_err(|_| format!("{s:?} is not a CIDR like 10.0.0.0/8"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// `[cluster]`
@@ -531,19 +555,6 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::new(key, "must be at least 1"));
         }
     }
-    for (key, list) in [
-        ("network.allow_cidrs", &c.network.allow_cidrs),
-        ("network.deny_cidrs", &c.network.deny_cidrs),
-    ] {
-        for (i, cidr) in list.iter().enumerate() {
-            if cidr.parse::<ipnet::IpNet>().is_err() && cidr.parse::<std::net::IpAddr>().is_err() {
-                return Err(ConfigError::new(
-                    format!("{key}[{i}]"),
-                    format!("{cidr:?} is not a CIDR like 10.0.0.0/8"),
-                ));
-            }
-        }
-    }
     if c.network.geoip_db.is_some() == c.network.allow_countries.is_empty() {
         return Err(ConfigError::new(
             "network.allow_countries",
@@ -682,6 +693,13 @@ mod tests {
 
         let f = file("[auth]\njwks = \"k\"\nissuers = [\"x\"]\n[audit]\nsigning_key = \"a\"\n");
         assert_eq!(load(&flags(&f), vec![]).unwrap_err().key, "tls");
+
+        let f = file(&format!(
+            "{MIN}[network]\nallow_cidrs = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n"
+        ));
+        let e = load(&flags(&f), vec![]).unwrap_err();
+        assert_eq!(e.key, "network.allow_cidrs[1]");
+        assert!(e.problem.contains("is not a CIDR"), "{e}");
 
         let f = file(&format!("{MIN}[sesion]\nidle_timeout_s = 3\n"));
         let e = load(&flags(&f), vec![]).unwrap_err();

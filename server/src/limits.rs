@@ -96,12 +96,6 @@ fn nz(n: u64) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
-fn net(s: &str) -> Option<IpNet> {
-    s.parse::<IpNet>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
 impl Abuse {
     /// Limits from a validated configuration; fails if the GeoIP database
     /// cannot be read.
@@ -129,13 +123,8 @@ impl Abuse {
             per_ip: DashMap::new(),
             max_total: l.max_connections,
             max_per_ip: l.max_connections_per_ip,
-            allow: c
-                .network
-                .allow_cidrs
-                .iter()
-                .filter_map(|s| net(s))
-                .collect(),
-            deny: c.network.deny_cidrs.iter().filter_map(|s| net(s)).collect(),
+            allow: c.network.allow_cidrs.iter().map(|c| c.0).collect(),
+            deny: c.network.deny_cidrs.iter().map(|c| c.0).collect(),
             geoip,
         }))
     }
@@ -292,8 +281,8 @@ mod tests {
     #[test]
     fn cidr_rules() {
         let a = Abuse::new(&config(|c| {
-            c.network.allow_cidrs = vec!["10.0.0.0/8".into(), "::1".into()];
-            c.network.deny_cidrs = vec!["10.9.0.0/16".into()];
+            c.network.allow_cidrs = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+            c.network.deny_cidrs = vec!["10.9.0.0/16".parse().unwrap()];
         }))
         .unwrap();
         assert!(a.admit("10.1.2.3".parse().unwrap()).is_ok());

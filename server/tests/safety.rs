@@ -257,15 +257,15 @@ async fn upgrade_status(addr: std::net::SocketAddr) -> u16 {
 async fn denied_networks_get_403_and_full_hubs_503_before_the_upgrade() {
     let env = Env::new();
     let hub = env
-        .start_with(|c| c.network.deny_cidrs = vec!["127.0.0.0/8".into()])
+        .start_with(|c| c.network.deny_cidrs = vec!["127.0.0.0/8".parse().unwrap()])
         .await;
     assert_eq!(upgrade_status(hub.addr()).await, 403);
     let hub = env
-        .start_with(|c| c.network.allow_cidrs = vec!["10.0.0.0/8".into()])
+        .start_with(|c| c.network.allow_cidrs = vec!["10.0.0.0/8".parse().unwrap()])
         .await;
     assert_eq!(upgrade_status(hub.addr()).await, 403);
     let hub = env
-        .start_with(|c| c.network.allow_cidrs = vec!["127.0.0.1/32".into()])
+        .start_with(|c| c.network.allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()])
         .await;
     assert_eq!(upgrade_status(hub.addr()).await, 101);
 
