@@ -19,10 +19,10 @@
 //! `/accept ID` (accept a changed identity), `/who`, `/leave`, `/end`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use bedside_protocol::Permission;
+use bedside_protocol::{ParticipantId, Permission};
 use bedside_sdk::native::media::MediaConfig;
 use bedside_sdk::native::{Client, ClientConfig, TokenSource};
-use bedside_sdk::session::{Event, MediaEvent};
+use bedside_sdk::session::{Event, MediaEvent, SdkError};
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -208,19 +208,27 @@ async fn count_packets(c: &Client, peer: &str, track_id: &str) {
 }
 
 async fn command(c: &Client, line: &str) {
+    if let Err(e) = run(c, line).await {
+        println!("! {e}");
+    }
+}
+
+async fn run(c: &Client, line: &str) -> Result<(), SdkError> {
     let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
-    let r = match cmd {
+    // The participant id, typed once: a command given a bad one is refused.
+    let id = || ParticipantId::new(arg.trim()).map_err(|e| SdkError::InvalidId(e.to_string()));
+    match cmd {
         "" => Ok(()),
-        "/admit" => c.admit(arg).await,
-        "/deny" => c.deny(arg, None).await,
-        "/remove" => c.remove(arg, None).await,
-        "/grant" => c.grant(arg, Permission::ScreenShare).await,
-        "/revoke" => c.revoke(arg, Permission::ScreenShare).await,
-        "/verify" => c.mark_verified(arg).await,
-        "/accept" => c.accept_identity(arg).await,
+        "/admit" => c.admit(&id()?).await,
+        "/deny" => c.deny(&id()?, None).await,
+        "/remove" => c.remove(&id()?, None).await,
+        "/grant" => c.grant(&id()?, Permission::ScreenShare).await,
+        "/revoke" => c.revoke(&id()?, Permission::ScreenShare).await,
+        "/verify" => c.mark_verified(&id()?).await,
+        "/accept" => c.accept_identity(&id()?).await,
         "/leave" => c.leave().await,
         "/end" => c.end_visit().await,
-        "/sn" => c.safety_number(arg).await.map(|sn| match sn {
+        "/sn" => c.safety_number(&id()?).await.map(|sn| match sn {
             Some(sn) => println!("safety number with {arg}: {sn}"),
             None => println!("no key known for {arg} yet"),
         }),
@@ -234,9 +242,6 @@ async fn command(c: &Client, line: &str) {
             Ok(())
         }
         _ => c.send_chat(line).await.map(|_| ()),
-    };
-    if let Err(e) = r {
-        println!("! {e}");
     }
 }
 

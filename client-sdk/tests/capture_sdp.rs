@@ -10,7 +10,7 @@ mod common;
 
 use bedside_protocol::{Permission, TrackSource};
 use bedside_sdk::session::{Event, MediaEvent};
-use common::{Hub, client, stand_in};
+use common::{Hub, client, pid, stand_in};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +39,7 @@ async fn capture_sdp_corpus() {
     pt_ev
         .until("waiting", |e| matches!(e, Event::Waiting).then_some(()))
         .await;
-    dr.admit("pt-1").await.unwrap();
+    dr.admit(&pid("pt-1")).await.unwrap();
     pt_ev
         .until("admitted", |e| {
             matches!(e, Event::Admitted { .. }).then_some(())
@@ -53,7 +53,7 @@ async fn capture_sdp_corpus() {
     };
 
     // 1. Data only.
-    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "notes").await.unwrap();
     pt_ev.until("notes", open("notes")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let data_only = seen.lock().unwrap().drain(..).collect::<Vec<_>>();
@@ -69,7 +69,7 @@ async fn capture_sdp_corpus() {
     pt2_ev
         .until("waiting", |e| matches!(e, Event::Waiting).then_some(()))
         .await;
-    dr2.admit("pt-2").await.unwrap();
+    dr2.admit(&pid("pt-2")).await.unwrap();
     pt2_ev
         .until("admitted", |e| {
             matches!(e, Event::Admitted { .. }).then_some(())
@@ -77,13 +77,15 @@ async fn capture_sdp_corpus() {
         .await;
     let _mic = dr2.add_track(TrackSource::Microphone).await.unwrap();
     let _cam = dr2.add_track(TrackSource::Camera).await.unwrap();
-    dr2.open_data_channel("pt-2", "notes").await.unwrap();
+    dr2.open_data_channel(&pid("pt-2"), "notes").await.unwrap();
     pt2_ev.until("notes", open("notes")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let camera = seen.lock().unwrap().drain(..).collect::<Vec<_>>();
 
     // 3. The patient shares the screen once granted (a renegotiation).
-    dr2.grant("pt-2", Permission::ScreenShare).await.unwrap();
+    dr2.grant(&pid("pt-2"), Permission::ScreenShare)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _screen = pt2.add_track(TrackSource::Screen).await.unwrap();
     // (on_track fires with the first packet; the SDPs are what we want.)

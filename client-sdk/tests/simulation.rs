@@ -15,6 +15,10 @@ use sim::{PeerId, Sim, TOKEN_TTL_S};
 
 const MINUTE: u64 = 60_000;
 
+fn pid(s: &str) -> bedside_protocol::ParticipantId {
+    bedside_protocol::ParticipantId::new(s).unwrap()
+}
+
 fn admitted_pair(sim: &mut Sim) -> (PeerId, PeerId) {
     let dr = sim.join("dr-ada", Role::Provider, 1);
     sim.run();
@@ -25,7 +29,7 @@ fn admitted_pair(sim: &mut Sim) -> (PeerId, PeerId) {
         dr,
         |e| matches!(e, Event::Lobby { waiting } if !waiting.is_empty())
     ));
-    sim.act(dr, |s, now| s.admit(now, "pt-1")).unwrap();
+    sim.act(dr, |s, now| s.admit(now, &pid("pt-1"))).unwrap();
     assert!(sim.heard(pt, |e| matches!(e, Event::Admitted { .. })));
     (dr, pt)
 }
@@ -127,7 +131,7 @@ fn a_removed_patient_ends_and_reads_nothing_written_after() {
     let (dr, pt) = admitted_pair(&mut sim);
     chat(&mut sim, dr, "see you next week");
     sim.act(dr, |s, now| {
-        s.remove(now, "pt-1", Some("wrong visit".into()))
+        s.remove(now, &pid("pt-1"), Some("wrong visit".into()))
     })
     .unwrap();
     assert!(sim.heard(pt, |e| matches!(e, Event::Ended(EndReason::Denied { .. }))));
@@ -149,7 +153,8 @@ fn a_guest_joins_chats_and_leaves_and_the_visit_chats_on_without_them() {
     let (dr, pt) = admitted_pair(&mut sim);
     let guest = sim.join("interp-1", Role::Guest, 3);
     sim.run();
-    sim.act(dr, |s, now| s.admit(now, "interp-1")).unwrap();
+    sim.act(dr, |s, now| s.admit(now, &pid("interp-1")))
+        .unwrap();
     chat(&mut sim, guest, "I will interpret");
     assert_eq!(sim.chats(dr), [pair("interp-1", "I will interpret")]);
     assert_eq!(sim.chats(pt), [pair("interp-1", "I will interpret")]);
@@ -198,7 +203,7 @@ fn a_waiting_patient_is_welcomed_as_waiting_and_admitted_later() {
     sim.advance(5 * MINUTE);
     let dr = sim.join("dr-ada", Role::Provider, 1);
     sim.run();
-    sim.act(dr, |s, now| s.admit(now, "pt-1")).unwrap();
+    sim.act(dr, |s, now| s.admit(now, &pid("pt-1"))).unwrap();
     chat(&mut sim, pt, "hello doctor");
     assert_eq!(sim.chats(dr), [pair("pt-1", "hello doctor")]);
 }

@@ -9,7 +9,7 @@ mod common;
 use bedside_protocol::{Permission, TrackSource};
 use bedside_sdk::e2ee::E2eeError;
 use bedside_sdk::session::{ConnectionState, Event, MediaEvent, SdkError};
-use common::{Hub, Recorder, client, stand_in};
+use common::{Hub, Recorder, client, pid, stand_in};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ async fn admitted_pair(
             _ => None,
         })
         .await;
-    dr.admit("pt-1").await.unwrap();
+    dr.admit(&pid("pt-1")).await.unwrap();
     pt_ev
         .until("patient admitted", |e| {
             matches!(e, Event::Admitted { .. }).then_some(())
@@ -85,20 +85,20 @@ async fn a_visit_with_media_data_and_encrypted_chat_leaves_no_plaintext_at_the_h
     let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-1").await;
 
     // A real webrtc-rs peer connection over loopback host candidates.
-    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "notes").await.unwrap();
     dr_ev
         .until("channel open at provider", channel_open("notes"))
         .await;
     pt_ev
         .until("channel open at patient", channel_open("notes"))
         .await;
-    dr.send_data("pt-1", "notes", b"ping over dtls".to_vec())
+    dr.send_data(&pid("pt-1"), "notes", b"ping over dtls".to_vec())
         .await
         .unwrap();
     pt_ev
         .until("data at patient", data("notes", b"ping over dtls"))
         .await;
-    pt.send_data("dr-ada", "notes", b"pong over dtls".to_vec())
+    pt.send_data(&pid("dr-ada"), "notes", b"pong over dtls".to_vec())
         .await
         .unwrap();
     dr_ev
@@ -126,8 +126,8 @@ async fn a_visit_with_media_data_and_encrypted_chat_leaves_no_plaintext_at_the_h
         .await;
 
     // Both see the same 60-digit safety number.
-    let a = dr.safety_number("pt-1").await.unwrap().unwrap();
-    let b = pt.safety_number("dr-ada").await.unwrap().unwrap();
+    let a = dr.safety_number(&pid("pt-1")).await.unwrap().unwrap();
+    let b = pt.safety_number(&pid("dr-ada")).await.unwrap().unwrap();
     assert_eq!(a, b);
     assert_eq!(a.digits().len(), 60);
 
@@ -171,7 +171,7 @@ async fn a_guest_joins_chats_and_leaves_and_the_visit_chats_on_without_them() {
             matches!(e, Event::Waiting).then_some(())
         })
         .await;
-    dr.admit("gu-interp").await.unwrap();
+    dr.admit(&pid("gu-interp")).await.unwrap();
     gu_ev
         .until("guest admitted", |e| {
             matches!(e, Event::Admitted { .. }).then_some(())
@@ -348,7 +348,7 @@ async fn a_rewritten_sdp_fingerprint_is_refused_and_media_does_not_connect() {
     });
     let mitm = stand_in(hub.url(), rewrite).await;
     let (dr, mut dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &mitm, "v-4").await;
-    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "notes").await.unwrap();
     pt_ev
         .until("fingerprint mismatch raised", |e| match e {
             Event::Error(SdkError::E2ee {
@@ -375,9 +375,10 @@ async fn glare_ends_in_one_working_connection() {
     let hub = Hub::start().await;
     let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-5").await;
     // Both offer at the same moment.
+    let (to_pt, to_dr) = (pid("pt-1"), pid("dr-ada"));
     let (a, b) = tokio::join!(
-        dr.open_data_channel("pt-1", "from-dr"),
-        pt.open_data_channel("dr-ada", "from-pt")
+        dr.open_data_channel(&to_pt, "from-dr"),
+        pt.open_data_channel(&to_dr, "from-pt")
     );
     a.unwrap();
     b.unwrap();
@@ -385,10 +386,10 @@ async fn glare_ends_in_one_working_connection() {
         ev.until("from-dr open", channel_open("from-dr")).await;
         ev.until("from-pt open", channel_open("from-pt")).await;
     }
-    dr.send_data("pt-1", "from-dr", b"x1".to_vec())
+    dr.send_data(&pid("pt-1"), "from-dr", b"x1".to_vec())
         .await
         .unwrap();
-    pt.send_data("dr-ada", "from-pt", b"y1".to_vec())
+    pt.send_data(&pid("dr-ada"), "from-pt", b"y1".to_vec())
         .await
         .unwrap();
     pt_ev.until("x1", data("from-dr", b"x1")).await;
@@ -407,7 +408,7 @@ async fn glare_ends_in_one_working_connection() {
 async fn a_hub_restart_mid_visit_loses_and_duplicates_no_chat_and_media_survives() {
     let mut hub = Hub::start().await;
     let (dr, mut dr_ev, pt, mut pt_ev) = admitted_pair(&hub, &hub.url(), "v-6").await;
-    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "notes").await.unwrap();
     pt_ev.until("channel open", channel_open("notes")).await;
     dr.send_chat("before 1").await.unwrap();
     pt_ev
@@ -432,7 +433,7 @@ async fn a_hub_restart_mid_visit_loses_and_duplicates_no_chat_and_media_survives
     pt_ev.until("after 4", chat_from("dr-ada", "after 4")).await;
 
     // The peer connection is peer to peer: it survived.
-    dr.send_data("pt-1", "notes", b"still here".to_vec())
+    dr.send_data(&pid("pt-1"), "notes", b"still here".to_vec())
         .await
         .unwrap();
     pt_ev
@@ -488,7 +489,7 @@ async fn tracks_flow_and_a_revoke_stops_the_screen_at_both_ends() {
     // The provider's camera: announced, then carried with a matching msid.
     let cam = dr.add_track(TrackSource::Camera).await.unwrap();
     let _cam_feed = feed(cam.clone());
-    dr.open_data_channel("pt-1", "ctl").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "ctl").await.unwrap();
     let id = pt_ev
         .until(
             "camera at patient",
@@ -505,7 +506,9 @@ async fn tracks_flow_and_a_revoke_stops_the_screen_at_both_ends() {
     );
 
     // The patient may share the screen once granted.
-    dr.grant("pt-1", Permission::ScreenShare).await.unwrap();
+    dr.grant(&pid("pt-1"), Permission::ScreenShare)
+        .await
+        .unwrap();
     pt_ev
         .until("permission", |e| match e {
             Event::Permissions { participant, perms }
@@ -534,7 +537,9 @@ async fn tracks_flow_and_a_revoke_stops_the_screen_at_both_ends() {
 
     // Revoke: the hub withdraws the screen; the provider's SDK stops
     // rendering it, the patient's stops sending it.
-    dr.revoke("pt-1", Permission::ScreenShare).await.unwrap();
+    dr.revoke(&pid("pt-1"), Permission::ScreenShare)
+        .await
+        .unwrap();
     dr_ev
         .until("screen stopped at provider", |e| match e {
             Event::Media(MediaEvent::RemoteTrackStopped { track_id, .. }) if *track_id == sid => {
@@ -581,7 +586,7 @@ async fn a_track_whose_announcement_never_arrived_is_not_rendered() {
     let (dr, _dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &mitm, "v-8").await;
     let cam = dr.add_track(TrackSource::Camera).await.unwrap();
     let _feed = feed(cam.clone());
-    dr.open_data_channel("pt-1", "ctl").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "ctl").await.unwrap();
     let refused = pt_ev
         .until("refused track", |e| match e {
             Event::Media(MediaEvent::RemoteTrackRefused { track_id, .. }) => Some(track_id.clone()),
@@ -615,7 +620,7 @@ async fn a_network_change_restarts_ice_and_the_connection_carries_on() {
     });
     let mitm = stand_in(hub.url(), watch).await;
     let (dr, mut dr_ev, _pt, mut pt_ev) = admitted_pair(&hub, &mitm, "v-9").await;
-    dr.open_data_channel("pt-1", "notes").await.unwrap();
+    dr.open_data_channel(&pid("pt-1"), "notes").await.unwrap();
     pt_ev.until("channel open", channel_open("notes")).await;
     let before = ufrags.lock().unwrap().clone();
     assert!(!before.is_empty());
@@ -637,7 +642,7 @@ async fn a_network_change_restarts_ice_and_the_connection_carries_on() {
         "the new offer did not restart ICE"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    dr.send_data("pt-1", "notes", b"after restart".to_vec())
+    dr.send_data(&pid("pt-1"), "notes", b"after restart".to_vec())
         .await
         .unwrap();
     pt_ev

@@ -4,8 +4,8 @@
 //! SDP or a key.
 
 use bedside_protocol::{
-    LeftReason, Participant, ParticipantState, Permission, PresentProvider, TrackSource,
-    WaitingEntry,
+    LeftReason, Participant, ParticipantId, ParticipantState, Permission, PresentProvider,
+    TrackSource, WaitingEntry,
 };
 use bedside_sdk::e2ee::{Identity, Pins, Safety};
 use bedside_sdk::session::{
@@ -420,33 +420,39 @@ fn js<T>(r: Result<T, SdkError>) -> Result<T, JsValue> {
     r.map_err(|e| error(&e))
 }
 
+/// A participant id from JavaScript, checked once here: one that breaks
+/// the id rule is refused with `invalid_id`, never sent or dropped.
+fn pid(s: &str) -> Result<ParticipantId, JsValue> {
+    js(ParticipantId::new(s).map_err(|e| SdkError::InvalidId(e.to_string())))
+}
+
 #[wasm_bindgen]
 impl Handle {
     /// Admits a waiting participant (provider).
     pub fn admit(&self, who: &str) -> Result<(), JsValue> {
-        js(self.client.admit(who))
+        js(self.client.admit(&pid(who)?))
     }
 
     /// Denies a waiting participant (provider).
     pub fn deny(&self, who: &str, reason: Option<String>) -> Result<(), JsValue> {
-        js(self.client.deny(who, reason))
+        js(self.client.deny(&pid(who)?, reason))
     }
 
     /// Removes an admitted participant (provider).
     pub fn remove(&self, who: &str, reason: Option<String>) -> Result<(), JsValue> {
-        js(self.client.remove(who, reason))
+        js(self.client.remove(&pid(who)?, reason))
     }
 
     /// Grants a permission (`screen_share`).
     pub fn grant(&self, who: &str, permission: &str) -> Result<(), JsValue> {
         let p: Permission = wire(permission, "permission")?;
-        js(self.client.grant(who, p))
+        js(self.client.grant(&pid(who)?, p))
     }
 
     /// Revokes a permission.
     pub fn revoke(&self, who: &str, permission: &str) -> Result<(), JsValue> {
         let p: Permission = wire(permission, "permission")?;
-        js(self.client.revoke(who, p))
+        js(self.client.revoke(&pid(who)?, p))
     }
 
     /// Asks the providers for screen sharing.
@@ -485,19 +491,19 @@ impl Handle {
     /// The safety number with `peer` (12 groups of 5 digits).
     #[wasm_bindgen(js_name = safetyNumber)]
     pub fn safety_number(&self, peer: &str) -> Result<Option<String>, JsValue> {
-        js(self.client.safety_number(peer)).map(|s| s.map(|n| n.to_string()))
+        js(self.client.safety_number(&pid(peer)?)).map(|s| s.map(|n| n.to_string()))
     }
 
     /// Accepts `peer`'s changed identity (after re-verifying).
     #[wasm_bindgen(js_name = acceptIdentity)]
     pub fn accept_identity(&self, peer: &str) -> Result<(), JsValue> {
-        js(self.client.accept_identity(peer))
+        js(self.client.accept_identity(&pid(peer)?))
     }
 
     /// Marks `peer` verified.
     #[wasm_bindgen(js_name = markVerified)]
     pub fn mark_verified(&self, peer: &str) -> Result<(), JsValue> {
-        js(self.client.mark_verified(peer))
+        js(self.client.mark_verified(&pid(peer)?))
     }
 
     /// The identity pins as JSON, for the device store.

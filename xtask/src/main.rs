@@ -278,6 +278,8 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    // `--all-targets` leaves out doc examples: they run here.
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))?;
     // The session, negotiator and e2ee tests and the committed vectors,
     // compiled to wasm32 and run under node.

@@ -136,35 +136,43 @@ impl Client {
     }
 
     /// Admits a waiting participant (provider).
-    pub async fn admit(&self, who: &str) -> Result<(), SdkError> {
-        let who = who.to_owned();
+    pub async fn admit(&self, who: &ParticipantId) -> Result<(), SdkError> {
+        let who = who.clone();
         self.call(move |d| d.session.admit(now_ms(), &who)).await?
     }
 
     /// Denies a waiting participant (provider).
-    pub async fn deny(&self, who: &str, reason: Option<String>) -> Result<(), SdkError> {
-        let who = who.to_owned();
+    pub async fn deny(&self, who: &ParticipantId, reason: Option<String>) -> Result<(), SdkError> {
+        let who = who.clone();
         self.call(move |d| d.session.deny(now_ms(), &who, reason))
             .await?
     }
 
     /// Removes an admitted participant (provider).
-    pub async fn remove(&self, who: &str, reason: Option<String>) -> Result<(), SdkError> {
-        let who = who.to_owned();
+    pub async fn remove(
+        &self,
+        who: &ParticipantId,
+        reason: Option<String>,
+    ) -> Result<(), SdkError> {
+        let who = who.clone();
         self.call(move |d| d.session.remove(now_ms(), &who, reason))
             .await?
     }
 
     /// Grants a permission (provider).
-    pub async fn grant(&self, who: &str, permission: Permission) -> Result<(), SdkError> {
-        let who = who.to_owned();
+    pub async fn grant(&self, who: &ParticipantId, permission: Permission) -> Result<(), SdkError> {
+        let who = who.clone();
         self.call(move |d| d.session.grant(now_ms(), &who, permission))
             .await?
     }
 
     /// Revokes a permission (provider).
-    pub async fn revoke(&self, who: &str, permission: Permission) -> Result<(), SdkError> {
-        let who = who.to_owned();
+    pub async fn revoke(
+        &self,
+        who: &ParticipantId,
+        permission: Permission,
+    ) -> Result<(), SdkError> {
+        let who = who.clone();
         self.call(move |d| d.session.revoke(now_ms(), &who, permission))
             .await?
     }
@@ -242,21 +250,24 @@ impl Client {
     }
 
     /// The safety number with `peer` (60 digits in 12 groups).
-    pub async fn safety_number(&self, peer: &str) -> Result<Option<SafetyNumber>, SdkError> {
-        let peer = peer.to_owned();
+    pub async fn safety_number(
+        &self,
+        peer: &ParticipantId,
+    ) -> Result<Option<SafetyNumber>, SdkError> {
+        let peer = peer.clone();
         self.call(move |d| d.session.safety_number(&peer)).await
     }
 
     /// Accepts `peer`'s changed identity key after the user re-verified it.
-    pub async fn accept_identity(&self, peer: &str) -> Result<(), SdkError> {
-        let peer = peer.to_owned();
+    pub async fn accept_identity(&self, peer: &ParticipantId) -> Result<(), SdkError> {
+        let peer = peer.clone();
         self.call(move |d| d.session.accept_identity(now_ms(), &peer))
             .await
     }
 
     /// Marks `peer` verified (the user compared the safety number).
-    pub async fn mark_verified(&self, peer: &str) -> Result<(), SdkError> {
-        let peer = peer.to_owned();
+    pub async fn mark_verified(&self, peer: &ParticipantId) -> Result<(), SdkError> {
+        let peer = peer.clone();
         self.call(move |d| d.session.mark_verified(&peer)).await
     }
 
@@ -273,16 +284,25 @@ impl Client {
 
     /// Opens a data channel to `peer` (creating the peer connection and
     /// negotiating if needed).
-    pub async fn open_data_channel(&self, peer: &str, label: &str) -> Result<(), SdkError> {
-        let peer = ParticipantId::new(peer).map_err(|e| SdkError::InvalidId(e.to_string()))?;
+    pub async fn open_data_channel(
+        &self,
+        peer: &ParticipantId,
+        label: &str,
+    ) -> Result<(), SdkError> {
+        let peer = peer.clone();
         let label = label.to_owned();
         self.call(move |d| d.media_input(MediaInput::OpenDataChannel { peer, label }))
             .await?
     }
 
     /// Sends bytes on an open data channel to `peer`.
-    pub async fn send_data(&self, peer: &str, label: &str, data: Vec<u8>) -> Result<(), SdkError> {
-        let peer = ParticipantId::new(peer).map_err(|e| SdkError::InvalidId(e.to_string()))?;
+    pub async fn send_data(
+        &self,
+        peer: &ParticipantId,
+        label: &str,
+        data: Vec<u8>,
+    ) -> Result<(), SdkError> {
+        let peer = peer.clone();
         let label = label.to_owned();
         self.call(move |d| d.media_input(MediaInput::SendData { peer, label, data }))
             .await?

@@ -13,14 +13,19 @@ impl Session {
     // ---- commands from the app ----
 
     /// Admits a waiting participant (provider).
-    pub fn admit(&mut self, now_ms: u64, who: &str) -> Result<(), SdkError> {
-        let participant = pid(who)?;
+    pub fn admit(&mut self, now_ms: u64, who: &ParticipantId) -> Result<(), SdkError> {
+        let participant = who.clone();
         self.command(now_ms, ClientMessage::Admit { participant })
     }
 
     /// Denies a waiting participant (provider).
-    pub fn deny(&mut self, now_ms: u64, who: &str, reason: Option<String>) -> Result<(), SdkError> {
-        let participant = pid(who)?;
+    pub fn deny(
+        &mut self,
+        now_ms: u64,
+        who: &ParticipantId,
+        reason: Option<String>,
+    ) -> Result<(), SdkError> {
+        let participant = who.clone();
         self.command(
             now_ms,
             ClientMessage::Deny {
@@ -34,10 +39,10 @@ impl Session {
     pub fn remove(
         &mut self,
         now_ms: u64,
-        who: &str,
+        who: &ParticipantId,
         reason: Option<String>,
     ) -> Result<(), SdkError> {
-        let participant = pid(who)?;
+        let participant = who.clone();
         self.command(
             now_ms,
             ClientMessage::Remove {
@@ -51,10 +56,10 @@ impl Session {
     pub fn grant(
         &mut self,
         now_ms: u64,
-        who: &str,
+        who: &ParticipantId,
         permission: Permission,
     ) -> Result<(), SdkError> {
-        let participant = pid(who)?;
+        let participant = who.clone();
         self.command(
             now_ms,
             ClientMessage::Grant {
@@ -68,10 +73,10 @@ impl Session {
     pub fn revoke(
         &mut self,
         now_ms: u64,
-        who: &str,
+        who: &ParticipantId,
         permission: Permission,
     ) -> Result<(), SdkError> {
-        let participant = pid(who)?;
+        let participant = who.clone();
         self.command(
             now_ms,
             ClientMessage::Revoke {
@@ -142,17 +147,17 @@ impl Session {
 
     /// Accepts `peer`'s changed identity key (after the user compared the
     /// safety number).
-    pub fn accept_identity(&mut self, now_ms: u64, peer: &str) {
+    pub fn accept_identity(&mut self, now_ms: u64, peer: &ParticipantId) {
         if let Some(g) = self.e2e.group.as_mut() {
-            let outs = g.accept_identity(peer, now_ms, &mut self.rng);
+            let outs = g.accept_identity(peer.as_str(), now_ms, &mut self.rng);
             self.group_outputs(now_ms, outs);
         }
     }
 
     /// Marks `peer` as verified (the user compared the safety number).
-    pub fn mark_verified(&mut self, peer: &str) {
+    pub fn mark_verified(&mut self, peer: &ParticipantId) {
         if let Some(g) = self.e2e.group.as_mut() {
-            g.mark_verified(peer);
+            g.mark_verified(peer.as_str());
         }
     }
 
@@ -169,8 +174,4 @@ impl Session {
     pub fn end_visit(&mut self, now_ms: u64) -> Result<(), SdkError> {
         self.command(now_ms, ClientMessage::EndVisit)
     }
-}
-
-fn pid(s: &str) -> Result<ParticipantId, SdkError> {
-    ParticipantId::new(s).map_err(|e| SdkError::InvalidId(e.to_string()))
 }

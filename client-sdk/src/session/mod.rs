@@ -288,8 +288,8 @@ impl Session {
     }
 
     /// The safety number with `peer`.
-    pub fn safety_number(&self, peer: &str) -> Option<e2ee::SafetyNumber> {
-        self.e2e.group.as_ref()?.safety_number(peer)
+    pub fn safety_number(&self, peer: &ParticipantId) -> Option<e2ee::SafetyNumber> {
+        self.e2e.group.as_ref()?.safety_number(peer.as_str())
     }
 
     /// The identity pins, for the app to persist.

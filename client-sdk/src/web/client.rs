@@ -427,27 +427,27 @@ impl Client {
     }
 
     /// Admits a waiting participant (provider).
-    pub fn admit(&self, who: &str) -> Result<(), SdkError> {
+    pub fn admit(&self, who: &ParticipantId) -> Result<(), SdkError> {
         self.run(|d| d.session.admit(now_ms(), who))?
     }
 
     /// Denies a waiting participant (provider).
-    pub fn deny(&self, who: &str, reason: Option<String>) -> Result<(), SdkError> {
+    pub fn deny(&self, who: &ParticipantId, reason: Option<String>) -> Result<(), SdkError> {
         self.run(|d| d.session.deny(now_ms(), who, reason))?
     }
 
     /// Removes an admitted participant (provider).
-    pub fn remove(&self, who: &str, reason: Option<String>) -> Result<(), SdkError> {
+    pub fn remove(&self, who: &ParticipantId, reason: Option<String>) -> Result<(), SdkError> {
         self.run(|d| d.session.remove(now_ms(), who, reason))?
     }
 
     /// Grants a permission (provider).
-    pub fn grant(&self, who: &str, permission: Permission) -> Result<(), SdkError> {
+    pub fn grant(&self, who: &ParticipantId, permission: Permission) -> Result<(), SdkError> {
         self.run(|d| d.session.grant(now_ms(), who, permission))?
     }
 
     /// Revokes a permission (provider); a revoked screen share stops at once.
-    pub fn revoke(&self, who: &str, permission: Permission) -> Result<(), SdkError> {
+    pub fn revoke(&self, who: &ParticipantId, permission: Permission) -> Result<(), SdkError> {
         self.run(|d| d.session.revoke(now_ms(), who, permission))?
     }
 
@@ -506,17 +506,17 @@ impl Client {
     }
 
     /// The safety number with `peer`.
-    pub fn safety_number(&self, peer: &str) -> Result<Option<SafetyNumber>, SdkError> {
+    pub fn safety_number(&self, peer: &ParticipantId) -> Result<Option<SafetyNumber>, SdkError> {
         self.run(|d| d.session.safety_number(peer))
     }
 
     /// Accepts `peer`'s changed identity after the user re-verified it.
-    pub fn accept_identity(&self, peer: &str) -> Result<(), SdkError> {
+    pub fn accept_identity(&self, peer: &ParticipantId) -> Result<(), SdkError> {
         self.run(|d| d.session.accept_identity(now_ms(), peer))
     }
 
     /// Marks `peer` verified (the user compared the safety number).
-    pub fn mark_verified(&self, peer: &str) -> Result<(), SdkError> {
+    pub fn mark_verified(&self, peer: &ParticipantId) -> Result<(), SdkError> {
         self.run(|d| d.session.mark_verified(peer))
     }
 

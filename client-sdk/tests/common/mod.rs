@@ -290,3 +290,8 @@ pub async fn stand_in(upstream: String, rewrite: Rewrite) -> String {
     });
     format!("ws://{addr}/v1/signal")
 }
+
+/// A participant id that tests know is valid.
+pub fn pid(s: &str) -> ParticipantId {
+    ParticipantId::new(s).unwrap()
+}
