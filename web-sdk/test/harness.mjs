@@ -16,9 +16,18 @@ export const BIN = process.env.BEDSIDE_BIN ?? join(root, "target/debug/bedside")
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const shots = process.env.BEDSIDE_SHOTS ?? join(root, "target/browser-shots");
 
+/**
+ * Temporary directories made by this test process: removed when it exits,
+ * so no hub data (participant ids, names, ciphertext) stays behind in /tmp.
+ */
+const made = [];
+process.on("exit", () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A web root serving the test page at / and the package at /pkg/. */
 export function webRoot() {
-  const dir = mkdtempSync(join(tmpdir(), "bedside-web-"));
+  const dir = tempDir("bedside-web-");
   symlinkSync(join(root, "web-sdk/pkg"), join(dir, "pkg"));
   symlinkSync(join(here, "page.html"), join(dir, "index.html"));
   symlinkSync(join(here, "page.js"), join(dir, "page.js"));
@@ -211,5 +220,7 @@ export async function framesRising(p, peer, what = "video frames") {
 }
 
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
