@@ -4,8 +4,8 @@
 use anyhow::Context as _;
 use bedside_protocol::JoinClaims;
 use bedside_protocol::claims::Lifetime;
-use bedside_protocol::time::UnixMs;
 use bedside_protocol::{Permission, Role};
+use bedside_server::clock::{Clock as _, SystemClock};
 use bedside_server::config::{self, Overrides};
 use bedside_server::server::{self, StartError};
 use bedside_token::{PrivateKey, random_jti};
@@ -158,7 +158,7 @@ fn main() -> ExitCode {
             perm,
             aud,
         } => {
-            let now = UnixMs::from_system_time(std::time::SystemTime::now()).to_secs();
+            let now = SystemClock.now_s();
             // What the hub would refuse at hello is refused here, clearly.
             if let Some(Err(e)) = name.as_deref().map(bedside_protocol::check_display_name) {
                 eprintln!("bedside: --name: {e}");

@@ -296,20 +296,20 @@ async fn leave_closes_1000_and_end_visit_closes_everyone_4012() {
 #[tokio::test]
 async fn idle_timeout_closes_4008_and_expiry_warns_then_closes_4010() {
     let env = Env::new();
-    let (hub, clock) = env.start_on_clock(|c| c.session.idle_timeout_s = 900).await;
+    let (hub, clock) = env.start_on_clock(|c| c.session.idle_timeout_s = 600).await;
     let (mut idle, w) = hub.join(&env.token("v-1", "provider", "dr")).await;
-    assert_eq!(w["limits"]["idle_timeout_s"], 900);
+    assert_eq!(w["limits"]["idle_timeout_s"], 600);
     let (mut busy, _) = hub.join(&env.token("v-1b", "provider", "dr-b")).await;
-    clock.advance(Duration::from_secs(450));
+    clock.advance(Duration::from_secs(300));
     busy.send(serde_json::json!({"type":"ping"})).await;
     assert_eq!(busy.recv_type("pong").await["type"], "pong");
-    clock.advance(Duration::from_secs(451));
-    assert_eq!(idle.closed().await, 4008, "silent for 901 s");
+    clock.advance(Duration::from_secs(301));
+    assert_eq!(idle.closed().await, 4008, "silent for 601 s");
     busy.send(serde_json::json!({"type":"ping"})).await;
     assert_eq!(
         busy.recv_type("pong").await["type"],
         "pong",
-        "active 451 s ago"
+        "active 301 s ago"
     );
 
     let (hub, clock) = env.start_on_clock(|_| {}).await;

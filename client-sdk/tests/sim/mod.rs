@@ -15,18 +15,18 @@
 //! - the transport: each frame is delivered whole and in order, or lost
 //!   with its connection when the harness cuts a link.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bedside_protocol::claims::{JoinClaims, Lifetime};
-use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::time::UnixMs;
 use bedside_protocol::{
     ClientMessage, ErrorCode, Features, Limits, ParticipantId, Role, ServerMessage, VisitId,
     parse_client_message,
 };
 use bedside_sdk::e2ee::{Identity, Pins};
-use bedside_sdk::session::{Event, Output, Session, SessionConfig, TokenPurpose};
+use bedside_sdk::session::{Event, Output, Session, SessionConfig};
 use bedside_token::PrivateKey;
 use bedside_visit::audit::Event as AuditEvent;
 use bedside_visit::store::{StoredMessage, VisitSnapshot, VisitWrite};
@@ -408,11 +408,10 @@ impl Sim {
                     self.hub(Input::Closed { conn });
                 }
             }
-            Output::NeedToken(purpose) => {
+            Output::NeedToken(_) => {
                 let (id, role) = (self.peers[p].id.clone(), self.peers[p].role);
                 let token = self.mint(&id, role);
                 self.peers[p].tokens += 1;
-                let _ = purpose == TokenPurpose::Refresh;
                 self.peers[p].session.on_token(now, token);
             }
             Output::Event(e) => self.peers[p].events.push(e),
@@ -649,9 +648,4 @@ impl Default for Sim {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// `now` in whole seconds, for assertions on `expires_at`.
-pub fn secs(ms: u64) -> UnixSecs {
-    UnixMs(ms as i64).to_secs()
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bedside_protocol::claims::{JoinClaims, Lifetime};
-use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{ParticipantId, VisitId};
 use bedside_token::{PrivateKey, random_jti};
 use futures_util::{SinkExt, StreamExt};
@@ -14,7 +14,7 @@ pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub fn now() -> UnixSecs {
-    UnixMs::from_system_time(std::time::SystemTime::now()).to_secs()
+    bedside_server::clock::Clock::now_s(&bedside_server::clock::SystemClock)
 }
 
 pub fn token(key: &PrivateKey, visit: &str, role: bedside_protocol::Role, sub: &str) -> String {

@@ -11,7 +11,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bedside_protocol::claims::{JoinClaims, Lifetime};
-use bedside_protocol::time::{UnixMs, UnixSecs};
+use bedside_protocol::time::UnixSecs;
 use bedside_protocol::{ParticipantId, Role, VisitId};
 use bedside_server::clock::ManualClock;
 use bedside_server::config::Config;
@@ -126,7 +126,7 @@ impl Env {
 }
 
 pub fn now() -> i64 {
-    UnixMs::from_system_time(std::time::SystemTime::now())
+    bedside_server::clock::Clock::now(&bedside_server::clock::SystemClock)
         .to_secs()
         .0
 }
