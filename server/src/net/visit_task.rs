@@ -83,6 +83,7 @@ pub fn spawn(hub: Arc<Hub>, visits: Arc<Visits>, visit: VisitId) -> VisitHandle 
             loads: FuturesUnordered::new(),
             gates: FuturesOrdered::new(),
             failed: false,
+            fence: None,
         };
         task.run(visit.clone(), rx).await;
         visits.exited(&visit, &me);
@@ -117,6 +118,8 @@ struct VisitTask {
     /// The state machine panicked: its state is not to be trusted, so it
     /// takes no more input and the task ends (see [`VisitTask::step`]).
     failed: bool,
+    /// In a cluster: the lease this node holds on the visit.
+    fence: Option<crate::store::Fence>,
 }
 
 fn committed(
@@ -315,7 +318,11 @@ impl VisitTask {
                 })
                 .collect();
             if !writes.is_empty()
-                && let Err(e) = self.hub.store.write_visit(visit.id(), writes).await
+                && let Err(e) = self
+                    .hub
+                    .store
+                    .write_visit(visit.id(), self.fence.as_ref(), writes)
+                    .await
             {
                 tracing::error!(visit = %visit.id(), error = %e, "store write failed");
                 self.hub.metrics.reject("store_error");
@@ -441,6 +448,7 @@ impl VisitTask {
             .store
             .enqueue(|reply| crate::store::Command::WriteVisit {
                 visit: visit.id().clone(),
+                fence: self.fence.clone(),
                 writes: vec![w],
                 reply,
             })
@@ -460,7 +468,7 @@ impl VisitTask {
         match self
             .hub
             .store
-            .enqueue_append(visit.id(), message.clone())
+            .enqueue_append(visit.id(), self.fence.as_ref(), message.clone())
             .await
         {
             Ok(reply) => self.commits.push_back(committed(conn, id, message, reply)),

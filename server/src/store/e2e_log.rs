@@ -364,7 +364,7 @@ fn cursor(tx: &Transaction<'_>, visit: &str, participant: &str) -> Result<i64, S
         .map_err(backend)
 }
 
-fn kind_str(k: E2eKind) -> &'static str {
+pub(crate) fn kind_str(k: E2eKind) -> &'static str {
     match k {
         E2eKind::Chat => "chat",
         E2eKind::Key => "key",
@@ -372,7 +372,7 @@ fn kind_str(k: E2eKind) -> &'static str {
     }
 }
 
-fn parse_kind(s: &str) -> E2eKind {
+pub(crate) fn parse_kind(s: &str) -> E2eKind {
     match s {
         "key" => E2eKind::Key,
         "receipt" => E2eKind::Receipt,

@@ -13,10 +13,15 @@
 //! executes every command waiting in its queue in one transaction and replies
 //! only after that transaction is durable (group commit), so a reply always
 //! means "on disk". Nothing here knows SQL; a Redis backend can serve the same
-//! commands.
+//! commands ([`redis`], for several nodes).
+//!
+//! Writes a visit's owner makes carry its [`Fence`]: a backend shared by
+//! several nodes refuses them once another node holds the visit.
 
 mod checkpointer;
 mod e2e_log;
+mod outcome;
+pub mod redis;
 pub mod sqlite;
 mod wal_sync;
 
@@ -33,6 +38,36 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("store: {0}")]
     Backend(String),
+    /// The write came from a node that no longer owns the visit (its lease
+    /// lapsed or another node took the visit over); nothing was written.
+    #[error("store: refused, this node no longer owns the visit")]
+    Fenced,
+}
+
+/// A visit owner's proof of ownership: `NODE/EPOCH` of the lease it holds.
+/// A single node's embedded store has no other owner and ignores it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fence(pub String);
+
+impl Fence {
+    /// The epoch (the number after the last `/`), 0 if there is none.
+    pub fn epoch(&self) -> u64 {
+        self.0
+            .rsplit_once('/')
+            .and_then(|(_, e)| e.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A fresh resume token for a session of `visit`: its visit's tag, a dot,
+/// and 256 random bits (the tag lets any node find the token's keys).
+pub fn new_resume_token(visit: &VisitId) -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    format!("{}.{random}", redis::keys::VisitTag::of(visit).as_str())
 }
 
 pub use bedside_visit::store::{
@@ -44,6 +79,8 @@ pub use bedside_visit::store::{
 pub enum Command {
     /// Record a token id; replies `true` if it was not seen before.
     ClaimJti {
+        /// The visit the token is for.
+        visit: VisitId,
         /// SHA-256 of the jti.
         key: [u8; 32],
         /// When the entry may be forgotten (token exp + skew).
@@ -77,6 +114,8 @@ pub enum Command {
     },
     /// Remove and return a resume token if it exists and has not expired.
     TakeResume {
+        /// The tag the token names (`None`: not a token this hub made).
+        tag: Option<redis::keys::VisitTag>,
         /// SHA-256 of the resume token.
         key: [u8; 32],
         /// Current unix time.
@@ -88,6 +127,8 @@ pub enum Command {
     /// live, store its successor for the same record with `ip`; replies the
     /// consumed record. One durable write instead of two.
     SwapResume {
+        /// The tag the token names (`None`: not a token this hub made).
+        tag: Option<redis::keys::VisitTag>,
         /// SHA-256 of the token presented.
         take: [u8; 32],
         /// Current unix time.
@@ -110,6 +151,8 @@ pub enum Command {
     WriteVisit {
         /// The visit.
         visit: VisitId,
+        /// The owner's lease.
+        fence: Option<Fence>,
         /// The writes, in order.
         writes: Vec<VisitWrite>,
         /// Reply.
@@ -119,6 +162,8 @@ pub enum Command {
     AppendMessage {
         /// The visit.
         visit: VisitId,
+        /// The owner's lease.
+        fence: Option<Fence>,
         /// The message (its `seq` is ignored).
         message: StoredMessage,
         /// Reply.
@@ -191,11 +236,13 @@ impl Store {
     pub async fn enqueue_append(
         &self,
         visit: &VisitId,
+        fence: Option<&Fence>,
         message: StoredMessage,
     ) -> Result<Reply<u64>, StoreError> {
-        let visit = visit.clone();
+        let (visit, fence) = (visit.clone(), fence.cloned());
         self.enqueue(|reply| Command::AppendMessage {
             visit,
+            fence,
             message,
             reply,
         })
@@ -220,9 +267,15 @@ impl Store {
     }
 
     /// Records `jti`; `Ok(false)` means it was used before (a replay).
-    pub async fn claim_jti(&self, jti: &str, expires: UnixSecs) -> Result<bool, StoreError> {
-        let key = key_of(jti);
+    pub async fn claim_jti(
+        &self,
+        visit: &VisitId,
+        jti: &str,
+        expires: UnixSecs,
+    ) -> Result<bool, StoreError> {
+        let (visit, key) = (visit.clone(), key_of(jti));
         self.call(|reply| Command::ClaimJti {
+            visit,
             key,
             expires: expires.0,
             reply,
@@ -263,10 +316,15 @@ impl Store {
         token: &str,
         now: UnixSecs,
     ) -> Result<Option<ResumeRecord>, StoreError> {
-        let key = key_of(token);
+        let (tag, key) = (redis::keys::VisitTag::of_resume_token(token), key_of(token));
         let now = now.0;
-        self.call(|reply| Command::TakeResume { key, now, reply })
-            .await
+        self.call(|reply| Command::TakeResume {
+            tag,
+            key,
+            now,
+            reply,
+        })
+        .await
     }
 
     /// Consumes `token` and, if it was live, stores `new_token` for the same
@@ -280,7 +338,9 @@ impl Store {
         ip: Option<String>,
     ) -> Result<Option<ResumeRecord>, StoreError> {
         let (take, put) = (key_of(token), key_of(new_token));
+        let tag = redis::keys::VisitTag::of_resume_token(token);
         self.call(|reply| Command::SwapResume {
+            tag,
             take,
             now: now.0,
             put,
@@ -300,11 +360,13 @@ impl Store {
     pub async fn write_visit(
         &self,
         visit: &VisitId,
+        fence: Option<&Fence>,
         writes: Vec<VisitWrite>,
     ) -> Result<(), StoreError> {
-        let visit = visit.clone();
+        let (visit, fence) = (visit.clone(), fence.cloned());
         self.call(|reply| Command::WriteVisit {
             visit,
+            fence,
             writes,
             reply,
         })

@@ -8,6 +8,8 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod redis;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bedside_protocol::claims::{JoinClaims, Lifetime};

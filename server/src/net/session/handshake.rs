@@ -63,7 +63,7 @@ impl Conn {
                     exp: claims.exp,
                     ip: Some(self.peer.ip().to_string()),
                 };
-                let resume_token = random_token(32);
+                let resume_token = crate::store::new_resume_token(&claims.visit);
                 // One durable write: the jti is claimed and, if fresh, the
                 // resume token stored.
                 let fresh = self
@@ -97,7 +97,13 @@ impl Conn {
             )) => {
                 self.hub.metrics.message("resume");
                 let ip = self.peer.ip().to_string();
-                let next_token = random_token(32);
+                // Its successor names the same visit (a token that names none
+                // is refused by the store).
+                let next_token =
+                    match crate::store::redis::keys::VisitTag::of_resume_token(&resume_token) {
+                        Some(tag) => format!("{}.{}", tag.as_str(), random_token(32)),
+                        None => random_token(32),
+                    };
                 // One durable write: the token is consumed and, if it was
                 // live, its successor stored.
                 let record = self

@@ -43,6 +43,7 @@ impl Conn {
             .hub
             .store
             .claim_jti(
+                &me.visit,
                 &claims.jti,
                 claims.exp.plus_secs(crate::auth::verify::CLOCK_SKEW_S),
             )

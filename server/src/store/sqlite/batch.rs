@@ -7,9 +7,9 @@
 
 use super::backend;
 use super::operations::apply;
-use super::outcome::{Outcome, answer};
 use crate::store::checkpointer::{self, Checkpointer};
 use crate::store::e2e_log::MessageLog;
+use crate::store::outcome::{Outcome, answer};
 use crate::store::wal_sync::{Committed, WalSync};
 use crate::store::{Command, StoreError, VisitWrite};
 use rusqlite::{Connection, params};

@@ -18,12 +18,10 @@
 //!
 //! Map: `schema` (pragmas, tables, migrations), `batch` (the store thread:
 //! one transaction per batch, answers once durable, the log kept short),
-//! `operations` (the SQL of each command), `outcome` (what a command
-//! produced, and answering its caller with it).
+//! `operations` (the SQL of each command).
 
 mod batch;
 mod operations;
-mod outcome;
 mod schema;
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! produced. Messages go through the [`MessageLog`]; the rest is here.
 
 use super::backend;
-use super::outcome::Outcome;
 use crate::store::e2e_log::MessageLog;
+use crate::store::outcome::Outcome;
 use crate::store::{Command, ResumeRecord, StoreError, VisitSnapshot, VisitWrite};
 use bedside_protocol::time::UnixSecs;
 use rusqlite::{OptionalExtension, params};

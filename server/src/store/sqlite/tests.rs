@@ -25,13 +25,28 @@ async fn replay_cache_and_resume_tokens_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (store, _h) = open(dir.path()).unwrap();
-        assert!(store.claim_jti("j1", UnixSecs(100)).await.unwrap());
-        assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
+        assert!(
+            store
+                .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
+                .await
+                .unwrap()
+        );
         store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
         store.put_resume("r2", rec("v", "p", 100)).await.unwrap();
     }
     let (store, _h) = open(dir.path()).unwrap();
-    assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
+    assert!(
+        !store
+            .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
+            .await
+            .unwrap()
+    );
     // Only the newest resume token of a participant is live.
     assert_eq!(store.take_resume("r1", UnixSecs(50)).await.unwrap(), None);
     assert_eq!(
@@ -68,7 +83,12 @@ async fn admit_stores_the_resume_token_only_for_a_fresh_jti() {
         Some(rec("v", "p", 100))
     );
     // The jti is claimed for `claim_jti` (refresh) too.
-    assert!(!store.claim_jti("j1", UnixSecs(100)).await.unwrap());
+    assert!(
+        !store
+            .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -126,7 +146,7 @@ async fn visit_records_and_end() {
         revoked_screens: vec![],
     };
     store
-        .write_visit(&v, vec![VisitWrite::SaveParticipant(p.clone())])
+        .write_visit(&v, None, vec![VisitWrite::SaveParticipant(p.clone())])
         .await
         .unwrap();
     let snap = store.load_visit(&v).await.unwrap();
@@ -137,7 +157,7 @@ async fn visit_records_and_end() {
         .await
         .unwrap();
     store
-        .write_visit(&v, vec![VisitWrite::EndVisit])
+        .write_visit(&v, None, vec![VisitWrite::EndVisit])
         .await
         .unwrap();
     let snap = store.load_visit(&v).await.unwrap();
@@ -174,6 +194,7 @@ fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
     let (load_tx, mut load_rx) = tokio::sync::oneshot::channel();
     let mut seq_rx = Vec::new();
     let mut batch = vec![Command::ClaimJti {
+        visit: VisitId::new("v").unwrap(),
         key: key_of("j"),
         expires: 10,
         reply: jti_tx,
@@ -182,6 +203,7 @@ fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
         let (tx, rx) = tokio::sync::oneshot::channel();
         seq_rx.push(rx);
         batch.push(Command::AppendMessage {
+            fence: None,
             visit: VisitId::new("v").unwrap(),
             message: message("pt"),
             reply: tx,
@@ -204,6 +226,7 @@ fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
     let mut backend = Backend::new(Connection::open(&db).unwrap(), &db).unwrap();
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     backend.execute_batch(&mut vec![Command::AppendMessage {
+        fence: None,
         visit: VisitId::new("v").unwrap(),
         message: message("pt"),
         reply: tx,
@@ -221,7 +244,12 @@ fn to(from: &str, to: &[&str]) -> StoredMessage {
 }
 
 async fn append(store: &Store, v: &VisitId, m: StoredMessage) -> u64 {
-    store.enqueue_append(v, m).await.unwrap().await.unwrap()
+    store
+        .enqueue_append(v, None, m)
+        .await
+        .unwrap()
+        .await
+        .unwrap()
 }
 
 async fn owed(store: &Store, v: &VisitId, who: &str, after: u64) -> Vec<u64> {
@@ -257,17 +285,23 @@ async fn a_message_is_kept_until_every_recipient_acked_or_left() {
     assert_eq!(append(&store, &v, to("dr", &["ab"])).await, 4);
     assert_eq!(owed(&store, &v, "a", 0).await, [1, 2]);
     assert_eq!(owed(&store, &v, "b", 1).await, [3]);
-    store.write_visit(&v, vec![acked("a", 2)]).await.unwrap();
+    store
+        .write_visit(&v, None, vec![acked("a", 2)])
+        .await
+        .unwrap();
     assert_eq!(owed(&store, &v, "a", 0).await, Vec::<u64>::new());
     assert_eq!(owed(&store, &v, "b", 0).await, [1, 3]);
     assert_eq!(rows(&store, dir.path()).await, 3); // 2 went: only a was owed it
-    store.write_visit(&v, vec![acked("b", 3)]).await.unwrap();
+    store
+        .write_visit(&v, None, vec![acked("b", 3)])
+        .await
+        .unwrap();
     assert_eq!(rows(&store, dir.path()).await, 1);
     // Leaving releases what was owed; whoever joins later under the same
     // id gets only what is sent after.
     let ab = ParticipantId::new("ab").unwrap();
     store
-        .write_visit(&v, vec![VisitWrite::ForgetParticipant(ab)])
+        .write_visit(&v, None, vec![VisitWrite::ForgetParticipant(ab)])
         .await
         .unwrap();
     assert_eq!(rows(&store, dir.path()).await, 0);
@@ -275,7 +309,7 @@ async fn a_message_is_kept_until_every_recipient_acked_or_left() {
     assert_eq!(owed(&store, &v, "ab", 0).await, [5]);
     // An ack past the last seq does not release messages sent after it.
     store
-        .write_visit(&v, vec![acked("a", 1_000)])
+        .write_visit(&v, None, vec![acked("a", 1_000)])
         .await
         .unwrap();
     assert_eq!(append(&store, &v, to("dr", &["a"])).await, 6);
@@ -288,7 +322,7 @@ async fn a_message_is_kept_until_every_recipient_acked_or_left() {
     assert_eq!(owed(&store, &v, "b", 0).await, Vec::<u64>::new());
     assert_eq!(append(&store, &v, to("dr", &["a"])).await, 7);
     store
-        .write_visit(&v, vec![acked("a", 7), acked("ab", 5)])
+        .write_visit(&v, None, vec![acked("a", 7), acked("ab", 5)])
         .await
         .unwrap();
     assert_eq!(rows(&store, dir.path()).await, 0);
@@ -368,13 +402,26 @@ async fn claimed_jtis_survive_the_schema_3_migration() {
     }
     let (store, _h) = open(dir.path()).unwrap();
     assert!(
-        !store.claim_jti("old", UnixSecs(100)).await.unwrap(),
+        !store
+            .claim_jti(&VisitId::new("v").unwrap(), "old", UnixSecs(100))
+            .await
+            .unwrap(),
         "replay after migration"
     );
-    assert!(store.claim_jti("new", UnixSecs(100)).await.unwrap());
+    assert!(
+        store
+            .claim_jti(&VisitId::new("v").unwrap(), "new", UnixSecs(100))
+            .await
+            .unwrap()
+    );
     // Expired entries are swept by their key's prefix.
     store.sweep(UnixSecs(1_000), 3_600).await.unwrap();
-    assert!(store.claim_jti("old", UnixSecs(100)).await.unwrap());
+    assert!(
+        store
+            .claim_jti(&VisitId::new("v").unwrap(), "old", UnixSecs(100))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -465,7 +512,8 @@ async fn concurrent_callers_share_batches() {
     for i in 0..200 {
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
-            s.claim_jti(&format!("j{i}"), UnixSecs(10)).await
+            s.claim_jti(&VisitId::new("v").unwrap(), &format!("j{i}"), UnixSecs(10))
+                .await
         }));
     }
     for t in tasks {

@@ -1,10 +1,11 @@
-//! What a command produced, and answering its caller with it: each
+//! What a command produced, and answering its caller with it (for every
+//! backend): each
 //! command's reply channel takes one kind of [`Outcome`].
 
 use crate::store::{Command, ResumeRecord, StoreError, StoredMessage, VisitSnapshot};
 
 /// What a command produced, answered once its batch is durable.
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     Bool(bool),
     Unit,
     Resume(Option<ResumeRecord>),
@@ -15,7 +16,7 @@ pub(super) enum Outcome {
 
 /// Answers a command's caller. A dropped receiver means the caller went
 /// away; nothing to do.
-pub(super) fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
+pub(crate) fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
     fn send<T>(
         tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
         r: Result<Outcome, StoreError>,
