@@ -138,6 +138,8 @@ pub struct SessionConfig {
     pub max_message_bytes: usize,
     /// Seconds an e2e body is kept at most.
     pub retention_s: u64,
+    /// Seconds a SIGTERM waits for sessions to move away before exiting.
+    pub drain_timeout_s: u64,
 }
 
 impl Default for SessionConfig {
@@ -147,6 +149,7 @@ impl Default for SessionConfig {
             idle_timeout_s: 900,
             max_message_bytes: bedside_protocol::DEFAULT_MAX_MESSAGE_BYTES,
             retention_s: 86_400,
+            drain_timeout_s: 10,
         }
     }
 }
@@ -320,10 +323,19 @@ impl<'de> Deserialize<'de> for Cidr {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Redis URL shared by the nodes.
+    /// Redis URL shared by the nodes (`redis://`, `rediss://` or
+    /// `redis+unix://`).
     pub redis_url: String,
-    /// This node's id.
+    /// This node's id, unique among the running nodes.
     pub node_id: String,
+    /// Milliseconds a visit's lease lasts unless renewed (every third of
+    /// it). Also how long a dead node's visits wait to be taken over.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+fn default_lease_ms() -> u64 {
+    5000
 }
 
 /// Flags from the command line that override the file and the environment.
@@ -503,6 +515,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         ));
     }
     let s = &c.session;
+    if !(1..=3600).contains(&s.drain_timeout_s) {
+        return Err(ConfigError::new(
+            "session.drain_timeout_s",
+            "must be between 1 and 3600",
+        ));
+    }
     if !(1..=300).contains(&s.hello_timeout_s) {
         return Err(ConfigError::new(
             "session.hello_timeout_s",
@@ -614,11 +632,17 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new("ice.turn_ttl_s", "must be at least 1"));
     }
     if let Some(cluster) = &c.cluster {
-        if !cluster.redis_url.starts_with("redis://") && !cluster.redis_url.starts_with("rediss://")
-        {
+        let schemes = ["redis://", "rediss://", "redis+unix://"];
+        if !schemes.iter().any(|p| cluster.redis_url.starts_with(p)) {
             return Err(ConfigError::new(
                 "cluster.redis_url",
-                "must be a redis:// URL",
+                "must be a redis://, rediss:// or redis+unix:// URL",
+            ));
+        }
+        if !(500..=60_000).contains(&cluster.lease_ms) {
+            return Err(ConfigError::new(
+                "cluster.lease_ms",
+                "must be between 500 and 60000",
             ));
         }
         if bedside_protocol::is_valid_id(&cluster.node_id).is_err() {

@@ -45,22 +45,47 @@ pub struct Hub {
     pub dev: Option<DevIssuer>,
     /// The wall clock (the only one the shell reads).
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// In a cluster: this node's view of it.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     next_conn: AtomicU64,
     accepting: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
 }
 
+/// What a hub is made of (everything but its own counters and metrics).
+#[derive(Debug)]
+pub struct Parts {
+    /// Validated configuration.
+    pub config: Config,
+    /// Token verification.
+    pub verifier: Verifier,
+    /// Durable state.
+    pub store: Store,
+    /// The audit trail.
+    pub audit: Audit,
+    /// Abuse limits.
+    pub abuse: Arc<crate::limits::Abuse>,
+    /// Dev mode issuer, when in dev mode.
+    pub dev: Option<DevIssuer>,
+    /// The wall clock.
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// In a cluster: this node's view of it.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
 impl Hub {
     /// A hub ready to accept sessions.
-    pub fn new(
-        config: Config,
-        verifier: Verifier,
-        store: Store,
-        audit: Audit,
-        abuse: Arc<crate::limits::Abuse>,
-        dev: Option<DevIssuer>,
-        clock: Arc<dyn crate::clock::Clock>,
-    ) -> Arc<Self> {
+    pub fn new(parts: Parts) -> Arc<Self> {
+        let Parts {
+            config,
+            verifier,
+            store,
+            audit,
+            abuse,
+            dev,
+            clock,
+            cluster,
+        } = parts;
         let (shutdown_tx, _) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
         let alerts = crate::alerts::Alerts::new(config.alerts.webhook.clone(), metrics.clone());
@@ -74,6 +99,7 @@ impl Hub {
             audit,
             dev,
             clock,
+            cluster,
             next_conn: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             shutdown_tx,
@@ -94,6 +120,12 @@ impl Hub {
     /// Accepting new sessions (for `/readyz`).
     pub fn is_accepting(&self) -> bool {
         self.accepting.load(Ordering::Relaxed)
+    }
+
+    /// Able to start sessions: accepting, and in a cluster its Redis up
+    /// and holding the cluster's data (a hello's single use is provable).
+    pub fn is_ready(&self) -> bool {
+        self.is_accepting() && self.cluster.as_ref().is_none_or(|c| c.is_ready())
     }
 
     /// A receiver that turns `true` when shutdown begins.

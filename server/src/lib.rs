@@ -7,7 +7,8 @@
 //! (the tamper-evident trail), [`alerts`] (ALERT records and the webhook),
 //! [`limits`] (abuse limits and network rules), [`ice`] (ICE servers and
 //! TURN credentials), [`metrics`] (Prometheus), [`clock`] (the one wall
-//! clock the shell reads), [`hub`] (the shared state of a running hub),
+//! clock the shell reads), [`cluster`] (several nodes on one Redis:
+//! leases, presence, forwarding channels), [`hub`] (the shared state of a running hub),
 //! [`net`] (the tokio shell: HTTP, WebSocket sessions, visit tasks),
 //! [`server`] (start and stop). Keys and token signing are the
 //! `bedside-token` crate; the wire types and shared rules `bedside-protocol`.
@@ -16,6 +17,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod hub;
 pub mod ice;

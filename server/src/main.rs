@@ -273,6 +273,7 @@ fn serve(flags: Overrides) -> ExitCode {
     };
     runtime.block_on(async move {
         let dev = config.dev;
+        let drain = Duration::from_secs(config.session.drain_timeout_s);
         let running = match server::start(config).await {
             Ok(r) => r,
             Err(StartError::Config { key, problem }) => {
@@ -295,7 +296,7 @@ fn serve(flags: Overrides) -> ExitCode {
         }
         wait_for_signal().await;
         tracing::info!("shutting down");
-        running.shutdown(Duration::from_secs(5)).await;
+        running.shutdown(drain).await;
         ExitCode::SUCCESS
     })
 }

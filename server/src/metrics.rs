@@ -61,6 +61,8 @@ pub struct Metrics {
     pub sessions: Gauge,
     /// Visits with a running task.
     pub visits: Gauge,
+    /// In a cluster: 1 while Redis answers and holds the cluster's data.
+    pub redis_up: Gauge,
     /// Client messages received, by type.
     pub messages: Family<TypeLabel, Counter>,
     /// Refusals (auth failures, protocol errors, invalid SDP, closes), by reason.
@@ -82,6 +84,7 @@ impl Metrics {
         let connections = Gauge::default();
         let sessions = Gauge::default();
         let visits = Gauge::default();
+        let redis_up = Gauge::default();
         let messages = Family::<TypeLabel, Counter>::default();
         let rejects = Family::<ReasonLabel, Counter>::default();
         let closes = Family::<ReasonLabel, Counter>::default();
@@ -100,6 +103,11 @@ impl Metrics {
             sessions.clone(),
         );
         registry.register("visits", "Visits with a running task", visits.clone());
+        registry.register(
+            "redis_up",
+            "Cluster only: 1 while Redis answers and holds the cluster's data",
+            redis_up.clone(),
+        );
         registry.register(
             "messages",
             "Client messages received, by type",
@@ -123,6 +131,7 @@ impl Metrics {
             connections,
             sessions,
             visits,
+            redis_up,
             messages,
             rejects,
             closes,

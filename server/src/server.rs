@@ -45,6 +45,16 @@ pub enum StartError {
     },
 }
 
+/// Every cluster start failure is one line about a `[cluster]` key or
+/// `data_dir`, and exit code 2.
+fn cluster_err(e: crate::cluster::StartError) -> StartError {
+    let line = e.to_string();
+    match line.split_once(": ") {
+        Some((key, problem)) => config_err(key, problem),
+        None => config_err("cluster", line),
+    }
+}
+
 fn config_err(key: &str, problem: impl ToString) -> StartError {
     StartError::Config {
         key: key.to_owned(),
@@ -148,7 +158,16 @@ pub async fn start_with_clock(
     let abuse =
         crate::limits::Abuse::new(&config).map_err(|e| config_err("network.geoip_db", e))?;
     let (audit, recovery) = open_audit(&config, clock.clone())?;
-    let (store, _thread) = crate::store::sqlite::open(&config.data_dir)?;
+    let (store, cluster, redis_version) = match &config.cluster {
+        None => (crate::store::sqlite::open(&config.data_dir)?.0, None, None),
+        Some(c) => {
+            let (cluster, conn, facts) = crate::cluster::join(c, &config.data_dir)
+                .await
+                .map_err(cluster_err)?;
+            let store = crate::store::redis::open(conn, config.session.retention_s);
+            (store, Some(cluster), Some(facts.version))
+        }
+    };
     let addr = config.listen_addr();
     let listener = TcpListener::bind(addr)
         .await
@@ -170,6 +189,11 @@ pub async fn start_with_clock(
     if let Some(moved) = &recovery.moved_broken {
         start = start.detail("damaged_file_moved_to", moved.display().to_string());
     }
+    if let (Some(c), Some(v)) = (&cluster, redis_version) {
+        start = start
+            .detail("node", c.node.clone())
+            .detail("redis_version", v);
+    }
     if audit
         .log(start, Durability::Synced)
         .durable()
@@ -180,9 +204,32 @@ pub async fn start_with_clock(
             "cannot write SERVER_START".into(),
         )));
     }
-    let hub = Hub::new(config, verifier, store, audit, abuse, dev, clock);
+    let hub = Hub::new(crate::hub::Parts {
+        config,
+        verifier,
+        store,
+        audit,
+        abuse,
+        dev,
+        clock,
+        cluster: cluster.clone(),
+    });
     tokio::spawn(sweep(hub.clone()));
-    let visits = Visits::new();
+    let visits = match cluster {
+        None => Visits::new(),
+        Some(cluster) => {
+            let visits = Visits::clustered(&hub, cluster.clone());
+            let inbox = cluster
+                .subscribe()
+                .await
+                .map_err(|e| cluster_err(crate::cluster::StartError::Unreachable(e.to_string())))?;
+            if let Some(router) = visits.router() {
+                tokio::spawn(router.clone().run(inbox));
+            }
+            tokio::spawn(heartbeat(hub.clone(), cluster));
+            visits
+        }
+    };
     let accept = tokio::spawn(accept_loop(hub.clone(), visits.clone(), listener, acceptor));
     Ok(Running {
         addr,
@@ -203,6 +250,9 @@ impl Running {
         let deadline = tokio::time::Instant::now() + grace;
         while self.hub.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(c) = &self.hub.cluster {
+            c.leave().await;
         }
         let _ = self
             .hub
@@ -298,6 +348,45 @@ where
         .with_upgrades();
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// In a cluster: renews this node's presence and watches Redis. A Redis
+/// that lost the cluster's data raises an ALERT once; the node then stays
+/// not ready (no hello or resume is accepted) until restarted.
+async fn heartbeat(hub: Arc<Hub>, cluster: Arc<crate::cluster::Cluster>) {
+    use crate::cluster::Beat;
+    let mut tick = tokio::time::interval(cluster.beat_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = hub.shutdown_signal();
+    let mut last = Beat::Ok;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let beat = cluster.beat().await;
+        if beat != last {
+            match beat {
+                Beat::Ok => tracing::info!("redis reachable again"),
+                Beat::Unreachable => {
+                    tracing::error!("redis unreachable: not ready; hellos and resumes refused")
+                }
+                Beat::DataLost => {
+                    tracing::error!(
+                        "redis has lost the cluster's data: this node stays not ready until restarted"
+                    );
+                    let e = Event::new(Action::Alert, Outcome::Failure)
+                        .detail("node", cluster.node.clone());
+                    hub.alert(crate::alerts::AlertKind::RedisDataLost, e);
+                }
+            }
+            hub.metrics.redis_up.set(i64::from(beat == Beat::Ok));
+        }
+        if beat == Beat::DataLost {
+            return;
+        }
+        last = beat;
     }
 }
 

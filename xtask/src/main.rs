@@ -197,7 +197,8 @@ fn web_demo(pkg: &Path) -> Result<PathBuf> {
 }
 
 /// Installs what the tests need, only when missing: the Rust components
-/// and the wasm target; later steps (Chromium, redis) add theirs here.
+/// the wasm target, the npm tools, and Debian's Chromium (browser tests)
+/// and redis-server (cluster tests).
 fn prereqs() -> Result<()> {
     let works = |sub: &str| {
         cargo()
@@ -213,9 +214,22 @@ fn prereqs() -> Result<()> {
     }
     prereqs_wasm()?;
     ensure_npm_tools()?;
-    if !Path::new("/usr/bin/chromium").exists() {
+    let missing: Vec<&str> = [
+        ("/usr/bin/chromium", &["chromium", "chromium-driver"][..]),
+        (
+            "/usr/bin/redis-server",
+            &["redis-server", "redis-tools"][..],
+        ),
+    ]
+    .iter()
+    .filter(|(bin, _)| !Path::new(bin).exists())
+    .flat_map(|(_, pkgs)| pkgs.iter().copied())
+    .collect();
+    if !missing.is_empty() {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
-        run(Command::new("apt-get").args(["install", "-y", "-qq", "chromium", "chromium-driver"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing))?;
     }
     Ok(())
 }

@@ -53,10 +53,17 @@ pub async fn route(
         (&Method::GET, SIGNAL_PATH) => upgrade(hub, visits, req, peer),
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => {
-            if hub.is_accepting() {
+            if hub.is_ready() {
                 text(StatusCode::OK, "ready\n")
-            } else {
+            } else if !hub.is_accepting() {
                 text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+            } else if hub.cluster.as_ref().is_some_and(|c| c.data_lost()) {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "redis lost the cluster's data\n",
+                )
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n")
             }
         }
         (&Method::GET, "/metrics") => {

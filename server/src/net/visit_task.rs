@@ -6,6 +6,7 @@ use super::inbox::{InboxReceiver, InboxSender, inbox};
 use super::outbound::{ConnHandle, Overflow};
 use super::visits::Visits;
 use crate::audit::{Durability, Logged};
+use crate::cluster::lease::Lease;
 use crate::hub::Hub;
 use crate::metrics::Relayed;
 use crate::store::{Reply, StoreError, StoredMessage, VisitWrite};
@@ -46,33 +47,57 @@ pub enum VisitCommand {
     Input(Input, Instant),
 }
 
-/// A cloneable sender to a visit task.
+/// A cloneable sender to a visit: its task on this node, or (in a
+/// cluster) its owner on another node.
 #[derive(Debug, Clone)]
-pub struct VisitHandle {
-    tx: InboxSender<VisitCommand>,
+pub struct VisitHandle(Handle);
+
+#[derive(Debug, Clone)]
+enum Handle {
+    Local(InboxSender<VisitCommand>),
+    Remote(Arc<super::remote::RemoteVisit>),
 }
 
 impl VisitHandle {
+    /// A handle forwarding to another node.
+    pub(crate) fn remote(r: Arc<super::remote::RemoteVisit>) -> Self {
+        Self(Handle::Remote(r))
+    }
+
     /// Sends a command; `Err` means the task is gone.
     pub async fn send(&self, cmd: VisitCommand) -> Result<(), VisitCommand> {
-        self.tx.send(cmd).await
+        match &self.0 {
+            Handle::Local(tx) => tx.send(cmd).await,
+            Handle::Remote(r) => Box::pin(r.send(cmd)).await,
+        }
     }
 
-    /// The task has exited.
+    /// The task has exited (never for a remote owner: its links end instead).
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        match &self.0 {
+            Handle::Local(tx) => tx.is_closed(),
+            Handle::Remote(_) => false,
+        }
     }
 
-    /// Both handles reach the same task.
+    /// Both handles reach the same task on this node.
     pub fn same(&self, other: &VisitHandle) -> bool {
-        self.tx.same(&other.tx)
+        match (&self.0, &other.0) {
+            (Handle::Local(a), Handle::Local(b)) => a.same(b),
+            _ => false,
+        }
     }
 }
 
-/// Starts the task for `visit`.
-pub fn spawn(hub: Arc<Hub>, visits: Arc<Visits>, visit: VisitId) -> VisitHandle {
+/// Starts the task for `visit` (in a cluster, under `lease`).
+pub fn spawn(
+    hub: Arc<Hub>,
+    visits: Arc<Visits>,
+    visit: VisitId,
+    lease: Option<Lease>,
+) -> VisitHandle {
     let (tx, rx) = inbox(INBOX);
-    let handle = VisitHandle { tx };
+    let handle = VisitHandle(Handle::Local(tx));
     let me = handle.clone();
     tokio::spawn(async move {
         hub.metrics.visits.inc();
@@ -83,10 +108,14 @@ pub fn spawn(hub: Arc<Hub>, visits: Arc<Visits>, visit: VisitId) -> VisitHandle 
             loads: FuturesUnordered::new(),
             gates: FuturesOrdered::new(),
             failed: false,
-            fence: None,
+            fence: lease.as_ref().map(|l| l.fence.clone()),
+            lease,
         };
         task.run(visit.clone(), rx).await;
         visits.exited(&visit, &me);
+        if let Some(lease) = task.lease.take() {
+            lease.release().await;
+        }
         hub.metrics.visits.dec();
     });
     handle
@@ -118,7 +147,9 @@ struct VisitTask {
     /// The state machine panicked: its state is not to be trusted, so it
     /// takes no more input and the task ends (see [`VisitTask::step`]).
     failed: bool,
-    /// In a cluster: the lease this node holds on the visit.
+    /// In a cluster: the lease this node holds on the visit (released at
+    /// exit), and its fence, which every write carries.
+    lease: Option<Lease>,
     fence: Option<crate::store::Fence>,
 }
 
@@ -149,6 +180,9 @@ impl VisitTask {
                 return; // Dropping `rx` answers every pending join with a retry.
             }
         };
+        if let Some(lease) = &self.lease {
+            took_over(&self.hub, &id, lease).await;
+        }
         let cfg = &self.hub.config.session;
         let settings = VisitSettings {
             idle_timeout_ms: cfg.idle_timeout_s as i64 * 1000,
@@ -208,7 +242,15 @@ impl VisitTask {
                     self.handle(&mut visit, Input::Tick).await;
                 }
                 _ = shutdown.changed() => {
+                    Box::pin(self.hand_over(&mut visit)).await;
+                    break;
+                }
+                () = lease_expired(&mut self.lease) => {
+                    // Another node may hold the visit by now: act no more.
+                    tracing::warn!(visit = %visit.id(), "lease not renewed in time; closing this node's sessions of the visit with 1001");
+                    self.hub.metrics.reject("lease_lost");
                     self.handle(&mut visit, Input::Shutdown).await;
+                    self.lease = None;
                     break;
                 }
                 // A test moved the clock: compute the deadline again.
@@ -245,6 +287,11 @@ impl VisitTask {
     /// this task, so they see nothing.
     fn step(&mut self, visit: &mut Visit, input: Input) -> Vec<Output> {
         if self.failed {
+            return Vec::new();
+        }
+        // Past the lease's deadline the visit takes no input: another node
+        // may own it (the loop notices and ends the task).
+        if self.lease.as_ref().is_some_and(|l| !l.is_valid()) && !matches!(input, Input::Shutdown) {
             return Vec::new();
         }
         let now = self.hub.clock.now().0;
@@ -505,6 +552,25 @@ impl VisitTask {
         }));
     }
 
+    /// Shutdown (SIGTERM): finish the writes in flight, close every session
+    /// with 1001 (after their acks are written), then give the lease up so
+    /// another node takes the visit over at once.
+    async fn hand_over(&mut self, visit: &mut Visit) {
+        while let Some((input, _)) = self.commits.next().await {
+            self.handle(visit, input).await;
+        }
+        while let Some((input, _)) = self.loads.next().await {
+            self.handle(visit, input).await;
+        }
+        self.handle(visit, Input::Shutdown).await;
+        if let Some(lease) = self.lease.take() {
+            // The store runs commands in order: once this read is answered,
+            // the writes queued before it are done.
+            let _ = self.hub.store.load_visit(visit.id()).await;
+            lease.release().await;
+        }
+    }
+
     /// Performs every gated batch still waiting (at exit).
     async fn drain_gates(&mut self, visit: &mut Visit) {
         while let Some((ok, actions, arrived)) = self.gates.next().await {
@@ -529,6 +595,44 @@ fn close_reason(code: bedside_protocol::CloseCode) -> &'static str {
         C::Replaced => "replaced",
         C::VisitEnded => "visit_ended",
         C::RateLimited => "rate_limited",
+    }
+}
+
+/// In a cluster, the audit record of taking a visit over (any epoch
+/// after the first: another node, or an earlier process of this one,
+/// held it before).
+async fn took_over(hub: &Hub, id: &VisitId, lease: &Lease) {
+    let epoch = lease.fence.epoch();
+    if epoch <= 1 {
+        return;
+    }
+    let actor = crate::audit::Actor {
+        visit_id: Some(id.to_string()),
+        ..Default::default()
+    };
+    let node = hub
+        .cluster
+        .as_ref()
+        .map(|c| c.node.clone())
+        .unwrap_or_default();
+    let mut e = crate::audit::Event::by(
+        Arc::new(actor),
+        crate::audit::Action::VisitTakeover,
+        crate::audit::Outcome::Success,
+    )
+    .detail("node", node)
+    .detail("epoch", epoch);
+    if let Some(p) = &lease.previous {
+        e = e.detail("previous_owner", p.clone());
+    }
+    let _ = hub.audit.log(e, Durability::Written).durable().await;
+}
+
+/// Resolves when this node's lease on the visit has run out (never without one).
+async fn lease_expired(lease: &mut Option<Lease>) {
+    match lease {
+        Some(l) => l.expired().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -618,7 +722,9 @@ mod tests {
 
         let v1 = running
             .visits
-            .visit(&running.hub, &VisitId::new("v-1").unwrap());
+            .visit(&running.hub, &VisitId::new("v-1").unwrap())
+            .await
+            .unwrap();
         v1.send(VisitCommand::Input(Input::InjectedPanic, Instant::now()))
             .await
             .unwrap();

@@ -3,39 +3,139 @@
 //! runs; a task removes itself when it exits. Kept apart from
 //! [`crate::hub::Hub`], so the state every task shares knows nothing of
 //! the tasks.
+//!
+//! In a cluster a task runs only under the visit's lease: looking a visit
+//! up takes the lease if it is free (and starts the task), or answers a
+//! handle that forwards to the node holding it ([`super::remote`]). A
+//! lease held by a node whose presence lapsed (it died) is waited out, at
+//! most about one lease, and then taken over.
 
+use super::remote::Router;
 use super::visit_task::{self, VisitHandle};
+use crate::cluster::Cluster;
+use crate::cluster::lease::{Lease, Owner};
 use crate::hub::Hub;
+use crate::store::Fence;
 use bedside_protocol::VisitId;
 use dashmap::DashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug)]
+struct Running {
+    handle: VisitHandle,
+    fence: Option<Fence>,
+}
 
 /// The running visits.
 #[derive(Debug, Default)]
 pub struct Visits {
-    map: DashMap<VisitId, VisitHandle>,
+    map: DashMap<VisitId, Running>,
+    cluster: Option<(Arc<Cluster>, Arc<Router>)>,
 }
 
 impl Visits {
-    /// An empty registry.
+    /// An empty registry (one node).
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    /// The handle of the task owning `visit`, starting one if none runs.
-    pub fn visit(self: &Arc<Self>, hub: &Arc<Hub>, visit: &VisitId) -> VisitHandle {
+    /// An empty registry of a cluster node, with the router forwarding its
+    /// sessions of visits owned elsewhere (spawn [`Router::run`]).
+    pub fn clustered(hub: &Arc<Hub>, cluster: Arc<Cluster>) -> Arc<Self> {
+        Arc::new_cyclic(|me| {
+            let router = Router::new(hub.clone(), cluster.clone(), me.clone());
+            Self {
+                map: DashMap::new(),
+                cluster: Some((cluster, router)),
+            }
+        })
+    }
+
+    /// The router, in a cluster.
+    pub fn router(&self) -> Option<&Arc<Router>> {
+        self.cluster.as_ref().map(|(_, r)| r)
+    }
+
+    /// A handle on `visit`: its task here (started if needed) or, in a
+    /// cluster, its owner elsewhere. `None`: the cluster's Redis did not
+    /// answer, or the owner could not be found in time.
+    pub async fn visit(self: &Arc<Self>, hub: &Arc<Hub>, visit: &VisitId) -> Option<VisitHandle> {
+        let Some((cluster, router)) = &self.cluster else {
+            return Some(self.start(hub, visit, None));
+        };
+        let deadline = tokio::time::Instant::now() + cluster.lease * 2;
+        loop {
+            if let Some(h) = self.open(visit) {
+                return Some(h);
+            }
+            let (node, fence) = {
+                let _one = cluster.acquiring.lock().await;
+                if let Some(h) = self.open(visit) {
+                    return Some(h);
+                }
+                match cluster.acquire(visit).await {
+                    Ok(Owner::Me(lease)) => return Some(self.start(hub, visit, Some(lease))),
+                    Ok(Owner::Other { node, fence }) => (node, fence),
+                    Err(e) => {
+                        tracing::warn!(visit = %visit, error = %e, "cannot look the visit's owner up");
+                        return None;
+                    }
+                }
+            };
+            if cluster.is_alive(&node).await {
+                return Some(router.remote(visit, node, fence));
+            }
+            // Its owner died: its lease lapses within one lease.
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The task running `visit` here, if any, with its fence (in a cluster).
+    pub fn local(&self, visit: &VisitId) -> Option<(VisitHandle, Fence)> {
+        self.map
+            .get(visit)
+            .filter(|r| !r.handle.is_closed())
+            .and_then(|r| Some((r.handle.clone(), r.fence.clone()?)))
+    }
+
+    fn open(&self, visit: &VisitId) -> Option<VisitHandle> {
+        self.map
+            .get(visit)
+            .filter(|r| !r.handle.is_closed())
+            .map(|r| r.handle.clone())
+    }
+
+    /// The running task, or a new one (under `lease`, in a cluster).
+    fn start(
+        self: &Arc<Self>,
+        hub: &Arc<Hub>,
+        visit: &VisitId,
+        lease: Option<Lease>,
+    ) -> VisitHandle {
         use dashmap::mapref::entry::Entry;
+        let fence = lease.as_ref().map(|l| l.fence.clone());
+        let spawn = |lease| visit_task::spawn(hub.clone(), self.clone(), visit.clone(), lease);
         match self.map.entry(visit.clone()) {
-            Entry::Occupied(e) if !e.get().is_closed() => e.get().clone(),
+            Entry::Occupied(e) if !e.get().handle.is_closed() => e.get().handle.clone(),
             Entry::Occupied(mut e) => {
-                let h = visit_task::spawn(hub.clone(), self.clone(), visit.clone());
-                e.insert(h.clone());
-                h
+                let handle = spawn(lease);
+                e.insert(Running {
+                    handle: handle.clone(),
+                    fence,
+                });
+                handle
             }
             Entry::Vacant(e) => {
-                let h = visit_task::spawn(hub.clone(), self.clone(), visit.clone());
-                e.insert(h.clone());
-                h
+                let handle = spawn(lease);
+                e.insert(Running {
+                    handle: handle.clone(),
+                    fence,
+                });
+                handle
             }
         }
     }
@@ -43,6 +143,6 @@ impl Visits {
     /// Called by a visit task on exit: forget it unless a newer task
     /// replaced it.
     pub(crate) fn exited(&self, visit: &VisitId, handle: &VisitHandle) {
-        self.map.remove_if(visit, |_, h| h.same(handle));
+        self.map.remove_if(visit, |_, r| r.handle.same(handle));
     }
 }

@@ -333,6 +333,86 @@ impl Process {
         Self::start_with_args(env, extra_toml, &[])
     }
 
+    /// One node of a cluster on `redis_url`: its own config, data and
+    /// audit file under `env.dir/NAME`, its stderr in `NAME/stderr.log`.
+    pub fn start_node(env: &Env, name: &str, redis_url: &str, extra_toml: &str) -> Self {
+        Self::try_start_node(env, name, redis_url, extra_toml)
+            .unwrap_or_else(|e| panic!("node {name} did not start: {e}"))
+    }
+
+    /// As [`Process::start_node`]; `Err` holds what it printed on stderr.
+    pub fn try_start_node(
+        env: &Env,
+        name: &str,
+        redis_url: &str,
+        extra_toml: &str,
+    ) -> Result<Self, String> {
+        let dir = Self::node_dir(env, name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("bedside.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"127.0.0.1:0\"\ninsecure_http = true\ndata_dir = {:?}\n[auth]\njwks = {:?}\nissuers = [\"{ISSUER}\"]\n[audit]\npath = {:?}\nsigning_key = {:?}\n[cluster]\nredis_url = {redis_url:?}\nnode_id = {name:?}\n{extra_toml}",
+                dir.join("data"),
+                env.jwks,
+                dir.join("audit/audit.jsonl"),
+                env.audit_key,
+            ),
+        )
+        .unwrap();
+        let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        match line.trim().strip_prefix("listening on http://") {
+            Some(addr) => Ok(Self {
+                url: format!("ws://{addr}/v1/signal"),
+                child,
+            }),
+            None => {
+                let _ = child.wait();
+                Err(std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())
+            }
+        }
+    }
+
+    /// Where node `name` keeps its files.
+    pub fn node_dir(env: &Env, name: &str) -> PathBuf {
+        env.dir.path().join(name)
+    }
+
+    /// `http://ADDR` of this process.
+    pub fn http(&self) -> String {
+        self.url
+            .replace("ws://", "http://")
+            .trim_end_matches("/v1/signal")
+            .to_owned()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`, …).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit; its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
     pub fn start_with_args(env: &Env, extra_toml: &str, args: &[&str]) -> Self {
         let cfg = Self::write_config(env, extra_toml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))

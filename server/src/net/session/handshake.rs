@@ -37,7 +37,18 @@ impl Conn {
             Read::Binary | Read::End | Read::Ping => return Err(CloseCode::ProtocolError),
         };
         let now = self.hub.clock.now_s();
-        match parse_client_message(&text) {
+        let parsed = parse_client_message(&text);
+        if matches!(
+            parsed,
+            Ok((
+                _,
+                ClientMessage::Hello { .. } | ClientMessage::Resume { .. }
+            ))
+        ) && !self.hub.is_ready()
+        {
+            return Err(self.store_unavailable());
+        }
+        match parsed {
             Ok((
                 _,
                 ClientMessage::Hello {
@@ -78,7 +89,7 @@ impl Conn {
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "replay cache unavailable");
-                        CloseCode::Unauthorized
+                        self.store_unavailable()
                     })?;
                 if !fresh {
                     return Err(self.auth_failed(&AuthError::Replayed, Some(&claims)).await);
@@ -113,7 +124,7 @@ impl Conn {
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "resume store unavailable");
-                        CloseCode::Unauthorized
+                        self.store_unavailable()
                     })?;
                 match record {
                     Some(mut record) => {
@@ -152,7 +163,21 @@ impl Conn {
         }
     }
 
-    /// Joins the visit, retrying if its task was just exiting.
+    /// The store (in a cluster, Redis) cannot prove a token's single use
+    /// or a resume token's: refuse, and let the client try again (1011
+    /// keeps its token and resume token; 4001 would make it start over).
+    fn store_unavailable(&self) -> CloseCode {
+        self.hub.metrics.reject("store_unavailable");
+        self.error(
+            bedside_protocol::ErrorCode::Internal,
+            "the hub cannot record this session right now (its store is unavailable); try again shortly",
+            None,
+        );
+        CloseCode::InternalError
+    }
+
+    /// Joins the visit, retrying while its task was just exiting or (in a
+    /// cluster) while its ownership moves between nodes.
     pub(super) async fn attach(&self, me: &Identity) -> Option<VisitHandle> {
         let r = &me.resume;
         let session = me.session.clone();
@@ -161,8 +186,22 @@ impl Conn {
             &me.participant,
             self.hub.clock.now_s().0,
         );
-        for _ in 0..3 {
-            let visit = self.visits.visit(&self.hub, &me.visit);
+        let patience = self
+            .hub
+            .cluster
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |c| c.lease * 2);
+        let deadline = tokio::time::Instant::now() + patience;
+        for attempt in 0.. {
+            if attempt >= 3 && tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            if attempt >= 3 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let Some(visit) = self.visits.visit(&self.hub, &me.visit).await else {
+                break;
+            };
             let (attached, rx) = oneshot::channel();
             let join = Box::new(Join {
                 conn: self.id,

@@ -38,6 +38,12 @@ const MAX_BATCH: usize = 512;
 /// How long a command may wait for Redis before it counts as failed.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Backend(format!("redis: {e}"))
+    }
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }

@@ -191,16 +191,18 @@ while true do
   end
 end"#;
 
-/// `KEYS`: lease, epoch. `ARGV`: node id, lease (ms). Takes a free lease
-/// under a new epoch. Answers `{1, 'NODE/EPOCH'}` (taken) or
-/// `{0, 'NODE/EPOCH'}` (the current owner's).
+/// `KEYS`: lease, epoch. `ARGV`: node id, lease (ms). Takes the lease
+/// under a new epoch if it is free or held under the caller's own node id
+/// (by a previous process of that node). Answers `{1, 'NODE/EPOCH',
+/// previous holder or nil}` (taken) or `{0, 'NODE/EPOCH'}` (another
+/// node's).
 pub const LEASE_ACQUIRE: &str = r#"
 local cur = redis.call('GET', KEYS[1])
-if cur then return {0, cur} end
+if cur and string.match(cur, '^(.*)/%d+$') ~= ARGV[1] then return {0, cur} end
 local e = redis.call('INCR', KEYS[2])
 local v = ARGV[1] .. '/' .. e
 redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-return {1, v}"#;
+return {1, v, cur}"#;
 
 /// `KEYS`: lease. `ARGV`: fence, lease (ms). Extends the lease if it is
 /// still the caller's; answers 1, or 0 if it is not.

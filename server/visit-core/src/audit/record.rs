@@ -44,6 +44,8 @@ pub enum Action {
     RateLimited,
     Alert,
     Checkpoint,
+    /// In a cluster: this node took a visit over (detail: epoch, previous owner).
+    VisitTakeover,
 }
 
 /// How it ended.
@@ -76,6 +78,8 @@ pub enum AlertKind {
     PermissionViolations,
     /// A session resumed from another IP address.
     IpChange,
+    /// The cluster's Redis lost its data (its cluster id is gone).
+    RedisDataLost,
 }
 
 impl AlertKind {
@@ -86,6 +90,7 @@ impl AlertKind {
             AlertKind::TokenReplay => "token_replay",
             AlertKind::PermissionViolations => "permission_violations",
             AlertKind::IpChange => "ip_change",
+            AlertKind::RedisDataLost => "redis_data_lost",
         }
     }
 }
@@ -264,6 +269,7 @@ fn action_name(a: Action) -> &'static str {
         Action::RateLimited => "RATE_LIMITED",
         Action::Alert => "ALERT",
         Action::Checkpoint => "CHECKPOINT",
+        Action::VisitTakeover => "VISIT_TAKEOVER",
     }
 }
 
