@@ -164,7 +164,8 @@ pub async fn start_with_clock(
             let (cluster, conn, facts) = crate::cluster::join(c, &config.data_dir)
                 .await
                 .map_err(cluster_err)?;
-            let store = crate::store::redis::open(conn, config.session.retention_s);
+            let store =
+                crate::store::redis::open(conn, config.session.retention_s, cluster.store_health());
             (store, Some(cluster), Some(facts.version))
         }
     };

@@ -9,8 +9,9 @@ use common::redis::Redis;
 use common::*;
 use serde_json::{Value, json};
 
-/// Short leases, so a dead node's visits move within seconds.
-const NODE: &str = "lease_ms = 1500\n";
+/// Short leases, so a dead node's visits move within seconds; no message
+/// rate limit (the tests send bursts).
+const NODE: &str = "lease_ms = 1500\n[limits]\nmessages_per_s = 100000\n";
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
@@ -124,4 +125,373 @@ async fn a_visit_spans_two_nodes() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(left, "1", "only pt's message to dr is still owed");
+}
+
+async fn resume_at(url: &str, token: &str, last_seq: u64) -> (Client, Value) {
+    let mut c = Client::connect(url).await;
+    c.send(json!({"type":"resume","resume_token":token,"last_seq":last_seq}))
+        .await;
+    let w = c.recv_type("welcome").await;
+    (c, w)
+}
+
+fn seqs(ms: &[Value]) -> Vec<u64> {
+    ms.iter()
+        .filter(|m| m["type"] == "e2e")
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_owner_killed_mid_chat_loses_nothing_acknowledged() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    let c = Process::start_node(&env, "node-c", &redis.url(), NODE);
+    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    dr.send(json!({"type":"grant","participant":"pt","permission":"screen_share"}))
+        .await;
+    pt.recv_type("permissions").await;
+
+    // dr (on the owner) sends 20 and reads their acks, then a burst of
+    // 200: node-a dies once 20 of those are acknowledged.
+    const N: usize = 220;
+    let send = |i: usize| json!({"type":"e2e","id":format!("d{i}"),"kind":"chat","body":b64(&format!("d{i}"))});
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        dr.send(send(i)).await;
+    }
+    while acked.len() < 20 {
+        let m = dr.recv_type("ack").await;
+        acked.push((
+            m["re"].as_str().unwrap().to_owned(),
+            m["seq"].as_u64().unwrap(),
+        ));
+    }
+    for i in 20..N {
+        dr.send(send(i)).await;
+    }
+    while acked.len() < 40 {
+        let m = dr.recv_type("ack").await;
+        acked.push((
+            m["re"].as_str().unwrap().to_owned(),
+            m["seq"].as_u64().unwrap(),
+        ));
+    }
+    a.kill9();
+    let (mut more, _) = dr.until_closed().await;
+    for m in more.drain(..).filter(|m| m["type"] == "ack") {
+        acked.push((
+            m["re"].as_str().unwrap().to_owned(),
+            m["seq"].as_u64().unwrap(),
+        ));
+    }
+    // pt's node notices the owner is gone and sends it away to resume.
+    let (before, code) = pt.until_closed().await;
+    assert_eq!(code, Some(1001));
+    let before = seqs(&before);
+    let last = before.last().copied().unwrap_or(0);
+
+    // Both resume on the survivors; pt first, on node-c.
+    let (mut pt, w) = resume_at(&c.url, wp["resume_token"].as_str().unwrap(), last).await;
+    assert_eq!(w["state"], "admitted", "admission survived");
+    assert_eq!(
+        w["participant"]["perms"],
+        json!(["screen_share"]),
+        "permission survived"
+    );
+    let (mut dr, _) = resume_at(&b.url, wd["resume_token"].as_str().unwrap(), 0).await;
+    // dr's client re-sends what it holds no ack for (its outbox).
+    let acked_ids: Vec<&str> = acked.iter().map(|(id, _)| id.as_str()).collect();
+    let resend: Vec<usize> = (0..N)
+        .filter(|i| !acked_ids.contains(&format!("d{i}").as_str()))
+        .collect();
+    for i in &resend {
+        dr.send(send(*i)).await;
+    }
+    let mut reacked = Vec::new();
+    while reacked.len() < resend.len() {
+        reacked.push(dr.recv_type("ack").await["seq"].as_u64().unwrap());
+    }
+    let top = reacked
+        .iter()
+        .chain(acked.iter().map(|(_, s)| s))
+        .copied()
+        .max()
+        .unwrap();
+    eprintln!(
+        "{} acked before the kill, {} re-sent",
+        acked.len(),
+        resend.len()
+    );
+    let mut after = Vec::new();
+    while after.last().copied().unwrap_or(last) < top {
+        after.push(pt.recv_type("e2e").await["seq"].as_u64().unwrap());
+    }
+    // Everything pt saw, before and after: in seq order, no gap, no repeat,
+    // and every acknowledged seq among it.
+    let all: Vec<u64> = before.iter().chain(&after).copied().collect();
+    assert_eq!(
+        all,
+        (1..=top).collect::<Vec<_>>(),
+        "before {before:?} after {after:?}"
+    );
+    for (id, seq) in &acked {
+        assert!(all.contains(seq), "{id} (seq {seq}) was acknowledged");
+    }
+    // The visit moved once, and the new owner says so in its audit file.
+    let owner = redis.cli(&["GET", &redis.cli(&["--scan", "--pattern", "bs:{*}:lease"])]);
+    assert!(owner.ends_with("/2"), "{owner}");
+    let node = owner.split('/').next().unwrap();
+    let audit =
+        std::fs::read_to_string(Process::node_dir(&env, node).join("audit/audit.jsonl")).unwrap();
+    let takeover = audit
+        .lines()
+        .find(|l| l.contains("\"VISIT_TAKEOVER\""))
+        .expect("VISIT_TAKEOVER record");
+    assert!(takeover.contains("\"epoch\":2"), "{takeover}");
+    drop((b, c));
+}
+
+#[tokio::test]
+async fn an_owner_paused_past_its_lease_acts_no_more() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 1);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+
+    a.signal("STOP");
+    // While node-a is stopped, dr's next message waits in its socket.
+    dr.send(json!({"type":"e2e","id":"late","kind":"chat","body":b64("late")}))
+        .await;
+    // node-b sees node-a's presence lapse and sends pt to resume; pt's
+    // resume makes node-b take the visit over under a new epoch.
+    let (_, code) = pt.until_closed().await;
+    assert_eq!(code, Some(1001));
+    let (mut pt, w) = resume_at(&b.url, wp["resume_token"].as_str().unwrap(), 1).await;
+    assert_eq!(w["state"], "admitted");
+    let lease = redis.cli(&["--scan", "--pattern", "bs:{*}:lease"]);
+    assert_eq!(redis.cli(&["GET", &lease]), "node-b/2");
+    pt.send(json!({"type":"e2e","id":"p1","kind":"chat","body":b64("two")}))
+        .await;
+    assert_eq!(pt.recv_type("ack").await["seq"], 2);
+
+    // node-a continues: past its own deadline it acts for the visit no
+    // more. dr is sent away with 1001 and holds no ack for "late".
+    let stale_before = metric(
+        &http_get(&b.http(), "/metrics").1,
+        "bedside_rejects_total{reason=\"stale_forwarded_frame\"}",
+    );
+    a.signal("CONT");
+    let (seen, code) = dr.until_closed().await;
+    assert_eq!(code, Some(1001), "{seen:?}");
+    assert!(
+        !seen.iter().any(|m| m["type"] == "ack" && m["re"] == "late"),
+        "a paused owner acknowledged after losing its lease: {seen:?}"
+    );
+    // What node-a still sent node-b (the close of pt's old link) was dropped.
+    let mut stale = stale_before;
+    for _ in 0..100 {
+        stale = metric(
+            &http_get(&b.http(), "/metrics").1,
+            "bedside_rejects_total{reason=\"stale_forwarded_frame\"}",
+        );
+        if stale > stale_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(stale > stale_before, "node-b dropped node-a's stale frames");
+    // The log holds exactly what was acknowledged: seqs 1 and 2.
+    assert_eq!(redis.cli(&["GET", &lease.replace(":lease", ":seq")]), "2");
+
+    // dr resumes (on node-a again, now forwarding to node-b), gets pt's
+    // message, and re-sends "late", acknowledged by the new owner.
+    let (mut dr, _) = resume_at(&a.url, wd["resume_token"].as_str().unwrap(), 1).await;
+    let m = dr.recv_type("e2e").await;
+    assert_eq!(
+        (m["seq"].as_u64(), m["from"].as_str()),
+        (Some(2), Some("pt"))
+    );
+    dr.send(json!({"type":"e2e","id":"late","kind":"chat","body":b64("late")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 3);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 3);
+}
+
+/// Polls `GET /readyz` until it answers `status`.
+async fn ready_is(p: &Process, status: u16) {
+    for _ in 0..250 {
+        if http_get(&p.http(), "/readyz").0 == status {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("/readyz never answered {status}");
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_loses_nothing_and_the_cluster_recovers() {
+    let mut redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 1);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+
+    redis.kill9();
+    ready_is(&a, 503).await;
+    ready_is(&b, 503).await;
+    assert_eq!(
+        http_get(&a.http(), "/healthz").0,
+        200,
+        "liveness is not readiness"
+    );
+    // Nothing is acknowledged while Redis is down.
+    dr.send(json!({"type":"e2e","id":"c2","kind":"chat","body":b64("two")}))
+        .await;
+    let (seen, code) = dr.until_closed().await;
+    assert!(!seen.iter().any(|m| m["type"] == "ack"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|m| m["code"] == "internal" && m["re"] == "c2"),
+        "{seen:?}"
+    );
+    assert_eq!(code, Some(1001), "the owner's lease ran out: resume later");
+    let (_, code) = pt.until_closed().await;
+    assert_eq!(code, Some(1001));
+    // A hello cannot prove its token's single use: refused, retryable.
+    let mut gu = Client::connect(&b.url).await;
+    gu.send(json!({"type":"hello","token":env.token("v-1","guest","gu")}))
+        .await;
+    let (seen, code) = gu.until_closed().await;
+    assert_eq!(code, Some(1011), "{seen:?}");
+    assert_eq!(seen[0]["code"], "internal");
+
+    redis.restart();
+    ready_is(&a, 200).await;
+    ready_is(&b, 200).await;
+    // Both resume (swapped places); dr re-sends what had no ack.
+    let (mut pt, w) = resume_at(&a.url, wp["resume_token"].as_str().unwrap(), 1).await;
+    assert_eq!(w["state"], "admitted");
+    let (mut dr, _) = resume_at(&b.url, wd["resume_token"].as_str().unwrap(), 0).await;
+    dr.send(json!({"type":"e2e","id":"c2","kind":"chat","body":b64("two")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 2);
+    let m = pt.recv_type("e2e").await;
+    assert_eq!(
+        (m["seq"].as_u64(), m["body"].as_str()),
+        (Some(2), Some(b64("two").as_str()))
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_a_live_visit_to_another_node() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let drain = format!("{NODE}[session]\ndrain_timeout_s = 5\n");
+    let a = Process::start_node(&env, "node-a", &redis.url(), &drain);
+    let b = Process::start_node(&env, "node-b", &redis.url(), &drain);
+    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 1);
+    pt.send(json!({"type":"e2e","id":"p1","kind":"chat","body":b64("two")}))
+        .await;
+    assert_eq!(pt.recv_type("ack").await["seq"], 2);
+
+    let started = std::time::Instant::now();
+    a.signal("TERM");
+    let (seen, code) = dr.until_closed().await;
+    assert_eq!(code, Some(1001), "{seen:?}");
+    let (seen, code) = pt.until_closed().await;
+    assert_eq!(code, Some(1001), "{seen:?}");
+    // Both resume on node-b, which takes the visit at once (the lease was
+    // given up, not left to lapse).
+    let (mut pt, w) = resume_at(&b.url, wp["resume_token"].as_str().unwrap(), 1).await;
+    assert_eq!(w["state"], "admitted");
+    let (mut dr, _) = resume_at(&b.url, wd["resume_token"].as_str().unwrap(), 1).await;
+    let moved = started.elapsed();
+    eprintln!("visit moved in {moved:?}");
+    assert!(moved < std::time::Duration::from_secs(10), "{moved:?}");
+    let lease = redis.cli(&["--scan", "--pattern", "bs:{*}:lease"]);
+    assert_eq!(redis.cli(&["GET", &lease]), "node-b/2");
+    // Nothing lost: dr gets pt's message (seq 2) it had not processed.
+    assert_eq!(dr.recv_type("e2e").await["seq"], 2);
+    dr.send(json!({"type":"e2e","id":"c3","kind":"chat","body":b64("three")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 3);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 3);
+    // node-a exits cleanly, its audit file sealed, its presence removed.
+    assert!(a.wait().success());
+    assert_eq!(redis.cli(&["EXISTS", "bs:node:node-a"]), "0");
+    let audit =
+        std::fs::read_to_string(Process::node_dir(&env, "node-a").join("audit/audit.jsonl"))
+            .unwrap();
+    assert!(audit.lines().last().unwrap().contains("\"CHECKPOINT\""));
+}
+
+#[tokio::test]
+async fn a_node_refuses_a_redis_that_could_lose_what_it_acknowledges() {
+    let env = Env::new();
+    for (key, value, needle) in [
+        (
+            "appendfsync",
+            "everysec",
+            "appendfsync everysec; Bedside needs appendfsync always",
+        ),
+        (
+            "maxmemory-policy",
+            "allkeys-lru",
+            "maxmemory-policy allkeys-lru; Bedside needs maxmemory-policy noeviction",
+        ),
+    ] {
+        let redis = Redis::start_with(&[(key, value)]);
+        let err = Process::try_start_node(&env, "node-a", &redis.url(), NODE)
+            .err()
+            .expect("refused");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(
+            lines[0].contains("cluster.redis_url") && lines[0].contains(needle),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_is_detected_not_served() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    ready_is(&a, 200).await;
+    assert_eq!(redis.cli(&["FLUSHALL"]), "OK");
+    ready_is(&a, 503).await;
+    assert!(http_get(&a.http(), "/readyz").1.contains("lost"));
+    let mut c = Client::connect(&a.url).await;
+    c.send(json!({"type":"hello","token":env.token("v-1","provider","dr")}))
+        .await;
+    assert_eq!(c.until_closed().await.1, Some(1011));
+    drop(a);
+    let audit =
+        std::fs::read_to_string(Process::node_dir(&env, "node-a").join("audit/audit.jsonl"))
+            .unwrap();
+    assert!(audit.contains("redis_data_lost"), "an ALERT record");
+    // Started again on the empty Redis, the node refuses, naming the fix.
+    let err = Process::try_start_node(&env, "node-a", &redis.url(), NODE)
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("Redis has lost its data") && err.contains("cluster-id"),
+        "{err}"
+    );
 }

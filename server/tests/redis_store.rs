@@ -18,7 +18,7 @@ use common::redis::Redis;
 async fn open(redis: &Redis) -> Store {
     let client = backend::client(&redis.url()).unwrap();
     let conn = backend::connect(&client, Default::default()).await.unwrap();
-    backend::open(conn, 3600)
+    backend::open(conn, 3600, Default::default())
 }
 
 fn vid(s: &str) -> VisitId {

@@ -82,6 +82,8 @@ pub struct Cluster {
     cluster_id: String,
     up: AtomicBool,
     lost: AtomicBool,
+    /// The store's connection answered its last batch or ping.
+    pub(crate) store_up: Arc<AtomicBool>,
     /// Serializes taking leases on this node (see [`lease`]).
     pub(crate) acquiring: tokio::sync::Mutex<()>,
 }
@@ -118,6 +120,7 @@ pub async fn join(
         cluster_id,
         up: AtomicBool::new(true),
         lost: AtomicBool::new(false),
+        store_up: Arc::new(AtomicBool::new(true)),
         acquiring: tokio::sync::Mutex::new(()),
     });
     Ok((cluster, store_conn, facts))
@@ -210,9 +213,14 @@ pub enum Beat {
 }
 
 impl Cluster {
-    /// Redis answered the last heartbeat.
+    /// Redis answered the last heartbeat, and the store's last command.
     pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        self.up.load(Ordering::Relaxed) && self.store_up.load(Ordering::Relaxed)
+    }
+
+    /// The flag the store's backend keeps (see [`backend::open`]).
+    pub fn store_health(&self) -> Arc<AtomicBool> {
+        self.store_up.clone()
     }
 
     /// Redis lost its data while this node ran.

@@ -245,6 +245,25 @@ impl Client {
         }
     }
 
+    /// Every message until the connection ends, and its close code (`None`:
+    /// it broke without a close frame, as when the hub was killed).
+    pub async fn until_closed(&mut self) -> (Vec<Value>, Option<u16>) {
+        let mut v = Vec::new();
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for the connection to end");
+            match m {
+                Some(Ok(Message::Text(t))) => v.push(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(f))) => {
+                    return (v, Some(f.map_or(1005, |f| u16::from(f.code))));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return (v, None),
+            }
+        }
+    }
+
     /// Collects messages until none arrives for `quiet`.
     pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
         let mut v = Vec::new();
@@ -465,6 +484,33 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `GET path` on `base` (`http://ADDR`): status and body.
+pub fn http_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A counter's value in a `/metrics` text (0 if absent).
+pub fn metric(text: &str, name_and_labels: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }
 
 /// A key bundle of the documented shape (docs/protocol.md): the hub checks

@@ -372,12 +372,14 @@ impl Router {
 
     /// Socket side: the owner's next frame or close for a session here.
     fn output_here(&self, link: u64, fence: String, n: u64, out: RemoteOutput) {
+        // A frame for a link that ended, or from a former owner (the
+        // session follows the current one): dropped.
         let Some(mut l) = self.outgoing.get_mut(&link) else {
+            self.hub.metrics.reject("stale_forwarded_frame");
             return;
         };
         if l.fence != fence {
-            // A former owner's frame: the session follows the current one.
-            self.hub.metrics.reject("stale_owner_frame");
+            self.hub.metrics.reject("stale_forwarded_frame");
             return;
         }
         if l.expect != n {

@@ -30,6 +30,8 @@ use bedside_protocol::ParticipantId;
 use keys::{VisitTag, hex};
 use redis::aio::ConnectionManager;
 use redis::{Pipeline, Value};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -77,19 +79,39 @@ pub async fn connect(
         .map_err(backend)
 }
 
+/// How often an idle backend pings Redis: keeps its connection
+/// reconnecting after an outage, so the first command after Redis is back
+/// does not fail, and keeps [`open`]'s `healthy` flag current.
+const IDLE_PING: Duration = Duration::from_millis(200);
+
 /// Starts the backend task on `conn`; messages expire `retention_s` after
 /// the last one of their visit at the latest (and the sweep deletes each
-/// one `retention_s` after it was stored).
-pub fn open(conn: ConnectionManager, retention_s: u64) -> Store {
+/// one `retention_s` after it was stored). `healthy` says whether the last
+/// batch or ping was answered.
+pub fn open(conn: ConnectionManager, retention_s: u64, healthy: Arc<AtomicBool>) -> Store {
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(run(conn, rx, retention_s));
+    tokio::spawn(run(conn, rx, retention_s, healthy));
     Store::new(tx)
 }
 
-async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Command>, retention_s: u64) {
+async fn run(
+    mut conn: ConnectionManager,
+    mut rx: mpsc::Receiver<Command>,
+    retention_s: u64,
+    healthy: Arc<AtomicBool>,
+) {
     let retention_ms = retention_s.saturating_mul(1000);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = match tokio::time::timeout(IDLE_PING, rx.recv()).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(_) => {
+                let r: Result<Value, _> = redis::cmd("PING").query_async(&mut conn).await;
+                healthy.store(r.is_ok(), Ordering::Relaxed);
+                continue;
+            }
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -117,6 +139,7 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Command>, reten
             .await
         {
             Ok(replies) if replies.len() == sent.len() => {
+                healthy.store(true, Ordering::Relaxed);
                 for (cmd, reply) in sent.into_iter().zip(replies) {
                     let outcome = reply.map_err(backend).and_then(|v| decode(&cmd, v));
                     answer(cmd, outcome);
@@ -128,6 +151,7 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Command>, reten
                 }
             }
             Err(e) => {
+                healthy.store(false, Ordering::Relaxed);
                 // Some of these may have been carried out: the callers
                 // treat the failure as "maybe", as with a failed commit.
                 let e = StoreError::Backend(format!("redis: {e}"));
