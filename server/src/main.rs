@@ -107,7 +107,11 @@ enum AuditCommand {
         /// Accept a file still being written (records after the last checkpoint).
         #[arg(long)]
         live: bool,
-        /// Audit files (JSON Lines).
+        /// Do not check what the files' checkpoints say of other cluster
+        /// nodes' files (to verify one node's file on its own).
+        #[arg(long)]
+        skip_peers: bool,
+        /// Audit files (JSON Lines); in a cluster, every node's.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -142,9 +146,10 @@ fn main() -> ExitCode {
                 AuditCommand::Verify {
                     public,
                     live,
+                    skip_peers,
                     files,
                 },
-        } => audit_verify(public.as_deref(), live, &files),
+        } => audit_verify(public.as_deref(), live, skip_peers, &files),
         Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
         Command::Token {
             key,
@@ -191,7 +196,12 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
 }
 
 /// `bedside audit verify`: exit 0 with `ok: N records`, or 1 naming the first bad line.
-fn audit_verify(public: Option<&std::path::Path>, live: bool, files: &[PathBuf]) -> ExitCode {
+fn audit_verify(
+    public: Option<&std::path::Path>,
+    live: bool,
+    skip_peers: bool,
+    files: &[PathBuf],
+) -> ExitCode {
     use bedside_server::audit::verify;
     let keys = match public.map(verify::load_keys).transpose() {
         Ok(k) => k,
@@ -202,11 +212,13 @@ fn audit_verify(public: Option<&std::path::Path>, live: bool, files: &[PathBuf])
     };
     let mut total = 0;
     let mut signatures = 0;
+    let mut verified = Vec::with_capacity(files.len());
     for f in files {
         match verify::verify_file(f, keys.as_ref(), live) {
             Ok(v) => {
                 total += v.records;
                 signatures += v.signatures_checked;
+                verified.push((f.display().to_string(), v));
             }
             Err(bad) => {
                 println!("bad: {bad}");
@@ -214,7 +226,21 @@ fn audit_verify(public: Option<&std::path::Path>, live: bool, files: &[PathBuf])
             }
         }
     }
+    let claims = if skip_peers {
+        None
+    } else {
+        match verify::cross_check(&verified) {
+            Ok(n) => Some(n),
+            Err(bad) => {
+                println!("bad: {bad}");
+                return ExitCode::from(1);
+            }
+        }
+    };
     println!("ok: {total} records");
+    if let Some(n) = claims.filter(|n| *n > 0) {
+        eprintln!("{n} checkpoint(s) of other nodes cross-checked");
+    }
     if keys.is_none() {
         eprintln!("note: checkpoint signatures not checked (no --public)");
     } else {

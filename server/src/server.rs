@@ -133,6 +133,8 @@ pub struct Running {
     /// The running visits (tests reach a visit's task through it).
     pub visits: Arc<Visits>,
     accept: tokio::task::JoinHandle<()>,
+    /// In a cluster: checkpoints to and from the other nodes.
+    peers: Option<Arc<crate::audit::peers::Peers>>,
 }
 
 /// Starts the hub on `config.listen`.
@@ -157,7 +159,12 @@ pub async fn start_with_clock(
     };
     let abuse =
         crate::limits::Abuse::new(&config).map_err(|e| config_err("network.geoip_db", e))?;
-    let (audit, recovery) = open_audit(&config, clock.clone())?;
+    let peers = config
+        .cluster
+        .as_ref()
+        .filter(|_| config.audit.enabled)
+        .map(|c| Arc::new(crate::audit::peers::Peers::new(c.node_id.clone())));
+    let (audit, recovery) = open_audit(&config, clock.clone(), peers.clone())?;
     let (store, cluster, redis_version) = match &config.cluster {
         None => (crate::store::sqlite::open(&config.data_dir)?.0, None, None),
         Some(c) => {
@@ -227,6 +234,9 @@ pub async fn start_with_clock(
             if let Some(router) = visits.router() {
                 tokio::spawn(router.clone().run(inbox));
             }
+            if let Some(peers) = &peers {
+                tokio::spawn(crate::cluster::audit::run(cluster.clone(), peers.clone()));
+            }
             tokio::spawn(heartbeat(hub.clone(), cluster));
             visits
         }
@@ -238,6 +248,7 @@ pub async fn start_with_clock(
         hub,
         visits,
         accept,
+        peers,
     })
 }
 
@@ -264,13 +275,30 @@ impl Running {
             )
             .durable()
             .await;
+        // The final CHECKPOINT names the others' latest, and goes to the
+        // shared stream too.
+        if let (Some(c), Some(peers)) = (&self.hub.cluster, &self.peers) {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                crate::cluster::audit::read(c, peers),
+            )
+            .await;
+        }
         self.hub.audit.close().await;
+        if let (Some(c), Some(peers)) = (&self.hub.cluster, &self.peers) {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                crate::cluster::audit::flush(c, peers),
+            )
+            .await;
+        }
     }
 }
 
 fn open_audit(
     config: &Config,
     clock: Arc<dyn Clock>,
+    peers: Option<Arc<crate::audit::peers::Peers>>,
 ) -> Result<(Audit, crate::audit::Recovery), StartError> {
     if !config.audit.enabled {
         tracing::warn!(
@@ -291,6 +319,7 @@ fn open_audit(
         config.audit.checkpoint_every,
         config.audit_new_file,
         clock,
+        peers,
     )?)
 }
 

@@ -495,3 +495,91 @@ async fn a_redis_that_lost_its_data_is_detected_not_served() {
         "{err}"
     );
 }
+
+/// `bedside audit verify ARGS…`: (exit code, stdout + stderr).
+fn verify(args: &[&std::path::Path], flags: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
+        .args(["audit", "verify"])
+        .args(flags)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn each_node_keeps_its_chain_and_verify_notices_a_missing_or_truncated_one() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    let (mut dr, mut pt, _, _) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 1);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+    // node-b stops first; node-a's final checkpoint then names node-b's.
+    b.signal("TERM");
+    assert!(b.wait().success());
+    a.signal("TERM");
+    assert!(a.wait().success());
+    let file = |n: &str| Process::node_dir(&env, n).join("audit/audit.jsonl");
+    let (fa, fb) = (file("node-a"), file("node-b"));
+
+    // Every record names its node; the owner's visit records their epoch.
+    let records = |f: &std::path::Path| -> Vec<Value> {
+        std::fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (ra, rb) = (records(&fa), records(&fb));
+    assert!(ra.iter().all(|r| r["node"] == "node-a"));
+    assert!(rb.iter().all(|r| r["node"] == "node-b"));
+    let relay = ra.iter().find(|r| r["action"] == "E2E_RELAY").unwrap();
+    assert_eq!(relay["epoch"], 1, "{relay}");
+    let last = ra.last().unwrap();
+    let seen = &last["detail"]["peers"]["node-b"];
+    let b_final = rb.last().unwrap();
+    assert_eq!(seen["head"], b_final["detail"]["head"], "{last}");
+    assert_eq!(seen["count"], b_final["detail"]["count"]);
+    // The shared stream holds both nodes' signed checkpoints.
+    let len: u64 = redis
+        .cli(&["XLEN", "bs:audit:checkpoints"])
+        .parse()
+        .unwrap();
+    assert!(len >= 2, "{len}");
+
+    let public = env.audit_public.to_str().unwrap().to_owned();
+    let (code, out) = verify(&[&fa, &fb], &["--public", &public]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("1 checkpoint(s) of other nodes cross-checked"),
+        "{out}"
+    );
+    // node-b's file left out: named, with the way to check one file alone.
+    let (code, out) = verify(&[&fa], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no audit file of that node was given"),
+        "{out}"
+    );
+    assert!(out.contains("\"node-b\""), "{out}");
+    assert_eq!(verify(&[&fa], &["--skip-peers"]).0, 0);
+    // node-b's file cut short (and so unsealed, passed as live): the cut
+    // is named by what node-a saw.
+    let text = std::fs::read_to_string(&fb).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    let short = env.dir.path().join("node-b-short.jsonl");
+    assert!(kept.len() >= 3, "{text}");
+    std::fs::write(&short, kept[..kept.len() - 2].join("\n") + "\n").unwrap();
+    let (code, out) = verify(&[&fa, &short], &["--live"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("truncated"), "{out}");
+}

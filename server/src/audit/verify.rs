@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// The first problem found, with its 1-based line number.
@@ -44,6 +44,26 @@ pub struct Verified {
     pub head: String,
     /// The last record's seq.
     pub last_seq: u64,
+    /// In a cluster: the node that wrote the file (its last record's `node`).
+    pub node: Option<String>,
+    /// Each checkpoint's `count` and `head`.
+    pub checkpoint_heads: BTreeMap<u64, String>,
+    /// What the file's checkpoints say they saw of other nodes' chains.
+    pub peer_claims: Vec<PeerClaim>,
+}
+
+/// A checkpoint's `detail.peers` entry: "I saw node N's checkpoint sealing
+/// its record `count`, whose hash is `head`".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerClaim {
+    /// The line of the checkpoint making the claim.
+    pub line: u64,
+    /// The other node.
+    pub node: String,
+    /// Its record number.
+    pub count: u64,
+    /// That record's hash.
+    pub head: String,
 }
 
 /// Reads the public JWK set holding the audit checkpoint keys.
@@ -179,6 +199,22 @@ pub fn verify_text(
                 v.signatures_checked += 1;
             }
             v.checkpoints += 1;
+            v.checkpoint_heads.insert(v.last_seq, v.head.clone());
+            for (node, seen) in detail["peers"].as_object().into_iter().flatten() {
+                let (Some(count), Some(head)) = (seen["count"].as_u64(), seen["head"].as_str())
+                else {
+                    return Err(bad(
+                        line_no,
+                        format!("checkpoint peers: bad entry for {node:?}"),
+                    ));
+                };
+                v.peer_claims.push(PeerClaim {
+                    line: line_no,
+                    node: node.clone(),
+                    count,
+                    head: head.to_owned(),
+                });
+            }
             v.unsealed = 0;
             last_checkpoint_final = detail["final"] == Value::Bool(true);
         } else {
@@ -186,6 +222,11 @@ pub fn verify_text(
                 first_unsealed_line = line_no;
             }
             v.unsealed += 1;
+        }
+        if let Some(node) = obj.get("node").and_then(Value::as_str)
+            && v.node.as_deref() != Some(node)
+        {
+            v.node = Some(node.to_owned());
         }
         v.head = hash;
         v.last_seq = line_no;
@@ -209,6 +250,59 @@ pub fn verify_text(
         }
     }
     Ok(v)
+}
+
+/// Checks what several nodes' files say of each other: every checkpoint a
+/// file's `detail.peers` names must be in a given file of that node, with
+/// the same hash. Catches a node's file left out, cut short, or swapped for
+/// another. Returns how many claims were checked.
+pub fn cross_check(files: &[(String, Verified)]) -> Result<usize, BadLine> {
+    let mut by_node: HashMap<&str, Vec<&Verified>> = HashMap::new();
+    for (_, v) in files {
+        if let Some(node) = &v.node {
+            by_node.entry(node).or_default().push(v);
+        }
+    }
+    let mut checked = 0;
+    for (file, v) in files {
+        for claim in &v.peer_claims {
+            if v.node.as_deref() == Some(claim.node.as_str()) {
+                continue;
+            }
+            let bad = |problem: String| BadLine {
+                file: file.clone(),
+                line: claim.line,
+                problem,
+            };
+            let Some(theirs) = by_node.get(claim.node.as_str()) else {
+                return Err(bad(format!(
+                    "names node {:?}'s checkpoint of record {}, but no audit file of that node was given (missing? or verify with --skip-peers)",
+                    claim.node, claim.count
+                )));
+            };
+            let heads: Vec<&String> = theirs
+                .iter()
+                .filter_map(|t| t.checkpoint_heads.get(&claim.count))
+                .collect();
+            if heads.iter().any(|h| **h == claim.head) {
+                checked += 1;
+                continue;
+            }
+            let last = theirs.iter().map(|t| t.last_seq).max().unwrap_or(0);
+            return Err(bad(if heads.is_empty() && last < claim.count {
+                format!(
+                    "names node {:?}'s checkpoint of record {}, but that node's file ends at record {last} (truncated?)",
+                    claim.node, claim.count
+                )
+            } else {
+                format!(
+                    "names node {:?}'s checkpoint of record {} with another hash than that node's file holds (altered or replaced?)",
+                    claim.node, claim.count
+                )
+            }));
+        }
+    }
+    Ok(checked)
 }
 
 /// Verifies a file on disk.

@@ -2,6 +2,7 @@
 //! runs `fdatasync` (so no write waits behind a sync), checkpoints, and
 //! recovery of an existing file at start-up.
 
+use super::peers::{Peers, Published};
 use super::record::{Action, Durability, Event, GENESIS, Outcome, seal, timestamp};
 use super::verify::{self, CheckpointKeys};
 use base64::Engine as _;
@@ -149,13 +150,16 @@ impl Audit {
 }
 
 /// Opens (or creates) the audit file, verifies what it holds, sets a torn
-/// last line aside, and starts the writer thread.
+/// last line aside, and starts the writer thread. In a cluster, `peers`
+/// names this node (every record carries it) and carries checkpoints to and
+/// from the other nodes ([`super::peers`]).
 pub fn open(
     path: &Path,
     key: PrivateKey,
     checkpoint_every: u64,
     new_file: bool,
     clock: Arc<dyn crate::clock::Clock>,
+    peers: Option<Arc<Peers>>,
 ) -> Result<(Audit, Recovery), AuditError> {
     let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -218,6 +222,7 @@ pub fn open(
         last_seq,
         head,
         since_checkpoint: 0,
+        peers,
         sync_tx,
         received: 0,
         written: written_tx,
@@ -267,6 +272,7 @@ struct Writer {
     last_seq: u64,
     head: String,
     since_checkpoint: u64,
+    peers: Option<Arc<Peers>>,
     sync_tx: std::sync::mpsc::Sender<u64>,
     /// Records received so far (= the last ticket handed out and taken).
     received: u64,
@@ -277,9 +283,11 @@ struct Writer {
 impl Writer {
     fn seal_into(&mut self, buf: &mut String, event: &Event) {
         self.last_seq += 1;
+        let node = self.peers.as_ref().map(|p| p.node());
         let (line, hash) = seal(
             self.last_seq,
             &timestamp(self.clock.now().0),
+            node,
             event,
             &self.head,
         );
@@ -289,14 +297,28 @@ impl Writer {
     }
 
     fn checkpoint(&mut self, buf: &mut String, last: bool) {
-        let sig = self.key.signing_key().sign(self.head.as_bytes());
+        let sig =
+            URL_SAFE_NO_PAD.encode(self.key.signing_key().sign(self.head.as_bytes()).to_bytes());
         let mut e = Event::new(Action::Checkpoint, Outcome::Success)
             .detail("head", self.head.clone())
             .detail("count", self.last_seq)
             .detail("kid", self.key.kid.clone())
-            .detail("sig", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
+            .detail("sig", sig.clone());
         if last {
             e = e.detail("final", true);
+        }
+        if let Some(peers) = &self.peers {
+            let seen = peers.seen();
+            if !seen.is_empty() {
+                e = e.detail("peers", serde_json::to_value(seen).unwrap_or_default());
+            }
+            peers.publish(Published {
+                node: peers.node().to_owned(),
+                count: self.last_seq,
+                head: self.head.clone(),
+                kid: self.key.kid.clone(),
+                sig,
+            });
         }
         self.seal_into(buf, &e);
         self.since_checkpoint = 0;
@@ -412,7 +434,7 @@ mod tests {
         keys.insert(key.kid.clone(), key.signing_key().verifying_key());
         let path = dir.join("audit.jsonl");
         let clock = Arc::new(crate::clock::SystemClock);
-        let (audit, _) = open(&path, key, checkpoint_every, false, clock).expect("open");
+        let (audit, _) = open(&path, key, checkpoint_every, false, clock, None).expect("open");
         (audit, path, keys)
     }
 

@@ -20,6 +20,7 @@
 //!   ALERT, `/readyz` 503, no hello or resume accepted) until an operator
 //!   restarts the node.
 
+pub mod audit;
 pub mod bus;
 pub mod lease;
 

@@ -381,7 +381,8 @@ impl VisitTask {
                 match o {
                     Output::Persist(_) => {}
                     Output::Audit(event, durability) => {
-                        let l = self.hub.audit.log(*event, durability);
+                        let epoch = self.fence.as_ref().map(|f| f.epoch());
+                        let l = self.hub.audit.log((*event).epoch(epoch), durability);
                         let slot = match durability {
                             Durability::Written => &mut written,
                             Durability::Synced => &mut synced,
@@ -621,7 +622,8 @@ async fn took_over(hub: &Hub, id: &VisitId, lease: &Lease) {
         crate::audit::Outcome::Success,
     )
     .detail("node", node)
-    .detail("epoch", epoch);
+    .detail("epoch", epoch)
+    .epoch(Some(epoch));
     if let Some(p) = &lease.previous {
         e = e.detail("previous_owner", p.clone());
     }

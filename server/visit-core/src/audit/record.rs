@@ -129,6 +129,8 @@ pub struct Event {
     pub target: Option<String>,
     /// Action-specific facts (never SDP, candidates, bodies, bundles, tokens).
     pub detail: Map<String, Value>,
+    /// In a cluster: the fencing epoch under which the visit's owner acted.
+    pub epoch: Option<u64>,
 }
 
 impl Event {
@@ -145,12 +147,19 @@ impl Event {
             actor,
             target: None,
             detail: Map::new(),
+            epoch: None,
         }
     }
 
     /// Adds a detail field.
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.detail.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets the visit epoch (cluster).
+    pub fn epoch(mut self, epoch: Option<u64>) -> Self {
+        self.epoch = epoch;
         self
     }
 
@@ -164,14 +173,15 @@ impl Event {
 /// The hash of the first record's predecessor.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Builds the record for `event` and returns its line (canonical JSON,
-/// without the newline) and its hash.
+/// Builds the record for `event`, written by cluster node `node` (absent on
+/// a single node), and returns its line (canonical JSON, without the
+/// newline) and its hash.
 ///
 /// One pass: the members are written in JCS order straight from the struct
 /// (all names are ASCII, so byte order is UTF-16 order), the hash is taken
 /// over that text, and `"hash"` is spliced in at its sorted place. The
 /// generic [`hash_of`] (used by the verifier) computes the same hash.
-pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
+pub fn seal(seq: u64, ts: &str, node: Option<&str>, event: &Event, prev: &str) -> (String, String) {
     let mut out = String::with_capacity(512);
     out.push('{');
     let mut first = true;
@@ -193,10 +203,18 @@ pub fn seal(seq: u64, ts: &str, event: &Event, prev: &str) -> (String, String) {
         member(&mut out, "device_fingerprint");
         write_string(v, &mut out);
     }
+    if let Some(epoch) = event.epoch {
+        member(&mut out, "epoch");
+        out.push_str(&epoch.to_string());
+    }
     // "hash" sorts here, before "ip_address" and "outcome".
     let hash_at = out.len();
     if let Some(v) = &actor.ip_address {
         member(&mut out, "ip_address");
+        write_string(v, &mut out);
+    }
+    if let Some(v) = node {
+        member(&mut out, "node");
         write_string(v, &mut out);
     }
     member(&mut out, "outcome");
@@ -459,12 +477,19 @@ mod tests {
         let full = Event::by(Arc::new(actor), Action::E2eRelay, Outcome::Denied)
             .target("pt \"1\"\n")
             .detail("z", "é\u{1}")
-            .detail("a", json!({"y": [1, 2], "b": null}));
-        for e in [full, Event::new(Action::ServerStart, Outcome::Success)] {
-            let (line, hash) = seal(3, "2026-11-24T23:59:01.123Z", &e, GENESIS);
+            .detail("a", json!({"y": [1, 2], "b": null}))
+            .epoch(Some(7));
+        let bare = Event::new(Action::ServerStart, Outcome::Success);
+        for (e, node) in [
+            (full, Some("node-a")),
+            (bare.clone(), None),
+            (bare, Some("b")),
+        ] {
+            let (line, hash) = seal(3, "2026-11-24T23:59:01.123Z", node, &e, GENESIS);
             let v: Value = serde_json::from_str(&line).unwrap();
             assert_eq!(canonical(&v), line, "the line is canonical JSON");
             assert_eq!(hash_of(v.as_object().unwrap()), hash);
+            assert_eq!(v.get("node").and_then(Value::as_str), node);
         }
     }
 
@@ -473,7 +498,7 @@ mod tests {
         let e = Event::new(Action::Admit, Outcome::Success)
             .target("pt-1")
             .detail("n", 1);
-        let (line, hash) = seal(7, "2026-11-24T23:59:01.123Z", &e, GENESIS);
+        let (line, hash) = seal(7, "2026-11-24T23:59:01.123Z", None, &e, GENESIS);
         let v: Value = serde_json::from_str(&line).unwrap();
         let obj = v.as_object().unwrap();
         assert_eq!(obj["hash"], hash);
