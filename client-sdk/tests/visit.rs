@@ -125,6 +125,11 @@ async fn a_visit_with_media_data_and_encrypted_chat_leaves_no_plaintext_at_the_h
         )
         .await;
 
+    // Against a cluster (BEDSIDE_TEST_CLUSTER=1) the two sit on two nodes.
+    if common::clustered() {
+        assert_eq!(hub.nodes_in_use(), 2, "the round-robin spread them");
+    }
+
     // Both see the same 60-digit safety number.
     let a = dr.safety_number(&pid("pt-1")).await.unwrap().unwrap();
     let b = pt.safety_number(&pid("dr-ada")).await.unwrap().unwrap();

@@ -294,7 +294,15 @@ fn test() -> Result<()> {
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
     // `--all-targets` leaves out doc examples: they run here.
     run(cargo().args(["test", "--workspace", "--doc"]))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    // The SDK's visit tests again, against two hub nodes on a real Redis
+    // behind a TCP round-robin (client-sdk/tests/common).
+    run(cargo().env("BEDSIDE_TEST_CLUSTER", "1").args([
+        "test",
+        "-p",
+        "bedside-sdk",
+        "--test",
+        "visit",
+    ]))?;
     // The session, negotiator and e2ee tests and the committed vectors,
     // compiled to wasm32 and run under node.
     run(cargo()

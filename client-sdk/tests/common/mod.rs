@@ -1,6 +1,11 @@
 //! Harness for SDK tests: the real hub in-process on 127.0.0.1:0 (restartable
 //! on the same port), a clinic key that mints join tokens, SDK clients with
 //! loopback-only WebRTC, and a WebSocket stand-in for a compromised hub.
+//!
+//! With `BEDSIDE_TEST_CLUSTER=1` the "hub" is a cluster instead: a real
+//! `redis-server` (unix socket, temporary directory), two hub nodes in this
+//! process, and a TCP round-robin in front of them, so consecutive
+//! connections (a provider and a patient, a resume) land on different nodes.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -54,11 +59,52 @@ impl std::io::Write for LogWriter {
     }
 }
 
+#[path = "../../../server/tests/common/redis.rs"]
+mod redis;
+
 pub struct Hub {
     pub dir: tempfile::TempDir,
     pub key: Arc<PrivateKey>,
     pub addr: SocketAddr,
     running: Option<Running>,
+    cluster: Option<Cluster>,
+}
+
+/// Two nodes on one Redis behind a round-robin.
+struct Cluster {
+    redis: redis::Redis,
+    /// The nodes' addresses (kept across restarts), read by the balancer.
+    backends: Arc<Mutex<Vec<SocketAddr>>>,
+    nodes: Vec<Running>,
+}
+
+/// Whether this run tests against a cluster.
+pub fn clustered() -> bool {
+    std::env::var("BEDSIDE_TEST_CLUSTER").is_ok_and(|v| v == "1")
+}
+
+/// A trivial TCP round-robin: each new connection goes to the next backend.
+async fn round_robin(backends: Arc<Mutex<Vec<SocketAddr>>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut down, _)) = listener.accept().await {
+            let to = {
+                let b = backends.lock().unwrap();
+                next += 1;
+                b[next % b.len()]
+            };
+            tokio::spawn(async move {
+                if let Ok(mut up) = tokio::net::TcpStream::connect(to).await {
+                    let _ = up.set_nodelay(true);
+                    let _ = down.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                }
+            });
+        }
+    });
+    addr
 }
 
 impl Hub {
@@ -82,7 +128,17 @@ impl Hub {
             key: Arc::new(key),
             addr: "127.0.0.1:0".parse().unwrap(),
             running: None,
+            cluster: None,
         };
+        if clustered() {
+            let backends = Arc::new(Mutex::new(vec!["127.0.0.1:0".parse().unwrap(); 2]));
+            hub.addr = round_robin(backends.clone()).await;
+            hub.cluster = Some(Cluster {
+                redis: redis::Redis::start(),
+                backends,
+                nodes: Vec::new(),
+            });
+        }
         hub.boot().await;
         hub
     }
@@ -100,9 +156,31 @@ impl Hub {
     }
 
     async fn boot(&mut self) {
-        let r = server::start(self.config()).await.unwrap();
-        self.addr = r.addr;
-        self.running = Some(r);
+        let Some(cluster) = self.cluster.as_ref() else {
+            let r = server::start(self.config()).await.unwrap();
+            self.addr = r.addr;
+            self.running = Some(r);
+            return;
+        };
+        let url = cluster.redis.url();
+        let mut nodes = Vec::new();
+        for (i, name) in ["node-a", "node-b"].into_iter().enumerate() {
+            let mut c = self.config();
+            c.listen = Some(cluster.backends.lock().unwrap()[i]);
+            c.data_dir = self.dir.path().join(name).join("data");
+            c.audit.path = self.dir.path().join(name).join("audit.jsonl");
+            c.cluster = Some(bedside_server::config::ClusterConfig {
+                redis_url: url.clone(),
+                node_id: name.into(),
+                lease_ms: 1500,
+            });
+            let r = server::start(c).await.unwrap();
+            cluster.backends.lock().unwrap()[i] = r.addr;
+            nodes.push(r);
+        }
+        if let Some(c) = self.cluster.as_mut() {
+            c.nodes = nodes;
+        }
     }
 
     /// Graceful stop, then a new hub process state on the same port and files.
@@ -115,6 +193,24 @@ impl Hub {
         if let Some(r) = self.running.take() {
             r.shutdown(Duration::from_secs(5)).await;
         }
+        let nodes = self
+            .cluster
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.nodes))
+            .unwrap_or_default();
+        for r in nodes {
+            r.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+
+    /// In a cluster: how many nodes hold at least one connection.
+    pub fn nodes_in_use(&self) -> usize {
+        self.cluster.as_ref().map_or(0, |c| {
+            c.nodes
+                .iter()
+                .filter(|n| n.hub.metrics.connections.get() > 0)
+                .count()
+        })
     }
 
     pub fn url(&self) -> String {
@@ -134,10 +230,14 @@ impl Hub {
         })
     }
 
-    /// Every byte the hub keeps on disk (store, WAL, audit).
+    /// Every byte the hub keeps on disk (store, WAL, audit; in a cluster
+    /// also Redis's append-only file).
     pub fn disk_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
         let mut stack = vec![self.dir.path().to_path_buf()];
+        if let Some(c) = &self.cluster {
+            stack.push(c.redis.dir.path().to_path_buf());
+        }
         while let Some(p) = stack.pop() {
             for e in std::fs::read_dir(&p).unwrap().flatten() {
                 let path = e.path();
