@@ -39,9 +39,11 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The hub's WebSocket URL (ws://IP:port/v1/signal).
-    #[arg(long)]
-    url: String,
+    /// The hub's WebSocket URL (ws://IP:port/v1/signal). Repeat it for the
+    /// nodes of a cluster: participants are spread round-robin, so the
+    /// provider and the patient of a visit sit on different nodes.
+    #[arg(long, required = true)]
+    url: Vec<String>,
     /// Get tokens from the hub's dev mode (POST /dev/token).
     #[arg(long, conflicts_with = "key")]
     dev: bool,
@@ -209,7 +211,8 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
     let tokens = if a.dev {
         let base = a
             .url
-            .strip_prefix("ws://")
+            .first()
+            .and_then(|u| u.strip_prefix("ws://"))
             .and_then(|r| r.split('/').next())
             .map(|h| format!("http://{h}"))
             .context("--dev needs a ws:// URL")?;
@@ -231,7 +234,7 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
         raise_nofile();
     }
     let plan = Plan {
-        url: a.url.clone(),
+        urls: a.url.clone(),
         tokens,
         scenario: a.scenario,
         rate: a.rate,
@@ -335,7 +338,7 @@ async fn run_baseline(mut plan: Plan, mode: baseline::Mode) -> anyhow::Result<Re
         .strip_prefix("listening on ")
         .context("baseline did not start")?
         .to_owned();
-    plan.url = url;
+    plan.urls = vec![url];
     plan.hub_pid = Some(child.id());
     let r = run(plan).await;
     let _ = child.kill();

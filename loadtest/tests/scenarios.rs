@@ -54,7 +54,7 @@ async fn hub() -> Hub {
 
 fn plan(h: &Hub, url: &str, scenario: Scenario) -> Plan {
     Plan {
-        url: url.to_owned(),
+        urls: vec![url.to_owned()],
         tokens: Tokens::Key {
             key: h.key.clone(),
             iss: "clinic".into(),

@@ -58,11 +58,19 @@ impl Scenario {
     }
 }
 
+impl Plan {
+    /// The node connection `slot` goes to: round-robin, so a visit's
+    /// provider (slot 2i) and patient (2i + 1) sit on consecutive nodes.
+    pub fn url_for(&self, slot: usize) -> &str {
+        &self.urls[slot % self.urls.len().max(1)]
+    }
+}
+
 /// A run's parameters.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// `ws://IP:port/v1/signal`.
-    pub url: String,
+    /// `ws://IP:port/v1/signal`, one per hub node.
+    pub urls: Vec<String>,
     /// Token source.
     pub tokens: Tokens,
     /// What to do.
@@ -280,9 +288,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_visits_provider_and_patient_go_to_different_nodes() {
+        let mut plan = Plan {
+            urls: vec!["ws://a".into(), "ws://b".into(), "ws://c".into()],
+            tokens: Tokens::Dev(String::new()),
+            scenario: Scenario::Negotiation,
+            rate: 1.0,
+            duration: Duration::ZERO,
+            warmup: Duration::ZERO,
+            ramp: Duration::ZERO,
+            visits: 1,
+            sessions: 2,
+            sources: vec![],
+            hub_pid: None,
+            drain: Duration::ZERO,
+            progress: false,
+            lockstep: false,
+        };
+        for i in 0..6 {
+            assert_ne!(plan.url_for(2 * i), plan.url_for(2 * i + 1));
+        }
+        plan.urls.truncate(1);
+        assert_eq!(plan.url_for(7), "ws://a");
+    }
+
+    #[test]
     fn a_join_storm_holds_every_joined_connection() {
         let plan = |scenario, rate, secs| Plan {
-            url: String::new(),
+            urls: vec![String::new()],
             tokens: Tokens::Dev(String::new()),
             scenario,
             rate,

@@ -37,9 +37,9 @@ async fn setup_pair(ctx: &Ctx, i: usize) -> anyhow::Result<Pair> {
     let visit = format!("lt-{}-{i}", ctx.run_id);
     let t_dr = ctx.plan.tokens.token(&visit, Role::Provider, "dr").await?;
     let t_pt = ctx.plan.tokens.token(&visit, Role::Patient, "pt").await?;
-    let url = &ctx.plan.url;
-    let (mut dr, _) = conn::hello(url, ctx.source(2 * i), &t_dr).await?;
-    let (pt, w) = conn::hello(url, ctx.source(2 * i + 1), &t_pt).await?;
+    let plan = &ctx.plan;
+    let (mut dr, _) = conn::hello(plan.url_for(2 * i), ctx.source(2 * i), &t_dr).await?;
+    let (pt, w) = conn::hello(plan.url_for(2 * i + 1), ctx.source(2 * i + 1), &t_pt).await?;
     let admit = ClientMessage::Admit {
         participant: ctx.ids.pt.clone(),
     };
@@ -198,7 +198,7 @@ pub(super) async fn resume_op(ctx: Arc<Ctx>, pairs: Arc<Vec<Pair>>, v: usize, to
     slot.live.close();
     let last = slot.last_seq.load(Ordering::Relaxed);
     match conn::resume(
-        &ctx.plan.url,
+        ctx.plan.url_for(2 * v + 1),
         ctx.source(2 * v + 1),
         &slot.resume_token,
         last,
@@ -231,7 +231,7 @@ pub(super) async fn join_op(ctx: Arc<Ctx>, i: u64, token: u64) {
             return;
         }
     };
-    match conn::hello(&ctx.plan.url, ctx.source(i as usize), &t).await {
+    match conn::hello(ctx.plan.url_for(i as usize), ctx.source(i as usize), &t).await {
         Ok((ws, _)) => {
             ctx.metrics.received(token, Instant::now());
             ctx.connections.fetch_add(1, Ordering::Relaxed);
