@@ -135,6 +135,10 @@ pub struct Running {
     accept: tokio::task::JoinHandle<()>,
     /// In a cluster: checkpoints to and from the other nodes.
     peers: Option<Arc<crate::audit::peers::Peers>>,
+    /// In a cluster: the router, the heartbeat and the checkpoint stream,
+    /// stopped at the end of a drain so nothing of this node answers for
+    /// it afterwards (a node restarted in the same process included).
+    cluster_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts the hub on `config.listen`.
@@ -223,6 +227,7 @@ pub async fn start_with_clock(
         cluster: cluster.clone(),
     });
     tokio::spawn(sweep(hub.clone()));
+    let mut cluster_tasks = Vec::new();
     let visits = match cluster {
         None => Visits::new(),
         Some(cluster) => {
@@ -232,12 +237,15 @@ pub async fn start_with_clock(
                 .await
                 .map_err(|e| cluster_err(crate::cluster::StartError::Unreachable(e.to_string())))?;
             if let Some(router) = visits.router() {
-                tokio::spawn(router.clone().run(inbox));
+                cluster_tasks.push(tokio::spawn(router.clone().run(inbox)));
             }
             if let Some(peers) = &peers {
-                tokio::spawn(crate::cluster::audit::run(cluster.clone(), peers.clone()));
+                cluster_tasks.push(tokio::spawn(crate::cluster::audit::run(
+                    cluster.clone(),
+                    peers.clone(),
+                )));
             }
-            tokio::spawn(heartbeat(hub.clone(), cluster));
+            cluster_tasks.push(tokio::spawn(heartbeat(hub.clone(), cluster)));
             visits
         }
     };
@@ -249,6 +257,7 @@ pub async fn start_with_clock(
         visits,
         accept,
         peers,
+        cluster_tasks,
     })
 }
 
@@ -262,6 +271,12 @@ impl Running {
         let deadline = tokio::time::Instant::now() + grace;
         while self.hub.metrics.connections.get() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Sessions are gone: stop answering for this node (the stream task
+        // too, so the final checkpoint's read and flush below are the only
+        // ones), then give up its presence.
+        for t in &self.cluster_tasks {
+            t.abort();
         }
         if let Some(c) = &self.hub.cluster {
             c.leave().await;

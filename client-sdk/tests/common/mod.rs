@@ -198,9 +198,13 @@ impl Hub {
             .as_mut()
             .map(|c| std::mem::take(&mut c.nodes))
             .unwrap_or_default();
-        for r in nodes {
-            r.shutdown(Duration::from_secs(5)).await;
-        }
+        // Both at once: clients find no node to resume on until the restart.
+        futures_util::future::join_all(
+            nodes
+                .into_iter()
+                .map(|r| r.shutdown(Duration::from_secs(5))),
+        )
+        .await;
     }
 
     /// In a cluster: how many nodes hold at least one connection.

@@ -223,10 +223,17 @@ pub fn verify_text(
             }
             v.unsealed += 1;
         }
-        if let Some(node) = obj.get("node").and_then(Value::as_str)
-            && v.node.as_deref() != Some(node)
-        {
-            v.node = Some(node.to_owned());
+        if let Some(node) = obj.get("node").and_then(Value::as_str) {
+            match &v.node {
+                Some(n) if n != node => {
+                    return Err(bad(
+                        line_no,
+                        format!("record of node {node:?} in the file of node {n:?}"),
+                    ));
+                }
+                Some(_) => {}
+                None => v.node = Some(node.to_owned()),
+            }
         }
         v.head = hash;
         v.last_seq = line_no;

@@ -446,8 +446,13 @@ impl VisitTask {
     /// Sends and closes; returns connections dropped for not reading.
     fn perform(&mut self, actions: Vec<Output>, arrived: Option<Instant>) -> Vec<ConnId> {
         let mut dropped = Vec::new();
+        // Past the lease's deadline another node may own the visit and
+        // deliver the same messages from the store: send nothing more
+        // (closes still go out, so clients resume there).
+        let lapsed = self.lease.as_ref().is_some_and(|l| !l.is_valid());
         for o in actions {
             match o {
+                Output::Send { .. } if lapsed => {}
                 Output::Send { to, msg } => {
                     let frame = Utf8Bytes::from(msg.to_json());
                     let relayed = match msg {
