@@ -180,8 +180,13 @@ impl VisitTask {
                 return; // Dropping `rx` answers every pending join with a retry.
             }
         };
-        if let Some(lease) = &self.lease {
-            took_over(&self.hub, &id, lease).await;
+        if let Some(lease) = &self.lease
+            && !took_over(&self.hub, &id, lease).await
+        {
+            // Unaudited, the takeover does not happen (the lease is given
+            // back as the task exits; joins are answered with a retry).
+            tracing::error!(visit = %id, "audit trail failed; not taking the visit over");
+            return;
         }
         let cfg = &self.hub.config.session;
         let settings = VisitSettings {
@@ -607,10 +612,11 @@ fn close_reason(code: bedside_protocol::CloseCode) -> &'static str {
 /// In a cluster, the audit record of taking a visit over (any epoch
 /// after the first: another node, or an earlier process of this one,
 /// held it before).
-async fn took_over(hub: &Hub, id: &VisitId, lease: &Lease) {
+/// False if the record could not be written.
+async fn took_over(hub: &Hub, id: &VisitId, lease: &Lease) -> bool {
     let epoch = lease.fence.epoch();
     if epoch <= 1 {
-        return;
+        return true;
     }
     let actor = crate::audit::Actor {
         visit_id: Some(id.to_string()),
@@ -632,7 +638,11 @@ async fn took_over(hub: &Hub, id: &VisitId, lease: &Lease) {
     if let Some(p) = &lease.previous {
         e = e.detail("previous_owner", p.clone());
     }
-    let _ = hub.audit.log(e, Durability::Written).durable().await;
+    hub.audit
+        .log(e, Durability::Written)
+        .durable()
+        .await
+        .is_ok()
 }
 
 /// Resolves when this node's lease on the visit has run out (never without one).
