@@ -44,6 +44,11 @@ struct RunArgs {
     /// provider and the patient of a visit sit on different nodes.
     #[arg(long, required = true)]
     url: Vec<String>,
+    /// With several --url: half the visits keep both participants on one
+    /// node, half sit across two, and the report gives the latency of each
+    /// (cross-node against same-node relay in one run).
+    #[arg(long)]
+    mix_paths: bool,
     /// Get tokens from the hub's dev mode (POST /dev/token).
     #[arg(long, conflicts_with = "key")]
     dev: bool,
@@ -208,6 +213,9 @@ fn main() {
 }
 
 async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
+    if a.mix_paths && a.url.len() < 2 {
+        bail!("--mix-paths needs two or more --url (the nodes of a cluster)");
+    }
     let tokens = if a.dev {
         let base = a
             .url
@@ -235,6 +243,7 @@ async fn run_cmd(a: RunArgs) -> anyhow::Result<i32> {
     }
     let plan = Plan {
         urls: a.url.clone(),
+        mix_paths: a.mix_paths,
         tokens,
         scenario: a.scenario,
         rate: a.rate,

@@ -63,6 +63,31 @@ impl Kind {
     }
 }
 
+/// Where a visit's two participants sit, in a run against several hub
+/// nodes: on the owner node both, or one of them on another node (whose
+/// messages cross Redis both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Path {
+    /// Provider and patient on one node.
+    SameNode,
+    /// Provider and patient on two nodes.
+    CrossNode,
+}
+
+impl Path {
+    /// Both, in report order.
+    pub const ALL: [Path; 2] = [Path::SameNode, Path::CrossNode];
+
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::SameNode => "same node",
+            Path::CrossNode => "cross node",
+        }
+    }
+}
+
 /// 1 µs .. 60 s at 3 significant digits.
 #[allow(clippy::expect_used)] // constant bounds that hdrhistogram accepts
 fn histogram() -> Histogram<u64> {
@@ -76,6 +101,8 @@ struct KindStats {
     errors: u64,
     measured: Histogram<u64>,
     per_second: Vec<Histogram<u64>>,
+    /// `measured`, split by [`Path`] (for messages sent with one).
+    by_path: [Histogram<u64>; 2],
 }
 
 impl KindStats {
@@ -86,17 +113,22 @@ impl KindStats {
             errors: 0,
             measured: histogram(),
             per_second: Vec::new(),
+            by_path: [histogram(), histogram()],
         }
     }
 }
 
+/// When a message was meant to leave, and between whom.
+type Sent = (Instant, Option<Path>);
+
 #[derive(Debug)]
 struct Inner {
     kinds: Vec<KindStats>,
-    /// Token → what it was and when it was meant to leave.
-    pending: HashMap<u64, (Kind, Instant)>,
-    /// Per (stream, kind) FIFO of intended times, for replies that carry no token.
-    fifo: HashMap<(u64, Kind), VecDeque<Instant>>,
+    /// Token → what it was, when it was meant to leave, and its path.
+    pending: HashMap<u64, (Kind, Instant, Option<Path>)>,
+    /// Per (stream, kind) FIFO of intended times and paths, for replies
+    /// that carry no token.
+    fifo: HashMap<(u64, Kind), VecDeque<Sent>>,
     /// Errors the hub sent that name no message (e.g. `rate_limited`).
     unmatched_errors: u64,
 }
@@ -138,27 +170,28 @@ impl Metrics {
         f(&mut g)
     }
 
-    /// A message identified by `token` was sent, meant to leave at `intended`.
-    pub fn sent(&self, kind: Kind, token: u64, intended: Instant) {
+    /// A message identified by `token` was sent, meant to leave at
+    /// `intended`, between participants on `path` (if the run knows).
+    pub fn sent(&self, kind: Kind, path: Option<Path>, token: u64, intended: Instant) {
         self.with(|i| {
             i.kinds[kind.index()].sent += 1;
-            i.pending.insert(token, (kind, intended));
+            i.pending.insert(token, (kind, intended, path));
         });
     }
 
     /// A message whose reply carries no token: matched first in, first out
     /// within `stream`.
-    pub fn sent_fifo(&self, kind: Kind, stream: u64, intended: Instant) {
+    pub fn sent_fifo(&self, kind: Kind, path: Option<Path>, stream: u64, intended: Instant) {
         self.with(|i| {
             i.kinds[kind.index()].sent += 1;
             i.fifo
                 .entry((stream, kind))
                 .or_default()
-                .push_back(intended);
+                .push_back((intended, path));
         });
     }
 
-    fn record(&self, i: &mut Inner, kind: Kind, intended: Instant, now: Instant) {
+    fn record(&self, i: &mut Inner, kind: Kind, (intended, path): Sent, now: Instant) {
         let s = &mut i.kinds[kind.index()];
         s.received += 1;
         if intended < self.warmup_end {
@@ -166,6 +199,9 @@ impl Metrics {
         }
         let us = now.saturating_duration_since(intended).as_micros().max(1) as u64;
         let _ = s.measured.record(us.min(60_000_000));
+        if let Some(p) = path {
+            let _ = s.by_path[p as usize].record(us.min(60_000_000));
+        }
         let second = now.saturating_duration_since(self.start).as_secs() as usize;
         while s.per_second.len() <= second {
             s.per_second.push(histogram());
@@ -176,8 +212,8 @@ impl Metrics {
     /// The reply to `token` arrived now. Unknown tokens (duplicates) are ignored.
     pub fn received(&self, token: u64, now: Instant) {
         self.with(|i| {
-            if let Some((kind, intended)) = i.pending.remove(&token) {
-                self.record(i, kind, intended, now);
+            if let Some((kind, intended, path)) = i.pending.remove(&token) {
+                self.record(i, kind, (intended, path), now);
             }
         });
     }
@@ -185,12 +221,12 @@ impl Metrics {
     /// A token-less reply in `stream` arrived now.
     pub fn received_fifo(&self, kind: Kind, stream: u64, now: Instant) {
         self.with(|i| {
-            if let Some(intended) = i
+            if let Some(sent) = i
                 .fifo
                 .get_mut(&(stream, kind))
                 .and_then(VecDeque::pop_front)
             {
-                self.record(i, kind, intended, now);
+                self.record(i, kind, sent, now);
             }
         });
     }
@@ -198,7 +234,7 @@ impl Metrics {
     /// The hub refused the message `token`.
     pub fn error(&self, token: u64) {
         self.with(|i| {
-            if let Some((kind, _)) = i.pending.remove(&token) {
+            if let Some((kind, _, _)) = i.pending.remove(&token) {
                 i.kinds[kind.index()].errors += 1;
             }
         });
@@ -218,7 +254,7 @@ impl Metrics {
     pub fn summary(&self) -> Summary {
         self.with(|i| {
             let mut lost: HashMap<Kind, u64> = HashMap::new();
-            for (kind, _) in i.pending.values() {
+            for (kind, _, _) in i.pending.values() {
                 *lost.entry(*kind).or_default() += 1;
             }
             for ((_, kind), q) in &i.fifo {
@@ -249,6 +285,15 @@ impl Metrics {
                         })
                         .collect(),
                     distribution: distribution(&s.measured),
+                    by_path: Path::ALL
+                        .iter()
+                        .zip(&s.by_path)
+                        .filter(|(_, h)| !h.is_empty())
+                        .map(|(p, h)| PathLatency {
+                            path: *p,
+                            latency: Percentiles::of(h),
+                        })
+                        .collect(),
                 })
                 .collect();
             Summary {
@@ -356,6 +401,18 @@ pub struct KindSummary {
     pub per_second: Vec<SecondPoint>,
     /// `(percentile, ms)` for the percentile plot.
     pub distribution: Vec<(f64, f64)>,
+    /// `latency` by where the participants sat (runs against several nodes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_path: Vec<PathLatency>,
+}
+
+/// One kind's latency on one [`Path`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PathLatency {
+    /// Which.
+    pub path: Path,
+    /// Latency after warm-up.
+    pub latency: Percentiles,
 }
 
 /// Every kind's results.
@@ -385,18 +442,19 @@ mod tests {
         let m = Metrics::new(Duration::from_millis(0));
         let t = Instant::now();
         // Intended 50 ms before it was (late) sent and received: 50 ms.
-        m.sent(Kind::Offer, 1, t);
+        m.sent(Kind::Offer, None, 1, t);
         m.received(1, t + Duration::from_millis(50));
-        m.sent(Kind::Offer, 2, t);
+        m.sent(Kind::Offer, None, 2, t);
         m.error(2);
-        m.sent(Kind::Offer, 3, t);
+        m.sent(Kind::Offer, None, 3, t);
         let s = m.summary();
         let k = &s.kinds[0];
         assert_eq!((k.sent, k.received, k.errors, k.lost), (3, 1, 1, 1));
         assert!((k.latency.p50_ms - 50.0).abs() < 0.1, "{:?}", k.latency);
+        assert!(k.by_path.is_empty(), "no path given, none reported");
 
         let w = Metrics::new(Duration::from_secs(60));
-        w.sent_fifo(Kind::Permission, 7, Instant::now());
+        w.sent_fifo(Kind::Permission, None, 7, Instant::now());
         w.received_fifo(Kind::Permission, 7, Instant::now());
         let s = w.summary();
         assert_eq!(s.kinds[0].received, 1);
@@ -404,5 +462,28 @@ mod tests {
             s.kinds[0].latency.count, 0,
             "warm-up samples are not measured"
         );
+    }
+
+    #[test]
+    fn latency_is_also_split_by_path() {
+        let m = Metrics::new(Duration::ZERO);
+        let t = Instant::now();
+        m.sent(Kind::Ice, Some(Path::SameNode), 1, t);
+        m.sent(Kind::Ice, Some(Path::CrossNode), 2, t);
+        m.sent(Kind::Ice, Some(Path::CrossNode), 3, t);
+        m.sent_fifo(Kind::Permission, Some(Path::CrossNode), 9, t);
+        m.received(1, t + Duration::from_millis(1));
+        m.received(2, t + Duration::from_millis(4));
+        m.received_fifo(Kind::Permission, 9, t + Duration::from_millis(2));
+        let s = m.summary();
+        let ice = &s.kinds[0];
+        assert_eq!((ice.kind, ice.received, ice.lost), (Kind::Ice, 2, 1));
+        let by: Vec<(Path, u64, f64)> = ice
+            .by_path
+            .iter()
+            .map(|p| (p.path, p.latency.count, p.latency.p50_ms.round()))
+            .collect();
+        assert_eq!(by, [(Path::SameNode, 1, 1.0), (Path::CrossNode, 1, 4.0)]);
+        assert_eq!(s.kinds[1].by_path[0].path, Path::CrossNode);
     }
 }

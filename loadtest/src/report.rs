@@ -137,6 +137,20 @@ pub fn table(r: &Report) -> String {
             l.p999_ms,
             l.max_ms
         );
+        for p in &k.by_path {
+            let l = &p.latency;
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>31} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                p.path.name(),
+                format!("{} measured", l.count),
+                l.p50_ms,
+                l.p90_ms,
+                l.p99_ms,
+                l.p999_ms,
+                l.max_ms
+            );
+        }
     }
     if r.summary.unmatched_errors > 0 {
         let _ = writeln!(

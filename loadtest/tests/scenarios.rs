@@ -9,7 +9,7 @@
     clippy::field_reassign_with_default
 )]
 
-use bedside_loadtest::metrics::Kind;
+use bedside_loadtest::metrics::{Kind, Path};
 use bedside_loadtest::tokens::Tokens;
 use bedside_loadtest::{Plan, Report, Scenario, baseline, report, run};
 use bedside_server::config::Config;
@@ -17,14 +17,27 @@ use bedside_token::PrivateKey;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(dead_code)]
+#[path = "../../server/tests/common/redis.rs"]
+mod redis;
+
 struct Hub {
     _dir: tempfile::TempDir,
     key: Arc<PrivateKey>,
+    /// The first node's URL.
     url: String,
-    _running: bedside_server::server::Running,
+    /// Every node's URL.
+    urls: Vec<String>,
+    _nodes: Vec<bedside_server::server::Running>,
 }
 
+/// One hub.
 async fn hub() -> Hub {
+    hub_on(None).await
+}
+
+/// One hub, or with `redis` two nodes of a cluster on it.
+async fn hub_on(redis: Option<&redis::Redis>) -> Hub {
     let dir = tempfile::tempdir().unwrap();
     let key = PrivateKey::generate("lt-1");
     key.save(&dir.path().join("k.json"), &dir.path().join("k.pub.json"))
@@ -32,29 +45,48 @@ async fn hub() -> Hub {
     PrivateKey::generate("audit-1")
         .save(&dir.path().join("a.json"), &dir.path().join("a.pub.json"))
         .unwrap();
-    let mut c = Config::default();
-    c.listen = Some("127.0.0.1:0".parse().unwrap());
-    c.insecure_http = true;
-    c.data_dir = dir.path().join("data");
-    c.audit.path = dir.path().join("audit/audit.jsonl");
-    c.audit.signing_key = Some(dir.path().join("a.json"));
-    c.auth.jwks = Some(dir.path().join("k.pub.json"));
-    c.auth.issuers = vec!["clinic".into()];
-    c.limits.messages_per_s = 100_000;
-    // Every simulated participant comes from 127.0.0.1 here.
-    c.limits.max_connections_per_ip = 100_000;
-    let running = bedside_server::server::start(c).await.unwrap();
+    let names: &[&str] = if redis.is_some() {
+        &["node-a", "node-b"]
+    } else {
+        &["hub"]
+    };
+    let mut nodes = Vec::new();
+    for name in names {
+        let mut c = Config::default();
+        c.listen = Some("127.0.0.1:0".parse().unwrap());
+        c.insecure_http = true;
+        c.data_dir = dir.path().join(name).join("data");
+        c.audit.path = dir.path().join(name).join("audit.jsonl");
+        c.audit.signing_key = Some(dir.path().join("a.json"));
+        c.auth.jwks = Some(dir.path().join("k.pub.json"));
+        c.auth.issuers = vec!["clinic".into()];
+        c.limits.messages_per_s = 100_000;
+        // Every simulated participant comes from 127.0.0.1 here.
+        c.limits.max_connections_per_ip = 100_000;
+        c.cluster = redis.map(|r| bedside_server::config::ClusterConfig {
+            redis_url: r.url(),
+            node_id: (*name).into(),
+            lease_ms: 3000,
+        });
+        nodes.push(bedside_server::server::start(c).await.unwrap());
+    }
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|r| format!("ws://{}/v1/signal", r.addr))
+        .collect();
     Hub {
-        url: format!("ws://{}/v1/signal", running.addr),
+        url: urls[0].clone(),
+        urls,
         _dir: dir,
         key: Arc::new(key),
-        _running: running,
+        _nodes: nodes,
     }
 }
 
 fn plan(h: &Hub, url: &str, scenario: Scenario) -> Plan {
     Plan {
         urls: vec![url.to_owned()],
+        mix_paths: false,
         tokens: Tokens::Key {
             key: h.key.clone(),
             iss: "clinic".into(),
@@ -170,6 +202,49 @@ async fn the_baseline_forwarders_carry_the_relay_scenarios() {
     }
 }
 
+/// Against two nodes on a real Redis, half the visits on one node and half
+/// across both: everything arrives, and the report splits every relayed
+/// kind's latency into same-node and cross-node samples.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_run_across_two_nodes_reports_same_and_cross_node_latency() {
+    let redis = redis::Redis::start();
+    let h = hub_on(Some(&redis)).await;
+    let relayed = [
+        Kind::Offer,
+        Kind::Answer,
+        Kind::Ice,
+        Kind::Chat,
+        Kind::ChatAck,
+        Kind::Permission,
+    ];
+    let mut p = plan(&h, &h.url, Scenario::Mixed);
+    p.urls = h.urls.clone();
+    p.mix_paths = true;
+    let r = run(p).await.unwrap();
+    check(&r, &relayed);
+    for k in r.summary.kinds.iter().filter(|k| relayed.contains(&k.kind)) {
+        let paths: Vec<(Path, bool)> = k
+            .by_path
+            .iter()
+            .map(|p| (p.path, p.latency.count > 0))
+            .collect();
+        assert_eq!(
+            paths,
+            [(Path::SameNode, true), (Path::CrossNode, true)],
+            "{:?}\n{}",
+            k.kind,
+            report::table(&r)
+        );
+    }
+    assert!(report::table(&r).contains("cross node"));
+
+    // Resumes on the patient's node (the visit's owner or not).
+    let mut p = plan(&h, &h.url, Scenario::ResumeStorm);
+    p.urls = h.urls.clone();
+    let r = run(p).await.unwrap();
+    check(&r, &[Kind::Resume]);
+}
+
 #[test]
 fn slo_violations_fail_the_run() {
     let r = fake_report();
@@ -187,9 +262,9 @@ fn fake_report() -> Report {
     use bedside_loadtest::metrics::Metrics;
     let m = Metrics::new(Duration::ZERO);
     let t = std::time::Instant::now();
-    m.sent(Kind::Offer, 1, t);
+    m.sent(Kind::Offer, None, 1, t);
     m.received(1, t + Duration::from_millis(3));
-    m.sent(Kind::Offer, 2, t);
+    m.sent(Kind::Offer, None, 2, t);
     Report {
         scenario: Scenario::Negotiation,
         rate: 1.0,

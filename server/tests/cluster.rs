@@ -41,6 +41,17 @@ async fn admitted_across(
     (dr, pt, wd, wp)
 }
 
+/// Visit `v-1` admitted across `a` (dr) and `b` (pt), and dr's first
+/// chat ("one") acknowledged as seq 1 and delivered.
+async fn chatting_across(env: &Env, a: &str, b: &str) -> (Client, Client, Value, Value) {
+    let (mut dr, mut pt, wd, wp) = admitted_across(env, a, b, "v-1").await;
+    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
+        .await;
+    assert_eq!(dr.recv_type("ack").await["seq"], 1);
+    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+    (dr, pt, wd, wp)
+}
+
 #[tokio::test]
 async fn a_visit_spans_two_nodes() {
     let redis = Redis::start();
@@ -260,11 +271,7 @@ async fn an_owner_paused_past_its_lease_acts_no_more() {
     let env = Env::new();
     let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
     let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
-    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
-    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
-        .await;
-    assert_eq!(dr.recv_type("ack").await["seq"], 1);
-    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+    let (mut dr, mut pt, wd, wp) = chatting_across(&env, &a.url, &b.url).await;
 
     a.signal("STOP");
     // While node-a is stopped, dr's next message waits in its socket.
@@ -342,11 +349,7 @@ async fn redis_killed_and_restarted_loses_nothing_and_the_cluster_recovers() {
     let env = Env::new();
     let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
     let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
-    let (mut dr, mut pt, wd, wp) = admitted_across(&env, &a.url, &b.url, "v-1").await;
-    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
-        .await;
-    assert_eq!(dr.recv_type("ack").await["seq"], 1);
-    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+    let (mut dr, mut pt, wd, wp) = chatting_across(&env, &a.url, &b.url).await;
 
     redis.kill9();
     ready_is(&a, 503).await;
@@ -518,11 +521,7 @@ async fn each_node_keeps_its_chain_and_verify_notices_a_missing_or_truncated_one
     let env = Env::new();
     let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
     let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
-    let (mut dr, mut pt, _, _) = admitted_across(&env, &a.url, &b.url, "v-1").await;
-    dr.send(json!({"type":"e2e","id":"c1","kind":"chat","body":b64("one")}))
-        .await;
-    assert_eq!(dr.recv_type("ack").await["seq"], 1);
-    assert_eq!(pt.recv_type("e2e").await["seq"], 1);
+    let (_dr, _pt, _, _) = chatting_across(&env, &a.url, &b.url).await;
     // node-b stops first; node-a's final checkpoint then names node-b's.
     b.signal("TERM");
     assert!(b.wait().success());

@@ -15,7 +15,7 @@ mod probes;
 mod schedule;
 
 use crate::conn::{self, Live};
-use crate::metrics::{Metrics, Summary};
+use crate::metrics::{Metrics, Path, Summary};
 use crate::procstat;
 use crate::sdp::Templates;
 use crate::tokens::Tokens;
@@ -64,6 +64,47 @@ impl Plan {
     pub fn url_for(&self, slot: usize) -> &str {
         &self.urls[slot % self.urls.len().max(1)]
     }
+
+    /// The nodes (indices into `urls`) of visit `i`'s provider and patient.
+    /// Round-robin by connection; with `mix_paths`, visit `i` is owned by
+    /// node `i / 2` (round-robin) and every other visit has its patient on
+    /// that node too, so each node owns as many same-node visits as
+    /// cross-node ones.
+    pub fn pair_nodes(&self, i: usize) -> (usize, usize) {
+        let n = self.urls.len().max(1);
+        if self.mix_paths {
+            let owner = (i / 2) % n;
+            (
+                owner,
+                if i.is_multiple_of(2) {
+                    owner
+                } else {
+                    (owner + 1) % n
+                },
+            )
+        } else {
+            ((2 * i) % n, (2 * i + 1) % n)
+        }
+    }
+
+    /// Where visit `i`'s participants sit, when the run has several nodes.
+    pub fn pair_path(&self, i: usize) -> Option<Path> {
+        if self.urls.len() < 2 {
+            return None;
+        }
+        let (dr, pt) = self.pair_nodes(i);
+        Some(if dr == pt {
+            Path::SameNode
+        } else {
+            Path::CrossNode
+        })
+    }
+
+    fn pair_urls(&self, i: usize) -> (&str, &str) {
+        let (dr, pt) = self.pair_nodes(i);
+        let n = self.urls.len().max(1);
+        (&self.urls[dr % n], &self.urls[pt % n])
+    }
 }
 
 /// A run's parameters.
@@ -71,6 +112,9 @@ impl Plan {
 pub struct Plan {
     /// `ws://IP:port/v1/signal`, one per hub node.
     pub urls: Vec<String>,
+    /// With several nodes: half the visits on one node, half across two
+    /// (see [`Plan::pair_nodes`]), latency reported for each.
+    pub mix_paths: bool,
     /// Token source.
     pub tokens: Tokens,
     /// What to do.
@@ -170,6 +214,8 @@ const ACK_BIT: u64 = 1 << 62;
 struct Pair {
     dr: Live,
     pt: Mutex<PtSlot>,
+    /// Where its participants sit (runs against several nodes).
+    path: Option<Path>,
 }
 
 struct PtSlot {
@@ -291,6 +337,7 @@ mod tests {
     fn a_visits_provider_and_patient_go_to_different_nodes() {
         let mut plan = Plan {
             urls: vec!["ws://a".into(), "ws://b".into(), "ws://c".into()],
+            mix_paths: false,
             tokens: Tokens::Dev(String::new()),
             scenario: Scenario::Negotiation,
             rate: 1.0,
@@ -307,15 +354,38 @@ mod tests {
         };
         for i in 0..6 {
             assert_ne!(plan.url_for(2 * i), plan.url_for(2 * i + 1));
+            assert_eq!(plan.pair_urls(i).0, plan.url_for(2 * i));
+            assert_eq!(plan.pair_urls(i).1, plan.url_for(2 * i + 1));
+            assert_eq!(plan.pair_path(i), Some(Path::CrossNode));
         }
+
+        // Mixed: per node, one visit on it alone and one across.
+        plan.urls.truncate(2);
+        plan.mix_paths = true;
+        let placed: Vec<_> = (0..4).map(|i| plan.pair_nodes(i)).collect();
+        assert_eq!(placed, [(0, 0), (0, 1), (1, 1), (1, 0)]);
+        let paths: Vec<_> = (0..4).map(|i| plan.pair_path(i)).collect();
+        assert_eq!(
+            paths,
+            [
+                Path::SameNode,
+                Path::CrossNode,
+                Path::SameNode,
+                Path::CrossNode
+            ]
+            .map(Some)
+        );
+
         plan.urls.truncate(1);
         assert_eq!(plan.url_for(7), "ws://a");
+        assert_eq!(plan.pair_path(3), None);
     }
 
     #[test]
     fn a_join_storm_holds_every_joined_connection() {
         let plan = |scenario, rate, secs| Plan {
             urls: vec![String::new()],
+            mix_paths: false,
             tokens: Tokens::Dev(String::new()),
             scenario,
             rate,

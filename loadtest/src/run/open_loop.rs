@@ -50,13 +50,14 @@ pub(super) async fn run_open_loop(started: Started) -> anyhow::Result<Report> {
             // below cannot miss it.
             Scenario::JoinStorm => {
                 let token = ctx.token();
-                ctx.metrics.sent(Kind::Hello, token, intended);
+                ctx.metrics.sent(Kind::Hello, None, token, intended);
                 tokio::spawn(join_op(ctx.clone(), ops, token));
             }
             Scenario::ResumeStorm => {
                 let v = (ops as usize) % pairs.len();
                 let token = ctx.token();
-                ctx.metrics.sent(Kind::Resume, token, intended);
+                ctx.metrics
+                    .sent(Kind::Resume, pairs[v].path, token, intended);
                 tokio::spawn(resume_op(ctx.clone(), pairs.clone(), v, token));
             }
             _ => {

@@ -37,9 +37,10 @@ async fn setup_pair(ctx: &Ctx, i: usize) -> anyhow::Result<Pair> {
     let visit = format!("lt-{}-{i}", ctx.run_id);
     let t_dr = ctx.plan.tokens.token(&visit, Role::Provider, "dr").await?;
     let t_pt = ctx.plan.tokens.token(&visit, Role::Patient, "pt").await?;
-    let plan = &ctx.plan;
-    let (mut dr, _) = conn::hello(plan.url_for(2 * i), ctx.source(2 * i), &t_dr).await?;
-    let (pt, w) = conn::hello(plan.url_for(2 * i + 1), ctx.source(2 * i + 1), &t_pt).await?;
+    let (dr_url, pt_url) = ctx.plan.pair_urls(i);
+    // The provider first: its node owns the visit.
+    let (mut dr, _) = conn::hello(dr_url, ctx.source(2 * i), &t_dr).await?;
+    let (pt, w) = conn::hello(pt_url, ctx.source(2 * i + 1), &t_pt).await?;
     let admit = ClientMessage::Admit {
         participant: ctx.ids.pt.clone(),
     };
@@ -73,6 +74,7 @@ async fn setup_pair(ctx: &Ctx, i: usize) -> anyhow::Result<Pair> {
             resume_token,
             last_seq: seq_pt,
         }),
+        path: ctx.plan.pair_path(i),
     })
 }
 
@@ -125,6 +127,7 @@ pub(super) async fn relay_op(
             .to_json(None);
             ctx.metrics.sent(
                 if from_dr { Kind::Offer } else { Kind::Answer },
+                pair.path,
                 token,
                 intended,
             );
@@ -146,7 +149,7 @@ pub(super) async fn relay_op(
                 sdp_mline_index: Some(0),
             }
             .to_json(None);
-            ctx.metrics.sent(Kind::Ice, token, intended);
+            ctx.metrics.sent(Kind::Ice, pair.path, token, intended);
             send_from(pair, from_dr, msg).await;
         }
         Step::Chat { from_patient } => {
@@ -158,8 +161,9 @@ pub(super) async fn relay_op(
                 body: B64.encode(&body),
             }
             .to_json(MessageId::new(format!("m{token}")).ok().as_ref());
-            ctx.metrics.sent(Kind::Chat, token, intended);
-            ctx.metrics.sent(Kind::ChatAck, token | ACK_BIT, intended);
+            ctx.metrics.sent(Kind::Chat, pair.path, token, intended);
+            ctx.metrics
+                .sent(Kind::ChatAck, pair.path, token | ACK_BIT, intended);
             send_from(pair, !from_patient, msg).await;
         }
         Step::Grant => {
@@ -178,7 +182,8 @@ pub(super) async fn relay_op(
                     permission,
                 }
             };
-            ctx.metrics.sent_fifo(Kind::Permission, v as u64, intended);
+            ctx.metrics
+                .sent_fifo(Kind::Permission, pair.path, v as u64, intended);
             pair.dr.send(msg.to_json(None));
         }
     }
@@ -198,7 +203,7 @@ pub(super) async fn resume_op(ctx: Arc<Ctx>, pairs: Arc<Vec<Pair>>, v: usize, to
     slot.live.close();
     let last = slot.last_seq.load(Ordering::Relaxed);
     match conn::resume(
-        ctx.plan.url_for(2 * v + 1),
+        ctx.plan.pair_urls(v).1,
         ctx.source(2 * v + 1),
         &slot.resume_token,
         last,

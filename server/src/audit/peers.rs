@@ -86,12 +86,23 @@ impl Peers {
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// A checkpoint read from the stream (this node's own are ignored).
+    /// A checkpoint read from the stream. This node's own are ignored, and
+    /// so is one that does not move its node's chain forward (a chain only
+    /// grows): a stale or forged entry cannot make this node name an
+    /// earlier head than one it already named.
+    ///
+    /// Entries are not checked against the peers' public keys here (a node
+    /// holds only its own signing key). They need not be: `audit verify`
+    /// checks every claim against the named node's file, so a forged entry
+    /// can only raise an alarm there, never hide a cut.
     pub fn saw(&self, p: Published) {
         if p.node == self.node {
             return;
         }
         if let Ok(mut seen) = self.seen.lock() {
+            if seen.get(&p.node).is_some_and(|h| h.count >= p.count) {
+                return;
+            }
             seen.insert(
                 p.node,
                 Head {
@@ -146,16 +157,28 @@ mod tests {
         }
     }
 
+    fn cp_head(count: u64) -> Head {
+        Head {
+            count,
+            head: format!("{count:064x}"),
+        }
+    }
+
     #[test]
-    fn the_latest_of_each_other_node_is_kept_and_its_own_ignored() {
+    fn the_furthest_head_of_each_other_node_is_kept_and_its_own_ignored() {
         let p = Peers::new("a");
         p.saw(cp("b", 10));
         p.saw(cp("a", 99));
         p.saw(cp("c", 5));
         p.saw(cp("b", 20));
+        // An older (replayed) or equal entry does not move a chain back.
+        p.saw(cp("b", 15));
+        let mut forged = cp("b", 20);
+        forged.head = "f".repeat(64);
+        p.saw(forged);
         let seen = p.seen();
         assert_eq!(seen.keys().collect::<Vec<_>>(), ["b", "c"]);
-        assert_eq!(seen["b"].count, 20);
+        assert_eq!(seen["b"], cp_head(20));
     }
 
     #[test]

@@ -209,10 +209,11 @@ pub fn open(
     let (written_tx, written) = watch::channel(0u64);
     let (synced_tx, synced) = watch::channel(0u64);
     let sync_file = file.try_clone().map_err(io)?;
-    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<u64>();
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<SyncAsk>();
+    let sync_peers = peers.clone();
     std::thread::Builder::new()
         .name("bedside-audit-sync".into())
-        .spawn(move || syncer(sync_file, sync_rx, synced_tx))
+        .spawn(move || syncer(sync_file, sync_rx, synced_tx, sync_peers))
         .map_err(|e| AuditError::Io(e.to_string()))?;
     let w = Writer {
         file,
@@ -223,6 +224,7 @@ pub fn open(
         head,
         since_checkpoint: 0,
         peers,
+        unsynced_checkpoints: Vec::new(),
         sync_tx,
         received: 0,
         written: written_tx,
@@ -240,13 +242,28 @@ pub fn open(
     ))
 }
 
+/// A request to the sync thread: everything written so far, up to ticket
+/// `upto`, with the checkpoints among it.
+struct SyncAsk {
+    upto: u64,
+    checkpoints: Vec<Published>,
+}
+
 /// The sync thread: each request is one `fdatasync` covering every record
-/// up to the ticket it names (all written before it was asked for).
-fn syncer(file: std::fs::File, rx: std::sync::mpsc::Receiver<u64>, synced: watch::Sender<u64>) {
-    while let Ok(mut upto) = rx.recv() {
+/// up to the ticket it names (all written before it was asked for). Only
+/// then do the checkpoints it covers go to the other nodes: a peer never
+/// names a head this node could still lose in a crash.
+fn syncer(
+    file: std::fs::File,
+    rx: std::sync::mpsc::Receiver<SyncAsk>,
+    synced: watch::Sender<u64>,
+    peers: Option<Arc<Peers>>,
+) {
+    while let Ok(mut ask) = rx.recv() {
         // Requests that queued up meanwhile are covered by the same sync.
         while let Ok(more) = rx.try_recv() {
-            upto = upto.max(more);
+            ask.upto = ask.upto.max(more.upto);
+            ask.checkpoints.extend(more.checkpoints);
         }
         if file.sync_data().is_err() {
             tracing::error!(
@@ -254,7 +271,12 @@ fn syncer(file: std::fs::File, rx: std::sync::mpsc::Receiver<u64>, synced: watch
             );
             return; // dropping `synced` fails every wait
         }
-        synced.send_replace(upto);
+        synced.send_replace(ask.upto);
+        if let Some(peers) = &peers {
+            for c in ask.checkpoints {
+                peers.publish(c);
+            }
+        }
     }
 }
 
@@ -273,7 +295,9 @@ struct Writer {
     head: String,
     since_checkpoint: u64,
     peers: Option<Arc<Peers>>,
-    sync_tx: std::sync::mpsc::Sender<u64>,
+    /// Checkpoints written but not yet synced (published once they are).
+    unsynced_checkpoints: Vec<Published>,
+    sync_tx: std::sync::mpsc::Sender<SyncAsk>,
     /// Records received so far (= the last ticket handed out and taken).
     received: u64,
     /// Published after each write: records written up to this ticket.
@@ -312,7 +336,7 @@ impl Writer {
             if !seen.is_empty() {
                 e = e.detail("peers", serde_json::to_value(seen).unwrap_or_default());
             }
-            peers.publish(Published {
+            self.unsynced_checkpoints.push(Published {
                 node: peers.node().to_owned(),
                 count: self.last_seq,
                 head: self.head.clone(),
@@ -339,7 +363,7 @@ impl Writer {
                         Ok(n) => n,
                         Err(_) => {
                             // Window over: sync what was written.
-                            if self.sync_tx.send(self.received).is_err() {
+                            if !self.ask_sync() {
                                 return;
                             }
                             unsynced_since = None;
@@ -389,12 +413,21 @@ impl Writer {
             self.written.send_replace(self.received);
             let window_over = unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_WINDOW);
             if sync_asked || window_over {
-                if self.sync_tx.send(self.received).is_err() {
+                if !self.ask_sync() {
                     return;
                 }
                 unsynced_since = None;
             }
         }
+    }
+
+    /// Hands everything written so far to the sync thread (false: it is gone).
+    fn ask_sync(&mut self) -> bool {
+        let ask = SyncAsk {
+            upto: self.received,
+            checkpoints: std::mem::take(&mut self.unsynced_checkpoints),
+        };
+        self.sync_tx.send(ask).is_ok()
     }
 
     fn write(&mut self, buf: &mut String) -> bool {
@@ -415,8 +448,14 @@ impl Writer {
     /// Final CHECKPOINT, sync, stop.
     fn finish(&mut self, buf: &mut String, done: Option<oneshot::Sender<()>>) {
         self.checkpoint(buf, true);
-        if self.write(buf) && self.file.sync_data().is_err() {
-            self.fail("fdatasync failed");
+        if self.write(buf) {
+            if self.file.sync_data().is_err() {
+                self.fail("fdatasync failed");
+            } else if let Some(peers) = &self.peers {
+                for c in std::mem::take(&mut self.unsynced_checkpoints) {
+                    peers.publish(c);
+                }
+            }
         }
         if let Some(tx) = done {
             let _ = tx.send(());

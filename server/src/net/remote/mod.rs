@@ -72,6 +72,10 @@ pub struct Router {
     visits: Weak<Visits>,
     outgoing: DashMap<u64, OutLink>,
     incoming: DashMap<(String, u64), InLink>,
+    /// Added to a session's connection id to make its link id: random per
+    /// process, so a node restarted under the same node id (its connection
+    /// ids start again at 1) never reuses a link id an owner still holds.
+    link_base: u64,
 }
 
 /// A session's handle on a visit another node owns.
@@ -99,7 +103,13 @@ impl Router {
             visits,
             outgoing: DashMap::new(),
             incoming: DashMap::new(),
+            link_base: rand::random(),
         })
+    }
+
+    /// The link id of session `conn` here.
+    fn link(&self, conn: ConnId) -> u64 {
+        self.link_base.wrapping_add(conn.0)
     }
 
     /// A handle for a session on `visit`, owned by `owner` under `fence`.
@@ -428,7 +438,7 @@ impl RemoteVisit {
                 conn,
                 attached,
             } => {
-                let link = join.conn.0;
+                let link = r.link(join.conn);
                 let ph = placeholder();
                 let wire = Wire::Join {
                     from: r.cluster.node.clone(),
@@ -481,7 +491,7 @@ impl RemoteVisit {
                     Input::Closed { conn } => (conn, RemoteInput::Closed),
                     _ => return Ok(()),
                 };
-                let link = conn.0;
+                let link = r.link(conn);
                 let closing = matches!(remote, RemoteInput::Closed);
                 let (n, handle) = {
                     let Some(mut l) = r.outgoing.get_mut(&link) else {

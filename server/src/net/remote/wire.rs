@@ -1,8 +1,8 @@
 //! What nodes send each other on their channels (JSON): a socket node's
 //! joins and inputs for a visit another node owns, and the owner's frames
-//! and closes back. Every message names the link (the socket node's
-//! connection id) and the owner's fence; inputs and frames are numbered per
-//! link from 1, so a lost message shows as a gap.
+//! and closes back. Every message names the link (the socket node's id for
+//! the session, fresh in every process) and the owner's fence; inputs and
+//! frames are numbered per link from 1, so a lost message shows as a gap.
 
 use crate::visit::Join;
 use bedside_protocol::time::UnixSecs;
