@@ -40,8 +40,8 @@ enum Cmd {
 #[derive(clap::Args)]
 struct RunArgs {
     /// The hub's WebSocket URL (ws://IP:port/v1/signal). Repeat it for the
-    /// nodes of a cluster: participants are spread round-robin, so the
-    /// provider and the patient of a visit sit on different nodes.
+    /// nodes of a cluster: visits are owned by the nodes in turn (the
+    /// provider's node) and each visit's patient sits on the next node.
     #[arg(long, required = true)]
     url: Vec<String>,
     /// With several --url: half the visits keep both participants on one

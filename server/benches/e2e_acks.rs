@@ -11,7 +11,9 @@
 //! Options through the environment: `SECS` (default 10), `SENDERS` (a list,
 //! default "1,10,100"), `AUDIT=0` to measure without the audit trail,
 //! `RECIPIENT_ACKS=each` for recipients that ack every message at once
-//! (by default they ack as the SDK does: cumulatively, within 200 ms).
+//! (by default they ack as the SDK does: cumulatively, within 200 ms),
+//! `STORE=redis` for the store on a real redis-server (a one-node cluster,
+//! `appendfsync always`; its CPU is reported too).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -21,8 +23,17 @@ use tokio_tungstenite::tungstenite::Message;
 mod common;
 use common::*;
 
-async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Duration) {
-    let (mut child, url, key, _dir) = start_hub_process();
+/// Acks per second, ack latencies, and CPU per message of the hub, of this
+/// process's clients and of Redis (zero without).
+async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, [Duration; 3]) {
+    let (mut child, url, key, files) = start_hub_process();
+    let redis_cpu = || {
+        files
+            .redis
+            .as_ref()
+            .and_then(|r| r.pid())
+            .map_or(Duration::ZERO, cpu_time)
+    };
     let mut pairs = Vec::new();
     for i in 0..senders {
         pairs.push(pair(&url, &key, i).await);
@@ -31,6 +42,7 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
     let start = Instant::now();
     let cpu0 = cpu_time(child.id());
     let own0 = cpu_time(std::process::id());
+    let redis0 = redis_cpu();
     let deadline = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     let each = ack_each();
@@ -110,11 +122,17 @@ async fn run(senders: usize, secs: u64) -> (f64, Vec<Duration>, Duration, Durati
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu_time(child.id()) - cpu0;
     let own = cpu_time(std::process::id()) - own0;
+    let redis = redis_cpu() - redis0;
     all.sort();
     let _ = child.kill();
     let _ = child.wait();
     let n = all.len() as u32;
-    (f64::from(n) / elapsed, all, cpu / n.max(1), own / n.max(1))
+    let per = |d: Duration| d / n.max(1);
+    (
+        f64::from(n) / elapsed,
+        all,
+        [per(cpu), per(own), per(redis)],
+    )
 }
 
 /// How long the SDK lets a recipient's ack wait (`ACK_DELAY_MS` in
@@ -164,7 +182,12 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "audit trail: {}; recipients ack {}",
+        "store: {}; audit trail: {}; recipients ack {}",
+        if on_redis() {
+            "redis-server (appendfsync always)"
+        } else {
+            "SQLite"
+        },
         if audit_enabled() { "on" } else { "off" },
         if ack_each() {
             "every message at once"
@@ -173,18 +196,19 @@ fn main() {
         }
     );
     println!(
-        "| senders | durable acks/s | ack p50 ms | ack p99 ms | max ms | hub CPU µs/message | clients' CPU µs/message |"
+        "| senders | durable acks/s | ack p50 ms | ack p99 ms | max ms | hub CPU µs/message | clients' CPU µs/message | Redis CPU µs/message |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in list.split(',').map(|s| s.trim().parse::<usize>().unwrap()) {
-        let (rate, lat, cpu, own) = rt.block_on(run(n, secs));
+        let (rate, lat, [cpu, own, redis]) = rt.block_on(run(n, secs));
         println!(
-            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            "| {n} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} |",
             pct(&lat, 0.50),
             pct(&lat, 0.99),
             lat.last().unwrap().as_secs_f64() * 1000.0,
             cpu.as_secs_f64() * 1e6,
-            own.as_secs_f64() * 1e6
+            own.as_secs_f64() * 1e6,
+            redis.as_secs_f64() * 1e6
         );
     }
 }

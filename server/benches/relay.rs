@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 const SDP: &str = include_str!("../tests/data/offer.sdp");
 
 async fn run(pairs: usize, secs: u64) -> (f64, Vec<Duration>, Duration) {
-    let (mut child, url, key, _dir) = start_hub_process();
+    let (mut child, url, key, _files) = start_hub_process();
     let mut tasks = Vec::new();
     let start = Instant::now() + Duration::from_millis(200);
     let deadline = start + Duration::from_secs(secs);

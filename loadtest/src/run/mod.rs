@@ -66,10 +66,12 @@ impl Plan {
     }
 
     /// The nodes (indices into `urls`) of visit `i`'s provider and patient.
-    /// Round-robin by connection; with `mix_paths`, visit `i` is owned by
-    /// node `i / 2` (round-robin) and every other visit has its patient on
-    /// that node too, so each node owns as many same-node visits as
-    /// cross-node ones.
+    /// The provider connects first, so its node owns the visit. Visit `i`
+    /// is owned by node `i` (round-robin) and its patient sits on the next
+    /// node, so every node owns as many visits as the others and every
+    /// visit spans two nodes. With `mix_paths`, visit `i` is owned by node
+    /// `i / 2` and every other visit has its patient on that node too: each
+    /// node owns as many same-node visits as cross-node ones.
     pub fn pair_nodes(&self, i: usize) -> (usize, usize) {
         let n = self.urls.len().max(1);
         if self.mix_paths {
@@ -83,7 +85,7 @@ impl Plan {
                 },
             )
         } else {
-            ((2 * i) % n, (2 * i + 1) % n)
+            (i % n, (i + 1) % n)
         }
     }
 
@@ -354,10 +356,13 @@ mod tests {
         };
         for i in 0..6 {
             assert_ne!(plan.url_for(2 * i), plan.url_for(2 * i + 1));
-            assert_eq!(plan.pair_urls(i).0, plan.url_for(2 * i));
-            assert_eq!(plan.pair_urls(i).1, plan.url_for(2 * i + 1));
+            let (dr, pt) = plan.pair_urls(i);
+            assert_ne!(dr, pt);
             assert_eq!(plan.pair_path(i), Some(Path::CrossNode));
         }
+        // Every node owns (holds the provider of) as many visits.
+        let owners: Vec<usize> = (0..6).map(|i| plan.pair_nodes(i).0).collect();
+        assert_eq!(owners, [0, 1, 2, 0, 1, 2]);
 
         // Mixed: per node, one visit on it alone and one across.
         plan.urls.truncate(2);

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "../../tests/common/redis.rs"]
+pub mod redis;
+
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -104,12 +107,27 @@ pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
+/// What a hub process keeps on disk, and its Redis with `STORE=redis`.
+pub struct Files {
+    _dir: tempfile::TempDir,
+    /// Dropped after the directory's owner: stops the server.
+    pub redis: Option<redis::Redis>,
+}
+
+/// Which store the hub runs on: `STORE=redis` for a one-node cluster on a
+/// real, durable redis-server (appendfsync always) in a temporary directory;
+/// otherwise the default SQLite.
+pub fn on_redis() -> bool {
+    std::env::var("STORE").is_ok_and(|v| v == "redis")
+}
+
 /// The release `bedside` binary as a separate process, so its CPU time can be
 /// read on its own. Returns the child, its WebSocket URL, the issuer key and
-/// the temp dir holding its files.
-pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile::TempDir) {
+/// its files (and Redis, see [`on_redis`]).
+pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, Files) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
+    let redis = on_redis().then(redis::Redis::start);
     let key = PrivateKey::generate("bench-1");
     let jwks = dir.path().join("jwks.json");
     key.save(&dir.path().join("priv.json"), &jwks).unwrap();
@@ -127,7 +145,9 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile
             dir.path().join("audit/audit.jsonl"),
             audit_key,
             audit_enabled()
-        ),
+        ) + &redis.as_ref().map_or(String::new(), |r| {
+            format!("[cluster]\nredis_url = {:?}\nnode_id = \"bench\"\n", r.url())
+        }),
     )
     .unwrap();
     // `HUB_BIN` runs another build of the hub (A/B comparisons). Not a
@@ -150,7 +170,12 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, tempfile
         .strip_prefix("listening on http://")
         .unwrap()
         .to_owned();
-    (child, format!("ws://{addr}/v1/signal"), key, dir)
+    (
+        child,
+        format!("ws://{addr}/v1/signal"),
+        key,
+        Files { _dir: dir, redis },
+    )
 }
 
 /// CPU time (user + system) a process has used so far.

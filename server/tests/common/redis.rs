@@ -105,6 +105,11 @@ impl Redis {
         matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL: nothing flushed beyond what Redis already wrote.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
