@@ -19,8 +19,14 @@
 # Also prints each process's CPU time over the run (hub nodes, Redis).
 set -euo pipefail
 
-nodes=${1:-2}
-shift || true
+nodes=2
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then
+    nodes=$1
+    shift
+elif [[ -n ${1:-} && ${1:-} != -- ]]; then
+    echo "usage: $0 [NODES] -- [bedside-loadtest run options]" >&2
+    exit 2
+fi
 [[ ${1:-} == -- ]] && shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${CARGO_TARGET_DIR:-$root/target}/release
@@ -28,10 +34,16 @@ for b in bedside bedside-loadtest; do
     [[ -x $bin/$b ]] || { echo "build first: cargo build --release -p bedside-server -p bedside-loadtest" >&2; exit 2; }
 done
 dir=$(mktemp -d)
-pids=()
+hub_pids=()
+redis_pid=""
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # The nodes drain first (they give up leases and flush to Redis).
+    for p in "${hub_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${hub_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [[ -n $redis_pid ]]; then
+        kill "$redis_pid" 2>/dev/null || true
+        wait "$redis_pid" 2>/dev/null || true
+    fi
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -45,15 +57,18 @@ if ((nodes > 0)); then
         --dir "$dir" --save "" --appendonly yes --appendfsync always \
         --maxmemory-policy noeviction --logfile "$dir/redis.log" --daemonize no &
     redis_pid=$!
-    pids+=("$redis_pid")
-    for _ in $(seq 100); do
-        redis-cli -s "$dir/redis.sock" ping 2>/dev/null | grep -q PONG && break
+    up=""
+    for _ in $(seq 200); do
+        if redis-cli -s "$dir/redis.sock" ping 2>/dev/null | grep -q PONG; then
+            up=1
+            break
+        fi
         sleep 0.05
     done
+    [[ -n $up ]] || { echo "redis-server did not start:" >&2; cat "$dir/redis.log" >&2; exit 1; }
 fi
 
 urls=()
-hub_pids=()
 for i in $(seq 0 $((nodes > 0 ? nodes - 1 : 0))); do
     name=node-$i
     if ((nodes > 0)); then
@@ -78,7 +93,6 @@ max_connections_per_ip = 200000
 $cluster
 EOF
     BEDSIDE_LOG=warn "$bin/bedside" serve --config "$dir/$name.toml" >"$dir/$name.out" 2>"$dir/$name.err" &
-    pids+=($!)
     hub_pids+=($!)
     for _ in $(seq 200); do
         addr=$(sed -n 's|^listening on http://||p' "$dir/$name.out")
@@ -89,12 +103,13 @@ EOF
     urls+=(--url "ws://$addr/v1/signal")
 done
 
-# User + system seconds (fields 14 and 15 of /proc/PID/stat; the command
-# name, field 2, has no spaces here).
-cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+# User + system seconds (fields 14 and 15 of /proc/PID/stat, in clock
+# ticks; the command name, field 2, has no spaces here).
+tck=$(getconf CLK_TCK)
+cpu() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a - b}'; }
 declare -A cpu0
-for p in "${pids[@]}"; do cpu0[$p]=$(cpu "$p"); done
+for p in "${hub_pids[@]}" $redis_pid; do cpu0[$p]=$(cpu "$p"); done
 
 "$bin/bedside-loadtest" run "${urls[@]}" --key "$dir/issuer.json" --iss clinic \
     --hub-pid "${hub_pids[0]}" --quiet "$@" && status=0 || status=$?
@@ -106,7 +121,7 @@ done
 if ((nodes > 0)); then
     # What Redis spent its time on (calls, µs per call), busiest first.
     redis-cli -s "$dir/redis.sock" info commandstats |
-        sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\3 \1 \2 \4/p' |
+        sed -n 's/^cmdstat_\([a-z|_-]*\):calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\3 \1 \2 \4/p' |
         sort -rn | head -5 |
         awk '{printf "redis %-10s %9d calls, %7.2f µs per call, %6.2f s in all\n", $2, $3, $4, $1 / 1e6}'
     echo "redis-server CPU over the run: $(since "$(cpu "$redis_pid")" "${cpu0[$redis_pid]}") s"

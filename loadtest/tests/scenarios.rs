@@ -28,7 +28,7 @@ struct Hub {
     url: String,
     /// Every node's URL.
     urls: Vec<String>,
-    _nodes: Vec<bedside_server::server::Running>,
+    nodes: Vec<bedside_server::server::Running>,
 }
 
 /// One hub.
@@ -79,7 +79,7 @@ async fn hub_on(redis: Option<&redis::Redis>) -> Hub {
         urls,
         _dir: dir,
         key: Arc::new(key),
-        _nodes: nodes,
+        nodes,
     }
 }
 
@@ -237,12 +237,26 @@ async fn a_mixed_run_across_two_nodes_reports_same_and_cross_node_latency() {
         );
     }
     assert!(report::table(&r).contains("cross node"));
+    // Both nodes carried participants (not every socket on the first).
+    for node in &h.nodes {
+        let text = node.hub.metrics.render();
+        let ice: u64 = text
+            .lines()
+            .find(|l| l.starts_with("bedside_messages_total") && l.contains("type=\"ice\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(ice > 0, "a node received no ICE:\n{text}");
+    }
 
-    // Resumes on the patient's node (the visit's owner or not).
+    // Resumes on the patient's node, the visit's owner or not.
     let mut p = plan(&h, &h.url, Scenario::ResumeStorm);
     p.urls = h.urls.clone();
+    p.mix_paths = true;
     let r = run(p).await.unwrap();
     check(&r, &[Kind::Resume]);
+    let resume = &r.summary.kinds[0];
+    assert_eq!(resume.by_path.len(), 2, "{}", report::table(&r));
 }
 
 #[test]

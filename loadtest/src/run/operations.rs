@@ -7,7 +7,7 @@ use super::probes::handler;
 use super::schedule::Step;
 use super::{ACK_BIT, Ctx, Pair, PtSlot, Scenario};
 use crate::conn::{self, Live};
-use crate::metrics::Kind;
+use crate::metrics::{Kind, Path};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bedside_protocol::{
@@ -162,8 +162,14 @@ pub(super) async fn relay_op(
             }
             .to_json(MessageId::new(format!("m{token}")).ok().as_ref());
             ctx.metrics.sent(Kind::Chat, pair.path, token, intended);
+            // The provider sits on the owner node: its acks never cross.
+            let ack_path = if from_patient {
+                pair.path
+            } else {
+                pair.path.map(|_| Path::SameNode)
+            };
             ctx.metrics
-                .sent(Kind::ChatAck, pair.path, token | ACK_BIT, intended);
+                .sent(Kind::ChatAck, ack_path, token | ACK_BIT, intended);
             send_from(pair, !from_patient, msg).await;
         }
         Step::Grant => {

@@ -22,6 +22,10 @@ use std::sync::Mutex;
 pub struct Published {
     /// The node that wrote it.
     pub node: String,
+    /// Which of the node's chains: the hash of its file's first record (a
+    /// file started over, `--audit-new-file`, is a new chain).
+    #[serde(default)]
+    pub chain: String,
     /// Records before it (its `detail.count`).
     pub count: u64,
     /// The hash of the record it seals (its `detail.head`).
@@ -45,7 +49,8 @@ pub struct Head {
 #[derive(Debug)]
 pub struct Peers {
     node: String,
-    seen: Mutex<BTreeMap<String, Head>>,
+    /// Per node: its chain and the furthest head seen of it.
+    seen: Mutex<BTreeMap<String, (String, Head)>>,
     outbox: Mutex<Vec<Published>>,
     wake: tokio::sync::Notify,
     /// The id of the last stream entry read.
@@ -83,32 +88,44 @@ impl Peers {
 
     /// The latest checkpoint seen of every other node.
     pub fn seen(&self) -> BTreeMap<String, Head> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        self.seen
+            .lock()
+            .map(|s| s.iter().map(|(n, (_, h))| (n.clone(), h.clone())).collect())
+            .unwrap_or_default()
     }
 
     /// A checkpoint read from the stream. This node's own are ignored, and
-    /// so is one that does not move its node's chain forward (a chain only
-    /// grows): a stale or forged entry cannot make this node name an
-    /// earlier head than one it already named.
+    /// so is one of a node's chain that does not move that chain forward (a
+    /// chain only grows): a replayed entry cannot make this node name an
+    /// earlier head than one it already named. One of another chain of the
+    /// node (its file started over) replaces what was seen of it.
     ///
     /// Entries are not checked against the peers' public keys here (a node
     /// holds only its own signing key). They need not be: `audit verify`
     /// checks every claim against the named node's file, so a forged entry
-    /// can only raise an alarm there, never hide a cut.
+    /// can raise an alarm there but not hide a cut, and the node's next
+    /// real checkpoint (of its own chain) replaces it.
     pub fn saw(&self, p: Published) {
         if p.node == self.node {
             return;
         }
         if let Ok(mut seen) = self.seen.lock() {
-            if seen.get(&p.node).is_some_and(|h| h.count >= p.count) {
-                return;
+            match seen.get(&p.node) {
+                Some((chain, h)) if *chain == p.chain && h.count >= p.count => return,
+                Some((chain, _)) if *chain != p.chain => {
+                    tracing::warn!(node = %p.node, "a node's audit chain started over");
+                }
+                _ => {}
             }
             seen.insert(
                 p.node,
-                Head {
-                    count: p.count,
-                    head: p.head,
-                },
+                (
+                    p.chain,
+                    Head {
+                        count: p.count,
+                        head: p.head,
+                    },
+                ),
             );
         }
     }
@@ -150,6 +167,7 @@ mod tests {
     fn cp(node: &str, count: u64) -> Published {
         Published {
             node: node.into(),
+            chain: "c1".into(),
             count,
             head: format!("{count:064x}"),
             kid: "k".into(),
@@ -179,6 +197,12 @@ mod tests {
         let seen = p.seen();
         assert_eq!(seen.keys().collect::<Vec<_>>(), ["b", "c"]);
         assert_eq!(seen["b"], cp_head(20));
+
+        // node-b's file started over: its new chain counts from the start.
+        let mut restarted = cp("b", 3);
+        restarted.chain = "c2".into();
+        p.saw(restarted);
+        assert_eq!(p.seen()["b"], cp_head(3));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct Verified {
     pub unsealed: u64,
     /// The last record's hash (the chain head).
     pub head: String,
+    /// The first record's hash: which chain this is (a file started over
+    /// is another chain, even under the same node id).
+    pub first: Option<String>,
     /// The last record's seq.
     pub last_seq: u64,
     /// In a cluster: the node that wrote the file (its last record's `node`).
@@ -234,6 +237,9 @@ pub fn verify_text(
                 Some(_) => {}
                 None => v.node = Some(node.to_owned()),
             }
+        }
+        if v.first.is_none() {
+            v.first = Some(hash.clone());
         }
         v.head = hash;
         v.last_seq = line_no;

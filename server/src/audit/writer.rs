@@ -168,7 +168,7 @@ pub fn open(
     let mut recovery = Recovery::default();
     let mut keys = CheckpointKeys::new();
     keys.insert(key.kid.clone(), key.signing_key().verifying_key());
-    let (mut last_seq, mut head) = (0, GENESIS.to_owned());
+    let (mut last_seq, mut head, mut chain) = (0, GENESIS.to_owned(), String::new());
     if path.exists() {
         let bytes = std::fs::read(path).map_err(io)?;
         let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -189,6 +189,7 @@ pub fn open(
             Ok(v) => {
                 last_seq = v.last_seq;
                 head = v.head;
+                chain = v.first.unwrap_or_default();
                 recovery.existing_records = v.records;
             }
             Err(bad) if new_file => {
@@ -211,7 +212,7 @@ pub fn open(
     let sync_file = file.try_clone().map_err(io)?;
     let (sync_tx, sync_rx) = std::sync::mpsc::channel::<SyncAsk>();
     let sync_peers = peers.clone();
-    std::thread::Builder::new()
+    let sync_thread = std::thread::Builder::new()
         .name("bedside-audit-sync".into())
         .spawn(move || syncer(sync_file, sync_rx, synced_tx, sync_peers))
         .map_err(|e| AuditError::Io(e.to_string()))?;
@@ -222,10 +223,12 @@ pub fn open(
         checkpoint_every,
         last_seq,
         head,
+        chain,
         since_checkpoint: 0,
         peers,
         unsynced_checkpoints: Vec::new(),
-        sync_tx,
+        sync_tx: Some(sync_tx),
+        sync_thread: Some(sync_thread),
         received: 0,
         written: written_tx,
     };
@@ -271,12 +274,14 @@ fn syncer(
             );
             return; // dropping `synced` fails every wait
         }
-        synced.send_replace(ask.upto);
+        // Queued for the stream before any waiter learns of the sync, so a
+        // shutdown that waited for it flushes them too.
         if let Some(peers) = &peers {
             for c in ask.checkpoints {
                 peers.publish(c);
             }
         }
+        synced.send_replace(ask.upto);
     }
 }
 
@@ -293,11 +298,15 @@ struct Writer {
     checkpoint_every: u64,
     last_seq: u64,
     head: String,
+    /// The hash of the file's first record (empty before it): which chain.
+    chain: String,
     since_checkpoint: u64,
     peers: Option<Arc<Peers>>,
     /// Checkpoints written but not yet synced (published once they are).
     unsynced_checkpoints: Vec<Published>,
-    sync_tx: std::sync::mpsc::Sender<SyncAsk>,
+    /// To the sync thread; `None` once `finish` let it go.
+    sync_tx: Option<std::sync::mpsc::Sender<SyncAsk>>,
+    sync_thread: Option<std::thread::JoinHandle<()>>,
     /// Records received so far (= the last ticket handed out and taken).
     received: u64,
     /// Published after each write: records written up to this ticket.
@@ -317,6 +326,9 @@ impl Writer {
         );
         buf.push_str(&line);
         buf.push('\n');
+        if self.chain.is_empty() {
+            self.chain = hash.clone();
+        }
         self.head = hash;
     }
 
@@ -338,6 +350,7 @@ impl Writer {
             }
             self.unsynced_checkpoints.push(Published {
                 node: peers.node().to_owned(),
+                chain: self.chain.clone(),
                 count: self.last_seq,
                 head: self.head.clone(),
                 kid: self.key.kid.clone(),
@@ -427,7 +440,7 @@ impl Writer {
             upto: self.received,
             checkpoints: std::mem::take(&mut self.unsynced_checkpoints),
         };
-        self.sync_tx.send(ask).is_ok()
+        self.sync_tx.as_ref().is_some_and(|tx| tx.send(ask).is_ok())
     }
 
     fn write(&mut self, buf: &mut String) -> bool {
@@ -445,8 +458,15 @@ impl Writer {
         tracing::error!("audit trail {what}; the hub stops rather than act unaudited");
     }
 
-    /// Final CHECKPOINT, sync, stop.
+    /// Final CHECKPOINT, sync, stop. The sync thread finishes what was
+    /// asked of it first, so every earlier checkpoint reaches the stream
+    /// before the final one.
     fn finish(&mut self, buf: &mut String, done: Option<oneshot::Sender<()>>) {
+        self.sync_tx = None;
+        if let Some(t) = self.sync_thread.take() {
+            // At most one fdatasync in flight; the process is stopping.
+            let _ = t.join();
+        }
         self.checkpoint(buf, true);
         if self.write(buf) {
             if self.file.sync_data().is_err() {

@@ -45,6 +45,8 @@ pub async fn flush(cluster: &Cluster, peers: &Peers) -> bool {
             .arg("*")
             .arg("node")
             .arg(&p.node)
+            .arg("chain")
+            .arg(&p.chain)
             .arg("count")
             .arg(p.count)
             .arg("head")
@@ -111,6 +113,7 @@ fn parse(fields: &[String]) -> Option<Published> {
     }
     Some(Published {
         node: get("node")?,
+        chain: get("chain").unwrap_or_default(),
         count: get("count")?.parse().ok()?,
         head,
         kid: get("kid")?,
