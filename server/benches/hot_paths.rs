@@ -116,7 +116,7 @@ fn sdp_validation(c: &mut Criterion) {
 
 fn jwt(c: &mut Criterion) {
     let key = PrivateKey::generate("k-1");
-    let keys = KeySet::from_json(&key.public_jwks()).unwrap();
+    let keys = KeySet::from_json(&key.public_jwks()).unwrap().0;
     let verifier = Verifier::new(keys, vec!["clinic".into()], "bedside".into(), vec![]);
     let now = UnixMs(T0).to_secs();
     let claims = JoinClaims::new(

@@ -60,6 +60,8 @@ pub struct Config {
     pub cluster: Option<ClusterConfig>,
     /// Serving the web demo (or a clinic's build of it) at `/`.
     pub web: WebConfig,
+    /// How log lines on stderr look.
+    pub log_format: LogFormat,
     /// Dev mode: set by `serve --dev` or by `serve` without a config file.
     #[serde(skip)]
     pub dev: bool,
@@ -85,6 +87,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             cluster: None,
             web: WebConfig::default(),
+            log_format: LogFormat::Text,
             dev: false,
             audit_new_file: false,
         }
@@ -106,7 +109,22 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Public JWK set of the clinic's issuer(s); required outside dev mode.
+    /// A file (reloaded when it changes or on SIGHUP) or an `https://` URL
+    /// of an identity provider (see [`AuthConfig::jwks_source`]).
     pub jwks: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for the `jwks` URL, beside the
+    /// system's (a provider behind the clinic's own CA).
+    pub jwks_ca: Option<PathBuf>,
+    /// Seconds between fetches of the `jwks` URL when its response has no
+    /// `Cache-Control: max-age`.
+    pub jwks_refresh_s: u64,
+    /// Fewest seconds between two fetches of the `jwks` URL: the floor
+    /// under `max-age` and the rate limit of the fetch a token with an
+    /// unknown `kid` triggers.
+    pub jwks_min_refresh_s: u64,
+    /// End the live sessions whose token was signed by a key that left
+    /// the set (close 4001), not only refuse new hellos with it.
+    pub end_sessions_of_removed_keys: bool,
     /// Accepted `iss` values; required outside dev mode.
     pub issuers: Vec<String>,
     /// Required `aud`.
@@ -119,10 +137,37 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwks: None,
+            jwks_ca: None,
+            jwks_refresh_s: 300,
+            jwks_min_refresh_s: 30,
+            end_sessions_of_removed_keys: false,
             issuers: Vec::new(),
             audience: "bedside".to_owned(),
             require_mfa: vec![Role::Provider],
         }
+    }
+}
+
+/// Where the issuer keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A JWK set file.
+    File(PathBuf),
+    /// An identity provider's JWK set URL (`https://`).
+    Url(String),
+}
+
+impl AuthConfig {
+    /// `jwks` read as a URL when it starts with `https://` (or `http://`,
+    /// which validation refuses), else as a file.
+    pub fn jwks_source(&self) -> Option<JwksSource> {
+        let j = self.jwks.as_ref()?;
+        Some(match j.to_str() {
+            Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
+                JwksSource::Url(s.to_owned())
+            }
+            _ => JwksSource::File(j.clone()),
+        })
     }
 }
 
@@ -256,6 +301,18 @@ impl std::fmt::Debug for IceConfig {
 pub struct AlertsConfig {
     /// URL receiving a JSON POST per ALERT.
     pub webhook: Option<String>,
+}
+
+/// `log_format`: lines for people, or for a log shipper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event; colours only when stderr is a terminal (and
+    /// `NO_COLOR` is unset).
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `message` and the
+    /// event's fields at the top level), never colour.
+    Json,
 }
 
 /// `[web]`
@@ -555,6 +612,26 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "limits.auth_failures_per_min",
             "must be at least 1",
+        ));
+    }
+    if let Some(JwksSource::Url(u)) = c.auth.jwks_source()
+        && u.starts_with("http://")
+    {
+        return Err(ConfigError::new(
+            "auth.jwks",
+            "must be https:// (keys fetched in the clear could be replaced on the way)",
+        ));
+    }
+    if c.auth.jwks_min_refresh_s == 0 || c.auth.jwks_min_refresh_s > 86_400 {
+        return Err(ConfigError::new(
+            "auth.jwks_min_refresh_s",
+            "must be between 1 and 86400",
+        ));
+    }
+    if c.auth.jwks_refresh_s < c.auth.jwks_min_refresh_s || c.auth.jwks_refresh_s > 86_400 {
+        return Err(ConfigError::new(
+            "auth.jwks_refresh_s",
+            "must be between auth.jwks_min_refresh_s and 86400",
         ));
     }
     for (key, v) in [

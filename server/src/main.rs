@@ -267,14 +267,27 @@ fn token(key: &std::path::Path, claims: &JoinClaims) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging() {
+/// Logs to stderr: `BEDSIDE_LOG` filters (default `info`); colour codes
+/// only on a terminal, so a file, a pipe or journald gets plain text.
+fn init_logging(format: config::LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEDSIDE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        config::LogFormat::Text => fmt
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+        config::LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn serve(flags: Overrides) -> ExitCode {
@@ -286,7 +299,7 @@ fn serve(flags: Overrides) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging();
+    init_logging(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

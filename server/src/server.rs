@@ -2,12 +2,14 @@
 //! accept (TLS or plain), and shut down gracefully.
 
 use crate::audit::{Action, Audit, Durability, Event, Outcome};
+use crate::auth::keyring::KeyRing;
 use crate::auth::{KeySet, Verifier};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::hub::{DEV_ISSUER, DevIssuer, Hub};
 use crate::net::visits::Visits;
 use crate::net::{http, tls};
+use bedside_protocol::CloseCode;
 use bedside_token::PrivateKey;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -101,23 +103,54 @@ pub fn dev_issuer(config: &Config) -> Result<DevIssuer, StartError> {
     })
 }
 
-fn verifier(config: &Config, dev: Option<&DevIssuer>) -> Result<Verifier, StartError> {
-    let mut keys = KeySet::default();
+/// The issuer keys' source, what it held at start, and the channel through
+/// which unknown kids ask a URL source for a fetch.
+type KeySource = (
+    crate::keys::Source,
+    crate::keys::Initial,
+    Option<tokio::sync::mpsc::Receiver<crate::auth::keyring::FetchRequest>>,
+);
+
+async fn verifier(
+    config: &Config,
+    dev: Option<&DevIssuer>,
+) -> Result<(Verifier, Option<KeySource>), StartError> {
     let mut issuers = config.auth.issuers.clone();
-    if let Some(path) = &config.auth.jwks {
-        keys = KeySet::load(path).map_err(|e| config_err("auth.jwks", e))?;
-    }
+    let mut pinned = KeySet::default();
     if let Some(dev) = dev {
-        let public =
+        let (public, _) =
             KeySet::from_json(&dev.key.public_jwks()).map_err(|e| config_err("data_dir", e))?;
-        keys.merge(public);
+        pinned = public;
         issuers.push(dev.issuer.clone());
     }
-    Ok(Verifier::new(
-        keys,
-        issuers,
-        config.auth.audience.clone(),
-        config.auth.require_mfa.clone(),
+    let source = crate::keys::Source::from_config(config).map_err(|(k, e)| config_err(k, e))?;
+    let (ring, source) = match source {
+        None => (KeyRing::new(KeySet::default(), pinned, None), None),
+        Some(source) => {
+            let initial = source
+                .initial()
+                .await
+                .map_err(|e| config_err("auth.jwks", e))?;
+            let (tx, rx) = if source.is_url() {
+                let (tx, rx) = tokio::sync::mpsc::channel(64);
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
+            (
+                KeyRing::new(initial.keys.clone(), pinned, tx),
+                Some((source, initial, rx)),
+            )
+        }
+    };
+    Ok((
+        Verifier::with_ring(
+            ring,
+            issuers,
+            config.auth.audience.clone(),
+            config.auth.require_mfa.clone(),
+        ),
+        source,
     ))
 }
 
@@ -156,7 +189,7 @@ pub async fn start_with_clock(
     } else {
         None
     };
-    let verifier = verifier(&config, dev.as_ref())?;
+    let (verifier, key_source) = verifier(&config, dev.as_ref()).await?;
     let acceptor = match &config.tls {
         Some(t) => Some(tls::acceptor(t).map_err(|e| config_err("tls", e))?),
         None => None,
@@ -249,6 +282,26 @@ pub async fn start_with_clock(
             visits
         }
     };
+    if let Some((source, initial, requests)) = key_source {
+        let end = hub.config.auth.end_sessions_of_removed_keys;
+        let v = visits.clone();
+        let on_removed: crate::keys::OnRemoved = Box::new(move |removed| {
+            if !end {
+                return;
+            }
+            let n = v.sessions.close_where(CloseCode::Unauthorized, |e| {
+                e.kid.as_ref().is_some_and(|k| removed.contains(k))
+            });
+            if n > 0 {
+                tracing::warn!(
+                    sessions = n,
+                    "ended the sessions signed by removed issuer keys"
+                );
+            }
+        });
+        let ring = hub.verifier.keys().clone();
+        source.spawn(&initial, hub.clone(), ring, requests, on_removed);
+    }
     let accept = tokio::spawn(accept_loop(hub.clone(), visits.clone(), listener, acceptor));
     Ok(Running {
         addr,

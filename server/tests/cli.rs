@@ -169,13 +169,16 @@ fn bad_configuration_exits_2_naming_the_key() {
     }
 }
 
-#[tokio::test]
-async fn refused_tokens_log_a_reason_never_claim_values() {
-    let env = Env::new();
-    let cfg = Process::write_config(&env, "");
+/// The hub's stderr (piped: not a terminal) after one refused hello;
+/// `top_level` goes before the config file's first table.
+async fn log_of_a_refused_hello(env: &Env, top_level: &str, token: &str) -> String {
+    let cfg = Process::write_config(env, "");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{top_level}{text}")).unwrap();
     let mut child = bedside()
         .args(["serve", "--config"])
         .arg(&cfg)
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,24 +192,50 @@ async fn refused_tokens_log_a_reason_never_claim_values() {
         .strip_prefix("listening on http://")
         .unwrap()
         .to_owned();
-    // A patient id of the wrong type: serde's message would quote it.
-    let mut claims = env.claims("v-1", "patient", "pt");
-    claims["patient_id"] = serde_json::json!(987_654_321u64);
-    let token = env.sign(&claims);
     let mut c = Client::connect(&format!("ws://{addr}/v1/signal")).await;
     c.send(serde_json::json!({"type":"hello","token":token}))
         .await;
     assert_eq!(c.closed().await, 4001);
     unsafe_kill(child.id(), 15);
     let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("bad_claims"), "the reason is logged: {log}");
-    assert!(
-        !log.contains("987654321"),
-        "a claim value reached the log: {log}"
-    );
-    assert!(
-        !log.contains(token.split('.').nth(1).unwrap()),
-        "token in the log"
-    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn refused_tokens_log_a_reason_never_claim_values_nor_colour_codes() {
+    let env = Env::new();
+    // A patient id of the wrong type: serde's message would quote it.
+    let mut claims = env.claims("v-1", "patient", "pt");
+    claims["patient_id"] = serde_json::json!(987_654_321u64);
+    let token = env.sign(&claims);
+    for (format, top_level) in [("text", ""), ("json", "log_format = \"json\"\n")] {
+        let log = log_of_a_refused_hello(&env, top_level, &token).await;
+        assert!(
+            log.contains("bad_claims"),
+            "{format}: the reason is logged: {log}"
+        );
+        assert!(
+            !log.contains("987654321"),
+            "{format}: a claim value reached the log: {log}"
+        );
+        assert!(
+            !log.contains(token.split('.').nth(1).unwrap()),
+            "{format}: token in the log"
+        );
+        assert!(
+            !log.contains('\u{1b}'),
+            "{format}: colour codes in a log that is not a terminal: {log:?}"
+        );
+        if format == "json" {
+            for l in log.lines() {
+                let v: serde_json::Value = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}"));
+                assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+            }
+            assert!(
+                log.lines().any(|l| l.contains("\"reason\":\"bad_claims\"")),
+                "{log}"
+            );
+        }
+    }
 }

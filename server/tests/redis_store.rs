@@ -46,6 +46,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         device: None,
         exp: UnixSecs(exp),
         ip: Some("10.0.0.1".into()),
+        kid: Some("clinic-1".into()),
     }
 }
 

@@ -69,15 +69,37 @@ struct RawKey {
     kty: String,
     kid: Option<String>,
     alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
     crv: Option<String>,
     x: Option<String>,
     y: Option<String>,
     k: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// How a key of a set that is not used came to be left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its `kid` (empty if it has none).
+    pub kid: String,
+    /// Why.
+    pub why: String,
+}
+
+/// What a key of a set is to the hub.
+enum Verdict {
+    Use(Box<VerifyKey>),
+    /// Valid, but not a signature key of a kind the hub verifies (an
+    /// encryption key, RS384, …): left out, never an error.
+    NotForUs(String),
 }
 
 impl KeySet {
-    /// Reads a JWK set file.
-    pub fn load(path: &Path) -> Result<Self, KeySetError> {
+    /// Reads a JWK set file ([`KeySet::from_json`]).
+    pub fn load(path: &Path) -> Result<(Self, Vec<Skipped>), KeySetError> {
         let text = std::fs::read_to_string(path).map_err(|source| KeySetError::Read {
             path: path.display().to_string(),
             source,
@@ -85,31 +107,63 @@ impl KeySet {
         Self::from_json(&text)
     }
 
-    /// Parses a JWK set.
-    pub fn from_json(text: &str) -> Result<Self, KeySetError> {
+    /// Parses a JWK set (a file the operator keeps): a malformed key is an
+    /// error naming it; keys that are valid but not signature keys the hub
+    /// verifies (`"use": "enc"`, RS384, …) are left out and listed.
+    pub fn from_json(text: &str) -> Result<(Self, Vec<Skipped>), KeySetError> {
+        Self::parse(text, true)
+    }
+
+    /// Parses a JWK set an identity provider serves: as [`KeySet::from_json`],
+    /// but a malformed key is left out too (the provider's other keys still
+    /// verify); an error only when no usable key is left.
+    pub fn from_json_lenient(text: &str) -> Result<(Self, Vec<Skipped>), KeySetError> {
+        Self::parse(text, false)
+    }
+
+    fn parse(text: &str, strict: bool) -> Result<(Self, Vec<Skipped>), KeySetError> {
         let raw: RawSet =
             serde_json::from_str(text).map_err(|e| KeySetError::Format(e.to_string()))?;
         let mut set = KeySet::default();
+        let mut skipped = Vec::new();
         for k in raw.keys {
-            let kid = k.kid.clone().ok_or_else(|| KeySetError::Key {
-                kid: String::new(),
-                problem: "has no kid".into(),
-            })?;
-            let key = parse_key(&k).map_err(|problem| KeySetError::Key {
-                kid: kid.clone(),
-                problem,
-            })?;
-            if set.keys.insert(kid.clone(), key).is_some() {
-                return Err(KeySetError::Key {
-                    kid,
-                    problem: "appears twice".into(),
-                });
+            let kid = k.kid.clone().unwrap_or_default();
+            let verdict = if kid.is_empty() {
+                Err("has no kid (tokens name their key by kid)".to_owned())
+            } else {
+                parse_key(&k)
+            };
+            match verdict {
+                Ok(Verdict::Use(key)) => {
+                    if set.keys.insert(kid.clone(), *key).is_some() {
+                        return Err(KeySetError::Key {
+                            kid,
+                            problem: "appears twice".into(),
+                        });
+                    }
+                }
+                Ok(Verdict::NotForUs(why)) => skipped.push(Skipped { kid, why }),
+                Err(problem) if strict => return Err(KeySetError::Key { kid, problem }),
+                Err(why) => skipped.push(Skipped { kid, why }),
             }
         }
         if set.keys.is_empty() {
-            return Err(KeySetError::Format("the set has no keys".into()));
+            let why: Vec<String> = skipped
+                .iter()
+                .map(|s| format!("{:?}: {}", s.kid, s.why))
+                .collect();
+            return Err(KeySetError::Format(if why.is_empty() {
+                "the set has no keys".into()
+            } else {
+                format!("no key the hub can verify with ({})", why.join("; "))
+            }));
         }
-        Ok(set)
+        Ok((set, skipped))
+    }
+
+    /// The kids of the set.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
     }
 
     /// Adds every key of `other` (dev mode adds its own key to a configured set).
@@ -143,19 +197,30 @@ fn decoded_len(field: &Option<String>, name: &str) -> Result<usize, String> {
         .map_err(|_| format!("\"{name}\" is not base64url"))
 }
 
-fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
+fn parse_key(k: &RawKey) -> Result<Verdict, String> {
+    let not_for_us = |why: String| Ok(Verdict::NotForUs(why));
+    if let Some(u) = k.use_.as_deref().filter(|u| *u != "sig") {
+        return not_for_us(format!("\"use\" is {u:?}, not \"sig\""));
+    }
+    if let Some(ops) = &k.key_ops
+        && !ops.iter().any(|o| o == "verify")
+    {
+        return not_for_us("\"key_ops\" does not allow \"verify\"".into());
+    }
     let inferred = match (k.kty.as_str(), k.crv.as_deref()) {
         ("OKP", Some("Ed25519")) => Algorithm::EdDSA,
         ("EC", Some("P-256")) => Algorithm::ES256,
+        ("RSA", _) => Algorithm::RS256,
         ("oct", _) => Algorithm::HS256,
-        (kty, crv) => return Err(format!("unsupported key type {kty} {crv:?}")),
+        (kty, crv) => return not_for_us(format!("key type {kty} {crv:?} is not supported")),
     };
     if let Some(alg) = &k.alg {
         let named = match alg.as_str() {
             "EdDSA" => Algorithm::EdDSA,
             "ES256" => Algorithm::ES256,
+            "RS256" => Algorithm::RS256,
             "HS256" => Algorithm::HS256,
-            other => return Err(format!("unsupported alg {other}")),
+            other => return not_for_us(format!("alg {other} is not supported")),
         };
         if named != inferred {
             return Err(format!("alg {alg} does not match key type {}", k.kty));
@@ -172,6 +237,16 @@ fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
                 .map_err(|_| "Ed25519 \"x\" is not a point on the curve")?;
             ed25519 = Some(point);
             DecodingKey::from_ed_components(k.x.as_deref().unwrap_or_default())
+        }
+        Algorithm::RS256 => {
+            if decoded_len(&k.n, "n")? < 256 {
+                return Err("RSA modulus \"n\" must be at least 2048 bits".into());
+            }
+            decoded_len(&k.e, "e")?;
+            DecodingKey::from_rsa_components(
+                k.n.as_deref().unwrap_or_default(),
+                k.e.as_deref().unwrap_or_default(),
+            )
         }
         Algorithm::ES256 => {
             if decoded_len(&k.x, "x")? != 32 || decoded_len(&k.y, "y")? != 32 {
@@ -190,11 +265,11 @@ fn parse_key(k: &RawKey) -> Result<VerifyKey, String> {
         }
     }
     .map_err(|e| e.to_string())?;
-    Ok(VerifyKey {
+    Ok(Verdict::Use(Box::new(VerifyKey {
         alg: inferred,
         key,
         ed25519,
-    })
+    })))
 }
 
 /// jsonwebtoken wants standard base64 for secrets; JWK uses base64url.
@@ -220,7 +295,9 @@ mod tests {
             Err(KeySetError::Key { .. })
         ));
         let rsa = r#"{"keys":[{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}"#;
-        assert!(KeySet::from_json(rsa).is_err());
+        assert!(
+            matches!(KeySet::from_json(rsa), Err(KeySetError::Key { problem, .. }) if problem.contains("2048"))
+        );
         let mismatch = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","alg":"HS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(KeySet::from_json(mismatch).is_err());
     }

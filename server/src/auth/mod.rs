@@ -12,7 +12,9 @@
 //! (`Store::claim_jti`), called by the session after [`verify::verify`].
 
 pub mod json;
+pub mod keyring;
 pub mod keyset;
+pub mod refresh;
 pub mod verify;
 
 pub use keyset::{KeySet, KeySetError};

@@ -138,16 +138,32 @@ struct Header {
 /// Verifies join tokens against a key set and the configured claims policy.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    keys: KeySet,
+    keys: std::sync::Arc<super::keyring::KeyRing>,
     issuers: HashSet<String>,
     audience: String,
     require_mfa: Vec<Role>,
 }
 
 impl Verifier {
-    /// A verifier for `keys`, accepting `issuers` and `audience`.
+    /// A verifier for `keys` (fixed), accepting `issuers` and `audience`.
     pub fn new(
         keys: KeySet,
+        issuers: Vec<String>,
+        audience: String,
+        require_mfa: Vec<Role>,
+    ) -> Self {
+        Self::with_ring(
+            super::keyring::KeyRing::fixed(keys),
+            issuers,
+            audience,
+            require_mfa,
+        )
+    }
+
+    /// A verifier whose keys are `ring`'s, whatever set it holds when a
+    /// token arrives.
+    pub fn with_ring(
+        keys: std::sync::Arc<super::keyring::KeyRing>,
         issuers: Vec<String>,
         audience: String,
         require_mfa: Vec<Role>,
@@ -167,6 +183,45 @@ impl Verifier {
         self.verify_with(token, now, true)
     }
 
+    /// The keys in use.
+    pub fn keys(&self) -> &std::sync::Arc<super::keyring::KeyRing> {
+        &self.keys
+    }
+
+    /// [`Verifier::verify`]; a token naming a kid the set lacks makes the
+    /// key source (an identity provider's URL) fetch at once, rate-limited,
+    /// and the token is checked again against what it returns: a key the
+    /// provider just added is accepted without waiting for its schedule.
+    pub async fn verify_fetching(
+        &self,
+        token: &str,
+        now: UnixSecs,
+    ) -> Result<JoinClaims, AuthError> {
+        match self.verify(token, now) {
+            Err(AuthError::UnknownKid) => {
+                let kid = read_header(token)
+                    .ok()
+                    .and_then(|(h, _)| h.kid)
+                    .unwrap_or_default();
+                if self
+                    .keys
+                    .fetch_for(&kid, std::time::Duration::from_secs(3))
+                    .await
+                {
+                    self.verify(token, now)
+                } else {
+                    Err(AuthError::UnknownKid)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The `kid` a token names (not verified): which key a session stands on.
+    pub fn kid_of(token: &str) -> Option<String> {
+        read_header(token).ok().and_then(|(h, _)| h.kid)
+    }
+
     /// `verify`; with `fast` false, EdDSA signatures are checked by
     /// jsonwebtoken too (the reference the fast path is tested against).
     /// Every algorithm then reads its claims the same way ([`read_claims`]).
@@ -182,11 +237,13 @@ impl Verifier {
             Some(a) if a.eq_ignore_ascii_case("none") => return Err(AuthError::AlgNone),
             Some("EdDSA") => Algorithm::EdDSA,
             Some("ES256") => Algorithm::ES256,
+            Some("RS256") => Algorithm::RS256,
             Some("HS256") => Algorithm::HS256,
             Some(other) => return Err(AuthError::UnsupportedAlg(truncate(other))),
         };
         let kid = header.kid.ok_or(AuthError::MissingKid)?;
-        let key = self.keys.get(&kid).ok_or(AuthError::UnknownKid)?;
+        let keys = self.keys.current();
+        let key = keys.get(&kid).ok_or(AuthError::UnknownKid)?;
         if key.alg != alg {
             return Err(AuthError::AlgMismatch {
                 token: format!("{alg:?}"),
@@ -341,11 +398,45 @@ mod tests {
     use super::*;
     use bedside_token::PrivateKey;
 
+    /// The modulus of `tests/data/rsa-2048.test-key.der` (PKCS#1) (a key made for
+    /// these tests only), base64url.
+    const RSA_N: &str = "4LKtHLd6g5pvGWI4uymyBHTmlXrP3l8yAJrbWvm9Ke1cQbSrUBJQRthBJlJ337HWdvQammj8sWmOdAorUMUBTEpKsD256NYF0LwGKcba1iFTAcN3F0tlhDCMUSWCzzhdufqfSqRihGyAohYEaRDB_apbg6RXpWEDEQR9J7Bqb8Ee2mMSr6vHCrcc2-FhlQhmRpYpEBTioYEeC7V90LrX3F9NBSaPRchqYL3DXjAAhTeVFgJg56RI93PejMYCcwrLSQ8qQEthdkcFQjpj6bt6mvYLX2ugG8c-hzRJoaqLVc8-RLWOjsZihkvZoipBm3ONQuz_l4rDwqbGdiwh18DsXQ";
+
+    #[test]
+    fn rs256_tokens_from_an_identity_provider_verify() {
+        let set = serde_json::json!({"keys": [
+            {"kty":"RSA","kid":"idp-rsa","use":"sig","n":RSA_N,"e":"AQAB"},
+            // Providers publish more than signature keys: left out, not fatal.
+            {"kty":"RSA","kid":"idp-enc","use":"enc","n":RSA_N,"e":"AQAB"},
+            {"kty":"RSA","kid":"idp-ps","alg":"PS256","n":RSA_N,"e":"AQAB"},
+        ]});
+        let (keys, skipped) = KeySet::from_json(&set.to_string()).expect("key set");
+        assert_eq!(keys.kids().collect::<Vec<_>>(), ["idp-rsa"]);
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        let v = Verifier::new(keys, vec!["clinic".into()], "bedside".into(), vec![]);
+        let der = include_bytes!("../../tests/data/rsa-2048.test-key.der");
+        let enc = jsonwebtoken::EncodingKey::from_rsa_der(der);
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = Some("idp-rsa".into());
+        let token = jsonwebtoken::encode(&header, &claims(), &enc).expect("sign");
+        let now = NOW;
+        assert!(v.verify(&token, now).is_ok());
+        // The same key named as HS256 (algorithm confusion) is refused.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let hs = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"alg":"HS256","kid":"idp-rsa"}"#);
+        parts[0] = &hs;
+        assert!(matches!(
+            v.verify(&parts.join("."), now),
+            Err(AuthError::AlgMismatch { .. })
+        ));
+    }
+
     const NOW: UnixSecs = UnixSecs(1_800_000_000);
 
     fn setup() -> (PrivateKey, Verifier) {
         let key = PrivateKey::generate("k1");
-        let keys = KeySet::from_json(&key.public_jwks()).expect("key set");
+        let keys = KeySet::from_json(&key.public_jwks()).expect("key set").0;
         let v = Verifier::new(keys, vec!["clinic".into()], "bedside".into(), vec![]);
         (key, v)
     }
@@ -374,7 +465,12 @@ mod tests {
     fn eddsa_fast_path_accepts_what_jsonwebtoken_accepts() {
         let (key, v) = setup();
         // Otherwise both sides below would be jsonwebtoken.
-        assert!(v.keys.get("k1").is_some_and(|k| k.ed25519.is_some()));
+        assert!(
+            v.keys
+                .current()
+                .get("k1")
+                .is_some_and(|k| k.ed25519.is_some())
+        );
         let token = key.sign(&claims()).expect("sign");
         let (fast, reference) = both(&v, &token);
         assert_eq!(fast, reference);
@@ -443,7 +539,7 @@ mod tests {
                     serde_json::json!({"kty":"EC","crv":"P-256","kid":"ec","x":b64(&point[1..33]),"y":b64(&point[33..])}),
                     serde_json::json!({"kty":"oct","kid":"hs","alg":"HS256","k":b64(&hs)}),
                 ]);
-            let keys = KeySet::from_json(&set.to_string()).expect("key set");
+            let keys = KeySet::from_json(&set.to_string()).expect("key set").0;
             Self {
                 ed,
                 ec: jsonwebtoken::EncodingKey::from_ec_der(&kp.serialize_der()),

@@ -8,6 +8,7 @@ pub mod inbox;
 pub mod outbound;
 pub mod remote;
 pub mod session;
+pub mod sessions;
 pub mod tls;
 pub mod visit_task;
 pub mod visits;

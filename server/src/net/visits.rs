@@ -32,6 +32,8 @@ struct Running {
 pub struct Visits {
     map: DashMap<VisitId, Running>,
     cluster: Option<(Arc<Cluster>, Arc<Router>)>,
+    /// The sessions attached here (whichever node owns their visit).
+    pub sessions: super::sessions::Sessions,
 }
 
 impl Visits {
@@ -48,6 +50,7 @@ impl Visits {
             Self {
                 map: DashMap::new(),
                 cluster: Some((cluster, router)),
+                sessions: Default::default(),
             }
         })
     }

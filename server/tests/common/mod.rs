@@ -301,9 +301,26 @@ pub async fn admitted_pair(env: &Env, hub: &Hub, visit: &str) -> (Client, Client
 pub const OFFER: &str = include_str!("../data/offer.sdp");
 
 pub async fn resume(hub_url: &str, token: &str) -> Result<(Client, Value), u16> {
+    first_answer(
+        hub_url,
+        json!({"type":"resume","resume_token":token,"last_seq":0}),
+    )
+    .await
+}
+
+/// `hello` with `token`: the connection and its welcome, or the close code.
+pub async fn hello_or_close(hub_url: &str, token: &str) -> Result<(Client, Value), u16> {
+    first_answer(
+        hub_url,
+        json!({"type":"hello","token":token,"device":"d-test"}),
+    )
+    .await
+}
+
+/// Sends `first` on a new connection: the welcome, or the close code.
+async fn first_answer(hub_url: &str, first: Value) -> Result<(Client, Value), u16> {
     let mut c = Client::connect(hub_url).await;
-    c.send(json!({"type":"resume","resume_token":token,"last_seq":0}))
-        .await;
+    c.send(first).await;
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     loop {

@@ -53,6 +53,11 @@ pub struct ResumeRecord {
     /// The client's IP when the token was issued (an ALERT if it changes).
     #[serde(default)]
     pub ip: Option<String>,
+    /// The `kid` of the key that signed the join (or last refresh) token:
+    /// with `auth.end_sessions_of_removed_keys`, removing that key from the
+    /// issuer's set ends the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
 }
 
 /// An end-to-end message as stored and delivered. The hub never reads `body`.

@@ -61,6 +61,15 @@ impl Conn {
             return;
         };
         tracing::debug!(conn = self.id.0, visit = %me.visit, participant = %me.participant, "session started");
+        self.visits.sessions.insert(
+            self.id,
+            super::super::sessions::Entry {
+                kid: me.resume.kid.clone(),
+                user: me.participant.clone(),
+                visit: me.visit.clone(),
+                handle: self.handle.clone(),
+            },
+        );
         let mut rate = self.hub.abuse.connection();
         loop {
             let r = tokio::select! {
@@ -104,6 +113,7 @@ impl Conn {
                 break;
             }
         }
+        self.visits.sessions.remove(self.id);
         let closed = VisitCommand::Input(Input::Closed { conn: self.id }, Instant::now());
         let _ = Box::pin(visit.send(closed)).await;
     }

@@ -59,7 +59,7 @@ impl Conn {
                 },
             )) => {
                 self.hub.metrics.message("hello");
-                let claims = match self.hub.verifier.verify(&token, now) {
+                let claims = match self.hub.verifier.verify_fetching(&token, now).await {
                     Ok(c) => c,
                     Err(e) => return Err(self.auth_failed(&e, None).await),
                 };
@@ -73,6 +73,7 @@ impl Conn {
                     device: device.map(|d| d.to_string()),
                     exp: claims.exp,
                     ip: Some(self.peer.ip().to_string()),
+                    kid: crate::auth::Verifier::kid_of(&token),
                 };
                 let resume_token = crate::store::new_resume_token(&claims.visit);
                 // One durable write: the jti is claimed and, if fresh, the

@@ -18,7 +18,7 @@ impl Conn {
         visit: &VisitHandle,
     ) {
         let now = self.hub.clock.now_s();
-        let claims = match self.hub.verifier.verify(token, now) {
+        let claims = match self.hub.verifier.verify_fetching(token, now).await {
             Ok(c) if c.sub == me.participant && c.visit == me.visit && c.role == me.role => c,
             Ok(c) => {
                 self.auth_failed(&AuthError::Mismatch, Some(&c)).await;
@@ -64,8 +64,13 @@ impl Conn {
                 return;
             }
         }
-        // The client's resume token now lives as long as the session does.
+        // The client's resume token now lives as long as the session does,
+        // and the session stands on the new token's key.
         me.resume.exp = claims.exp;
+        me.resume.kid = crate::auth::Verifier::kid_of(token);
+        self.visits
+            .sessions
+            .update_kid(self.id, me.resume.kid.clone());
         if let Err(e) = self
             .hub
             .store

@@ -125,7 +125,7 @@ async fn run(
         for cmd in batch.drain(..) {
             match add(&mut pipe, &cmd, retention_ms) {
                 Added::Sent => sent.push(cmd),
-                Added::Answered(outcome) => answer(cmd, outcome),
+                Added::Answered(outcome) => answer(cmd, *outcome),
                 Added::Sweep => {
                     tokio::spawn(sweep(conn.clone(), cmd));
                 }
@@ -165,7 +165,7 @@ async fn run(
 
 enum Added {
     Sent,
-    Answered(Result<Outcome, StoreError>),
+    Answered(Box<Result<Outcome, StoreError>>),
     Sweep,
 }
 
@@ -182,7 +182,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 fn add(pipe: &mut Pipeline, cmd: &Command, retention_ms: u64) -> Added {
     match add_inner(pipe, cmd, retention_ms) {
         Ok(a) => a,
-        Err(e) => Added::Answered(Err(e)),
+        Err(e) => Added::Answered(Box::new(Err(e))),
     }
 }
 
@@ -226,7 +226,7 @@ fn add_inner(pipe: &mut Pipeline, cmd: &Command, retention_ms: u64) -> Result<Ad
         }
         Command::TakeResume { tag, key, now, .. } => {
             let Some(tag) = tag else {
-                return Ok(Added::Answered(Ok(Outcome::Resume(None))));
+                return Ok(Added::Answered(Box::new(Ok(Outcome::Resume(None)))));
             };
             let keys = [tag.resume(), tag.resume_by_participant()];
             eval(pipe, &scripts::take_resume(), &keys)
@@ -244,7 +244,7 @@ fn add_inner(pipe: &mut Pipeline, cmd: &Command, retention_ms: u64) -> Result<Ad
             ..
         } => {
             let Some(tag) = tag else {
-                return Ok(Added::Answered(Ok(Outcome::Resume(None))));
+                return Ok(Added::Answered(Box::new(Ok(Outcome::Resume(None)))));
             };
             let keys = [tag.resume(), tag.resume_by_participant()];
             eval(pipe, &scripts::take_resume(), &keys)

@@ -17,6 +17,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         device: None,
         exp: UnixSecs(exp),
         ip: None,
+        kid: None,
     }
 }
 

@@ -80,6 +80,9 @@ pub enum AlertKind {
     IpChange,
     /// The cluster's Redis lost its data (its cluster id is gone).
     RedisDataLost,
+    /// The issuer keys could not be reloaded or fetched: the last good set
+    /// stays in use.
+    JwksRefreshFailed,
 }
 
 impl AlertKind {
@@ -91,6 +94,7 @@ impl AlertKind {
             AlertKind::PermissionViolations => "permission_violations",
             AlertKind::IpChange => "ip_change",
             AlertKind::RedisDataLost => "redis_data_lost",
+            AlertKind::JwksRefreshFailed => "jwks_refresh_failed",
         }
     }
 }

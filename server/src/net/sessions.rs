@@ -1,0 +1,68 @@
+//! The sessions this node holds, by connection: what an operator action or
+//! a key rotation needs to find them (the key a session stands on, its
+//! user and visit) and the handle that closes them.
+
+use super::outbound::ConnHandle;
+use crate::visit::ConnId;
+use bedside_protocol::{CloseCode, ParticipantId, VisitId};
+use dashmap::DashMap;
+
+/// One attached session.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The `kid` of the key its token was signed with.
+    pub kid: Option<String>,
+    /// Its participant (the token's `sub`).
+    pub user: ParticipantId,
+    /// Its visit.
+    pub visit: VisitId,
+    /// Closes it.
+    pub handle: ConnHandle,
+}
+
+/// Every attached session of this node.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: DashMap<ConnId, Entry>,
+}
+
+impl Sessions {
+    /// A session attached.
+    pub fn insert(&self, conn: ConnId, entry: Entry) {
+        self.map.insert(conn, entry);
+    }
+
+    /// A session ended.
+    pub fn remove(&self, conn: ConnId) {
+        self.map.remove(&conn);
+    }
+
+    /// A session refreshed its token, signed with `kid`.
+    pub fn update_kid(&self, conn: ConnId, kid: Option<String>) {
+        if let Some(mut e) = self.map.get_mut(&conn) {
+            e.kid = kid;
+        }
+    }
+
+    /// Closes with `code` every session `matching`; how many.
+    pub fn close_where(&self, code: CloseCode, matching: impl Fn(&Entry) -> bool) -> usize {
+        let mut n = 0;
+        for e in self.map.iter() {
+            if matching(e.value()) {
+                let _ = e.handle.close(code);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Sessions held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
