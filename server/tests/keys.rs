@@ -178,6 +178,8 @@ async fn keys_from_an_identity_provider_rotate_without_a_restart() {
     // provider's session, on the key that stays, goes on.
     *idp.doc.lock().unwrap() = set_of(&[&k2]);
     assert_eq!(pt.closed().await, 4001);
+    let resumed = resume(&url, w["resume_token"].as_str().unwrap()).await;
+    assert_eq!(resumed.err(), Some(4001), "an ended session stays ended");
     let refused = try_hello(&url, &signed(&env, &k1, "v-1", "patient", "pt2")).await;
     assert_eq!(refused.err(), Some(4001), "a removed key is refused");
     let lobby = dr.recv_type("lobby").await;

@@ -127,7 +127,18 @@ impl Conn {
                         tracing::error!(error = %e, "resume store unavailable");
                         self.store_unavailable()
                     })?;
+                // With end_sessions_of_removed_keys, a removed key's
+                // sessions stay ended: their resume tokens die with them.
+                let key_gone = |r: &crate::store::ResumeRecord| {
+                    self.hub.config.auth.end_sessions_of_removed_keys
+                        && r.kid.as_ref().is_some_and(|k| {
+                            self.hub.verifier.keys().current().get(k).is_none()
+                        })
+                };
                 match record {
+                    Some(record) if key_gone(&record) => {
+                        Err(self.auth_failed(&AuthError::UnknownKid, None).await)
+                    }
                     Some(mut record) => {
                         if record.ip.as_deref().is_some_and(|old| old != ip) {
                             let actor = Actor {
