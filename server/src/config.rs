@@ -237,7 +237,12 @@ pub struct AuditConfig {
     /// The JSON Lines audit file, kept apart from `data_dir`.
     pub path: PathBuf,
     /// Ed25519 private JWK set signing checkpoints (dev mode makes one).
+    /// Replaced while the hub runs (a new key with a new `kid`, noticed on
+    /// change or SIGHUP), later checkpoints are signed with it.
     pub signing_key: Option<PathBuf>,
+    /// Public JWK set of retired signing keys, so the file's older
+    /// checkpoints still verify at start after a rotation.
+    pub retired_public_keys: Option<PathBuf>,
     /// Records between checkpoints.
     pub checkpoint_every: u64,
     /// `false` turns the trail off. Only for measuring its cost: a hub
@@ -250,6 +255,7 @@ impl Default for AuditConfig {
         Self {
             path: PathBuf::from("./bedside-audit/audit.jsonl"),
             signing_key: None,
+            retired_public_keys: None,
             checkpoint_every: 1000,
             enabled: true,
         }

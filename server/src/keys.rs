@@ -274,6 +274,39 @@ async fn watch_file(path: PathBuf, keeper: Keeper) {
     }
 }
 
+/// Rotates the audit signing key when its file changes (checked every
+/// 2 s) or on SIGHUP: the writer seals what it wrote with the old key,
+/// then signs with the new one ([`crate::audit::Audit::rekey`]). A file
+/// that cannot be read keeps the current key (an error line, no ALERT: the
+/// trail stays signed).
+pub async fn watch_audit_key(path: PathBuf, hub: Arc<Hub>) {
+    let mtime = |p: &PathBuf| -> Option<SystemTime> {
+        std::fs::metadata(p).and_then(|m| m.modified()).ok()
+    };
+    let mut last = mtime(&path);
+    let mut tick = tokio::time::interval(FILE_POLL);
+    let mut hup = hangup();
+    let mut shutdown = hub.shutdown_signal();
+    loop {
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            () = next_hangup(&mut hup) => true,
+            _ = shutdown.changed() => return,
+        };
+        let now = mtime(&path);
+        if !forced && now == last {
+            continue;
+        }
+        last = now;
+        match bedside_token::PrivateKey::load(&path) {
+            Ok(key) => hub.audit.rekey(key),
+            Err(e) => {
+                tracing::error!(error = %e, "audit.signing_key unreadable; checkpoints stay signed with the current key");
+            }
+        }
+    }
+}
+
 async fn poll_url(
     source: Source,
     url: String,

@@ -302,6 +302,9 @@ pub async fn start_with_clock(
         let ring = hub.verifier.keys().clone();
         source.spawn(&initial, hub.clone(), ring, requests, on_removed);
     }
+    if let (Some(path), true) = (&hub.config.audit.signing_key, hub.config.audit.enabled) {
+        tokio::spawn(crate::keys::watch_audit_key(path.clone(), hub.clone()));
+    }
     let accept = tokio::spawn(accept_loop(hub.clone(), visits.clone(), listener, acceptor));
     Ok(Running {
         addr,
@@ -381,9 +384,15 @@ fn open_audit(
         DEV_AUDIT_KEY_FILE,
         "bedside-dev-audit-1",
     )?;
+    let retired = match &config.audit.retired_public_keys {
+        Some(p) => crate::audit::verify::load_keys(p)
+            .map_err(|e| config_err("audit.retired_public_keys", e))?,
+        None => Default::default(),
+    };
     Ok(crate::audit::open(
         &config.audit.path,
         key,
+        &retired,
         config.audit.checkpoint_every,
         config.audit_new_file,
         clock,

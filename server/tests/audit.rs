@@ -484,3 +484,105 @@ async fn a_damaged_file_stops_startup_unless_a_new_file_is_asked_for() {
             .contains("broken")
     );
 }
+
+#[tokio::test]
+async fn the_audit_key_rotates_mid_run_and_verify_needs_both_public_keys() {
+    let env = Env::new();
+    let p = Process::start(&env, "");
+    let (mut pt, _) = hello_or_close(&p.url, &env.token("v-1", "patient", "pt"))
+        .await
+        .unwrap();
+
+    // A new key with a new kid replaces the file (renamed over it); SIGHUP.
+    let dir = env.dir.path();
+    let new_public = dir.join("audit-2.public.jwks.json");
+    let aside = dir.join("audit-2.private.jwks.json");
+    bedside_token::PrivateKey::generate("audit-2")
+        .save(&aside, &new_public)
+        .unwrap();
+    std::fs::rename(&aside, &env.audit_key).unwrap();
+    p.signal("HUP");
+    let mut rotation_line = 0;
+    for _ in 0..100 {
+        if let Some(i) = records(&env.audit_path())
+            .iter()
+            .position(|r| r["detail"]["next_kid"] == "audit-2")
+        {
+            rotation_line = i + 1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        rotation_line > 0,
+        "no checkpoint sealed the old key's records"
+    );
+    let rotation = &records(&env.audit_path())[rotation_line - 1];
+    assert_eq!(rotation["detail"]["kid"], "audit-1");
+    // The session lives on; what follows is signed with the new key.
+    pt.send(json!({"type":"leave"})).await;
+    assert_eq!(pt.closed().await, 1000);
+    p.terminate();
+    let recs = records(&env.audit_path());
+    let last = recs.last().unwrap();
+    assert_eq!(
+        (last["action"].as_str(), last["detail"]["kid"].as_str()),
+        (Some("CHECKPOINT"), Some("audit-2"))
+    );
+
+    // Old and new public keys in one set: the whole file verifies.
+    let both = dir.join("audit-both.public.jwks.json");
+    let keys = |p: &Path| -> Vec<Value> {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        v["keys"].as_array().unwrap().clone()
+    };
+    let mut all = keys(&env.audit_public);
+    all.extend(keys(&new_public));
+    std::fs::write(&both, json!({ "keys": all }).to_string()).unwrap();
+    let run = |public: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bedside"))
+            .args(["audit", "verify", "--public"])
+            .arg(public)
+            .arg(env.audit_path())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = run(&both);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("ok: {} records", recs.len())),
+        "{out}"
+    );
+    // Only the new key: the first checkpoint it cannot verify is named.
+    let (code, out) = run(&new_public);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("line {rotation_line}")) && out.contains("audit-1"),
+        "{out}"
+    );
+
+    // A restart on the new key checks the old checkpoints against the
+    // retired public keys it is given, and refuses to start without them.
+    let cfg = Process::write_config(&env, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_bedside"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("audit-1"), "{err}");
+    let retired = format!("retired_public_keys = {:?}\n", env.audit_public);
+    let p = Process::start(&env, &retired);
+    p.terminate();
+    let (code, out) = run(&both);
+    assert_eq!(code, 0, "{out}");
+}

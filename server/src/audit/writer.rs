@@ -45,6 +45,9 @@ pub struct Recovery {
 enum Req {
     /// A record; its ticket is its position in this channel.
     Record(Box<Event>, Durability),
+    /// Sign checkpoints with this key from now on (after one last
+    /// checkpoint with the old key).
+    Rekey(Box<PrivateKey>),
     Close(oneshot::Sender<()>),
 }
 
@@ -133,6 +136,19 @@ impl Audit {
         drop(self.log(event, Durability::Written));
     }
 
+    /// Signs checkpoints with `key` from now on. What was written so far is
+    /// first sealed by a CHECKPOINT signed with the old key, naming the new
+    /// one (`detail.next_kid`), so every record stays under a signature a
+    /// verifier holding both public keys can check. A key with the old
+    /// key's `kid` but other material is refused (a kid names one key).
+    pub fn rekey(&self, key: PrivateKey) {
+        if let Some(inner) = &self.inner
+            && let Ok(g) = inner.tx.lock()
+        {
+            let _ = g.1.send(Req::Rekey(Box::new(key)));
+        }
+    }
+
     /// Writes the final CHECKPOINT, syncs, and stops the writer.
     pub async fn close(&self) {
         if let Some(inner) = &self.inner {
@@ -149,13 +165,15 @@ impl Audit {
     }
 }
 
-/// Opens (or creates) the audit file, verifies what it holds, sets a torn
+/// Opens (or creates) the audit file, verifies what it holds (checkpoints
+/// signed by `key` or by one of the `retired` public keys), sets a torn
 /// last line aside, and starts the writer thread. In a cluster, `peers`
 /// names this node (every record carries it) and carries checkpoints to and
 /// from the other nodes ([`super::peers`]).
 pub fn open(
     path: &Path,
     key: PrivateKey,
+    retired: &CheckpointKeys,
     checkpoint_every: u64,
     new_file: bool,
     clock: Arc<dyn crate::clock::Clock>,
@@ -166,7 +184,7 @@ pub fn open(
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let mut recovery = Recovery::default();
-    let mut keys = CheckpointKeys::new();
+    let mut keys = retired.clone();
     keys.insert(key.kid.clone(), key.signing_key().verifying_key());
     let (mut last_seq, mut head, mut chain) = (0, GENESIS.to_owned(), String::new());
     if path.exists() {
@@ -333,6 +351,25 @@ impl Writer {
     }
 
     fn checkpoint(&mut self, buf: &mut String, last: bool) {
+        self.checkpoint_naming(buf, last, None);
+    }
+
+    /// Seals what was written with the current key, then signs with `key`.
+    fn rekey(&mut self, buf: &mut String, key: PrivateKey) {
+        let same_material =
+            key.signing_key().verifying_key() == self.key.signing_key().verifying_key();
+        if key.kid == self.key.kid {
+            if !same_material {
+                tracing::error!(kid = %key.kid, "new audit signing key refused: it reuses the current key's kid; give it a new kid");
+            }
+            return;
+        }
+        self.checkpoint_naming(buf, false, Some(key.kid.clone()));
+        tracing::info!(from = %self.key.kid, to = %key.kid, "audit signing key rotated");
+        self.key = key;
+    }
+
+    fn checkpoint_naming(&mut self, buf: &mut String, last: bool, next_kid: Option<String>) {
         let sig =
             URL_SAFE_NO_PAD.encode(self.key.signing_key().sign(self.head.as_bytes()).to_bytes());
         let mut e = Event::new(Action::Checkpoint, Outcome::Success)
@@ -342,6 +379,9 @@ impl Writer {
             .detail("sig", sig.clone());
         if last {
             e = e.detail("final", true);
+        }
+        if let Some(next) = next_kid {
+            e = e.detail("next_kid", next);
         }
         if let Some(peers) = &self.peers {
             let seen = peers.seen();
@@ -411,6 +451,7 @@ impl Writer {
                         }
                         sync_asked |= durability == Durability::Synced;
                     }
+                    Req::Rekey(key) => self.rekey(&mut buf, *key),
                     Req::Close(tx) => closing = Some(tx),
                 }
             }
@@ -493,7 +534,16 @@ mod tests {
         keys.insert(key.kid.clone(), key.signing_key().verifying_key());
         let path = dir.join("audit.jsonl");
         let clock = Arc::new(crate::clock::SystemClock);
-        let (audit, _) = open(&path, key, checkpoint_every, false, clock, None).expect("open");
+        let (audit, _) = open(
+            &path,
+            key,
+            &CheckpointKeys::new(),
+            checkpoint_every,
+            false,
+            clock,
+            None,
+        )
+        .expect("open");
         (audit, path, keys)
     }
 

@@ -131,9 +131,9 @@ impl Conn {
                 // sessions stay ended: their resume tokens die with them.
                 let key_gone = |r: &crate::store::ResumeRecord| {
                     self.hub.config.auth.end_sessions_of_removed_keys
-                        && r.kid.as_ref().is_some_and(|k| {
-                            self.hub.verifier.keys().current().get(k).is_none()
-                        })
+                        && r.kid
+                            .as_ref()
+                            .is_some_and(|k| self.hub.verifier.keys().current().get(k).is_none())
                 };
                 match record {
                     Some(record) if key_gone(&record) => {
