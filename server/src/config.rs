@@ -125,6 +125,8 @@ pub struct AuthConfig {
     /// End the live sessions whose token was signed by a key that left
     /// the set (close 4001), not only refuse new hellos with it.
     pub end_sessions_of_removed_keys: bool,
+    /// The `aud` operator API tokens must name (never the join audience).
+    pub admin_audience: String,
     /// Accepted `iss` values; required outside dev mode.
     pub issuers: Vec<String>,
     /// Required `aud`.
@@ -141,6 +143,7 @@ impl Default for AuthConfig {
             jwks_refresh_s: 300,
             jwks_min_refresh_s: 30,
             end_sessions_of_removed_keys: false,
+            admin_audience: "bedside-admin".to_owned(),
             issuers: Vec::new(),
             audience: "bedside".to_owned(),
             require_mfa: vec![Role::Provider],
@@ -626,6 +629,12 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             "auth.jwks",
             "must be https:// (keys fetched in the clear could be replaced on the way)",
+        ));
+    }
+    if c.auth.admin_audience.is_empty() || c.auth.admin_audience == c.auth.audience {
+        return Err(ConfigError::new(
+            "auth.admin_audience",
+            "must be set and differ from auth.audience (a join token must never open the operator API)",
         ));
     }
     if c.auth.jwks_min_refresh_s == 0 || c.auth.jwks_min_refresh_s > 86_400 {

@@ -37,20 +37,33 @@ impl Client {
     /// A JSON POST of `body`; the response's status.
     pub async fn post_json(&self, url: &str, body: Bytes) -> Result<u16, String> {
         let r = self
-            .send(url, hyper::Method::POST, Some(body), 64 * 1024)
+            .send(url, hyper::Method::POST, None, Some(body), 64 * 1024)
             .await?;
         Ok(r.status)
     }
 
     /// A GET whose body may be at most `limit` bytes.
     pub async fn get(&self, url: &str, limit: usize) -> Result<Response, String> {
-        self.send(url, hyper::Method::GET, None, limit).await
+        self.send(url, hyper::Method::GET, None, None, limit).await
+    }
+
+    /// A request with `Authorization: Bearer <bearer>` (the operator API).
+    pub async fn authorized(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        bearer: &str,
+        body: Option<Bytes>,
+        limit: usize,
+    ) -> Result<Response, String> {
+        self.send(url, method, Some(bearer), body, limit).await
     }
 
     async fn send(
         &self,
         url: &str,
         method: hyper::Method,
+        bearer: Option<&str>,
         body: Option<Bytes>,
         limit: usize,
     ) -> Result<Response, String> {
@@ -83,6 +96,9 @@ impl Client {
             );
         if body.is_some() {
             request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(b) = bearer {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {b}"));
         }
         let request = request
             .body(Full::new(body.unwrap_or_default()))

@@ -1,6 +1,8 @@
 //! `bedside`: the hub's command line (OPERATIONS.md). Thin: parse, then call
 //! the library.
 
+mod admin_cli;
+
 use anyhow::Context as _;
 use bedside_protocol::JoinClaims;
 use bedside_protocol::claims::Lifetime;
@@ -44,6 +46,8 @@ enum Command {
         #[arg(long)]
         audit_new_file: bool,
     },
+    /// The operator API: act on live visits, revoke a user, export audit records.
+    Admin(admin_cli::AdminArgs),
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
                 },
         } => audit_verify(public.as_deref(), live, skip_peers, &files),
         Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
+        Command::Admin(a) => admin_cli::run(a),
         Command::Token {
             key,
             iss,

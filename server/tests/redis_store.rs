@@ -47,6 +47,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         exp: UnixSecs(exp),
         ip: Some("10.0.0.1".into()),
         kid: Some("clinic-1".into()),
+        since: Some(UnixSecs(7)),
     }
 }
 

@@ -94,6 +94,37 @@ pub enum AuthError {
     /// A refresh token for another participant, visit or role.
     #[error("token does not match the session")]
     Mismatch,
+    /// An operator API token without role `admin`.
+    #[error("token is not an admin token")]
+    NotAdmin,
+    /// An operator revoked the user's sessions (and, until a time, their
+    /// new hellos).
+    #[error("the user's sessions were revoked")]
+    Revoked,
+}
+
+/// The claims of an operator API token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience (the operator API's, `bedside-admin` by default).
+    pub aud: bedside_protocol::claims::Audience,
+    /// The operator.
+    pub sub: String,
+    /// Must be `admin`.
+    #[serde(default)]
+    pub role: String,
+    /// Expiry.
+    pub exp: UnixSecs,
+    /// Issued at.
+    pub iat: UnixSecs,
+    /// Not before.
+    #[serde(default)]
+    pub nbf: Option<UnixSecs>,
+    /// Authentication methods; one must be an MFA method.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 impl AuthError {
@@ -120,6 +151,8 @@ impl AuthError {
             AuthError::Replayed => "replayed",
             AuthError::Mismatch => "mismatch",
             AuthError::ResumeRefused => "resume_refused",
+            AuthError::NotAdmin => "not_admin",
+            AuthError::Revoked => "revoked",
         }
     }
 }
@@ -226,6 +259,57 @@ impl Verifier {
     /// jsonwebtoken too (the reference the fast path is tested against).
     /// Every algorithm then reads its claims the same way ([`read_claims`]).
     fn verify_with(&self, token: &str, now: UnixSecs, fast: bool) -> Result<JoinClaims, AuthError> {
+        let payload = self.signed_payload(token, fast)?;
+        self.check_claims(read_claims(payload)?, now)
+    }
+
+    /// An operator API token: signed by an issuer key, from a configured
+    /// issuer, for `audience` (not the join audience), current, with role
+    /// `admin` and an MFA method in `amr`.
+    pub fn verify_admin(
+        &self,
+        token: &str,
+        now: UnixSecs,
+        audience: &str,
+    ) -> Result<AdminClaims, AuthError> {
+        let payload = self.signed_payload(token, true)?;
+        let text = json_part(payload)?;
+        let c: AdminClaims = serde_json::from_str(&text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => AuthError::BadClaims("not admin claims".into()),
+            _ => AuthError::Malformed,
+        })?;
+        if !self.issuers.contains(&c.iss) {
+            return Err(AuthError::WrongIssuer);
+        }
+        if !c.aud.names(audience) {
+            return Err(AuthError::WrongAudience);
+        }
+        let in_range = |t: UnixSecs| (UnixSecs(0)..=MAX_UNIX_S).contains(&t);
+        if !in_range(c.exp) || !in_range(c.iat) || !c.nbf.is_none_or(in_range) {
+            return Err(AuthError::TimeOutOfRange);
+        }
+        if c.exp.plus_secs(CLOCK_SKEW_S) <= now {
+            return Err(AuthError::Expired);
+        }
+        if c.nbf.is_some_and(|nbf| nbf.plus_secs(-CLOCK_SKEW_S) > now)
+            || c.iat.plus_secs(-CLOCK_SKEW_S) > now
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        if c.role != "admin" {
+            return Err(AuthError::NotAdmin);
+        }
+        if !c.amr.iter().any(|m| MFA_METHODS.contains(&m.as_str())) {
+            return Err(AuthError::MfaRequired("admin"));
+        }
+        if c.sub.is_empty() || c.sub.len() > 128 {
+            return Err(AuthError::BadClaims("sub must be 1–128 bytes".into()));
+        }
+        Ok(c)
+    }
+
+    /// Checks the header and the signature; the payload part.
+    fn signed_payload<'t>(&self, token: &'t str, fast: bool) -> Result<&'t str, AuthError> {
         let (header, parts) = read_header(token)?;
         if header.crit.is_some() {
             // RFC 7515 section 4.1.11: the hub understands no extension, and
@@ -268,7 +352,7 @@ impl Verifier {
                 }
             }
         }
-        self.check_claims(read_claims(parts.payload)?, now)
+        Ok(parts.payload)
     }
 
     fn check_claims(&self, mut c: JoinClaims, now: UnixSecs) -> Result<JoinClaims, AuthError> {

@@ -81,6 +81,9 @@ pub async fn route(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
+        (_, p) if p.starts_with(super::admin::PREFIX) => {
+            super::admin::handle(hub, visits, req, peer).await
+        }
         (&Method::GET, _) => match hub.config.web_root() {
             Some(root) => static_file(&root, &path).await,
             None => text(StatusCode::NOT_FOUND, "not found\n"),

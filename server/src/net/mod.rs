@@ -3,6 +3,7 @@
 //! task that drives each visit, and (in a cluster) the forwarding of
 //! sessions whose visit another node owns.
 
+pub mod admin;
 pub mod http;
 pub mod inbox;
 pub mod outbound;

@@ -14,6 +14,8 @@ pub struct Entry {
     pub kid: Option<String>,
     /// Its participant (the token's `sub`).
     pub user: ParticipantId,
+    /// Its role.
+    pub role: bedside_protocol::Role,
     /// Its visit.
     pub visit: VisitId,
     /// Closes it.
@@ -54,6 +56,23 @@ impl Sessions {
             }
         }
         n
+    }
+
+    /// Every session's visit, participant and role, by visit.
+    pub fn by_visit(
+        &self,
+    ) -> std::collections::BTreeMap<VisitId, Vec<(ParticipantId, bedside_protocol::Role)>> {
+        let mut out: std::collections::BTreeMap<VisitId, Vec<_>> = Default::default();
+        for e in self.map.iter() {
+            out.entry(e.visit.clone())
+                .or_default()
+                .push((e.user.clone(), e.role));
+        }
+        for v in out.values_mut() {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.dedup_by(|a, b| a.0 == b.0);
+        }
+        out
     }
 
     /// Sessions held.

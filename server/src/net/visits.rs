@@ -105,6 +105,11 @@ impl Visits {
             .and_then(|r| Some((r.handle.clone(), r.fence.clone()?)))
     }
 
+    /// The task of `visit` if it runs on this node.
+    pub fn running(&self, visit: &VisitId) -> Option<VisitHandle> {
+        self.open(visit)
+    }
+
     fn open(&self, visit: &VisitId) -> Option<VisitHandle> {
         self.map
             .get(visit)

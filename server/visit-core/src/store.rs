@@ -58,6 +58,10 @@ pub struct ResumeRecord {
     /// issuer's set ends the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
+    /// When the session began (its `hello`): an operator's revocation of
+    /// the user ends the sessions begun before it, resumes included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<bedside_protocol::time::UnixSecs>,
 }
 
 /// An end-to-end message as stored and delivered. The hub never reads `body`.

@@ -66,6 +66,7 @@ impl Conn {
             super::super::sessions::Entry {
                 kid: me.resume.kid.clone(),
                 user: me.participant.clone(),
+                role: me.role,
                 visit: me.visit.clone(),
                 handle: self.handle.clone(),
             },

@@ -63,6 +63,14 @@ impl Conn {
                     Ok(c) => c,
                     Err(e) => return Err(self.auth_failed(&e, None).await),
                 };
+                if self
+                    .hub
+                    .revoked
+                    .get(claims.sub.as_str())
+                    .is_some_and(|r| r.refuses_hello(now))
+                {
+                    return Err(self.auth_failed(&AuthError::Revoked, Some(&claims)).await);
+                }
                 let record = ResumeRecord {
                     visit: claims.visit.clone(),
                     participant: claims.sub.clone(),
@@ -74,6 +82,7 @@ impl Conn {
                     exp: claims.exp,
                     ip: Some(self.peer.ip().to_string()),
                     kid: crate::auth::Verifier::kid_of(&token),
+                    since: Some(now),
                 };
                 let resume_token = crate::store::new_resume_token(&claims.visit);
                 // One durable write: the jti is claimed and, if fresh, the
@@ -135,9 +144,18 @@ impl Conn {
                             .as_ref()
                             .is_some_and(|k| self.hub.verifier.keys().current().get(k).is_none())
                 };
+                let revoked = |r: &crate::store::ResumeRecord| {
+                    self.hub
+                        .revoked
+                        .get(r.participant.as_str())
+                        .is_some_and(|v| v.ends(r.since))
+                };
                 match record {
                     Some(record) if key_gone(&record) => {
                         Err(self.auth_failed(&AuthError::UnknownKid, None).await)
+                    }
+                    Some(record) if revoked(&record) => {
+                        Err(self.auth_failed(&AuthError::Revoked, None).await)
                     }
                     Some(mut record) => {
                         if record.ip.as_deref().is_some_and(|old| old != ip) {

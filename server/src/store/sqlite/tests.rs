@@ -18,6 +18,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
         exp: UnixSecs(exp),
         ip: None,
         kid: None,
+        since: None,
     }
 }
 

@@ -46,6 +46,10 @@ pub enum Action {
     Checkpoint,
     /// In a cluster: this node took a visit over (detail: epoch, previous owner).
     VisitTakeover,
+    /// A call of the operator API (actor: the operator; detail: the call).
+    AdminRequest,
+    /// An operator ended every session of a user (target: their `sub`).
+    SessionRevoke,
 }
 
 /// How it ended.
@@ -292,6 +296,8 @@ fn action_name(a: Action) -> &'static str {
         Action::Alert => "ALERT",
         Action::Checkpoint => "CHECKPOINT",
         Action::VisitTakeover => "VISIT_TAKEOVER",
+        Action::AdminRequest => "ADMIN_REQUEST",
+        Action::SessionRevoke => "SESSION_REVOKE",
     }
 }
 

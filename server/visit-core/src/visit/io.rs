@@ -97,6 +97,13 @@ pub enum Input {
         /// Missed messages in seq order.
         result: Result<Vec<StoredMessage>, VisitFailure>,
     },
+    /// An operator (the operator API) acts on the visit, audited as `by`.
+    Operator {
+        /// What to do.
+        op: OperatorOp,
+        /// The operator (their `sub`, role `admin`, address).
+        by: std::sync::Arc<crate::audit::Actor>,
+    },
     /// The hub is shutting down: close everyone with 1001.
     Shutdown,
     /// Time passed; check timers.
@@ -104,6 +111,16 @@ pub enum Input {
     /// Tests only: a bug in the state machine, to test what the shell does.
     #[cfg(any(test, feature = "test-hooks"))]
     InjectedPanic,
+}
+
+/// What an operator does to a visit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorOp {
+    /// End it for everyone (4012), as a provider's `end_visit` does.
+    EndVisit,
+    /// Take a participant out (waiting or admitted; 4003), as a provider's
+    /// `deny` or `remove` does.
+    Remove(ParticipantId),
 }
 
 /// A request of the visit (an append, a backlog query) that the shell

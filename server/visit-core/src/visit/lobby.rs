@@ -166,7 +166,7 @@ impl Visit {
 
     /// Denies or removes: forgets the participant (and their resume tokens),
     /// tells them why, closes them with 4003, and tells the others.
-    fn expel(
+    pub(super) fn expel(
         &mut self,
         target: &ParticipantId,
         target_conn: ConnId,

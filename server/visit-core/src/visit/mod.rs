@@ -31,7 +31,7 @@ mod tracks;
 #[cfg(test)]
 mod tests;
 
-use crate::audit::{Action, Outcome};
+use crate::audit::{Action, Event, Outcome};
 use crate::sdp::SdpSummary;
 use crate::store::{ParticipantRecord, VisitSnapshot, VisitWrite};
 use bedside_protocol::time::UnixSecs;
@@ -40,7 +40,7 @@ use bedside_protocol::{
     ServerMessage, VisitId,
 };
 pub use e2e::{BodyError, Delivery, MAX_INFLIGHT_PER_CONN, MAX_INFLIGHT_PER_VISIT, validate_body};
-pub use io::{Input, Join, Output, VisitFailure};
+pub use io::{Input, Join, OperatorOp, Output, VisitFailure};
 pub use roster::Member;
 use std::collections::{BTreeMap, HashMap};
 
@@ -145,7 +145,11 @@ impl Visit {
         // Only these can change who waits or which providers are present;
         // the relay path (signals, e2e, acks) skips the presence check.
         let roster_input = match &input {
-            Input::Join(_) | Input::Closed { .. } | Input::Shutdown | Input::Tick => true,
+            Input::Join(_)
+            | Input::Closed { .. }
+            | Input::Shutdown
+            | Input::Tick
+            | Input::Operator { .. } => true,
             Input::Message { msg, .. } => matches!(
                 **msg,
                 ClientMessage::Admit { .. }
@@ -164,6 +168,7 @@ impl Visit {
             Input::Closed { conn } => self.closed(conn),
             Input::Committed { conn, id, result } => self.committed(conn, id, result.map(|m| *m)),
             Input::Backlog { conn, result } => self.backlog(conn, result),
+            Input::Operator { op, by } => self.operator(op, by),
             Input::Shutdown => self.shutdown(),
             Input::Tick => self.tick(now),
             #[cfg(any(test, feature = "test-hooks"))]
@@ -337,6 +342,55 @@ impl Visit {
         }
         let e = self.event(pid, Action::VisitEnd, Outcome::Success);
         self.audit_synced(e);
+        self.close_visit();
+    }
+
+    /// An operator's action, audited under their identity.
+    fn operator(&mut self, op: OperatorOp, by: std::sync::Arc<crate::audit::Actor>) {
+        let mut actor = (*by).clone();
+        actor.visit_id = Some(self.id.to_string());
+        let by = std::sync::Arc::new(actor);
+        match op {
+            OperatorOp::EndVisit => {
+                let e = Event::by(by, Action::VisitEnd, Outcome::Success).detail("by", "operator");
+                self.audit_synced(e);
+                self.close_visit();
+            }
+            OperatorOp::Remove(target) => {
+                let Some((admitted, conn)) = self
+                    .members
+                    .get(&target)
+                    .map(|m| (m.record.admitted, m.conn()))
+                else {
+                    return;
+                };
+                let action = if admitted {
+                    Action::Remove
+                } else {
+                    Action::Deny
+                };
+                let mut e = Event::by(by, action, Outcome::Success).detail("by", "operator");
+                e.target = Some(target.to_string());
+                self.audit_synced(e);
+                match conn {
+                    Some(c) => self.expel(
+                        &target,
+                        c,
+                        Some("removed by the clinic".to_owned()),
+                        bedside_protocol::LeftReason::Removed,
+                    ),
+                    None => {
+                        self.members.remove(&target);
+                        self.out
+                            .push(Output::Persist(VisitWrite::ForgetParticipant(target)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the visit for everyone (4012) and refuses later joins.
+    fn close_visit(&mut self) {
         self.ended = true;
         self.out.push(Output::Persist(VisitWrite::EndVisit));
         let everyone: Vec<ConnId> = self.conns.keys().copied().collect();
