@@ -176,6 +176,28 @@ async fn run_async(a: AdminArgs) -> ExitCode {
         a.url.trim_end_matches('/'),
         bedside_server::net::admin::PREFIX
     );
+    // The token is a bearer credential: plain HTTP only to this machine.
+    if let Some(rest) = a.url.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let host = if rest.starts_with('[') {
+            rest.split(']')
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('[')
+        } else {
+            host
+        };
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            eprintln!(
+                "bedside: --url: use https:// (the admin token would cross the network in the clear)"
+            );
+            return ExitCode::from(2);
+        }
+    }
     let client = Client { extra_roots };
     match client
         .authorized(method, &url, &token, body.map(Bytes::from), 64 << 20)

@@ -127,6 +127,10 @@ pub struct AuthConfig {
     pub end_sessions_of_removed_keys: bool,
     /// The `aud` operator API tokens must name (never the join audience).
     pub admin_audience: String,
+    /// Issuers whose tokens may open the operator API; empty: `issuers`.
+    /// Name only the identity provider that authenticates staff, so the
+    /// backend that mints join tokens cannot mint admin ones.
+    pub admin_issuers: Vec<String>,
     /// Accepted `iss` values; required outside dev mode.
     pub issuers: Vec<String>,
     /// Required `aud`.
@@ -144,6 +148,7 @@ impl Default for AuthConfig {
             jwks_min_refresh_s: 30,
             end_sessions_of_removed_keys: false,
             admin_audience: "bedside-admin".to_owned(),
+            admin_issuers: Vec::new(),
             issuers: Vec::new(),
             audience: "bedside".to_owned(),
             require_mfa: vec![Role::Provider],

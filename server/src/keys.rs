@@ -97,7 +97,7 @@ impl Source {
             }
             JwksSource::Url(url) => match self.fetch(url).await {
                 Ok((keys, max_age, text)) => {
-                    self.store_cache(&text);
+                    self.store_cache(url, &text);
                     Ok(Initial {
                         keys,
                         stale: None,
@@ -106,8 +106,12 @@ impl Source {
                 }
                 Err(e) => {
                     let cached = std::fs::read_to_string(&self.cache)
-                        .map_err(|_| format!("{e} (and no cached copy in data_dir)"))?;
-                    let (keys, _) = KeySet::from_json_lenient(&cached)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                        // A copy of another URL's set (auth.jwks changed) is none.
+                        .filter(|v| v["url"].as_str() == Some(url.as_str()))
+                        .ok_or_else(|| format!("{e} (and no cached copy in data_dir)"))?;
+                    let (keys, _) = KeySet::from_json_lenient(&cached["jwks"].to_string())
                         .map_err(|c| format!("{e} (and the cached copy is unusable: {c})"))?;
                     tracing::warn!(error = %e, "identity provider's keys unreachable; starting on the cached set");
                     Ok(Initial {
@@ -135,14 +139,19 @@ impl Source {
         Ok((keys, max_age, text))
     }
 
-    /// Writes the cached copy (replaced whole, never half-written).
-    fn store_cache(&self, text: &str) {
+    /// Writes the cached copy, naming its URL (replaced whole, never
+    /// half-written).
+    fn store_cache(&self, url: &str, text: &str) {
+        let Ok(jwks) = serde_json::from_str::<serde_json::Value>(text) else {
+            return;
+        };
+        let text = serde_json::json!({ "url": url, "jwks": jwks }).to_string();
         let tmp = self.cache.with_extension("json.tmp");
         let ok = self
             .cache
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&tmp, text))
+            .and_then(|()| std::fs::write(&tmp, &text))
             .and_then(|()| std::fs::rename(&tmp, &self.cache));
         if let Err(e) = ok {
             tracing::warn!(error = %e, "cannot cache the issuer keys in data_dir");
@@ -337,7 +346,7 @@ async fn poll_url(
                 if schedule.fetched(Instant::now(), max_age) {
                     tracing::info!("identity provider's keys fetched again");
                 }
-                source.store_cache(&text);
+                source.store_cache(&url, &text);
                 keeper.apply(keys);
             }
             Err(e) => {

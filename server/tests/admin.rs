@@ -216,6 +216,13 @@ async fn an_operator_removes_ends_and_revokes_and_each_act_is_audited_as_theirs(
             .collect()
     };
     assert_eq!(by_ann("ADMIN_REQUEST").len(), 5);
+    // An unknown call is refused and recorded as failed.
+    assert_eq!(
+        call(&hub, "POST", "/v1/admin/nothing", Some(&admin), "")
+            .await
+            .0,
+        404
+    );
     assert!(by_ann("ADMIN_REQUEST").iter().all(|r| r["role"] == "admin"));
     let remove = by_ann("REMOVE");
     assert_eq!(remove.len(), 1);
@@ -245,6 +252,22 @@ async fn an_operator_removes_ends_and_revokes_and_each_act_is_audited_as_theirs(
     .await;
     assert_eq!(status, 200);
     assert!(body["records"].as_array().unwrap().len() >= recs.len());
+    let (status, body) = call(
+        &hub,
+        "GET",
+        &format!("/v1/admin/audit?from={}&to={}", now() + 3600, now() + 7200),
+        Some(&admin),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, body["records"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    // The export is on record with what it disclosed.
+    let recs = records(&env);
+    assert!(recs.iter().any(|r| r["action"] == "ADMIN_REQUEST"
+        && r["detail"]["call"] == "GET /v1/admin/audit?visit=v-3"));
 }
 
 #[tokio::test]

@@ -32,6 +32,8 @@ struct Idp {
     doc: Arc<Mutex<String>>,
     down: Arc<std::sync::atomic::AtomicBool>,
     fetches: Arc<std::sync::atomic::AtomicUsize>,
+    /// The `Cache-Control: max-age` it serves.
+    max_age: Arc<std::sync::atomic::AtomicU64>,
 }
 
 async fn idp(dir: &std::path::Path, doc: String) -> Idp {
@@ -66,7 +68,8 @@ async fn idp(dir: &std::path::Path, doc: String) -> Idp {
     let doc = Arc::new(Mutex::new(doc));
     let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (d, dn, f) = (doc.clone(), down.clone(), fetches.clone());
+    let max_age = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let (d, dn, f, ma) = (doc.clone(), down.clone(), fetches.clone(), max_age.clone());
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -76,7 +79,7 @@ async fn idp(dir: &std::path::Path, doc: String) -> Idp {
                 drop(tcp); // the provider is down: connection reset
                 continue;
             }
-            let (acceptor, d, f) = (acceptor.clone(), d.clone(), f.clone());
+            let (acceptor, d, f, ma) = (acceptor.clone(), d.clone(), f.clone(), ma.clone());
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
@@ -91,8 +94,9 @@ async fn idp(dir: &std::path::Path, doc: String) -> Idp {
                 }
                 f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let body = d.lock().unwrap().clone();
+                let max_age = ma.load(std::sync::atomic::Ordering::SeqCst);
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age=1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: public, max-age={max_age}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = tls.write_all(response.as_bytes()).await;
@@ -106,6 +110,7 @@ async fn idp(dir: &std::path::Path, doc: String) -> Idp {
         doc,
         down,
         fetches,
+        max_age,
     }
 }
 
@@ -218,6 +223,41 @@ async fn keys_from_an_identity_provider_rotate_without_a_restart() {
         cached.contains("idp-2") && !cached.contains("idp-1"),
         "{cached}"
     );
+}
+
+#[tokio::test]
+async fn an_unknown_kid_fetches_at_once_and_forged_kids_do_not_hammer_the_provider() {
+    let env = Env::new();
+    let k1 = PrivateKey::generate("idp-1");
+    let k2 = PrivateKey::generate("idp-2");
+    let idp = idp(env.dir.path(), set_of(&[&k1])).await;
+    // Fresh for an hour: no scheduled fetch happens during the test.
+    idp.max_age.store(3600, std::sync::atomic::Ordering::SeqCst);
+    let hub = env
+        .start_with(|c| {
+            c.auth.jwks = Some(idp.url.clone().into());
+            c.auth.jwks_ca = Some(idp.ca_pem.clone());
+            c.auth.jwks_min_refresh_s = 1;
+        })
+        .await;
+    let fetched = || idp.fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetched(), 1, "fetched at start");
+    *idp.doc.lock().unwrap() = set_of(&[&k1, &k2]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    try_hello(&hub.url(), &signed(&env, &k2, "v-1", "provider", "dr"))
+        .await
+        .expect("the new kid made the hub fetch, and the token passed");
+    assert_eq!(fetched(), 2);
+    // A burst of tokens naming kids nobody published: refused, and at most
+    // one fetch per jwks_min_refresh_s.
+    for i in 0..20 {
+        let forged = PrivateKey::generate(&format!("forged-{i}"));
+        let r = try_hello(&hub.url(), &signed(&env, &forged, "v-1", "patient", "pt")).await;
+        // 4001, then 4029 once the address's failures trip its cooldown.
+        let code = r.err();
+        assert!(matches!(code, Some(4001 | 4029)), "{code:?}");
+    }
+    assert!(fetched() <= 3, "{} fetches for 20 forged kids", fetched());
 }
 
 #[tokio::test]

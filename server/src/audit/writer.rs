@@ -242,6 +242,7 @@ pub fn open(
         last_seq,
         head,
         chain,
+        used_kids: keys.keys().cloned().collect(),
         since_checkpoint: 0,
         peers,
         unsynced_checkpoints: Vec::new(),
@@ -318,6 +319,9 @@ struct Writer {
     head: String,
     /// The hash of the file's first record (empty before it): which chain.
     chain: String,
+    /// Every kid that signed or may have signed this trail (current,
+    /// retired, rotated from): a new key must have a fresh one.
+    used_kids: std::collections::HashSet<String>,
     since_checkpoint: u64,
     peers: Option<Arc<Peers>>,
     /// Checkpoints written but not yet synced (published once they are).
@@ -358,12 +362,14 @@ impl Writer {
     fn rekey(&mut self, buf: &mut String, key: PrivateKey) {
         let same_material =
             key.signing_key().verifying_key() == self.key.signing_key().verifying_key();
-        if key.kid == self.key.kid {
-            if !same_material {
-                tracing::error!(kid = %key.kid, "new audit signing key refused: it reuses the current key's kid; give it a new kid");
-            }
+        if key.kid == self.key.kid && same_material {
+            return; // the same key, read again
+        }
+        if self.used_kids.contains(&key.kid) {
+            tracing::error!(kid = %key.kid, "new audit signing key refused: its kid already named a key of this trail; give it a new kid");
             return;
         }
+        self.used_kids.insert(key.kid.clone());
         self.checkpoint_naming(buf, false, Some(key.kid.clone()));
         tracing::info!(from = %self.key.kid, to = %key.kid, "audit signing key rotated");
         self.key = key;

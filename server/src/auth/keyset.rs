@@ -122,6 +122,9 @@ impl KeySet {
     }
 
     fn parse(text: &str, strict: bool) -> Result<(Self, Vec<Skipped>), KeySetError> {
+        // A published set is public: a symmetric key in it would let anyone
+        // sign tokens. Only a file the operator keeps may hold one.
+        let symmetric_ok = strict;
         let raw: RawSet =
             serde_json::from_str(text).map_err(|e| KeySetError::Format(e.to_string()))?;
         let mut set = KeySet::default();
@@ -130,6 +133,10 @@ impl KeySet {
             let kid = k.kid.clone().unwrap_or_default();
             let verdict = if kid.is_empty() {
                 Err("has no kid (tokens name their key by kid)".to_owned())
+            } else if k.kty == "oct" && !symmetric_ok {
+                Ok(Verdict::NotForUs(
+                    "a symmetric (oct) key in a published set: anyone could sign with it".into(),
+                ))
             } else {
                 parse_key(&k)
             };
@@ -300,5 +307,11 @@ mod tests {
         );
         let mismatch = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","alg":"HS256","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
         assert!(KeySet::from_json(mismatch).is_err());
+        // A symmetric key: fine in the operator's file, never from a URL.
+        let oct = r#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},{"kty":"OKP","crv":"Ed25519","kid":"e","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert_eq!(KeySet::from_json(oct).map(|(s, _)| s.len()).ok(), Some(2));
+        let (published, skipped) = KeySet::from_json_lenient(oct).expect("the Ed25519 key");
+        assert_eq!(published.kids().collect::<Vec<_>>(), ["e"]);
+        assert!(skipped[0].why.contains("symmetric"), "{skipped:?}");
     }
 }

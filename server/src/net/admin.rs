@@ -60,8 +60,25 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Body> {
-    let call = format!("{} {}", req.method(), req.uri().path());
+    // What the record names: the method, the path and the query (which
+    // visit or time range an export disclosed), at most 256 bytes.
+    let mut call = format!("{} {}", req.method(), req.uri());
+    if call.len() > 256 {
+        let mut cut = 256;
+        while !call.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        call.truncate(cut);
+    }
     let ip = peer.ip().to_string();
+    if hub.abuse.cooling_down(peer.ip(), Instant::now()) {
+        hub.metrics.reject("admin_cooldown");
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many refused calls from this address; wait",
+        );
+    }
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -70,13 +87,28 @@ pub async fn handle(
         .map(str::trim)
         .map(str::to_owned);
     let now = hub.clock.now_s();
-    let claims = match token.as_deref().map(|t| {
+    let auth = &hub.config.auth;
+    let verify = |t: &str| {
         hub.verifier
-            .verify_admin(t, now, &hub.config.auth.admin_audience)
-    }) {
+            .verify_admin(t, now, &auth.admin_audience, &auth.admin_issuers)
+    };
+    let mut verdict = token.as_deref().map(verify);
+    if let (Some(Err(crate::auth::AuthError::UnknownKid)), Some(t)) = (&verdict, &token) {
+        // A key the provider just published: fetch (rate-limited), retry.
+        let kid = crate::auth::Verifier::kid_of(t).unwrap_or_default();
+        if hub
+            .verifier
+            .keys()
+            .fetch_for(&kid, std::time::Duration::from_secs(3))
+            .await
+        {
+            verdict = Some(verify(t));
+        }
+    }
+    let claims = match verdict {
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            refused(&hub, ip, call, e.reason_code()).await;
+            refused(&hub, peer, call, e.reason_code());
             let status = match e {
                 crate::auth::AuthError::NotAdmin | crate::auth::AuthError::MfaRequired(_) => {
                     StatusCode::FORBIDDEN
@@ -86,7 +118,7 @@ pub async fn handle(
             return error(status, "unauthorized", e.reason_code());
         }
         None => {
-            refused(&hub, ip, call, "missing_token").await;
+            refused(&hub, peer, call, "missing_token");
             return error(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -100,6 +132,26 @@ pub async fn handle(
         ip_address: Some(ip),
         ..Actor::default()
     });
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let rest = path.trim_start_matches(PREFIX).to_owned();
+    let parts: Vec<&str> = rest.split('/').collect();
+    let known = matches!(
+        (&method, parts.as_slice()),
+        (&Method::GET, ["visits"])
+            | (&Method::POST, ["visits", _, "end"])
+            | (&Method::POST, ["visits", _, "participants", _, "remove"])
+            | (&Method::POST, ["users", _, "revoke"])
+            | (&Method::GET, ["audit"])
+    );
+    if !known {
+        let e = Event::by(operator, Action::AdminRequest, Outcome::Failure)
+            .detail("call", call)
+            .detail("reason", "no_such_call");
+        hub.audit.log_detached(e);
+        return error(StatusCode::NOT_FOUND, "not_found", "no such operator call");
+    }
     // Written (and synced) before the call acts: an operator's action is
     // never unaudited.
     let record =
@@ -117,11 +169,6 @@ pub async fn handle(
             "audit trail unavailable",
         );
     }
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let rest = path.trim_start_matches(PREFIX);
-    let parts: Vec<&str> = rest.split('/').collect();
     match (&method, parts.as_slice()) {
         (&Method::GET, ["visits"]) => list_visits(&visits),
         (&Method::POST, ["visits", visit, "end"]) => {
@@ -136,22 +183,25 @@ pub async fn handle(
         (&Method::POST, ["users", sub, "revoke"]) => {
             revoke(&hub, &visits, sub, req, now, operator).await
         }
-        (&Method::GET, ["audit"]) => audit_records(&hub, &query),
+        (&Method::GET, ["audit"]) => audit_records(&hub, &query).await,
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such operator call"),
     }
 }
 
-/// A refused call, on record with its reason (never the token or a claim).
-async fn refused(hub: &Hub, ip: String, call: String, reason: &'static str) {
+/// A refused call: on record with its reason (never the token or a
+/// claim), written as a refused hello is, and counted against the
+/// address's authentication failures (the same cooldown as the socket's).
+fn refused(hub: &Hub, peer: SocketAddr, call: String, reason: &'static str) {
     let actor = Actor {
-        ip_address: Some(ip),
+        ip_address: Some(peer.ip().to_string()),
         ..Actor::default()
     };
     let denied = Event::by(Arc::new(actor), Action::AdminRequest, Outcome::Denied)
         .detail("call", call)
         .detail("reason", reason);
-    let _ = hub.audit.log(denied, Durability::Synced).durable().await;
+    hub.audit.log_detached(denied);
     hub.metrics.reject("admin_unauthorized");
+    let _ = hub.abuse.auth_failed(peer.ip(), Instant::now());
 }
 
 fn list_visits(visits: &Visits) -> Response<Body> {
@@ -241,19 +291,35 @@ async fn revoke(
     let Ok(user) = ParticipantId::new(sub) else {
         return error(StatusCode::BAD_REQUEST, "bad_request", "bad user id");
     };
-    hub.revoked.insert(
-        user.to_string(),
-        Revocation {
-            at: now,
-            until: until.filter(|u| *u > now),
-        },
-    );
+    // On record before it takes effect; no record, no revocation.
     let mut e = Event::by(by, Action::SessionRevoke, Outcome::Success);
     e.target = Some(user.to_string());
     if let Some(u) = until {
         e = e.detail("until", u.0);
     }
-    let _ = hub.audit.log(e, Durability::Synced).durable().await;
+    if hub
+        .audit
+        .log(e, Durability::Synced)
+        .durable()
+        .await
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal",
+            "audit trail unavailable",
+        );
+    }
+    // A second revocation never weakens the first: the later time and the
+    // later hello ban win.
+    let until = until.filter(|u| *u > now);
+    hub.revoked
+        .entry(user.to_string())
+        .and_modify(|r| {
+            r.at = r.at.max(now);
+            r.until = r.until.max(until);
+        })
+        .or_insert(Revocation { at: now, until });
     let ended = visits
         .sessions
         .close_where(CloseCode::Unauthorized, |s| s.user == user);
@@ -280,7 +346,7 @@ fn unix_seconds(ts: &str) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
-fn audit_records(hub: &Hub, query: &str) -> Response<Body> {
+async fn audit_records(hub: &Hub, query: &str) -> Response<Body> {
     let mut visit = None;
     let (mut from, mut to) = (None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -299,44 +365,65 @@ fn audit_records(hub: &Hub, query: &str) -> Response<Body> {
             "give visit=ID, or from= and to= (unix seconds)",
         );
     }
-    let text = match std::fs::read_to_string(&hub.config.audit.path) {
-        Ok(t) => t,
-        Err(e) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                &format!("cannot read the audit file: {e}"),
-            );
-        }
-    };
-    let window = |ts: &str| -> bool {
-        let Some(s) = unix_seconds(ts) else {
-            return false;
-        };
-        from.is_none_or(|f| s >= f) && to.is_none_or(|t| s < t)
-    };
-    let mut records = Vec::new();
-    let mut truncated = false;
-    for line in text.lines() {
-        let Ok(r) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let in_visit = visit
-            .as_deref()
-            .is_none_or(|v| r["visit_id"].as_str() == Some(v));
-        let in_window = (from.is_none() && to.is_none()) || r["ts"].as_str().is_some_and(window);
-        if in_visit && in_window {
-            if records.len() == MAX_RECORDS {
-                truncated = true;
+    if visit.as_deref().is_some_and(|v| VisitId::new(v).is_err()) {
+        return error(StatusCode::BAD_REQUEST, "bad_request", "bad visit id");
+    }
+    // Read line by line off the runtime's threads; records are in time
+    // order, so a range stops at its end.
+    let path = hub.config.audit.path.clone();
+    let found = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<Value>, bool)> {
+        use std::io::BufRead as _;
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        let mut records = Vec::new();
+        for line in file.lines() {
+            let line = line?;
+            if let Some(v) = &visit
+                && !line.contains(v.as_str())
+            {
+                continue; // cheap pre-filter; the parsed field decides
+            }
+            let Ok(r) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let s = r["ts"].as_str().and_then(unix_seconds);
+            if let (Some(t), Some(s)) = (to, s)
+                && s >= t
+            {
                 break;
+            }
+            if from.is_some_and(|f| s.is_none_or(|s| s < f)) {
+                continue;
+            }
+            if visit
+                .as_deref()
+                .is_some_and(|v| r["visit_id"].as_str() != Some(v))
+            {
+                continue;
+            }
+            if records.len() == MAX_RECORDS {
+                return Ok((records, true));
             }
             records.push(r);
         }
+        Ok((records, false))
+    })
+    .await;
+    match found {
+        Ok(Ok((records, truncated))) => reply(
+            StatusCode::OK,
+            &json!({ "records": records, "truncated": truncated }),
+        ),
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            &format!("cannot read the audit file: {e}"),
+        ),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "export failed",
+        ),
     }
-    reply(
-        StatusCode::OK,
-        &json!({ "records": records, "truncated": truncated }),
-    )
 }
 
 #[cfg(test)]

@@ -71,6 +71,11 @@ impl Conn {
                 handle: self.handle.clone(),
             },
         );
+        // A revocation or key removal that ran between this session's
+        // check and its registration above: it ends here.
+        if self.withdrawn(&me.resume) {
+            self.close(CloseCode::Unauthorized);
+        }
         let mut rate = self.hub.abuse.connection();
         loop {
             let r = tokio::select! {

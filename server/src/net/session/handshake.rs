@@ -18,6 +18,21 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 impl Conn {
+    /// Whether an operator revoked this session's user since it began, or
+    /// (with `auth.end_sessions_of_removed_keys`) its key left the set.
+    pub(super) fn withdrawn(&self, r: &crate::store::ResumeRecord) -> bool {
+        let revoked = self
+            .hub
+            .revoked
+            .get(r.participant.as_str())
+            .is_some_and(|v| v.ends(r.since));
+        let key_gone = self.hub.config.auth.end_sessions_of_removed_keys
+            && r.kid
+                .as_ref()
+                .is_some_and(|k| self.hub.verifier.keys().current().get(k).is_none());
+        revoked || key_gone
+    }
+
     /// Reads the first message and establishes who this is.
     pub(super) async fn authenticate<S>(&mut self, stream: &mut S) -> Result<Identity, CloseCode>
     where

@@ -39,6 +39,16 @@ impl Conn {
                 return;
             }
         };
+        if self
+            .hub
+            .revoked
+            .get(claims.sub.as_str())
+            .is_some_and(|r| r.ends(me.resume.since) || r.refuses_hello(now))
+        {
+            self.auth_failed(&AuthError::Revoked, Some(&claims)).await;
+            self.close(bedside_protocol::CloseCode::Unauthorized);
+            return;
+        }
         match self
             .hub
             .store
