@@ -22,6 +22,19 @@ pub struct Entry {
     pub handle: ConnHandle,
 }
 
+/// A session's place in the registry, for as long as it lives.
+#[derive(Debug)]
+pub struct Registered<'a> {
+    sessions: &'a Sessions,
+    conn: ConnId,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.sessions.remove(self.conn);
+    }
+}
+
 /// Every attached session of this node.
 #[derive(Debug, Default)]
 pub struct Sessions {
@@ -29,9 +42,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// A session attached.
-    pub fn insert(&self, conn: ConnId, entry: Entry) {
+    /// A session attached; it leaves the registry when the returned guard
+    /// drops (however the session ends, a cancelled future included).
+    #[must_use = "the session leaves the registry when the guard drops"]
+    pub fn insert(&self, conn: ConnId, entry: Entry) -> Registered<'_> {
         self.map.insert(conn, entry);
+        Registered {
+            sessions: self,
+            conn,
+        }
     }
 
     /// A session ended.

@@ -61,7 +61,8 @@ impl Conn {
             return;
         };
         tracing::debug!(conn = self.id.0, visit = %me.visit, participant = %me.participant, "session started");
-        self.visits.sessions.insert(
+        let visits = self.visits.clone();
+        let _registered = visits.sessions.insert(
             self.id,
             super::super::sessions::Entry {
                 kid: me.resume.kid.clone(),
@@ -119,7 +120,6 @@ impl Conn {
                 break;
             }
         }
-        self.visits.sessions.remove(self.id);
         let closed = VisitCommand::Input(Input::Closed { conn: self.id }, Instant::now());
         let _ = Box::pin(visit.send(closed)).await;
     }

@@ -843,3 +843,51 @@ fn the_same_key_bundle_again_is_not_written_again() {
     assert_eq!(types_for(&again, 2), ["ack"]);
     assert!(types_for(&again, 1).is_empty());
 }
+
+#[test]
+fn an_operator_removes_a_waiting_or_admitted_participant_and_ends_the_visit_as_themselves() {
+    use crate::audit::Actor;
+    use crate::visit::OperatorOp;
+    let ops = std::sync::Arc::new(Actor {
+        user_id: Some("ops-ann".into()),
+        role: Some("admin".into()),
+        ..Actor::default()
+    });
+    let mut v = admitted_pair();
+    let out = v.handle(
+        T0,
+        Input::Operator {
+            op: OperatorOp::Remove(pid("pt")),
+            by: ops.clone(),
+        },
+    );
+    let audit: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Audit(e, _) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(audit[0].action, crate::audit::Action::Remove);
+    assert_eq!(audit[0].actor.user_id.as_deref(), Some("ops-ann"));
+    assert_eq!(audit[0].actor.visit_id.as_deref(), Some("v-1"));
+    assert_eq!(audit[0].target.as_deref(), Some("pt"));
+    assert_eq!(types_for(&out, 2), ["denied", "close"]);
+    assert_eq!(types_for(&out, 1), ["left"]);
+
+    let out = v.handle(
+        T0,
+        Input::Operator {
+            op: OperatorOp::EndVisit,
+            by: ops,
+        },
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Audit(e, _) if e.action == crate::audit::Action::VisitEnd && e.actor.user_id.as_deref() == Some("ops-ann"))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Close {
+            code: CloseCode::VisitEnded,
+            ..
+        }
+    )));
+}
