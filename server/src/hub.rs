@@ -21,26 +21,7 @@ pub struct DevIssuer {
     pub issuer: String,
 }
 
-/// An operator revoked a user's sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Revocation {
-    /// When: sessions begun at or before it are ended and cannot resume.
-    pub at: bedside_protocol::time::UnixSecs,
-    /// New hellos of the user are refused until then.
-    pub until: Option<bedside_protocol::time::UnixSecs>,
-}
-
-impl Revocation {
-    /// Whether a session begun at `since` is revoked.
-    pub fn ends(&self, since: Option<bedside_protocol::time::UnixSecs>) -> bool {
-        since.is_none_or(|s| s <= self.at)
-    }
-
-    /// Whether a new hello at `now` is refused.
-    pub fn refuses_hello(&self, now: bedside_protocol::time::UnixSecs) -> bool {
-        self.until.is_some_and(|u| now < u)
-    }
-}
+pub use crate::revocations::Revocation;
 
 /// Issuer name dev mode signs with.
 pub const DEV_ISSUER: &str = "bedside-dev";
@@ -68,8 +49,11 @@ pub struct Hub {
     pub clock: Arc<dyn crate::clock::Clock>,
     /// In a cluster: this node's view of it.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
-    /// Users an operator revoked (by `sub`).
+    /// Users an operator revoked (by `sub`), as loaded and kept current
+    /// from [`Hub::revocations`].
     pub revoked: dashmap::DashMap<String, Revocation>,
+    /// Where revocations are kept durably.
+    pub revocations: crate::revocations::Store,
     next_conn: AtomicU64,
     accepting: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
@@ -94,6 +78,8 @@ pub struct Parts {
     pub clock: Arc<dyn crate::clock::Clock>,
     /// In a cluster: this node's view of it.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Where revocations are kept.
+    pub revocations: crate::revocations::Store,
 }
 
 impl Hub {
@@ -108,6 +94,7 @@ impl Hub {
             dev,
             clock,
             cluster,
+            revocations,
         } = parts;
         let (shutdown_tx, _) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
@@ -124,6 +111,7 @@ impl Hub {
             clock,
             cluster,
             revoked: dashmap::DashMap::new(),
+            revocations,
             next_conn: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             shutdown_tx,

@@ -249,6 +249,14 @@ pub async fn start_with_clock(
             "cannot write SERVER_START".into(),
         )));
     }
+    let revocations = match &cluster {
+        Some(c) => crate::revocations::Store::Redis(c.conn.clone()),
+        None => crate::revocations::Store::file(&config.data_dir),
+    };
+    let known = revocations
+        .load()
+        .await
+        .map_err(|e| config_err("data_dir", format!("revocations: {e}")))?;
     let hub = Hub::new(crate::hub::Parts {
         config,
         verifier,
@@ -258,7 +266,11 @@ pub async fn start_with_clock(
         dev,
         clock,
         cluster: cluster.clone(),
+        revocations,
     });
+    for (user, r) in known {
+        hub.revoked.insert(user, r);
+    }
     tokio::spawn(sweep(hub.clone()));
     let mut cluster_tasks = Vec::new();
     let visits = match cluster {
@@ -304,6 +316,12 @@ pub async fn start_with_clock(
     }
     if let (Some(path), true) = (&hub.config.audit.signing_key, hub.config.audit.enabled) {
         tokio::spawn(crate::keys::watch_audit_key(path.clone(), hub.clone()));
+    }
+    if hub.cluster.is_some() {
+        cluster_tasks.push(tokio::spawn(follow_revocations(
+            hub.clone(),
+            visits.clone(),
+        )));
     }
     let accept = tokio::spawn(accept_loop(hub.clone(), visits.clone(), listener, acceptor));
     Ok(Running {
@@ -398,6 +416,34 @@ fn open_audit(
         clock,
         peers,
     )?)
+}
+
+/// In a cluster: learns of revocations made on other nodes and ends this
+/// node's sessions they cover.
+async fn follow_revocations(hub: Arc<Hub>, visits: Arc<Visits>) {
+    let mut tick = tokio::time::interval(crate::revocations::POLL);
+    let mut shutdown = hub.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let Ok(all) = hub.revocations.load().await else {
+            continue; // the heartbeat reports Redis trouble
+        };
+        for (user, r) in all {
+            if hub.revoked.get(&user).is_some_and(|known| *known == r) {
+                continue;
+            }
+            hub.revoked.insert(user.clone(), r);
+            let n = visits.sessions.close_where(CloseCode::Unauthorized, |s| {
+                s.user.as_str() == user && r.ends(s.since)
+            });
+            if n > 0 {
+                tracing::warn!(sessions = n, "ended sessions revoked on another node");
+            }
+        }
+    }
 }
 
 async fn accept_loop(

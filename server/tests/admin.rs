@@ -271,6 +271,29 @@ async fn an_operator_removes_ends_and_revokes_and_each_act_is_audited_as_theirs(
 }
 
 #[tokio::test]
+async fn a_revocation_survives_a_restart() {
+    let env = Env::new();
+    let mut hub = env.start().await;
+    let admin = env.sign(&admin_claims("ops-ann"));
+    let (status, _) = call(
+        &hub,
+        "POST",
+        "/v1/admin/users/pat-7/revoke",
+        Some(&admin),
+        &json!({ "until": now() + 3600 }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    hub.stop().await;
+    let hub = env.start().await;
+    let again = hello_or_close(&hub.url(), &env.token("v-1", "patient", "pat-7")).await;
+    assert_eq!(again.err(), Some(4001), "still refused after the restart");
+    hello_or_close(&hub.url(), &env.token("v-1", "patient", "pat-8"))
+        .await
+        .expect("others are not");
+}
+
+#[tokio::test]
 async fn bedside_admin_drives_the_operator_api_from_a_shell() {
     let env = Env::new();
     let hub = env.start().await;

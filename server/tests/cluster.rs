@@ -582,3 +582,52 @@ async fn each_node_keeps_its_chain_and_verify_notices_a_missing_or_truncated_one
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("truncated"), "{out}");
 }
+
+#[tokio::test]
+async fn a_revocation_on_one_node_ends_the_users_sessions_on_the_others() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    // pt's socket is on node-b; the operator calls node-a.
+    let (_dr, mut pt, _, _) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    let now = common::now();
+    let admin = env.sign(
+        &json!({"iss": ISSUER, "aud": "bedside-admin", "sub": "ops-ann",
+        "role": "admin", "amr": ["mfa"], "iat": now, "exp": now + 600}),
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
+        .args([
+            "admin",
+            "--url",
+            &a.http(),
+            "--token-file",
+            "-",
+            "revoke",
+            "pt",
+            "--until-s",
+            "600",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(admin.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // node-b reads the revocation from Redis and ends pt's session there.
+    assert_eq!(pt.closed().await, 4001);
+    let again = hello_or_close(&b.url, &env.token("v-1", "patient", "pt")).await;
+    assert_eq!(
+        again.err(),
+        Some(4001),
+        "hellos refused on the other node too"
+    );
+}

@@ -310,19 +310,28 @@ async fn revoke(
             "audit trail unavailable",
         );
     }
-    // A second revocation never weakens the first: the later time and the
-    // later hello ban win.
-    let until = until.filter(|u| *u > now);
-    hub.revoked
-        .entry(user.to_string())
-        .and_modify(|r| {
-            r.at = r.at.max(now);
-            r.until = r.until.max(until);
-        })
-        .or_insert(Revocation { at: now, until });
-    let ended = visits
-        .sessions
-        .close_where(CloseCode::Unauthorized, |s| s.user == user);
+    // Durable (a restart forgets none; other nodes read it) before it
+    // acts. A second revocation never weakens the first: the later time
+    // and the later hello ban win.
+    let asked = Revocation {
+        at: now,
+        until: until.filter(|u| *u > now),
+    };
+    let r = match hub.revocations.save(user.as_str(), asked).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a revocation");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "the revocation could not be stored; nothing was revoked",
+            );
+        }
+    };
+    hub.revoked.insert(user.to_string(), r);
+    let ended = visits.sessions.close_where(CloseCode::Unauthorized, |s| {
+        s.user == user && r.ends(s.since)
+    });
     reply(StatusCode::OK, &json!({ "sessions_ended": ended }))
 }
 

@@ -16,6 +16,8 @@ pub struct Entry {
     pub user: ParticipantId,
     /// Its role.
     pub role: bedside_protocol::Role,
+    /// When the session began (its hello).
+    pub since: Option<bedside_protocol::time::UnixSecs>,
     /// Its visit.
     pub visit: VisitId,
     /// Closes it.

@@ -68,6 +68,7 @@ impl Conn {
                 kid: me.resume.kid.clone(),
                 user: me.participant.clone(),
                 role: me.role,
+                since: me.resume.since,
                 visit: me.visit.clone(),
                 handle: self.handle.clone(),
             },
