@@ -23,13 +23,11 @@ use crate::config::{Config, JwksSource};
 use crate::hub::Hub;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// The largest JWK set document accepted.
 const MAX_SET_BYTES: usize = 1024 * 1024;
-/// How often a key file is checked for changes.
-const FILE_POLL: Duration = Duration::from_secs(2);
 /// The cached copy of a URL's set, in `data_dir`.
 pub const CACHE_FILE: &str = "issuer-jwks.cache.json";
 
@@ -245,25 +243,14 @@ async fn next_hangup(hup: &mut Option<tokio::signal::unix::Signal>) {
 }
 
 async fn watch_file(path: PathBuf, keeper: Keeper) {
-    let mtime = |p: &PathBuf| -> Option<SystemTime> {
-        std::fs::metadata(p).and_then(|m| m.modified()).ok()
-    };
-    let mut last = mtime(&path);
+    let mut file = crate::reload::Watch::new(vec![path.clone()]);
     let mut failing = false;
-    let mut tick = tokio::time::interval(FILE_POLL);
-    let mut hup = hangup();
     let mut shutdown = keeper.hub.shutdown_signal();
     loop {
-        let forced = tokio::select! {
-            _ = tick.tick() => false,
-            () = next_hangup(&mut hup) => true,
+        tokio::select! {
+            () = file.changed() => {}
             _ = shutdown.changed() => return,
-        };
-        let now = mtime(&path);
-        if !forced && now == last {
-            continue;
         }
-        last = now;
         match KeySet::load(&path) {
             Ok((keys, skipped)) => {
                 log_skipped(&skipped);
@@ -289,24 +276,13 @@ async fn watch_file(path: PathBuf, keeper: Keeper) {
 /// that cannot be read keeps the current key (an error line, no ALERT: the
 /// trail stays signed).
 pub async fn watch_audit_key(path: PathBuf, hub: Arc<Hub>) {
-    let mtime = |p: &PathBuf| -> Option<SystemTime> {
-        std::fs::metadata(p).and_then(|m| m.modified()).ok()
-    };
-    let mut last = mtime(&path);
-    let mut tick = tokio::time::interval(FILE_POLL);
-    let mut hup = hangup();
+    let mut file = crate::reload::Watch::new(vec![path.clone()]);
     let mut shutdown = hub.shutdown_signal();
     loop {
-        let forced = tokio::select! {
-            _ = tick.tick() => false,
-            () = next_hangup(&mut hup) => true,
+        tokio::select! {
+            () = file.changed() => {}
             _ = shutdown.changed() => return,
-        };
-        let now = mtime(&path);
-        if !forced && now == last {
-            continue;
         }
-        last = now;
         match bedside_token::PrivateKey::load(&path) {
             Ok(key) => hub.audit.rekey(key),
             Err(e) => {

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod net;
+pub mod reload;
 pub mod revocations;
 pub mod server;
 pub mod store;

@@ -156,18 +156,8 @@ pub async fn handle(
     // never unaudited.
     let record =
         Event::by(operator.clone(), Action::AdminRequest, Outcome::Success).detail("call", call);
-    if hub
-        .audit
-        .log(record, Durability::Synced)
-        .durable()
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "internal",
-            "audit trail unavailable",
-        );
+    if let Err(refusal) = on_record(&hub, record).await {
+        return refusal;
     }
     match (&method, parts.as_slice()) {
         (&Method::GET, ["visits"]) => list_visits(&visits),
@@ -186,6 +176,22 @@ pub async fn handle(
         (&Method::GET, ["audit"]) => audit_records(&hub, &query).await,
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such operator call"),
     }
+}
+
+/// Writes `e` and waits until it is synced; the answer to give if the
+/// trail cannot take it (then the call must not act).
+async fn on_record(hub: &Hub, e: Event) -> Result<(), Response<Body>> {
+    hub.audit
+        .log(e, Durability::Synced)
+        .durable()
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "audit trail unavailable",
+            )
+        })
 }
 
 /// A refused call: on record with its reason (never the token or a
@@ -297,18 +303,8 @@ async fn revoke(
     if let Some(u) = until {
         e = e.detail("until", u.0);
     }
-    if hub
-        .audit
-        .log(e, Durability::Synced)
-        .durable()
-        .await
-        .is_err()
-    {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "internal",
-            "audit trail unavailable",
-        );
+    if let Err(refusal) = on_record(hub, e).await {
+        return refusal;
     }
     // Durable (a restart forgets none; other nodes read it) before it
     // acts. A second revocation never weakens the first: the later time

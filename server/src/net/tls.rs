@@ -10,7 +10,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
 
 /// Why the certificate or key could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -80,38 +79,11 @@ pub fn acceptor(cfg: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, TlsError> 
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-fn mtimes(cfg: &TlsConfig) -> (Option<SystemTime>, Option<SystemTime>) {
-    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    (m(&cfg.cert), m(&cfg.key))
-}
-
 /// Reloads on SIGHUP and when either file's modification time changes.
 async fn watch(cfg: TlsConfig, resolver: Arc<ReloadingResolver>) {
-    let mut last = mtimes(&cfg);
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut files = crate::reload::Watch::new(vec![cfg.cert.clone(), cfg.key.clone()]);
     loop {
-        #[cfg(unix)]
-        let by_signal = async {
-            match hup.as_mut() {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let by_signal = std::future::pending::<()>();
-        let forced = tokio::select! {
-            _ = tick.tick() => false,
-            _ = by_signal => true,
-        };
-        let now = mtimes(&cfg);
-        if !forced && now == last {
-            continue;
-        }
-        last = now;
+        files.changed().await;
         match load(&cfg) {
             Ok(key) => {
                 resolver.set(key);
