@@ -60,6 +60,22 @@ enum AdminCommand {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Wrap the at-rest data key by a new root key (nothing is rewritten);
+    /// then point [at_rest] at the new root key for the next start.
+    RotateRootKey {
+        /// A new root key file (on the hub's machine, outside data_dir).
+        #[arg(
+            long,
+            conflicts_with = "pkcs11_key_label",
+            required_unless_present = "pkcs11_key_label"
+        )]
+        root_key_file: Option<PathBuf>,
+        /// The label of a new root key on the configured PKCS#11 token.
+        #[arg(long)]
+        pkcs11_key_label: Option<String>,
+    },
+    /// Re-encrypt the store under a fresh data key, online.
+    RotateDataKey,
     /// Mint an admin token from an issuer's private key (test and dev
     /// hubs; in production the clinic's identity provider issues them).
     Token {
@@ -133,6 +149,18 @@ async fn run_async(a: AdminArgs) -> ExitCode {
             };
         }
         AdminCommand::Visits => (Method::GET, "visits".to_owned(), None),
+        AdminCommand::RotateRootKey {
+            root_key_file,
+            pkcs11_key_label,
+        } => (
+            Method::POST,
+            "keys/root".to_owned(),
+            Some(match (root_key_file, pkcs11_key_label) {
+                (Some(p), _) => serde_json::json!({ "root_key_file": p }).to_string(),
+                (None, l) => serde_json::json!({ "pkcs11_key_label": l }).to_string(),
+            }),
+        ),
+        AdminCommand::RotateDataKey => (Method::POST, "keys/data".to_owned(), None),
         AdminCommand::EndVisit { visit } => (Method::POST, format!("visits/{visit}/end"), None),
         AdminCommand::Remove { visit, participant } => (
             Method::POST,

@@ -58,6 +58,8 @@ pub struct Config {
     pub network: NetworkConfig,
     /// Cluster mode (Redis); absent: single node.
     pub cluster: Option<ClusterConfig>,
+    /// Encryption of the embedded store at rest; absent: not encrypted.
+    pub at_rest: Option<AtRestConfig>,
     /// Serving the web demo (or a clinic's build of it) at `/`.
     pub web: WebConfig,
     /// How log lines on stderr look.
@@ -86,6 +88,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             network: NetworkConfig::default(),
             cluster: None,
+            at_rest: None,
             web: WebConfig::default(),
             log_format: LogFormat::Text,
             dev: false,
@@ -405,6 +408,25 @@ pub struct ClusterConfig {
     pub lease_ms: u64,
 }
 
+/// `[at_rest]`: the embedded store encrypted under a data key wrapped by a
+/// root key kept apart from `data_dir`: `root_key_file`, or a key on a
+/// PKCS#11 token (`pkcs11_module`, `pkcs11_token`, `pkcs11_pin_file`,
+/// `pkcs11_key_label`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtRestConfig {
+    /// A root key file (base64 of 32 bytes, mode 600), outside `data_dir`.
+    pub root_key_file: Option<PathBuf>,
+    /// The PKCS#11 module (e.g. `/usr/lib/softhsm/libsofthsm2.so`).
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token's label.
+    pub pkcs11_token: Option<String>,
+    /// A file holding the token user's PIN, outside `data_dir`.
+    pub pkcs11_pin_file: Option<PathBuf>,
+    /// The label of the root key on the token.
+    pub pkcs11_key_label: Option<String>,
+}
+
 fn default_lease_ms() -> u64 {
     5000
 }
@@ -692,6 +714,9 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             "must be an http:// or https:// URL",
         ));
     }
+    if let Some(a) = &c.at_rest {
+        validate_at_rest(a, c)?;
+    }
     if c.audit.checkpoint_every == 0 {
         return Err(ConfigError::new(
             "audit.checkpoint_every",
@@ -747,6 +772,74 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+fn validate_at_rest(a: &AtRestConfig, c: &Config) -> Result<(), ConfigError> {
+    if c.cluster.is_some() {
+        return Err(ConfigError::new(
+            "at_rest",
+            "encrypts the embedded store; a cluster keeps its data in Redis (encrypt Redis's disk)",
+        ));
+    }
+    let token = [
+        a.pkcs11_module.is_some(),
+        a.pkcs11_token.is_some(),
+        a.pkcs11_pin_file.is_some(),
+        a.pkcs11_key_label.is_some(),
+    ];
+    match (a.root_key_file.is_some(), token) {
+        (true, [false, false, false, false]) => {}
+        (false, [true, true, true, true]) => {}
+        (true, _) => {
+            return Err(ConfigError::new(
+                "at_rest.root_key_file",
+                "either a root key file or a PKCS#11 key (pkcs11_*), not both",
+            ));
+        }
+        (false, [false, false, false, false]) => {
+            return Err(ConfigError::new(
+                "at_rest",
+                "needs root_key_file, or pkcs11_module, pkcs11_token, pkcs11_pin_file and pkcs11_key_label",
+            ));
+        }
+        (false, _) => {
+            return Err(ConfigError::new(
+                "at_rest.pkcs11_module",
+                "a PKCS#11 root key needs pkcs11_module, pkcs11_token, pkcs11_pin_file and pkcs11_key_label",
+            ));
+        }
+    }
+    for (key, path) in [
+        ("at_rest.root_key_file", &a.root_key_file),
+        ("at_rest.pkcs11_pin_file", &a.pkcs11_pin_file),
+    ] {
+        if let Some(p) = path
+            && inside(p, &c.data_dir)
+        {
+            return Err(ConfigError::new(
+                key,
+                "must not be inside data_dir (a copy of data_dir would carry the key that opens it)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` lies inside `dir` (both resolved as far as they exist).
+fn inside(path: &Path, dir: &Path) -> bool {
+    fn resolve(p: &Path) -> PathBuf {
+        let abs = if p.is_absolute() {
+            p.to_owned()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        match (abs.parent(), abs.file_name()) {
+            _ if abs.exists() => abs.canonicalize().unwrap_or(abs),
+            (Some(parent), Some(name)) => resolve(parent).join(name),
+            _ => abs,
+        }
+    }
+    resolve(path).starts_with(resolve(dir))
 }
 
 #[cfg(test)]

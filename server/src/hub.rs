@@ -54,6 +54,8 @@ pub struct Hub {
     pub revoked: dashmap::DashMap<String, Revocation>,
     /// Where revocations are kept durably.
     pub revocations: crate::revocations::Store,
+    /// Encryption at rest of the embedded store, if configured.
+    pub at_rest: Option<Arc<crate::at_rest::Keys>>,
     next_conn: AtomicU64,
     accepting: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
@@ -80,6 +82,8 @@ pub struct Parts {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Where revocations are kept.
     pub revocations: crate::revocations::Store,
+    /// Encryption at rest of the embedded store, if configured.
+    pub at_rest: Option<Arc<crate::at_rest::Keys>>,
 }
 
 impl Hub {
@@ -95,6 +99,7 @@ impl Hub {
             clock,
             cluster,
             revocations,
+            at_rest,
         } = parts;
         let (shutdown_tx, _) = watch::channel(false);
         let metrics = Arc::new(Metrics::new());
@@ -112,6 +117,7 @@ impl Hub {
             cluster,
             revoked: dashmap::DashMap::new(),
             revocations,
+            at_rest,
             next_conn: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             shutdown_tx,

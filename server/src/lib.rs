@@ -14,12 +14,14 @@
 //! `bedside-token` crate; the wire types and shared rules `bedside-protocol`.
 
 pub mod alerts;
+pub mod at_rest;
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod fetch;
+pub mod fsutil;
 pub mod hub;
 pub mod ice;
 pub mod keys;

@@ -2,6 +2,7 @@
 //! the library.
 
 mod admin_cli;
+mod data_cli;
 
 use anyhow::Context as _;
 use bedside_protocol::JoinClaims;
@@ -48,6 +49,11 @@ enum Command {
     },
     /// The operator API: act on live visits, revoke a user, export audit records.
     Admin(admin_cli::AdminArgs),
+    /// Root keys of encryption at rest.
+    RootKey {
+        #[command(subcommand)]
+        command: data_cli::RootKeyCommand,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
         } => audit_verify(public.as_deref(), live, skip_peers, &files),
         Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
         Command::Admin(a) => admin_cli::run(a),
+        Command::RootKey { command } => data_cli::root_key(command),
         Command::Token {
             key,
             iss,

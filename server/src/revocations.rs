@@ -1,8 +1,8 @@
 //! An operator's revocations of users, kept durably: a restart forgets none,
 //! and in a cluster every node learns of one within seconds.
 //!
-//! - One node: `data_dir/revocations.json`, replaced whole (written aside,
-//!   fsynced, renamed) before the revocation acts.
+//! - One node: a table of the embedded store (so encrypted at rest with
+//!   it), durable before the revocation acts.
 //! - A cluster: the hash `bs:revoked` in Redis (user → `AT:UNTIL`), durable
 //!   under the settings the cluster requires; each node reads it at start
 //!   and every [`POLL`] after, and ends its own sessions of users revoked
@@ -10,7 +10,6 @@
 
 use bedside_protocol::time::UnixSecs;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// How often a cluster node reads the revocations of the others.
@@ -45,6 +44,7 @@ impl Revocation {
         }
     }
 
+    #[cfg(test)]
     fn encode(&self) -> String {
         format!("{}:{}", self.at.0, self.until.map_or(0, |u| u.0))
     }
@@ -62,42 +62,61 @@ impl Revocation {
 /// Where revocations live.
 #[derive(Debug)]
 pub enum Store {
-    /// One node: a file in `data_dir`.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Serializes writers (read, merge, replace).
-        lock: tokio::sync::Mutex<()>,
-    },
+    /// One node: a table of the embedded store (encrypted with it).
+    Local(crate::store::Store),
     /// A cluster: a hash in Redis.
     Redis(redis::aio::ConnectionManager),
 }
 
+/// Where a hub of an earlier version kept a single node's revocations.
+const OLD_FILE: &str = "revocations.json";
+
+fn from_row((user, at, until): crate::store::RevocationRow) -> (String, Revocation) {
+    (
+        user,
+        Revocation {
+            at: UnixSecs(at),
+            until: (until > 0).then_some(UnixSecs(until)),
+        },
+    )
+}
+
 impl Store {
-    /// The store of a single node.
-    pub fn file(data_dir: &std::path::Path) -> Self {
-        Store::File {
-            path: data_dir.join("revocations.json"),
-            lock: tokio::sync::Mutex::new(()),
+    /// The store of a single node; moves what an earlier version kept in
+    /// `data_dir/revocations.json` into it (then removes the file).
+    pub async fn local(
+        store: crate::store::Store,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, String> {
+        let old = data_dir.join(OLD_FILE);
+        let me = Store::Local(store);
+        match std::fs::read_to_string(&old) {
+            Ok(text) => {
+                let raw: HashMap<String, String> =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", old.display()))?;
+                for (user, v) in raw {
+                    if let Some(r) = Revocation::decode(&v) {
+                        me.save(&user, r).await?;
+                    }
+                }
+                std::fs::remove_file(&old).map_err(|e| format!("{}: {e}", old.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", old.display())),
         }
+        Ok(me)
     }
 
     /// Every revocation on record.
     pub async fn load(&self) -> Result<HashMap<String, Revocation>, String> {
         match self {
-            Store::File { path, .. } => {
-                let text = match std::fs::read_to_string(path) {
-                    Ok(t) => t,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-                    Err(e) => return Err(format!("{}: {e}", path.display())),
-                };
-                let raw: HashMap<String, String> =
-                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(raw
-                    .into_iter()
-                    .filter_map(|(u, v)| Some((u, Revocation::decode(&v)?)))
-                    .collect())
-            }
+            Store::Local(store) => Ok(store
+                .load_revocations()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(from_row)
+                .collect()),
             Store::Redis(conn) => {
                 let mut conn = conn.clone();
                 let raw: HashMap<String, String> = redis::cmd("HGETALL")
@@ -117,20 +136,12 @@ impl Store {
     /// revocation as it now stands.
     pub async fn save(&self, user: &str, r: Revocation) -> Result<Revocation, String> {
         match self {
-            Store::File { path, lock } => {
-                let _g = lock.lock().await;
-                let mut all = self.load().await?;
-                let merged = all.get(user).map_or(r, |old| old.merge(r));
-                all.insert(user.to_owned(), merged);
-                let raw: HashMap<&String, String> =
-                    all.iter().map(|(u, v)| (u, v.encode())).collect();
-                let text = serde_json::to_string(&raw).map_err(|e| e.to_string())?;
-                let path = path.clone();
-                tokio::task::spawn_blocking(move || write_durably(&path, &text))
+            Store::Local(store) => {
+                let (at, until) = store
+                    .revoke(user, r.at.0, r.until.map_or(0, |u| u.0))
                     .await
-                    .map_err(|e| e.to_string())?
                     .map_err(|e| e.to_string())?;
-                Ok(merged)
+                Ok(from_row((String::new(), at, until)).1)
             }
             Store::Redis(conn) => {
                 let mut conn = conn.clone();
@@ -163,22 +174,6 @@ return v";
     }
 }
 
-fn write_durably(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,15 +201,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn revocations_survive_in_their_file() {
+    async fn revocations_survive_in_the_store_and_an_old_file_moves_in() {
         let dir = tempfile::tempdir().expect("dir");
-        let s = Store::file(dir.path());
-        assert!(s.load().await.expect("empty").is_empty());
-        let r = Revocation {
-            at: UnixSecs(10),
-            until: Some(UnixSecs(99)),
-        };
-        s.save("pt-1", r).await.expect("saved");
+        // What an earlier version kept in data_dir/revocations.json.
+        std::fs::write(dir.path().join(OLD_FILE), r#"{"pt-1":"10:99"}"#).expect("old file");
+        let (store, _h) = crate::store::sqlite::open(dir.path(), None).expect("store");
+        let s = Store::local(store.clone(), dir.path())
+            .await
+            .expect("moved in");
+        assert!(!dir.path().join(OLD_FILE).exists(), "the old file is gone");
         s.save(
             "pt-1",
             Revocation {
@@ -224,7 +219,11 @@ mod tests {
         )
         .await
         .expect("saved");
-        let again = Store::file(dir.path()).load().await.expect("loads");
+        drop(s);
+        drop(store);
+        let (store, _h2) = crate::store::sqlite::open(dir.path(), None).expect("store");
+        let again = Store::local(store, dir.path()).await.expect("opens");
+        let again = again.load().await.expect("loads");
         assert_eq!(
             again.get("pt-1"),
             Some(&Revocation {

@@ -202,8 +202,19 @@ pub async fn start_with_clock(
         .filter(|_| config.audit.enabled)
         .map(|c| Arc::new(crate::audit::peers::Peers::new(c.node_id.clone())));
     let (audit, recovery) = open_audit(&config, clock.clone(), peers.clone())?;
+    let at_rest = match &config.at_rest {
+        Some(a) => Some(Arc::new(
+            crate::at_rest::Keys::open(a, &config.data_dir)
+                .map_err(|e| config_err("at_rest", e))?,
+        )),
+        None => None,
+    };
     let (store, cluster, redis_version) = match &config.cluster {
-        None => (crate::store::sqlite::open(&config.data_dir)?.0, None, None),
+        None => (
+            crate::store::sqlite::open(&config.data_dir, at_rest.as_deref())?.0,
+            None,
+            None,
+        ),
         Some(c) => {
             let (cluster, conn, facts) = crate::cluster::join(c, &config.data_dir)
                 .await
@@ -251,7 +262,9 @@ pub async fn start_with_clock(
     }
     let revocations = match &cluster {
         Some(c) => crate::revocations::Store::Redis(c.conn.clone()),
-        None => crate::revocations::Store::file(&config.data_dir),
+        None => crate::revocations::Store::local(store.clone(), &config.data_dir)
+            .await
+            .map_err(|e| config_err("data_dir", format!("revocations: {e}")))?,
     };
     let known = revocations
         .load()
@@ -267,6 +280,7 @@ pub async fn start_with_clock(
         clock,
         cluster: cluster.clone(),
         revocations,
+        at_rest,
     });
     for (user, r) in known {
         hub.revoked.insert(user, r);

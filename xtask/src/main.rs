@@ -198,7 +198,8 @@ fn web_demo(pkg: &Path) -> Result<PathBuf> {
 
 /// Installs what the tests need, only when missing: the Rust components
 /// the wasm target, the npm tools, and Debian's Chromium (browser tests)
-/// and redis-server (cluster tests).
+/// redis-server (cluster tests), SoftHSM2 (root keys on a PKCS#11 token)
+/// and OpenSSL's headers (SQLCipher's crypto).
 fn prereqs() -> Result<()> {
     let works = |sub: &str| {
         cargo()
@@ -219,6 +220,11 @@ fn prereqs() -> Result<()> {
         (
             "/usr/bin/redis-server",
             &["redis-server", "redis-tools"][..],
+        ),
+        ("/usr/bin/softhsm2-util", &["softhsm2"][..]),
+        (
+            "/usr/include/openssl/ssl.h",
+            &["libssl-dev", "pkg-config"][..],
         ),
     ]
     .iter()

@@ -39,8 +39,8 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing the database at `path`.
-    pub fn start(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Backend(e.to_string()))?;
+    pub fn start(path: &Path, key: Option<&crate::at_rest::DataKey>) -> Result<Self, StoreError> {
+        let conn = super::sqlite::connect(path, key)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let (stop, rx) = mpsc::channel::<()>();
@@ -104,7 +104,16 @@ impl Pass {
 
 /// A PASSIVE checkpoint on `conn` (it never waits for the writer).
 pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<Pass> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+    pass(conn, "PRAGMA wal_checkpoint(PASSIVE)")
+}
+
+/// A TRUNCATE checkpoint: the log folded in and emptied, if not busy.
+pub(super) fn checkpoint_truncate(conn: &Connection) -> Result<Pass, StoreError> {
+    pass(conn, "PRAGMA wal_checkpoint(TRUNCATE)").map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn pass(conn: &Connection, sql: &str) -> rusqlite::Result<Pass> {
+    conn.query_row(sql, [], |r| {
         Ok(Pass {
             busy: r.get::<_, i64>(0)? != 0,
             log: r.get(1)?,
@@ -113,11 +122,18 @@ pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<Pass> {
     })
 }
 
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
+impl Checkpointer {
+    /// Stops the thread (its connection closes); idempotent.
+    pub fn stop(&mut self) {
         drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

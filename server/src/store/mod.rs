@@ -74,6 +74,10 @@ pub use bedside_visit::store::{
     ParticipantRecord, ResumeRecord, StoredMessage, VisitSnapshot, VisitWrite,
 };
 
+/// An operator's revocation as stored: `(user, at, until)`, unix seconds,
+/// `until` 0 for none.
+pub type RevocationRow = (String, i64, i64);
+
 /// A request to the backend. Each carries its reply channel.
 #[derive(Debug)]
 pub enum Command {
@@ -190,6 +194,32 @@ pub enum Command {
         /// Reply: rows deleted.
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Every operator revocation on record: `(user, at, until)`, `until` 0
+    /// for none.
+    LoadRevocations {
+        /// Reply.
+        reply: oneshot::Sender<Result<Vec<RevocationRow>, StoreError>>,
+    },
+    /// Records a revocation of `user`, merged with what is there (the later
+    /// of each time); replies the merged `(at, until)`.
+    Revoke {
+        /// The user (`sub`).
+        user: String,
+        /// Sessions begun at or before it end.
+        at: i64,
+        /// Hellos refused until then (0: none).
+        until: i64,
+        /// Reply.
+        reply: oneshot::Sender<Result<(i64, i64), StoreError>>,
+    },
+    /// Re-encrypt the whole store under a new data key (encryption at rest),
+    /// between two batches; replies once the store runs under it.
+    Rekey {
+        /// The new key.
+        key: crate::at_rest::DataKey,
+        /// Reply.
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// A cloneable handle to the store backend.
@@ -230,6 +260,28 @@ impl Store {
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
     ) -> Result<T, StoreError> {
         self.enqueue(make).await?.await
+    }
+
+    /// Every revocation on record: `(user, at, until)`.
+    pub async fn load_revocations(&self) -> Result<Vec<RevocationRow>, StoreError> {
+        self.call(|reply| Command::LoadRevocations { reply }).await
+    }
+
+    /// Records a revocation (merged); the merged `(at, until)`.
+    pub async fn revoke(&self, user: &str, at: i64, until: i64) -> Result<(i64, i64), StoreError> {
+        let user = user.to_owned();
+        self.call(|reply| Command::Revoke {
+            user,
+            at,
+            until,
+            reply,
+        })
+        .await
+    }
+
+    /// Re-encrypts the store under `key`; answers once it runs under it.
+    pub async fn rekey(&self, key: crate::at_rest::DataKey) -> Result<(), StoreError> {
+        self.call(|reply| Command::Rekey { key, reply }).await
     }
 
     /// Queues a message append; the reply (its seq) comes once it is durable.

@@ -2,7 +2,9 @@
 //! backend): each
 //! command's reply channel takes one kind of [`Outcome`].
 
-use crate::store::{Command, ResumeRecord, StoreError, StoredMessage, VisitSnapshot};
+use crate::store::{
+    Command, ResumeRecord, RevocationRow, StoreError, StoredMessage, VisitSnapshot,
+};
 
 /// What a command produced, answered once its batch is durable.
 pub(crate) enum Outcome {
@@ -12,6 +14,7 @@ pub(crate) enum Outcome {
     Visit(VisitSnapshot),
     Count(u64),
     Messages(Vec<StoredMessage>),
+    Revocations(Vec<RevocationRow>),
 }
 
 /// Answers a command's caller. A dropped receiver means the caller went
@@ -57,5 +60,16 @@ pub(crate) fn answer(cmd: Command, result: Result<Outcome, StoreError>) {
             Outcome::Messages(m) => Some(m),
             _ => None,
         }),
+        Command::LoadRevocations { reply } => send(reply, result, |o| match o {
+            Outcome::Revocations(r) => Some(r),
+            _ => None,
+        }),
+        Command::Revoke { reply, .. } => send(reply, result, |o| match o {
+            Outcome::Revocations(r) => r.first().map(|(_, at, until)| (*at, *until)),
+            _ => None,
+        }),
+        Command::Rekey { reply, .. } => {
+            send(reply, result, |o| matches!(o, Outcome::Unit).then_some(()))
+        }
     }
 }

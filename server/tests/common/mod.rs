@@ -9,6 +9,7 @@
 )]
 
 pub mod redis;
+pub mod softhsm;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -450,11 +451,22 @@ impl Process {
     }
 
     pub fn start_with_args(env: &Env, extra_toml: &str, args: &[&str]) -> Self {
+        Self::start_with_env(env, extra_toml, args, &[])
+    }
+
+    /// As [`Process::start_with_args`], with environment variables added.
+    pub fn start_with_env(
+        env: &Env,
+        extra_toml: &str,
+        args: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let cfg = Self::write_config(env, extra_toml);
         let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
             .args(["serve", "--config"])
             .arg(&cfg)
             .args(args)
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -327,6 +327,13 @@ fn add_inner(pipe: &mut Pipeline, cmd: &Command, retention_ms: u64) -> Result<Ad
                 .arg(*after);
         }
         Command::Sweep { .. } => return Ok(Added::Sweep),
+        // Revocations live in their own hash (crate::revocations), and a
+        // cluster's data is not encrypted by the hub.
+        Command::LoadRevocations { .. } | Command::Revoke { .. } | Command::Rekey { .. } => {
+            return Err(StoreError::Backend(
+                "not a command of the Redis store".into(),
+            ));
+        }
     }
     Ok(Added::Sent)
 }
@@ -408,6 +415,9 @@ fn decode(cmd: &Command, v: Value) -> Result<Outcome, StoreError> {
             )
         }
         Command::Sweep { .. } => return Err(unexpected("sweep")),
+        Command::LoadRevocations { .. } | Command::Revoke { .. } | Command::Rekey { .. } => {
+            return Err(unexpected("a command it does not take"));
+        }
     })
 }
 

@@ -5,8 +5,10 @@
 //! message bodies the write-ahead log is checkpointed and truncated; between
 //! batches the log starts over when the checkpointer found it long.
 
-use super::backend;
 use super::operations::apply;
+use super::schema::init;
+use super::{aside, backend, connect, export, replace};
+use crate::at_rest::DataKey;
 use crate::store::checkpointer::{self, Checkpointer};
 use crate::store::e2e_log::MessageLog;
 use crate::store::outcome::{Outcome, answer};
@@ -14,7 +16,7 @@ use crate::store::wal_sync::{Committed, WalSync};
 use crate::store::{Command, StoreError, VisitWrite};
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 /// Most commands executed in one transaction.
@@ -31,40 +33,119 @@ pub(super) struct Backend {
     next_seq: HashMap<String, i64>,
     log: MessageLog,
     conn: Connection,
+    db: PathBuf,
+    key: Option<DataKey>,
 }
 
 pub(super) fn run(mut backend: Backend, mut rx: mpsc::Receiver<Command>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+        // A re-encryption is not part of a transaction: the batch before it
+        // runs first, the commands after it wait for it.
+        let mut rekey = None;
+        match first {
+            Command::Rekey { key, reply } => rekey = Some((key, reply)),
+            c => batch.push(c),
+        }
+        while rekey.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(Command::Rekey { key, reply }) => rekey = Some((key, reply)),
                 Ok(c) => batch.push(c),
                 Err(_) => break,
             }
         }
-        backend.execute_batch(&mut batch);
-        backend.restart_log_if_long();
+        if !batch.is_empty() {
+            backend.execute_batch(&mut batch);
+            backend.restart_log_if_long();
+        }
+        if let Some((key, reply)) = rekey {
+            let (next, result) = backend.rekey(key);
+            let _ = reply.send(result);
+            match next {
+                Some(b) => backend = b,
+                None => return,
+            }
+        }
     }
     // Channel closed: every handle dropped. Dropping the backend waits for
     // the last answers; the WAL is checkpointed on close.
 }
 
 impl Backend {
+    /// Opens the database `db` under `key` (`None`: not encrypted),
+    /// migrating its schema.
+    pub(super) fn open(db: &Path, key: Option<DataKey>) -> Result<Self, StoreError> {
+        let conn = connect(db, key.as_ref())?;
+        init(&conn)?;
+        Self::new(conn, db, key)
+    }
+
     /// Takes over `conn` (initialized, so in WAL mode) to the database `db`.
     /// A first read opens (creating) its write-ahead log.
-    pub(super) fn new(conn: Connection, db: &Path) -> Result<Self, StoreError> {
+    pub(super) fn new(
+        conn: Connection,
+        db: &Path,
+        key: Option<DataKey>,
+    ) -> Result<Self, StoreError> {
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(backend)?;
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         Ok(Self {
             sync: WalSync::start(Path::new(&wal))?,
-            checkpointer: Checkpointer::start(db)?,
+            checkpointer: Checkpointer::start(db, key.as_ref())?,
             next_seq: HashMap::new(),
             log: MessageLog::load(&conn)?,
             conn,
+            db: db.to_owned(),
+            key,
         })
+    }
+
+    /// Re-encrypts the database under `key`, between two batches: the log
+    /// is folded in and truncated, a copy is written under the new key
+    /// beside the database, the connections close, and the copy takes the
+    /// database's place (one rename: a crash leaves the old file or the new
+    /// one, both whole). The store then runs on under the new key, or under
+    /// the old one if the copy failed. `None`: the database cannot be
+    /// opened again; the store stops.
+    pub(super) fn rekey(mut self, key: DataKey) -> (Option<Self>, Result<(), StoreError>) {
+        let db = self.db.clone();
+        let tmp = aside(&db, "rekey");
+        self.checkpointer.stop();
+        let copied = self
+            .fold_log()
+            .and_then(|()| export(&self.conn, &tmp, Some(&key)));
+        let old = self.key.clone();
+        drop(self);
+        let (key, result) = match copied.and_then(|()| replace(&db, &tmp)) {
+            Ok(()) => (Some(key), Ok(())),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                (old, Err(e))
+            }
+        };
+        match Self::open(&db, key) {
+            Ok(b) => (Some(b), result),
+            Err(e) => {
+                tracing::error!(error = %e, "the store cannot be opened after re-encryption; it is stopped");
+                (None, result.and(Err(e)))
+            }
+        }
+    }
+
+    /// Folds the whole log into the database and truncates it, or fails.
+    fn fold_log(&self) -> Result<(), StoreError> {
+        for _ in 0..500 {
+            let pass = checkpointer::checkpoint_truncate(&self.conn)?;
+            if pass.complete() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(StoreError::Backend(
+            "the write-ahead log could not be folded in (a reader kept it busy)".into(),
+        ))
     }
 
     /// Runs every command of the batch in one transaction and answers them

@@ -83,6 +83,32 @@ pub(super) fn apply<'c>(
             let after = i64::try_from(*after).unwrap_or(i64::MAX);
             Outcome::Messages(log.backlog(tx, visit.as_str(), recipient.as_str(), after)?)
         }
+        Command::LoadRevocations { .. } => Outcome::Revocations(
+            tx.prepare_cached("SELECT user, at, until FROM revocations")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(backend)?,
+        ),
+        Command::Revoke {
+            user, at, until, ..
+        } => {
+            let merged: (i64, i64) = tx
+                .prepare_cached(
+                    "INSERT INTO revocations (user, at, until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user) DO UPDATE SET at = max(at, excluded.at),
+                                                      until = max(until, excluded.until)
+                     RETURNING at, until",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![user, at, until], |r| Ok((r.get(0)?, r.get(1)?)))
+                })
+                .map_err(backend)?;
+            Outcome::Revocations(vec![(user.clone(), merged.0, merged.1)])
+        }
+        // Handled by the store thread between batches, never in one.
+        Command::Rekey { .. } => Outcome::Unit,
     })
 }
 

@@ -51,6 +51,11 @@ pub(super) fn init(conn: &Connection) -> Result<(), StoreError> {
              recipients TEXT NOT NULL,
              body TEXT NOT NULL
          );
+         CREATE TABLE IF NOT EXISTS revocations (
+             user TEXT PRIMARY KEY,
+             at INTEGER NOT NULL,
+             until INTEGER NOT NULL
+         ) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS cursors (
              visit TEXT NOT NULL,
              participant TEXT NOT NULL,

@@ -26,7 +26,7 @@ fn rec(visit: &str, p: &str, exp: i64) -> ResumeRecord {
 async fn replay_cache_and_resume_tokens_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (store, _h) = open(dir.path()).unwrap();
+        let (store, _h) = open(dir.path(), None).unwrap();
         assert!(
             store
                 .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
@@ -42,7 +42,7 @@ async fn replay_cache_and_resume_tokens_survive_reopen() {
         store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
         store.put_resume("r2", rec("v", "p", 100)).await.unwrap();
     }
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     assert!(
         !store
             .claim_jti(&VisitId::new("v").unwrap(), "j1", UnixSecs(100))
@@ -65,7 +65,7 @@ async fn replay_cache_and_resume_tokens_survive_reopen() {
 #[tokio::test]
 async fn admit_stores_the_resume_token_only_for_a_fresh_jti() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     assert!(
         store
             .admit("j1", UnixSecs(100), "r1", rec("v", "p", 100))
@@ -96,7 +96,7 @@ async fn admit_stores_the_resume_token_only_for_a_fresh_jti() {
 #[tokio::test]
 async fn swap_resume_consumes_the_token_and_stores_its_successor() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     store.put_resume("r1", rec("v", "p", 100)).await.unwrap();
     let ip = Some("10.0.0.9".to_owned());
     let old = store
@@ -135,7 +135,7 @@ async fn swap_resume_consumes_the_token_and_stores_its_successor() {
 #[tokio::test]
 async fn visit_records_and_end() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let v = VisitId::new("v-1").unwrap();
     let p = ParticipantRecord {
         id: ParticipantId::new("pt-1").unwrap(),
@@ -191,7 +191,7 @@ fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
     )
     .unwrap();
     let db = dir.path().join("t.db");
-    let mut backend = Backend::new(conn, &db).unwrap();
+    let mut backend = Backend::new(conn, &db, None).unwrap();
     let (jti_tx, mut jti_rx) = tokio::sync::oneshot::channel();
     let (load_tx, mut load_rx) = tokio::sync::oneshot::channel();
     let mut seq_rx = Vec::new();
@@ -225,7 +225,7 @@ fn a_failing_command_fails_alone_and_seqs_stay_contiguous() {
         .collect();
     assert_eq!(seqs, [1, 2]);
     // The counter was persisted: a fresh backend on the same file goes on.
-    let mut backend = Backend::new(Connection::open(&db).unwrap(), &db).unwrap();
+    let mut backend = Backend::new(Connection::open(&db).unwrap(), &db, None).unwrap();
     let (tx, mut rx) = tokio::sync::oneshot::channel();
     backend.execute_batch(&mut vec![Command::AppendMessage {
         fence: None,
@@ -279,7 +279,7 @@ async fn rows(store: &Store, dir: &std::path::Path) -> i64 {
 #[tokio::test]
 async fn a_message_is_kept_until_every_recipient_acked_or_left() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let v = VisitId::new("v").unwrap();
     assert_eq!(append(&store, &v, to("dr", &["a", "b"])).await, 1);
     assert_eq!(append(&store, &v, to("dr", &["a"])).await, 2);
@@ -318,7 +318,7 @@ async fn a_message_is_kept_until_every_recipient_acked_or_left() {
     assert_eq!(owed(&store, &v, "a", 0).await, [6]);
     // What is owed survives a restart (the index is rebuilt).
     drop(store);
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     assert_eq!(owed(&store, &v, "a", 0).await, [6]);
     assert_eq!(owed(&store, &v, "ab", 0).await, [5]);
     assert_eq!(owed(&store, &v, "b", 0).await, Vec::<u64>::new());
@@ -369,7 +369,7 @@ fn garbage_goes_a_bounded_share_per_batch_and_all_once_a_second_passed() {
 #[tokio::test]
 async fn retention_deletes_what_is_still_owed() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let v = VisitId::new("v").unwrap();
     let old = StoredMessage {
         ts: 1_000,
@@ -402,7 +402,7 @@ async fn claimed_jtis_survive_the_schema_3_migration() {
         )
         .unwrap();
     }
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     assert!(
         !store
             .claim_jti(&VisitId::new("v").unwrap(), "old", UnixSecs(100))
@@ -448,7 +448,7 @@ async fn messages_still_owed_survive_the_schema_2_migration() {
         )
         .unwrap();
     }
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let v = VisitId::new("v").unwrap();
     let b = store
         .enqueue_backlog(&v, &ParticipantId::new("b").unwrap(), 0)
@@ -471,7 +471,7 @@ async fn messages_still_owed_survive_the_schema_2_migration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_starts_over_under_writes_that_never_pause() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let body = "A".repeat(40 * 1024);
     let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = std::time::Instant::now();
@@ -509,7 +509,7 @@ async fn the_log_starts_over_under_writes_that_never_pause() {
 #[tokio::test]
 async fn concurrent_callers_share_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path()).unwrap();
+    let (store, _h) = open(dir.path(), None).unwrap();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let s = store.clone();

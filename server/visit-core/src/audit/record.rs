@@ -50,6 +50,9 @@ pub enum Action {
     AdminRequest,
     /// An operator ended every session of a user (target: their `sub`).
     SessionRevoke,
+    /// A key of encryption at rest was rotated (detail `key`: `root` or
+    /// `data`; for `root`, the new root key's id).
+    KeyRotation,
 }
 
 /// How it ended.
@@ -298,6 +301,7 @@ fn action_name(a: Action) -> &'static str {
         Action::VisitTakeover => "VISIT_TAKEOVER",
         Action::AdminRequest => "ADMIN_REQUEST",
         Action::SessionRevoke => "SESSION_REVOKE",
+        Action::KeyRotation => "KEY_ROTATION",
     }
 }
 
