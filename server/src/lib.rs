@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod at_rest;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -54,6 +54,24 @@ enum Command {
         #[command(subcommand)]
         command: data_cli::RootKeyCommand,
     },
+    /// Write an encrypted, checksummed backup of the store and the audit
+    /// file, beside a running hub (single node).
+    Backup {
+        #[command(flatten)]
+        args: data_cli::BackupArgs,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a backup whole, then restore it into an empty data_dir and
+    /// audit path.
+    Restore {
+        #[command(flatten)]
+        args: data_cli::BackupArgs,
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -163,6 +181,8 @@ fn main() -> ExitCode {
         Command::Keygen { kid, out, public } => report(keygen(&kid, &out, &public)),
         Command::Admin(a) => admin_cli::run(a),
         Command::RootKey { command } => data_cli::root_key(command),
+        Command::Backup { args, out } => data_cli::backup(args, &out),
+        Command::Restore { args, from } => data_cli::restore(args, &from),
         Command::Token {
             key,
             iss,
@@ -322,20 +342,21 @@ fn serve(flags: Overrides) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async move {
+    let (code, store_thread) = runtime.block_on(async move {
         let dev = config.dev;
         let drain = Duration::from_secs(config.session.drain_timeout_s);
-        let running = match server::start(config).await {
+        let mut running = match server::start(config).await {
             Ok(r) => r,
             Err(StartError::Config { key, problem }) => {
                 eprintln!("bedside: config error: {key}: {problem}");
-                return ExitCode::from(2);
+                return (ExitCode::from(2), None);
             }
             Err(e) => {
                 eprintln!("bedside: {e}");
-                return ExitCode::from(1);
+                return (ExitCode::from(1), None);
             }
         };
+        let store_thread = running.take_store_thread();
         println!("listening on {}://{}", running.scheme, running.addr);
         let _ = std::io::stdout().flush();
         if dev {
@@ -348,8 +369,23 @@ fn serve(flags: Overrides) -> ExitCode {
         wait_for_signal().await;
         tracing::info!("shutting down");
         running.shutdown(drain).await;
-        ExitCode::SUCCESS
-    })
+        (ExitCode::SUCCESS, store_thread)
+    });
+    // Every task, and with them every handle to the store, goes; then the
+    // store thread makes its last commit and closes before the process exits.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Some(t) = store_thread {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !t.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        } else {
+            eprintln!("bedside: the store did not close within 10 s");
+        }
+    }
+    code
 }
 
 async fn wait_for_signal() {

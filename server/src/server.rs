@@ -172,6 +172,7 @@ pub struct Running {
     /// stopped at the end of a drain so nothing of this node answers for
     /// it afterwards (a node restarted in the same process included).
     cluster_tasks: Vec<tokio::task::JoinHandle<()>>,
+    store_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Starts the hub on `config.listen`.
@@ -209,12 +210,13 @@ pub async fn start_with_clock(
         )),
         None => None,
     };
+    let mut store_thread = None;
     let (store, cluster, redis_version) = match &config.cluster {
-        None => (
-            crate::store::sqlite::open(&config.data_dir, at_rest.as_deref())?.0,
-            None,
-            None,
-        ),
+        None => {
+            let (store, thread) = crate::store::sqlite::open(&config.data_dir, at_rest.as_deref())?;
+            store_thread = Some(thread);
+            (store, None, None)
+        }
         Some(c) => {
             let (cluster, conn, facts) = crate::cluster::join(c, &config.data_dir)
                 .await
@@ -346,10 +348,20 @@ pub async fn start_with_clock(
         accept,
         peers,
         cluster_tasks,
+        store_thread,
     })
 }
 
 impl Running {
+    /// The embedded store's thread, for the process to wait on before it
+    /// exits: it ends once every handle to the store is gone (the runtime
+    /// shut down), after its last commit and the connection's close. A
+    /// process that exits first would tear down the crypto library under a
+    /// thread still using it.
+    pub fn take_store_thread(&mut self) -> Option<std::thread::JoinHandle<()>> {
+        self.store_thread.take()
+    }
+
     /// Stops accepting, closes every session with 1001, waits (at most
     /// `grace`) for connections to finish, then seals the audit file with
     /// SERVER_STOP and the final CHECKPOINT.

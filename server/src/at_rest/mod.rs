@@ -142,6 +142,31 @@ pub enum RootSpec {
     Label(String),
 }
 
+/// The token `cfg` names, logged in.
+fn open_token(cfg: &AtRestConfig) -> Result<Option<Arc<pkcs11::Token>>, AtRestError> {
+    match (&cfg.pkcs11_module, &cfg.pkcs11_token, &cfg.pkcs11_pin_file) {
+        (Some(module), Some(label), Some(pin_file)) => {
+            let pin =
+                Zeroizing::new(std::fs::read_to_string(pin_file).map_err(|e| io(pin_file, e))?);
+            Ok(Some(Arc::new(pkcs11::Token::open(
+                module,
+                label,
+                pin.trim(),
+            )?)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The root key `cfg` names.
+fn spec_of(cfg: &AtRestConfig) -> Result<RootSpec, AtRestError> {
+    match (&cfg.root_key_file, &cfg.pkcs11_key_label) {
+        (Some(p), _) => Ok(RootSpec::File(p.clone())),
+        (None, Some(l)) => Ok(RootSpec::Label(l.clone())),
+        (None, None) => Err(AtRestError::Root("no root key configured".into())),
+    }
+}
+
 fn io(path: &Path, e: impl std::fmt::Display) -> AtRestError {
     AtRestError::File(format!("{}: {e}", path.display()))
 }
@@ -150,21 +175,12 @@ impl Keys {
     /// Opens the configured root key and the data key in `data_dir`,
     /// creating and wrapping a data key on first use.
     pub fn open(cfg: &AtRestConfig, data_dir: &Path) -> Result<Self, AtRestError> {
-        let token = match (&cfg.pkcs11_module, &cfg.pkcs11_token, &cfg.pkcs11_pin_file) {
-            (Some(module), Some(label), Some(pin_file)) => {
-                let pin =
-                    Zeroizing::new(std::fs::read_to_string(pin_file).map_err(|e| io(pin_file, e))?);
-                Some(Arc::new(pkcs11::Token::open(module, label, pin.trim())?))
-            }
-            _ => None,
-        };
-        let spec = match (&cfg.root_key_file, &cfg.pkcs11_key_label) {
-            (Some(p), _) => RootSpec::File(p.clone()),
-            (None, Some(l)) => RootSpec::Label(l.clone()),
-            (None, None) => return Err(AtRestError::Root("no root key configured".into())),
-        };
-        let root = Self::root_from(&token, &spec)?;
-        std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
+        Self::open_with(cfg, data_dir, true)
+    }
+
+    fn open_with(cfg: &AtRestConfig, data_dir: &Path, write: bool) -> Result<Self, AtRestError> {
+        let token = open_token(cfg)?;
+        let root = Self::root_from(&token, &spec_of(cfg)?)?;
         let path = data_dir.join(KEY_FILE);
         let state = match std::fs::read(&path) {
             Ok(bytes) => {
@@ -195,8 +211,26 @@ impl Keys {
             token,
             rotation: tokio::sync::Mutex::new(()),
         };
-        keys.save()?;
+        if write {
+            std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
+            keys.save()?;
+        }
         Ok(keys)
+    }
+
+    /// The keys of an existing encrypted `data_dir`, read only (for
+    /// `bedside backup` beside a running hub): nothing is written.
+    pub fn existing(cfg: &AtRestConfig, data_dir: &Path) -> Result<Self, AtRestError> {
+        let path = data_dir.join(KEY_FILE);
+        if !path.exists() {
+            return Err(io(&path, "missing (no encrypted store here)"));
+        }
+        Self::open_with(cfg, data_dir, false)
+    }
+
+    /// The root key `cfg` names, alone (to wrap or unwrap a backup's key).
+    pub fn root_of(cfg: &AtRestConfig) -> Result<RootKey, AtRestError> {
+        Self::root_from(&open_token(cfg)?, &spec_of(cfg)?)
     }
 
     fn root_from(

@@ -462,13 +462,29 @@ impl Process {
         vars: &[(&str, &std::ffi::OsStr)],
     ) -> Self {
         let cfg = Self::write_config(env, extra_toml);
+        Self::start_from(&cfg, args, vars)
+    }
+
+    /// `bedside serve --config CFG ARGS` with `vars` added; its stderr
+    /// goes to `CFG` with the extension `stderr.log`.
+    pub fn start_from(
+        cfg: &std::path::Path,
+        args: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bedside"))
             .args(["serve", "--config"])
-            .arg(&cfg)
+            .arg(cfg)
             .args(args)
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(cfg.with_extension("stderr.log"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            )
             .spawn()
             .unwrap();
         let mut line = String::new();
