@@ -203,6 +203,15 @@ pub async fn start_with_clock(
         .filter(|_| config.audit.enabled)
         .map(|c| Arc::new(crate::audit::peers::Peers::new(c.node_id.clone())));
     let (audit, recovery) = open_audit(&config, clock.clone(), peers.clone())?;
+    if config.at_rest.is_none()
+        && config.cluster.is_none()
+        && config.data_dir.join(crate::at_rest::KEY_FILE).exists()
+    {
+        return Err(config_err(
+            "at_rest",
+            "data_dir holds an encrypted store (keys.json); configure [at_rest] with its root key",
+        ));
+    }
     let at_rest = match &config.at_rest {
         Some(a) => Some(Arc::new(
             crate::at_rest::Keys::open(a, &config.data_dir)

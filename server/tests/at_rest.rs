@@ -300,3 +300,75 @@ async fn with_the_root_key_in_softhsm_nothing_is_in_clear_and_both_rotations_kee
         .await
         .expect("provider resumes");
 }
+
+#[tokio::test]
+async fn a_plain_store_is_encrypted_at_start_and_a_misplaced_or_open_root_key_is_refused() {
+    let env = Env::new();
+    let p = Process::start(&env, "");
+    let mut dr = Client::connect(&p.url).await;
+    dr.hello(&env.token(VISIT, "provider", DR)).await;
+    let mut pt = Client::connect(&p.url).await;
+    let w_pt = pt.hello(&env.token(VISIT, "patient", PT)).await;
+    dr.send(json!({"type":"admit","participant":PT})).await;
+    pt.recv_type("admitted").await;
+    chat(&mut dr, 0..5).await;
+    p.terminate();
+    drop((dr, pt));
+    let data = env.data_dir();
+    assert!(
+        !found_in(&data, &needles(5)).is_empty(),
+        "without [at_rest] the store is in clear (the search finds it)"
+    );
+
+    let serve = |toml: String| {
+        let cfg = Process::write_config(&env, &toml);
+        bedside(
+            strings(&["serve", "--config", cfg.to_str().unwrap()]),
+            vec![],
+        )
+    };
+    let at = |p: &Path| format!("[at_rest]\nroot_key_file = {p:?}\n");
+    // A root key inside data_dir would travel with every copy of it.
+    let inside = data.join("root.key");
+    let out = serve(at(&inside)).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not be inside data_dir"));
+    // A root key others can read is refused.
+    let root = env.dir.path().join("root.key");
+    let made = bedside(
+        strings(&["root-key", "create", "--file", root.to_str().unwrap()]),
+        vec![],
+    )
+    .await;
+    assert!(made.status.success());
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = serve(at(&root)).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // With the key file: the existing store is encrypted at start, and reads back.
+    let p = Process::start(&env, &at(&root));
+    assert_eq!(
+        found_in(&data, &needles(5)),
+        Vec::<String>::new(),
+        "encrypted in place"
+    );
+    let (_pt, w, got) = resumed_bodies(&p.url, w_pt["resume_token"].as_str().unwrap(), 0, 5).await;
+    assert_eq!(w["state"], "admitted");
+    assert_eq!(got, (0..5).map(body).collect::<Vec<_>>());
+    p.terminate();
+    // Without [at_rest] an encrypted store is refused, not started over.
+    let out = serve(String::new()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("configure [at_rest]"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
