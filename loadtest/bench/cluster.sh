@@ -17,6 +17,8 @@
 #       --rate 2000 --visits 100 --duration 20s --warmup 5s
 #
 # Also prints each process's CPU time over the run (hub nodes, Redis).
+# AT_REST=1 (with NODES=0): the hub's store encrypted at rest under a root
+# key file (docs/operations.md, "Encryption at rest").
 set -euo pipefail
 
 nodes=2
@@ -50,6 +52,14 @@ trap cleanup EXIT
 
 "$bin/bedside" keygen --kid lt-1 --out "$dir/issuer.json" --public "$dir/issuer.pub.json" >/dev/null
 "$bin/bedside" keygen --kid audit-1 --out "$dir/audit.json" --public "$dir/audit.pub.json" >/dev/null
+
+at_rest=""
+if [[ ${AT_REST:-0} == 1 ]]; then
+    ((nodes == 0)) || { echo "AT_REST=1 needs NODES=0 (a cluster's data is in Redis)" >&2; exit 2; }
+    "$bin/bedside" root-key create --file "$dir/root.key" >/dev/null
+    at_rest="[at_rest]
+root_key_file = \"$dir/root.key\""
+fi
 
 cluster=""
 if ((nodes > 0)); then
@@ -91,6 +101,7 @@ messages_per_s = 1000000
 max_connections = 200000
 max_connections_per_ip = 200000
 $cluster
+$at_rest
 EOF
     BEDSIDE_LOG=warn "$bin/bedside" serve --config "$dir/$name.toml" >"$dir/$name.out" 2>"$dir/$name.err" &
     hub_pids+=($!)

@@ -13,7 +13,8 @@
 //! `RECIPIENT_ACKS=each` for recipients that ack every message at once
 //! (by default they ack as the SDK does: cumulatively, within 200 ms),
 //! `STORE=redis` for the store on a real redis-server (a one-node cluster,
-//! `appendfsync always`; its CPU is reported too).
+//! `appendfsync always`; its CPU is reported too), `AT_REST=1` for the
+//! SQLite store encrypted at rest (SQLCipher under a root key file).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -185,6 +186,8 @@ fn main() {
         "store: {}; audit trail: {}; recipients ack {}",
         if on_redis() {
             "redis-server (appendfsync always)"
+        } else if at_rest() {
+            "SQLite encrypted at rest (SQLCipher)"
         } else {
             "SQLite"
         },

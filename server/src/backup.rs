@@ -159,7 +159,7 @@ pub fn create(
     bytes.push(b'\n');
     let aad = Sha256::digest(&bytes);
     let cipher = ChaCha20Poly1305::new_from_slice(key.bytes()).map_err(|_| io(out, "key"))?;
-    let plain: Vec<u8> = [store, audit].concat();
+    let plain = zeroize::Zeroizing::new([store, audit].concat());
     let chunks: Vec<&[u8]> = if plain.is_empty() {
         vec![&[][..]]
     } else {

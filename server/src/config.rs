@@ -812,6 +812,7 @@ fn validate_at_rest(a: &AtRestConfig, c: &Config) -> Result<(), ConfigError> {
     for (key, path) in [
         ("at_rest.root_key_file", &a.root_key_file),
         ("at_rest.pkcs11_pin_file", &a.pkcs11_pin_file),
+        ("at_rest.pkcs11_module", &a.pkcs11_module),
     ] {
         if let Some(p) = path
             && inside(p, &c.data_dir)
@@ -826,7 +827,7 @@ fn validate_at_rest(a: &AtRestConfig, c: &Config) -> Result<(), ConfigError> {
 }
 
 /// Whether `path` lies inside `dir` (both resolved as far as they exist).
-fn inside(path: &Path, dir: &Path) -> bool {
+pub fn inside(path: &Path, dir: &Path) -> bool {
     fn resolve(p: &Path) -> PathBuf {
         let abs = if p.is_absolute() {
             p.to_owned()

@@ -72,7 +72,7 @@ pub fn root_key(cmd: RootKeyCommand) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            Token::open(module, token, pin.trim())
+            Token::shared(module, token, pin.trim())
                 .and_then(|t| t.create_key(&label))
                 .map(|()| format!("created the key {label:?} on the token {token:?}"))
         }

@@ -233,6 +233,7 @@ async fn with_the_root_key_in_softhsm_nothing_is_in_clear_and_both_rotations_kee
 
     // Data-key rotation, live: the store is re-encrypted under a new key
     // while both participants stay connected.
+    let salt_before = std::fs::read(data.join("bedside.db")).unwrap()[..16].to_vec();
     let out = bedside(
         strings(&[
             "admin",
@@ -253,6 +254,11 @@ async fn with_the_root_key_in_softhsm_nothing_is_in_clear_and_both_rotations_kee
     let rotated = std::fs::read_to_string(data.join("keys.json")).unwrap();
     let ct = |s: &str| serde_json::from_str::<Value>(s).unwrap()["data_key"]["ciphertext"].clone();
     assert_ne!(ct(&rotated), ct(&keys_after), "a new data key");
+    assert_ne!(
+        std::fs::read(data.join("bedside.db")).unwrap()[..16].to_vec(),
+        salt_before,
+        "the database is a new file (a new salt), every page written under the new key"
+    );
     assert!(!rotated.contains("next_data_key"), "the rotation finished");
     chat(&mut dr, 30..40).await;
     dr.send(json!({"type":"ping","id":"still-here"})).await;

@@ -124,6 +124,11 @@ pub fn on_redis() -> bool {
 /// The release `bedside` binary as a separate process, so its CPU time can be
 /// read on its own. Returns the child, its WebSocket URL, the issuer key and
 /// its files (and Redis, see [`on_redis`]).
+/// `AT_REST=1`: the store encrypted at rest (SQLCipher, a root key file).
+pub fn at_rest() -> bool {
+    std::env::var("AT_REST").is_ok_and(|v| v == "1")
+}
+
 pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, Files) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
@@ -147,7 +152,13 @@ pub fn start_hub_process() -> (std::process::Child, String, PrivateKey, Files) {
             audit_enabled()
         ) + &redis.as_ref().map_or(String::new(), |r| {
             format!("[cluster]\nredis_url = {:?}\nnode_id = \"bench\"\n", r.url())
-        }),
+        }) + &if at_rest() {
+            let root = dir.path().join("root.key");
+            bedside_server::at_rest::root::RootKey::create_file(&root).unwrap();
+            format!("[at_rest]\nroot_key_file = {root:?}\n")
+        } else {
+            String::new()
+        },
     )
     .unwrap();
     // `HUB_BIN` runs another build of the hub (A/B comparisons). Not a

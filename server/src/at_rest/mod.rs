@@ -146,13 +146,10 @@ pub enum RootSpec {
 fn open_token(cfg: &AtRestConfig) -> Result<Option<Arc<pkcs11::Token>>, AtRestError> {
     match (&cfg.pkcs11_module, &cfg.pkcs11_token, &cfg.pkcs11_pin_file) {
         (Some(module), Some(label), Some(pin_file)) => {
+            root::private_file(pin_file)?;
             let pin =
                 Zeroizing::new(std::fs::read_to_string(pin_file).map_err(|e| io(pin_file, e))?);
-            Ok(Some(Arc::new(pkcs11::Token::open(
-                module,
-                label,
-                pin.trim(),
-            )?)))
+            Ok(Some(pkcs11::Token::shared(module, label, pin.trim())?))
         }
         _ => Ok(None),
     }
@@ -255,10 +252,22 @@ impl Keys {
 
     fn save(&self) -> Result<(), AtRestError> {
         let s = self.state();
+        // Each wrapping is unwrapped once before it replaces the file: a
+        // key the root key cannot give back is never the only copy.
+        let wrap = |k: &DataKey| -> Result<Wrapped, AtRestError> {
+            let w = s.root.wrap(k)?;
+            match s.root.unwrap(&w) {
+                Ok(back) if back.bytes() == k.bytes() => Ok(w),
+                _ => Err(AtRestError::Root(format!(
+                    "{} does not give back what it wrapped",
+                    s.root.describe()
+                ))),
+            }
+        };
         let file = KeyFile {
             version: 1,
-            data_key: s.root.wrap(&s.current)?,
-            next_data_key: s.next.as_ref().map(|k| s.root.wrap(k)).transpose()?,
+            data_key: wrap(&s.current)?,
+            next_data_key: s.next.as_ref().map(wrap).transpose()?,
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| io(&self.path, e))?;
         crate::fsutil::write_durably(&self.path, &bytes, true).map_err(|e| io(&self.path, e))
@@ -313,31 +322,57 @@ impl Keys {
     }
 
     /// Re-encrypts the store under a fresh data key, online: `rekey` is
-    /// handed the new key and answers once the store is under it.
-    pub async fn rotate_data<F, Fut>(self: &Arc<Self>, rekey: F) -> Result<(), AtRestError>
+    /// handed the new key and answers once the store is under it. If it
+    /// fails, `opens` tells which key the database is under now (the new
+    /// one, if the failure came after its copy took its place), and
+    /// `keys.json` keeps that one; if neither opens, it keeps both.
+    pub async fn rotate_data<F, Fut, P>(
+        self: &Arc<Self>,
+        rekey: F,
+        opens: P,
+    ) -> Result<(), AtRestError>
     where
         F: FnOnce(DataKey) -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
+        P: Fn(&DataKey) -> bool + Send + 'static,
     {
         let _one = self.rotation.lock().await;
+        if self.state().next.is_some() {
+            return Err(AtRestError::File(
+                "a data-key rotation has not settled; restart the hub to settle it".into(),
+            ));
+        }
         let new = DataKey::generate();
         self.state().next = Some(new.clone());
         self.save_blocking().await?;
-        match rekey(new).await {
-            Ok(()) => {
-                {
-                    let mut s = self.state();
-                    if let Some(n) = s.next.take() {
-                        s.current = n;
-                    }
-                }
-                self.save_blocking().await
+        let result = rekey(new.clone()).await;
+        let (promote, forget) = match &result {
+            Ok(()) => (true, true),
+            Err(_) => {
+                let (n, old) = (new.clone(), self.state().current.clone());
+                let (new_opens, old_opens) =
+                    tokio::task::spawn_blocking(move || (opens(&n), opens(&old)))
+                        .await
+                        .unwrap_or((false, false));
+                (new_opens, new_opens || old_opens)
             }
-            Err(e) => {
-                self.state().next = None;
-                self.save_blocking().await?;
-                Err(AtRestError::File(format!("re-encrypting the store: {e}")))
+        };
+        {
+            let mut s = self.state();
+            if promote && let Some(n) = s.next.take() {
+                s.current = n;
             }
+            if forget {
+                s.next = None;
+            }
+        }
+        self.save_blocking().await?;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if promote => Err(AtRestError::File(format!(
+                "the store is under the new data key, but: {e}"
+            ))),
+            Err(e) => Err(AtRestError::File(format!("re-encrypting the store: {e}"))),
         }
     }
 

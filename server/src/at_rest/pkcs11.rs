@@ -13,8 +13,9 @@ use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
-use std::path::Path;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A logged-in session on the token holding the root keys.
 pub struct Token {
@@ -36,7 +37,7 @@ fn err(what: &str, e: impl std::fmt::Display) -> AtRestError {
 impl Token {
     /// Loads `module`, finds the token labelled `label` and logs in as its
     /// user with `pin`.
-    pub fn open(module: &Path, label: &str, pin: &str) -> Result<Self, AtRestError> {
+    fn open(module: &Path, label: &str, pin: &str) -> Result<Self, AtRestError> {
         let ctx =
             Pkcs11::new(module).map_err(|e| err(&format!("module {}", module.display()), e))?;
         ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
@@ -145,15 +146,47 @@ impl Token {
         Ok(())
     }
 
-    /// Whether the key `label` can leave the token (it must not).
-    pub fn extractable(&self, label: &str) -> Result<bool, AtRestError> {
+    /// Whether the key `label` is an AES key that can never leave the
+    /// token: sensitive, always so, not extractable, never so. An attribute
+    /// the token does not report counts against it.
+    pub fn kept_inside(&self, label: &str) -> Result<bool, AtRestError> {
         let s = self.session()?;
         let key = Self::key(&s, label)?;
         let attrs = s
-            .get_attributes(key, &[AttributeType::Extractable])
+            .get_attributes(
+                key,
+                &[
+                    AttributeType::KeyType,
+                    AttributeType::Sensitive,
+                    AttributeType::AlwaysSensitive,
+                    AttributeType::Extractable,
+                    AttributeType::NeverExtractable,
+                ],
+            )
             .map_err(|e| err("attributes", e))?;
-        Ok(attrs
-            .iter()
-            .any(|a| matches!(a, Attribute::Extractable(true))))
+        let has = |want: &Attribute| attrs.iter().any(|a| a == want);
+        Ok(has(&Attribute::KeyType(KeyType::AES))
+            && has(&Attribute::Sensitive(true))
+            && has(&Attribute::AlwaysSensitive(true))
+            && has(&Attribute::Extractable(false))
+            && has(&Attribute::NeverExtractable(true)))
+    }
+
+    /// The token `label` of `module`, logged in once per process: a module
+    /// is initialized once, and its login is shared by its sessions.
+    pub fn shared(module: &Path, label: &str, pin: &str) -> Result<Arc<Self>, AtRestError> {
+        type Open = Mutex<HashMap<(PathBuf, String), Arc<Token>>>;
+        static OPEN: OnceLock<Open> = OnceLock::new();
+        let mut open = OPEN
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .map_err(|_| AtRestError::Root("PKCS#11 registry poisoned".into()))?;
+        let k = (module.to_owned(), label.to_owned());
+        if let Some(t) = open.get(&k) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(Self::open(module, label, pin)?);
+        open.insert(k, t.clone());
+        Ok(t)
     }
 }

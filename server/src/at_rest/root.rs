@@ -21,6 +21,26 @@ use zeroize::Zeroizing;
 /// Associated data of every wrapping, before the root key's id.
 const AAD: &[u8] = b"bedside data key v1 wrapped by ";
 
+/// Refuses a secret file that group or others can read.
+pub fn private_file(path: &Path) -> Result<(), AtRestError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let bad = |p: String| AtRestError::Root(format!("{}: {p}", path.display()));
+        let mode = std::fs::metadata(path)
+            .map_err(|e| bad(e.to_string()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "readable by group or others (mode {:o}); chmod 600 it",
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A root key the hub can wrap and unwrap data keys with.
 pub enum RootKey {
     /// A key file.
@@ -52,20 +72,7 @@ impl RootKey {
     /// others.
     pub fn from_file(path: &Path) -> Result<Self, AtRestError> {
         let bad = |p: String| AtRestError::Root(format!("{}: {p}", path.display()));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(path)
-                .map_err(|e| bad(e.to_string()))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(bad(format!(
-                    "readable by group or others (mode {:o}); chmod 600 it",
-                    mode & 0o777
-                )));
-            }
-        }
+        private_file(path)?;
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
         let bytes = Zeroizing::new(
             STANDARD
@@ -114,9 +121,9 @@ impl RootKey {
     /// The key labelled `label` on `token`; checks it exists and cannot
     /// leave the token.
     pub fn on_token(token: Arc<Token>, label: &str) -> Result<Self, AtRestError> {
-        if token.extractable(label)? {
+        if !token.kept_inside(label)? {
             return Err(AtRestError::Root(format!(
-                "PKCS#11: the key labelled {label:?} is extractable; a root key must not leave the token"
+                "PKCS#11: the key labelled {label:?} is not an AES key that is sensitive and never extractable; a root key must never leave the token"
             )));
         }
         Ok(RootKey::Pkcs11 {
@@ -163,8 +170,9 @@ impl RootKey {
                 )
                 .map_err(|_| AtRestError::Root("cannot wrap the data key".into()))?,
             RootKey::Pkcs11 { token, label } => {
-                let mut iv = nonce;
-                token.encrypt(label, &mut iv, &aad, data_key.bytes())?
+                // A token may choose the IV itself (FIPS mode) and write it
+                // back: what is stored is the IV it used.
+                token.encrypt(label, &mut nonce, &aad, data_key.bytes())?
             }
         };
         Ok(Wrapped {

@@ -26,6 +26,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -352,11 +353,18 @@ async fn rotate(hub: &Hub, which: &str, req: Request<Incoming>, by: Arc<Actor>) 
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "body too large"),
     };
     let started = std::time::Instant::now();
-    let result = if which == "root" {
+    let spec = if which == "root" {
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let spec = match (v["root_key_file"].as_str(), v["pkcs11_key_label"].as_str()) {
-            (Some(p), None) => RootSpec::File(p.into()),
-            (None, Some(l)) => RootSpec::Label(l.to_owned()),
+        match (v["root_key_file"].as_str(), v["pkcs11_key_label"].as_str()) {
+            (Some(p), None) if crate::config::inside(Path::new(p), &hub.config.data_dir) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "a root key file must not be inside data_dir",
+                );
+            }
+            (Some(p), None) => Some(RootSpec::File(p.into())),
+            (None, Some(l)) => Some(RootSpec::Label(l.to_owned())),
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -364,14 +372,31 @@ async fn rotate(hub: &Hub, which: &str, req: Request<Incoming>, by: Arc<Actor>) 
                     "expected {\"root_key_file\": PATH} or {\"pkcs11_key_label\": LABEL}",
                 );
             }
-        };
-        keys.rotate_root(spec).await
+        }
     } else {
-        let store = hub.store.clone();
-        keys.rotate_data(|k| async move { store.rekey(k).await.map_err(|e| e.to_string()) })
-            .await
-            .map(|()| keys.root_id())
+        None
     };
+    // Its own task: a caller that goes away does not cut a rotation short.
+    let store = hub.store.clone();
+    let db = hub.config.data_dir.join(crate::store::sqlite::DB_FILE);
+    let task = tokio::spawn(async move {
+        match spec {
+            Some(spec) => keys.rotate_root(spec).await,
+            None => keys
+                .rotate_data(
+                    |k| async move { store.rekey(k).await.map_err(|e| e.to_string()) },
+                    move |k| {
+                        crate::store::sqlite::connect(&db, Some(k))
+                            .is_ok_and(|c| crate::store::sqlite::readable(&c))
+                    },
+                )
+                .await
+                .map(|()| keys.root_id()),
+        }
+    });
+    let result = task
+        .await
+        .unwrap_or_else(|e| Err(crate::at_rest::AtRestError::File(e.to_string())));
     let outcome = if result.is_ok() {
         Outcome::Success
     } else {

@@ -107,9 +107,15 @@ pub(super) fn checkpoint(conn: &Connection) -> rusqlite::Result<Pass> {
     pass(conn, "PRAGMA wal_checkpoint(PASSIVE)")
 }
 
-/// A TRUNCATE checkpoint: the log folded in and emptied, if not busy.
-pub(super) fn checkpoint_truncate(conn: &Connection) -> Result<Pass, StoreError> {
-    pass(conn, "PRAGMA wal_checkpoint(TRUNCATE)").map_err(|e| StoreError::Backend(e.to_string()))
+/// A TRUNCATE checkpoint: the log folded in and emptied, if not busy. It
+/// never waits on a reader (a backup's long read): busy, it says so at once
+/// and the caller tries again between batches.
+pub(crate) fn checkpoint_truncate(conn: &Connection) -> Result<Pass, StoreError> {
+    let e = |e: rusqlite::Error| StoreError::Backend(e.to_string());
+    conn.busy_timeout(Duration::ZERO).map_err(e)?;
+    let r = pass(conn, "PRAGMA wal_checkpoint(TRUNCATE)").map_err(e);
+    conn.busy_timeout(Duration::from_secs(5)).map_err(e)?;
+    r
 }
 
 fn pass(conn: &Connection, sql: &str) -> rusqlite::Result<Pass> {

@@ -43,6 +43,8 @@ impl SoftHsm {
         );
         let pin_file = dir.path().join("pin");
         std::fs::write(&pin_file, "1234\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         Self {
             dir,
             conf,

@@ -203,12 +203,8 @@ impl Backend {
     /// while the checkpointer's own pass runs: then it tries again.
     fn purge_log(&self) {
         for _ in 0..100 {
-            match self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    r.get::<_, i64>(0)
-                }) {
-                Ok(0) => return,
+            match checkpointer::checkpoint_truncate(&self.conn) {
+                Ok(p) if p.complete() => return,
                 Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
                 Err(e) => {
                     tracing::warn!(error = %e, "WAL checkpoint after deletion failed");

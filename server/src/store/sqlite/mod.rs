@@ -116,12 +116,22 @@ fn unlock(path: &Path, keys: &Keys) -> Result<DataKey, StoreError> {
         .first()
         .cloned()
         .ok_or_else(|| StoreError::Backend("no data key".into()))?;
+    // Everything in the plaintext log goes into the database first, so the
+    // log removed with it holds nothing the copy lacks.
+    let folded = crate::store::checkpointer::checkpoint_truncate(&plain)?;
+    if !folded.complete() {
+        return Err(StoreError::Backend(
+            "the store's write-ahead log is in use by another process; stop it first".into(),
+        ));
+    }
     let tmp = aside(path, "encrypting");
     export(&plain, &tmp, Some(&key))?;
     drop(plain);
     replace(path, &tmp)?;
     keys.settle(0).map_err(at_rest)?;
-    tracing::info!("encrypted the existing store under the data key");
+    tracing::warn!(
+        "encrypted the existing store under the data key; its earlier plaintext pages may remain on the disk and in its snapshots"
+    );
     Ok(key)
 }
 
