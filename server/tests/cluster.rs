@@ -596,27 +596,7 @@ async fn a_revocation_on_one_node_ends_the_users_sessions_on_the_others() {
         &json!({"iss": ISSUER, "aud": "bedside-admin", "sub": "ops-ann",
         "role": "admin", "amr": ["mfa"], "iat": now, "exp": now + 600}),
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
-        .args([
-            "admin",
-            "--url",
-            &a.http(),
-            "--token-file",
-            "-",
-            "revoke",
-            "pt",
-            "--until-s",
-            "600",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write as _;
-            c.stdin.take().unwrap().write_all(admin.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let out = admin_cli(&a, &admin, &["revoke", "pt", "--until-s", "600"]);
     assert!(
         out.status.success(),
         "{}",
@@ -630,4 +610,64 @@ async fn a_revocation_on_one_node_ends_the_users_sessions_on_the_others() {
         Some(4001),
         "hellos refused on the other node too"
     );
+}
+
+/// `bedside admin --url NODE --token-file - ARGS` with `token` on stdin.
+fn admin_cli(node: &Process, token: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
+        .args(["admin", "--url", &node.http(), "--token-file", "-"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(token.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_call_on_any_node_reaches_the_visits_owner() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    // node-a owns v-1 (dr joined there first); the operator calls node-b.
+    let (mut dr, mut pt, _, _) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    let now = common::now();
+    let admin = env.sign(
+        &json!({"iss": ISSUER, "aud": "bedside-admin", "sub": "ops-ann",
+        "role": "admin", "amr": ["mfa"], "iat": now, "exp": now + 600}),
+    );
+    let call = |args: &'static [&'static str]| {
+        let out = admin_cli(&b, &admin, args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, body) = call(&["remove", "v-1", "pt"]);
+    assert!(ok, "{body}");
+    assert!(body.contains("node-a"), "forwarded to the owner: {body}");
+    assert_eq!(pt.closed().await, 4003);
+    let (ok, body) = call(&["end-visit", "v-1"]);
+    assert!(ok, "{body}");
+    assert_eq!(dr.closed().await, 4012);
+    // A visit live nowhere: not found, and nothing started for it.
+    let (ok, _) = call(&["end-visit", "v-none"]);
+    assert!(!ok);
+    // The owner wrote the acts, under the operator.
+    let audit =
+        std::fs::read_to_string(Process::node_dir(&env, "node-a").join("audit/audit.jsonl"))
+            .unwrap();
+    let acts: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["user_id"] == "ops-ann")
+        .collect();
+    assert!(acts.iter().any(|r| r["action"] == "VISIT_END"), "{acts:?}");
+    assert!(acts.iter().any(|r| r["target"] == "pt"), "{acts:?}");
 }

@@ -15,6 +15,7 @@
 
 use super::visits::Visits;
 use crate::audit::{Action, Actor, Durability, Event, Outcome};
+use crate::cluster::lease::Owner;
 use crate::hub::{Hub, Revocation};
 use crate::visit::{Input, OperatorOp};
 use bedside_protocol::time::UnixSecs;
@@ -165,13 +166,13 @@ pub async fn handle(
     match (&method, parts.as_slice()) {
         (&Method::GET, ["visits"]) => list_visits(&visits),
         (&Method::POST, ["visits", visit, "end"]) => {
-            to_visit(&visits, visit, OperatorOp::EndVisit, operator).await
+            to_visit(&hub, &visits, visit, OperatorOp::EndVisit, operator).await
         }
         (&Method::POST, ["visits", visit, "participants", id, "remove"]) => {
             let Ok(p) = ParticipantId::new(*id) else {
                 return error(StatusCode::BAD_REQUEST, "bad_request", "bad participant id");
             };
-            to_visit(&visits, visit, OperatorOp::Remove(p), operator).await
+            to_visit(&hub, &visits, visit, OperatorOp::Remove(p), operator).await
         }
         (&Method::POST, ["users", sub, "revoke"]) => {
             revoke(&hub, &visits, sub, req, now, operator).await
@@ -229,27 +230,73 @@ fn list_visits(visits: &Visits) -> Response<Body> {
     reply(StatusCode::OK, &json!({ "visits": list }))
 }
 
-async fn to_visit(visits: &Visits, visit: &str, op: OperatorOp, by: Arc<Actor>) -> Response<Body> {
+/// Hands an operator's call to the visit's task: here, or in a cluster on
+/// the node that owns the visit (forwarded; it writes the audit records).
+async fn to_visit(
+    hub: &Hub,
+    visits: &Visits,
+    visit: &str,
+    op: OperatorOp,
+    by: Arc<Actor>,
+) -> Response<Body> {
     let Ok(id) = VisitId::new(visit) else {
         return error(StatusCode::BAD_REQUEST, "bad_request", "bad visit id");
     };
-    let Some(handle) = visits.running(&id) else {
-        return error(
+    let not_live = || {
+        error(
             StatusCode::NOT_FOUND,
             "not_found",
-            "no live visit with that id on this node",
-        );
+            "no live visit with that id",
+        )
     };
-    let input = Input::Operator { op, by };
-    match handle
-        .send(super::visit_task::VisitCommand::Input(
-            input,
-            Instant::now(),
-        ))
-        .await
-    {
-        Ok(()) => reply(StatusCode::OK, &json!({"ok": true})),
-        Err(_) => error(StatusCode::NOT_FOUND, "not_found", "the visit just ended"),
+    let here = |handle: super::visit_task::VisitHandle, op, by| async move {
+        let input = Input::Operator { op, by };
+        match handle
+            .send(super::visit_task::VisitCommand::Input(
+                input,
+                Instant::now(),
+            ))
+            .await
+        {
+            Ok(()) => reply(StatusCode::OK, &json!({"ok": true})),
+            Err(_) => error(StatusCode::NOT_FOUND, "not_found", "the visit just ended"),
+        }
+    };
+    if let Some(handle) = visits.running(&id) {
+        return here(handle, op, by).await;
+    }
+    let (Some(cluster), Some(router)) = (&hub.cluster, visits.router()) else {
+        return not_live();
+    };
+    let owner = {
+        let _one = cluster.acquiring.lock().await;
+        if let Some(handle) = visits.running(&id) {
+            drop(_one);
+            return here(handle, op, by).await;
+        }
+        cluster.acquire(&id).await
+    };
+    let unavailable = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "internal",
+            "the visit's owner cannot be reached; try again",
+        )
+    };
+    match owner {
+        // Nobody held it: not live anywhere.
+        Ok(Owner::Me(lease)) => {
+            lease.release().await;
+            not_live()
+        }
+        Ok(Owner::Other { node, fence }) => {
+            if cluster.is_alive(&node).await && router.operator(&node, &id, &fence, op, &by).await {
+                reply(StatusCode::ACCEPTED, &json!({"ok": true, "owner": node}))
+            } else {
+                unavailable()
+            }
+        }
+        Err(_) => unavailable(),
     }
 }
 

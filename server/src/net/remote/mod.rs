@@ -26,7 +26,9 @@ use crate::cluster::bus::BusEvent;
 use crate::hub::Hub;
 use crate::store::Fence;
 use crate::visit::{ConnId, Input};
-use bedside_protocol::{ClientMessage, CloseCode, ErrorCode, ServerMessage, VisitId};
+use bedside_protocol::{
+    ClientMessage, CloseCode, ErrorCode, ParticipantId, ServerMessage, VisitId,
+};
 use dashmap::DashMap;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Weak};
@@ -250,7 +252,74 @@ impl Router {
                 n,
                 out,
             } => self.output_here(link, fence, n, out),
+            Wire::Operator {
+                visit,
+                fence,
+                remove,
+                by,
+                ip,
+            } => self.operator_here(visit, fence, remove, by, ip).await,
         }
+    }
+
+    /// Any node → owner: an operator's call, for `visit` under `fence`.
+    pub async fn operator(
+        &self,
+        owner: &str,
+        visit: &VisitId,
+        fence: &Fence,
+        op: crate::visit::OperatorOp,
+        by: &crate::audit::Actor,
+    ) -> bool {
+        let remove = match op {
+            crate::visit::OperatorOp::EndVisit => None,
+            crate::visit::OperatorOp::Remove(p) => Some(p),
+        };
+        let wire = Wire::Operator {
+            visit: visit.clone(),
+            fence: fence.0.clone(),
+            remove,
+            by: by.user_id.clone().unwrap_or_default(),
+            ip: by.ip_address.clone(),
+        };
+        self.publish(owner, &wire).await
+    }
+
+    /// Owner side: an operator's call forwarded by another node; acted on
+    /// only if this node still owns the visit under that fence.
+    async fn operator_here(
+        &self,
+        visit: VisitId,
+        fence: String,
+        remove: Option<ParticipantId>,
+        by: String,
+        ip: Option<String>,
+    ) {
+        let Some(visits) = self.visits.upgrade() else {
+            return;
+        };
+        let Some((handle, here)) = visits.local(&visit) else {
+            return;
+        };
+        if here.0 != fence {
+            return;
+        }
+        let op = match remove {
+            None => crate::visit::OperatorOp::EndVisit,
+            Some(p) => crate::visit::OperatorOp::Remove(p),
+        };
+        let by = Arc::new(crate::audit::Actor {
+            user_id: Some(by),
+            role: Some("admin".to_owned()),
+            ip_address: ip,
+            ..crate::audit::Actor::default()
+        });
+        let _ = handle
+            .send(super::visit_task::VisitCommand::Input(
+                Input::Operator { op, by },
+                std::time::Instant::now(),
+            ))
+            .await;
     }
 
     /// Owner side: attach a connection of another node to a visit here.

@@ -63,6 +63,20 @@ pub enum Wire {
         /// What to do.
         out: RemoteOutput,
     },
+    /// Any node → owner: an operator's call on a visit it owns (the operator
+    /// API answered on another node).
+    Operator {
+        /// The visit.
+        visit: VisitId,
+        /// The owner's fence the sending node found.
+        fence: String,
+        /// End the visit (`None`) or remove this participant.
+        remove: Option<ParticipantId>,
+        /// The operator (`sub`) and their address, for the audit records.
+        by: String,
+        /// The operator's IP address.
+        ip: Option<String>,
+    },
 }
 
 /// A [`Join`] without what the owner fills in itself (its connection id,
