@@ -300,15 +300,7 @@ async fn bedside_admin_drives_the_operator_api_from_a_shell() {
     let (_dr, _pt) = admitted_pair(&env, &hub, "v-1").await;
     // The CLI runs off the runtime's thread: the hub answers it meanwhile.
     async fn bedside(args: &[&str]) -> std::process::Output {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
-                .args(args)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap()
+        bedside_cli(args, &[]).await
     }
     let key = env.dir.path().join("issuer.private.jwks.json");
     let out = bedside(&[

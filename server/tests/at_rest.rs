@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use common::softhsm::{SoftHsm, walk};
 use common::*;
 use serde_json::{Value, json};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 const VISIT: &str = "visit-5d1e93c2a7";
@@ -51,19 +51,12 @@ fn needles(messages: usize) -> Vec<String> {
 }
 
 /// `bedside ARGS` with `vars`, off the runtime's thread.
-async fn bedside(
-    args: Vec<String>,
-    vars: Vec<(String, std::ffi::OsString)>,
-) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
-            .args(args)
-            .envs(vars)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+async fn bedside(args: Vec<String>, vars: Vec<(String, OsString)>) -> std::process::Output {
+    let vars: Vec<(&str, &OsStr)> = vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_os_str()))
+        .collect();
+    bedside_cli(&args, &vars).await
 }
 
 fn strings(a: &[&str]) -> Vec<String> {

@@ -19,14 +19,7 @@ fn body(i: usize) -> String {
 }
 
 async fn bedside(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
-            .args(args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    bedside_cli(&args, &[]).await
 }
 
 fn args(a: &[&str]) -> Vec<String> {

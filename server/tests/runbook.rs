@@ -31,14 +31,7 @@ fn write_set(p: &Path, sets: &[&Path]) {
 }
 
 async fn bedside(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_bedside"))
-            .args(args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    bedside_cli(&args, &[]).await
 }
 
 /// Waits until a hello with `token` gets the answer `accepted` wants.

@@ -342,6 +342,30 @@ async fn first_answer(hub_url: &str, first: Value) -> Result<(Client, Value), u1
     }
 }
 
+/// `bedside ARGS`, with `vars` added to its environment, run off the
+/// runtime's thread (an in-process hub answers it meanwhile); its output.
+pub fn bedside_cli(
+    args: &[impl AsRef<std::ffi::OsStr>],
+    vars: &[(&str, &std::ffi::OsStr)],
+) -> impl std::future::Future<Output = std::process::Output> + 'static {
+    let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+    let vars: Vec<(String, std::ffi::OsString)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_os_string()))
+        .collect();
+    async move {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_bedside"))
+                .args(args)
+                .envs(vars)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+}
+
 /// The real `bedside` binary on a free port, with a config file.
 pub struct Process {
     child: Child,
