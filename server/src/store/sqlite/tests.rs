@@ -464,48 +464,6 @@ async fn messages_still_owed_survive_the_schema_2_migration() {
     assert_eq!(rows(&store, dir.path()).await, 3);
 }
 
-/// Under writes that never pause, the log still starts over: its file
-/// stays far smaller than what went through it (it grew by every byte
-/// written before, as a PASSIVE checkpoint never finds the log entirely
-/// folded in while the store thread commits batch after batch).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_log_starts_over_under_writes_that_never_pause() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _h) = open(dir.path(), None).unwrap();
-    let body = "A".repeat(40 * 1024);
-    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let start = std::time::Instant::now();
-    let min_bytes = 64 << 20;
-    let mut writers = Vec::new();
-    for w in 0..8 {
-        let (store, body, written) = (store.clone(), body.clone(), written.clone());
-        writers.push(tokio::spawn(async move {
-            let v = VisitId::new(format!("v{w}")).unwrap();
-            let m = StoredMessage {
-                body,
-                ..to("dr", &["pt"])
-            };
-            while written.load(std::sync::atomic::Ordering::Relaxed) < min_bytes
-                || start.elapsed() < std::time::Duration::from_millis(1200)
-            {
-                append(&store, &v, m.clone()).await;
-                written.fetch_add(40 * 1024, std::sync::atomic::Ordering::Relaxed);
-            }
-        }));
-    }
-    for w in writers {
-        w.await.unwrap();
-    }
-    let written = written.load(std::sync::atomic::Ordering::Relaxed);
-    let wal = std::fs::metadata(dir.path().join("bedside.db-wal"))
-        .unwrap()
-        .len();
-    assert!(
-        wal < written / 2,
-        "log file {wal} bytes after {written} bytes written"
-    );
-}
-
 #[tokio::test]
 async fn concurrent_callers_share_batches() {
     let dir = tempfile::tempdir().unwrap();
