@@ -273,7 +273,15 @@ async fn end_visit_deletes_bodies_from_disk() {
 #[tokio::test]
 async fn bodies_expire_after_retention() {
     let env = Env::new();
-    let (hub, clock) = env.start_on_clock(|c| c.session.retention_s = 3600).await;
+    // Idle sessions stay up across the clock's jumps (past the default
+    // idle timeout, which closed dr whenever the jump's wake-up ran before
+    // its ping): this test is about retention.
+    let (hub, clock) = env
+        .start_on_clock(|c| {
+            c.session.retention_s = 3600;
+            c.session.idle_timeout_s = 7200;
+        })
+        .await;
     let (mut dr, pt) = admitted_pair(&env, &hub, "v-1").await;
     drop(pt);
     let marker = b64("RETENTION-MARKER-19d2");
