@@ -233,7 +233,26 @@ async fn run_async(a: AdminArgs) -> ExitCode {
     {
         Ok(r) => {
             println!("{}", String::from_utf8_lossy(&r.body));
-            if (200..300).contains(&r.status) {
+            let partial: Vec<String> = serde_json::from_slice::<serde_json::Value>(&r.body)
+                .ok()
+                .and_then(|v| v["unanswered"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{} ({})",
+                        u["node"].as_str().unwrap_or("?"),
+                        u["reason"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
+            if (200..300).contains(&r.status) && !partial.is_empty() {
+                eprintln!(
+                    "bedside: the answer is partial: not answered by {}",
+                    partial.join(", ")
+                );
+                ExitCode::from(3)
+            } else if (200..300).contains(&r.status) {
                 ExitCode::SUCCESS
             } else {
                 eprintln!("bedside: the hub answered {}", r.status);

@@ -671,3 +671,111 @@ async fn an_operator_call_on_any_node_reaches_the_visits_owner() {
     assert!(acts.iter().any(|r| r["action"] == "VISIT_END"), "{acts:?}");
     assert!(acts.iter().any(|r| r["target"] == "pt"), "{acts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_api_lists_and_exports_for_the_whole_cluster() {
+    let redis = Redis::start();
+    let env = Env::new();
+    let a = Process::start_node(&env, "node-a", &redis.url(), NODE);
+    let b = Process::start_node(&env, "node-b", &redis.url(), NODE);
+    // node-a owns v-1 (dr joined there) and pt is connected to node-b;
+    // node-b owns v-2, whose patient is on node-a.
+    let (_dr, _pt, _, _) = admitted_across(&env, &a.url, &b.url, "v-1").await;
+    let (_dr2, _pt2, _, _) = admitted_across(&env, &b.url, &a.url, "v-2").await;
+    let now = common::now();
+    let admin = env.sign(
+        &json!({"iss": ISSUER, "aud": "bedside-admin", "sub": "ops-ann",
+        "role": "admin", "amr": ["mfa"], "iat": now, "exp": now + 600}),
+    );
+    let call = |node: &Process, args: &[&str]| {
+        let out = admin_cli(node, &admin, args);
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code(),
+            body,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Either node lists the visit once: its owner, and where each
+    // participant is connected.
+    for node in [&a, &b] {
+        let (code, body, err) = call(node, &["visits"]);
+        assert_eq!(code, Some(0), "{body} {err}");
+        assert_eq!(body["nodes"], json!(["node-a", "node-b"]), "{body}");
+        assert_eq!(body["unanswered"], json!([]));
+        assert_eq!(
+            body["visits"],
+            json!([{"visit": "v-1", "owner": "node-a", "participants": [
+                {"id": "dr", "role": "provider", "node": "node-a"},
+                {"id": "pt", "role": "patient", "node": "node-b"},
+            ]}, {"visit": "v-2", "owner": "node-b", "participants": [
+                {"id": "dr", "role": "provider", "node": "node-b"},
+                {"id": "pt", "role": "patient", "node": "node-a"},
+            ]}]),
+            "{body}"
+        );
+    }
+
+    // An export of a time range holds both nodes' records, in time
+    // order; a visit's export asked of any node holds its owner's records,
+    // each exactly as the owner wrote it.
+    let range = [
+        "audit".to_owned(),
+        "--from".to_owned(),
+        (now - 60).to_string(),
+        "--to".to_owned(),
+        (now + 60).to_string(),
+    ];
+    let range: Vec<&str> = range.iter().map(String::as_str).collect();
+    let (code, body, err) = call(&b, &range);
+    assert_eq!(code, Some(0), "{err}");
+    let records = body["records"].as_array().unwrap();
+    let of = |n: &str, v: &str| {
+        records
+            .iter()
+            .filter(|r| r["node"] == n && r["visit_id"] == v)
+            .count()
+    };
+    assert!(of("node-a", "v-1") > 0 && of("node-b", "v-2") > 0, "{body}");
+    let ts: Vec<&str> = records.iter().map(|r| r["ts"].as_str().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{ts:?}");
+    let (code, body, _) = call(&a, &["audit", "--visit", "v-2"]);
+    assert_eq!(code, Some(0));
+    let records = body["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    assert!(
+        records
+            .iter()
+            .all(|r| r["visit_id"] == "v-2" && r["node"] == "node-b")
+    );
+    let file = std::fs::read_to_string(Process::node_dir(&env, "node-b").join("audit/audit.jsonl"))
+        .unwrap();
+    let admit = file
+        .lines()
+        .find(|l| l.contains("\"ADMIT\"") && l.contains("\"v-2\""))
+        .expect("node-b recorded the admission");
+    let out = admin_cli(&a, &admin, &["audit", "--visit", "v-2"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(admit),
+        "the record's bytes as written"
+    );
+
+    // A node that is registered but does not listen (it hangs, or died
+    // inside its lease) is named: the answer is partial, and says so.
+    redis.cli(&["SET", "bs:node:node-c", "x", "EX", "600"]);
+    redis.cli(&["SADD", "bs:nodes", "node-c"]);
+    let (code, body, err) = call(&b, &["visits"]);
+    assert_eq!(code, Some(3), "{body}");
+    assert_eq!(body["unanswered"][0]["node"], "node-c", "{body}");
+    assert!(err.contains("partial") && err.contains("node-c"), "{err}");
+    assert_eq!(body["visits"].as_array().unwrap().len(), 2, "{body}");
+    let (code, body, _) = call(&a, &["audit", "--visit", "v-1"]);
+    assert_eq!(code, Some(3));
+    assert_eq!(body["nodes"], json!(["node-a", "node-b"]));
+    // Its presence lapses: it is no longer asked.
+    redis.cli(&["DEL", "bs:node:node-c"]);
+    let (code, body, _) = call(&b, &["visits"]);
+    assert_eq!(code, Some(0), "{body}");
+    assert_eq!(redis.cli(&["SISMEMBER", "bs:nodes", "node-c"]).trim(), "0");
+}

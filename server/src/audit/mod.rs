@@ -23,6 +23,7 @@
 //! effects are dropped and the hub shuts down.
 
 pub use bedside_visit::audit::record;
+pub mod export;
 pub mod peers;
 pub mod verify;
 mod writer;

@@ -193,6 +193,12 @@ async fn register(
             .await
             .map_err(unreachable)?;
         if set.is_some() {
+            let _: i64 = redis::cmd("SADD")
+                .arg(keys::NODES)
+                .arg(node)
+                .query_async(conn)
+                .await
+                .map_err(unreachable)?;
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
@@ -253,7 +259,11 @@ impl Cluster {
             .arg(self.lease.as_millis() as u64)
             .arg("GET")
             .cmd("GET")
-            .arg(keys::CLUSTER_ID);
+            .arg(keys::CLUSTER_ID)
+            .cmd("SADD")
+            .arg(keys::NODES)
+            .arg(&self.node)
+            .ignore();
         let r: Result<(Option<String>, Option<String>), _> = pipe.query_async(&mut conn).await;
         let beat = match r {
             Err(e) => {
@@ -283,6 +293,39 @@ impl Cluster {
             .query_async(&mut conn)
             .await;
         r.unwrap_or(true)
+    }
+
+    /// The nodes whose presence is fresh, this one included, sorted. The
+    /// ones whose presence lapsed are dropped from the set (a node that
+    /// comes back adds itself again at its next beat).
+    pub async fn nodes(&self) -> Result<Vec<String>, crate::store::StoreError> {
+        let mut conn = self.conn.clone();
+        let mut members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys::NODES)
+            .query_async(&mut conn)
+            .await?;
+        members.sort();
+        if members.is_empty() {
+            return Ok(members);
+        }
+        let mut pipe = redis::pipe();
+        for m in &members {
+            pipe.cmd("EXISTS").arg(keys::node(m));
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut conn).await?;
+        let (live, gone): (Vec<_>, Vec<_>) = members
+            .into_iter()
+            .zip(alive)
+            .partition(|(_, alive)| *alive);
+        if !gone.is_empty() {
+            let mut srem = redis::cmd("SREM");
+            srem.arg(keys::NODES);
+            for (g, _) in &gone {
+                srem.arg(g);
+            }
+            let _: Result<i64, _> = srem.query_async(&mut conn).await;
+        }
+        Ok(live.into_iter().map(|(n, _)| n).collect())
     }
 
     /// Removes this node's presence at the end of a drain.

@@ -7,13 +7,16 @@
 //!
 //! | call | does |
 //! |---|---|
-//! | `GET /v1/admin/visits` | the live visits on this node: participant ids and roles only |
+//! | `GET /v1/admin/visits` | the live visits (in a cluster: on every node): participant ids and roles only |
 //! | `POST /v1/admin/visits/{visit}/end` | ends the visit for everyone (4012) |
 //! | `POST /v1/admin/visits/{visit}/participants/{id}/remove` | takes a participant out (4003) |
 //! | `POST /v1/admin/users/{sub}/revoke` `{"until": UNIX_S}` | ends every session of the user in every visit (4001), refuses their resumes, and their new hellos until `until` |
-//! | `GET /v1/admin/audit?visit=V` or `?from=UNIX_S&to=UNIX_S` | the audit records of a visit or a time range |
+//! | `GET /v1/admin/audit?visit=V` or `?from=UNIX_S&to=UNIX_S` | the audit records of a visit or a time range (in a cluster: every node's) |
 
-use super::visits::Visits;
+use super::remote::ask;
+use super::remote::wire::{AnswerBody, Ask};
+use super::visits::{LiveVisit, Visits};
+use crate::audit::export;
 use crate::audit::{Action, Actor, Durability, Event, Outcome};
 use crate::cluster::lease::Owner;
 use crate::hub::{Hub, Revocation};
@@ -26,15 +29,18 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where the operator API lives.
 pub const PREFIX: &str = "/v1/admin/";
-/// Most audit records one call returns.
-const MAX_RECORDS: usize = 10_000;
+/// How long a cluster-wide listing waits for the other nodes.
+const LIST_WAIT: Duration = Duration::from_secs(3);
+/// How long a cluster-wide export waits (each node reads its file).
+const EXPORT_WAIT: Duration = Duration::from_secs(10);
 
 type Body = Full<Bytes>;
 
@@ -164,7 +170,7 @@ pub async fn handle(
         return refusal;
     }
     match (&method, parts.as_slice()) {
-        (&Method::GET, ["visits"]) => list_visits(&visits),
+        (&Method::GET, ["visits"]) => list_visits(&hub, &visits).await,
         (&Method::POST, ["visits", visit, "end"]) => {
             to_visit(&hub, &visits, visit, OperatorOp::EndVisit, operator).await
         }
@@ -177,7 +183,7 @@ pub async fn handle(
         (&Method::POST, ["users", sub, "revoke"]) => {
             revoke(&hub, &visits, sub, req, now, operator).await
         }
-        (&Method::GET, ["audit"]) => audit_records(&hub, &query).await,
+        (&Method::GET, ["audit"]) => audit_records(&hub, &visits, &query).await,
         (&Method::POST, ["keys", which]) => rotate(&hub, which, req, operator).await,
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such operator call"),
     }
@@ -215,19 +221,88 @@ fn refused(hub: &Hub, peer: SocketAddr, call: String, reason: &'static str) {
     let _ = hub.abuse.auth_failed(peer.ip(), Instant::now());
 }
 
-fn list_visits(visits: &Visits) -> Response<Body> {
-    let list: Vec<Value> = visits
-        .sessions
-        .by_visit()
-        .into_iter()
-        .map(|(v, ps)| {
-            json!({
-                "visit": v.as_str(),
-                "participants": ps.iter().map(|(id, role)| json!({"id": id.as_str(), "role": role.as_str()})).collect::<Vec<_>>(),
+/// A node of a cluster that did not answer in full, and why.
+fn unanswered(list: &[(String, String)]) -> Vec<Value> {
+    list.iter()
+        .map(|(node, reason)| json!({"node": node, "reason": reason}))
+        .collect()
+}
+
+/// The node list is unreadable: the cluster's Redis is away.
+fn cluster_unavailable() -> Response<Body> {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "internal",
+        "the cluster's Redis did not answer; try again",
+    )
+}
+
+/// The live visits: on one node, its own; in a cluster, every node's, one
+/// entry per visit with the node that owns it and the node each
+/// participant is connected to, and the nodes that did not answer.
+async fn list_visits(hub: &Hub, visits: &Visits) -> Response<Body> {
+    let here = visits.live();
+    let Some(router) = visits.router() else {
+        let list: Vec<Value> = here
+            .iter()
+            .map(|v| {
+                json!({
+                    "visit": v.visit.as_str(),
+                    "participants": v.participants.iter().map(|(id, role)| json!({"id": id.as_str(), "role": role.as_str()})).collect::<Vec<_>>(),
+                })
             })
+            .collect();
+        return reply(StatusCode::OK, &json!({ "visits": list }));
+    };
+    let Ok(others) = router.ask_others(Ask::Visits, LIST_WAIT).await else {
+        return cluster_unavailable();
+    };
+    let me = hub
+        .cluster
+        .as_ref()
+        .map(|c| c.node.clone())
+        .unwrap_or_default();
+    let mut nodes = vec![me.clone()];
+    let mut merged: BTreeMap<VisitId, (Option<String>, Vec<Value>)> = BTreeMap::new();
+    let mut add =
+        |node: &str, live: Vec<LiveVisit>| {
+            for v in live {
+                let entry = merged.entry(v.visit).or_default();
+                if v.here {
+                    entry.0 = Some(node.to_owned());
+                }
+                entry.1.extend(v.participants.into_iter().map(
+                    |(id, role)| json!({"id": id.as_str(), "role": role.as_str(), "node": node}),
+                ));
+            }
+        };
+    add(&me, here);
+    let mut failed = others.unanswered;
+    for (node, parts) in others.answers {
+        for part in parts {
+            match part {
+                AnswerBody::Visits { visits } => add(&node, visits),
+                AnswerBody::Failed { reason } => failed.push((node.clone(), reason)),
+                AnswerBody::Audit { .. } => {}
+            }
+        }
+        nodes.push(node);
+    }
+    nodes.sort();
+    let list: Vec<Value> = merged
+        .into_iter()
+        .map(|(visit, (owner, mut participants))| {
+            participants.sort_by(|x, y| {
+                let key = |v: &Value| (v["id"].to_string(), v["node"].to_string());
+                key(x).cmp(&key(y))
+            });
+            json!({"visit": visit.as_str(), "owner": owner, "participants": participants})
         })
         .collect();
-    reply(StatusCode::OK, &json!({ "visits": list }))
+    reply(
+        StatusCode::OK,
+        &json!({"visits": list, "nodes": nodes, "unanswered": unanswered(&failed)}),
+    )
 }
 
 /// Hands an operator's call to the visit's task: here, or in a cluster on
@@ -469,119 +544,102 @@ async fn rotate(hub: &Hub, which: &str, req: Request<Incoming>, by: Arc<Actor>) 
     }
 }
 
-/// `2026-11-24T23:59:01.123Z` (an audit record's `ts`) as unix seconds.
-fn unix_seconds(ts: &str) -> Option<i64> {
-    let b = ts.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-        return None;
+/// An export: the audit records of a visit or a time range, each exactly
+/// as written. In a cluster every node's records (each names its node),
+/// merged in time order, with the nodes that did not answer.
+async fn audit_records(hub: &Hub, visits: &Visits, query: &str) -> Response<Body> {
+    let query = match export::Query::parse(query) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string()),
+    };
+    let ask = Ask::Audit { query };
+    let here = ask::answer(hub, visits, &ask);
+    let (here, others) = match visits.router() {
+        None => (here.await, None),
+        Some(router) => {
+            let (here, others) = tokio::join!(here, router.ask_others(ask.clone(), EXPORT_WAIT));
+            match others {
+                Ok(o) => (here, Some(o)),
+                Err(_) => return cluster_unavailable(),
+            }
+        }
+    };
+    let mut found = Vec::new();
+    match here {
+        AnswerBody::Audit { found: f } => found.push(f),
+        AnswerBody::Failed { reason } => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &reason);
+        }
+        AnswerBody::Visits { .. } => {}
     }
-    let n = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    // Days from the civil date (H. Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
-async fn audit_records(hub: &Hub, query: &str) -> Response<Body> {
-    let mut visit = None;
-    let (mut from, mut to) = (None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "visit" => visit = Some(v.to_owned()),
-            "from" => from = v.parse::<i64>().ok(),
-            "to" => to = v.parse::<i64>().ok(),
-            _ => {}
+    let Some(others) = others else {
+        return export_reply(export::merge(found, ask::MAX_RECORDS), None);
+    };
+    let me = hub
+        .cluster
+        .as_ref()
+        .map(|c| c.node.clone())
+        .unwrap_or_default();
+    let mut nodes = vec![me];
+    let mut failed = others.unanswered;
+    for (node, parts) in others.answers {
+        let mut whole = export::Found::default();
+        let mut ok = true;
+        for part in parts {
+            match part {
+                AnswerBody::Audit { found: f } => {
+                    whole.lines.extend(f.lines);
+                    whole.truncated |= f.truncated;
+                }
+                AnswerBody::Failed { reason } => {
+                    failed.push((node.clone(), reason));
+                    ok = false;
+                }
+                AnswerBody::Visits { .. } => {}
+            }
+        }
+        if ok {
+            found.push(whole);
+            nodes.push(node);
         }
     }
-    if visit.is_none() && (from.is_none() || to.is_none()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "give visit=ID, or from= and to= (unix seconds)",
-        );
-    }
-    if visit.as_deref().is_some_and(|v| VisitId::new(v).is_err()) {
-        return error(StatusCode::BAD_REQUEST, "bad_request", "bad visit id");
-    }
-    // Read line by line off the runtime's threads; records are in time
-    // order, so a range stops at its end.
-    let path = hub.config.audit.path.clone();
-    let found = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<Value>, bool)> {
-        use std::io::BufRead as _;
-        let file = std::io::BufReader::new(std::fs::File::open(path)?);
-        let mut records = Vec::new();
-        for line in file.lines() {
-            let line = line?;
-            if let Some(v) = &visit
-                && !line.contains(v.as_str())
-            {
-                continue; // cheap pre-filter; the parsed field decides
-            }
-            let Ok(r) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            let s = r["ts"].as_str().and_then(unix_seconds);
-            if let (Some(t), Some(s)) = (to, s)
-                && s >= t
-            {
-                break;
-            }
-            if from.is_some_and(|f| s.is_none_or(|s| s < f)) {
-                continue;
-            }
-            if visit
-                .as_deref()
-                .is_some_and(|v| r["visit_id"].as_str() != Some(v))
-            {
-                continue;
-            }
-            if records.len() == MAX_RECORDS {
-                return Ok((records, true));
-            }
-            records.push(r);
-        }
-        Ok((records, false))
-    })
-    .await;
-    match found {
-        Ok(Ok((records, truncated))) => reply(
-            StatusCode::OK,
-            &json!({ "records": records, "truncated": truncated }),
-        ),
-        Ok(Err(e)) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            &format!("cannot read the audit file: {e}"),
-        ),
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "export failed",
-        ),
-    }
+    nodes.sort();
+    failed.sort();
+    export_reply(
+        export::merge(found, ask::MAX_RECORDS),
+        Some((nodes, unanswered(&failed))),
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn audit_timestamps_read_as_unix_seconds() {
-        assert_eq!(super::unix_seconds("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(
-            super::unix_seconds("2026-11-24T23:59:01.123Z"),
-            Some(1_795_564_741)
-        );
-        assert_eq!(
-            super::unix_seconds("2000-03-01T00:00:00Z"),
-            Some(951_868_800)
-        );
-        assert_eq!(super::unix_seconds("yesterday"), None);
+/// The export's JSON, written by hand around the records so each is
+/// the file's bytes (a `Value` would reorder its members).
+fn export_reply(
+    found: export::Found,
+    cluster: Option<(Vec<String>, Vec<Value>)>,
+) -> Response<Body> {
+    let mut out = String::from("{\"records\":[");
+    let mut first = true;
+    for line in &found.lines {
+        // Each line parsed as a record when it was read; a check anyway.
+        if serde_json::from_str::<&serde_json::value::RawValue>(&line.text).is_err() {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&line.text);
     }
+    out.push_str("],\"truncated\":");
+    out.push_str(if found.truncated { "true" } else { "false" });
+    if let Some((nodes, unanswered)) = cluster {
+        out.push_str(",\"nodes\":");
+        out.push_str(&Value::from(nodes).to_string());
+        out.push_str(",\"unanswered\":");
+        out.push_str(&Value::from(unanswered).to_string());
+    }
+    out.push('}');
+    let mut r = reply(StatusCode::OK, &Value::Null);
+    *r.body_mut() = Full::new(Bytes::from(out));
+    r
 }

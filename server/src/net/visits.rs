@@ -16,7 +16,7 @@ use crate::cluster::Cluster;
 use crate::cluster::lease::{Lease, Owner};
 use crate::hub::Hub;
 use crate::store::Fence;
-use bedside_protocol::VisitId;
+use bedside_protocol::{ParticipantId, Role, VisitId};
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,18 @@ use std::time::Duration;
 struct Running {
     handle: VisitHandle,
     fence: Option<Fence>,
+}
+
+/// A live visit as the operator API lists it: who is connected here (ids
+/// and roles only), and whether this node runs the visit's task.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LiveVisit {
+    /// The visit.
+    pub visit: VisitId,
+    /// Its task runs here (in a cluster: this node owns it).
+    pub here: bool,
+    /// The participants whose sessions are attached here.
+    pub participants: Vec<(ParticipantId, Role)>,
 }
 
 /// The running visits.
@@ -95,6 +107,23 @@ impl Visits {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The visits live here: those with a session attached here, and those
+    /// whose task runs here, in visit order.
+    pub fn live(&self) -> Vec<LiveVisit> {
+        let mut by_visit = self.sessions.by_visit();
+        for r in self.map.iter().filter(|r| !r.handle.is_closed()) {
+            by_visit.entry(r.key().clone()).or_default();
+        }
+        by_visit
+            .into_iter()
+            .map(|(visit, participants)| LiveVisit {
+                here: self.open(&visit).is_some(),
+                visit,
+                participants,
+            })
+            .collect()
     }
 
     /// The task running `visit` here, if any, with its fence (in a cluster).

@@ -15,6 +15,7 @@
 //! the client resumes (on any node) and catches up from the store, which is
 //! the truth. Nothing acknowledged depends on a pub/sub message arriving.
 
+pub mod ask;
 pub mod sink;
 pub mod wire;
 
@@ -78,6 +79,9 @@ pub struct Router {
     /// process, so a node restarted under the same node id (its connection
     /// ids start again at 1) never reuses a link id an owner still holds.
     link_base: u64,
+    /// Questions this node asked the others ([`ask`]), by id.
+    asked: DashMap<u64, mpsc::UnboundedSender<ask::Part>>,
+    next_ask: std::sync::atomic::AtomicU64,
 }
 
 /// A session's handle on a visit another node owns.
@@ -106,6 +110,8 @@ impl Router {
             outgoing: DashMap::new(),
             incoming: DashMap::new(),
             link_base: rand::random(),
+            asked: DashMap::new(),
+            next_ask: std::sync::atomic::AtomicU64::new(rand::random()),
         })
     }
 
@@ -259,6 +265,14 @@ impl Router {
                 by,
                 ip,
             } => self.operator_here(visit, fence, remove, by, ip).await,
+            Wire::Ask { from, id, ask } => self.answer_here(from, id, ask),
+            Wire::Answer {
+                id,
+                node,
+                part,
+                last,
+                body,
+            } => self.answered(id, node, part, last, body),
         }
     }
 

@@ -77,6 +77,64 @@ pub enum Wire {
         /// The operator's IP address.
         ip: Option<String>,
     },
+    /// Any node → every other: what it holds for an operator's question
+    /// (the operator API answers for the whole cluster).
+    Ask {
+        /// The asking node.
+        from: String,
+        /// The question's id on the asking node.
+        id: u64,
+        /// The question.
+        ask: Ask,
+    },
+    /// The answer to an [`Wire::Ask`], in parts numbered from 0 (a lost
+    /// part shows as a gap).
+    Answer {
+        /// The question's id.
+        id: u64,
+        /// The answering node.
+        node: String,
+        /// Number of this part.
+        part: u32,
+        /// No part follows.
+        last: bool,
+        /// What this part holds.
+        body: AnswerBody,
+    },
+}
+
+/// An operator's question every node answers for itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "q", rename_all = "snake_case")]
+pub enum Ask {
+    /// The visits live on the node.
+    Visits,
+    /// The node's audit records of a visit or a time range.
+    Audit {
+        /// What the export asks for.
+        query: crate::audit::export::Query,
+    },
+}
+
+/// One part of a node's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "a", rename_all = "snake_case")]
+pub enum AnswerBody {
+    /// Its live visits.
+    Visits {
+        /// The visits.
+        visits: Vec<crate::net::visits::LiveVisit>,
+    },
+    /// Its audit records (the last part says whether they were cut).
+    Audit {
+        /// The records.
+        found: crate::audit::export::Found,
+    },
+    /// The node could not answer.
+    Failed {
+        /// Why, for the operator (never record contents).
+        reason: String,
+    },
 }
 
 /// A [`Join`] without what the owner fills in itself (its connection id,

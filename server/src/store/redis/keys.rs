@@ -106,6 +106,9 @@ pub const CLUSTER_ID: &str = "bs:cluster";
 pub fn node(id: &str) -> String {
     format!("bs:node:{id}")
 }
+/// The ids of the nodes that have registered (each beat adds its own; a
+/// reader drops the ones whose presence lapsed).
+pub const NODES: &str = "bs:nodes";
 /// The channel a node listens on for forwarded frames.
 pub fn node_channel(id: &str) -> String {
     format!("bs:to:{id}")
