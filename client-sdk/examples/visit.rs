@@ -156,9 +156,12 @@ async fn main() {
     let mut cfg = ClientConfig::new(ws, format!("terminal-{}", a.sub));
     // Chat only in the terminal, unless asked to receive media (it counts
     // the packets of each remote track instead of showing them).
-    cfg.media = a.media.as_ref().map(|udp| MediaConfig {
-        udp_addrs: vec![udp.clone()],
-        ..MediaConfig::default()
+    cfg.media = a.media.as_ref().map(|udp| {
+        MediaConfig {
+            udp_addrs: vec![udp.clone()],
+            ..MediaConfig::default()
+        }
+        .webrtc_rs()
     });
     let (client, mut events) = match Client::connect(cfg, token, Some(source)).await {
         Ok(c) => c,

@@ -277,10 +277,13 @@ async fn a_hub_stand_in_that_swaps_a_key_bundle_is_detected() {
     });
     let mitm = stand_in(hub.url(), swap).await;
     let mut cfg = bedside_sdk::native::ClientConfig::new(mitm, "dev-dr-cy");
-    cfg.media = Some(bedside_sdk::native::media::MediaConfig {
-        udp_addrs: vec!["127.0.0.1:0".into()],
-        ice_servers: Vec::new(),
-    });
+    cfg.media = Some(
+        bedside_sdk::native::media::MediaConfig {
+            udp_addrs: vec!["127.0.0.1:0".into()],
+            ice_servers: Vec::new(),
+        }
+        .webrtc_rs(),
+    );
     cfg.pins = pins;
     let (_dr3, events) = bedside_sdk::native::Client::connect(
         cfg,

@@ -133,9 +133,39 @@ pub fn normalize_fingerprint(value: &str) -> String {
     }
 }
 
+/// Whether `sdp` names `expected` (a normalized fingerprint) and nothing
+/// else: every line a lenient parser might take for a fingerprint
+/// ([`fingerprint_value`]) normalizes to it, and there is at least one.
+/// An empty `expected` matches nothing.
+pub fn fingerprints_all_are(sdp: &str, expected: &str) -> bool {
+    let mut seen = 0;
+    for fp in sdp.lines().filter_map(fingerprint_value) {
+        seen += 1;
+        if normalize_fingerprint(fp) != expected {
+            return false;
+        }
+    }
+    seen > 0 && !expected.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sdp_must_name_the_expected_fingerprint_and_no_other() {
+        let fp = "sha-256 AB:CD";
+        assert!(fingerprints_all_are(
+            "v=0\r\na=fingerprint:SHA-256 ab:cd\r\n",
+            fp
+        ));
+        assert!(!fingerprints_all_are("v=0\r\n", fp));
+        assert!(!fingerprints_all_are(
+            "a=fingerprint:sha-256 AB:CD\r\nA=FINGERPRINT:sha-256 EF:01\r\n",
+            fp
+        ));
+        assert!(!fingerprints_all_are("a=fingerprint:sha-256 AB:CD\r\n", ""));
+    }
 
     #[test]
     fn fingerprint_lines_are_read_whatever_their_spelling() {

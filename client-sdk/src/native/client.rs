@@ -1,7 +1,7 @@
 //! The async client: a handle for commands and a stream of events, with one
 //! tokio task in between that owns the session, the socket and the peers.
 
-use super::media::{LocalTrack, Media, MediaConfig, MediaInput, RemoteTrack};
+use super::media::{LocalTrack, Media, MediaBackend, MediaInput, RemoteTrack};
 use super::now_ms;
 use crate::e2ee::{Identity, Pins, SafetyNumber};
 #[cfg(doc)]
@@ -40,12 +40,14 @@ pub struct ClientConfig {
     pub identity: Option<Identity>,
     /// Identity pins from earlier visits.
     pub pins: Pins,
-    /// WebRTC settings; `None` for a chat-only client.
-    pub media: Option<MediaConfig>,
+    /// The WebRTC stack (webrtc-rs: `MediaConfig::webrtc_rs`, or the
+    /// app's own); `None` for a chat-only client.
+    pub media: Option<Arc<dyn MediaBackend>>,
 }
 
 impl ClientConfig {
-    /// A config with defaults, media on.
+    /// A config with defaults: media on webrtc-rs with feature `webrtc`,
+    /// off without.
     pub fn new(url: impl Into<String>, device: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -55,7 +57,10 @@ impl ClientConfig {
             },
             identity: None,
             pins: Pins::default(),
-            media: Some(MediaConfig::default()),
+            #[cfg(feature = "webrtc")]
+            media: Some(super::media::MediaConfig::default().webrtc_rs()),
+            #[cfg(not(feature = "webrtc"))]
+            media: None,
         }
     }
 }
@@ -96,7 +101,7 @@ impl Client {
         let mut session_cfg = cfg.session;
         let media = match cfg.media {
             Some(m) => {
-                let media = Media::new(m)?;
+                let media = Media::new(m, None)?;
                 session_cfg.dtls_fingerprint = media.dtls_fingerprint().to_owned();
                 Some(media)
             }

@@ -281,10 +281,13 @@ pub async fn client(
     sub: &str,
 ) -> (Client, Recorder) {
     let mut cfg = ClientConfig::new(url, format!("dev-{sub}"));
-    cfg.media = Some(MediaConfig {
-        udp_addrs: vec!["127.0.0.1:0".into()],
-        ice_servers: Vec::new(),
-    });
+    cfg.media = Some(
+        MediaConfig {
+            udp_addrs: vec!["127.0.0.1:0".into()],
+            ice_servers: Vec::new(),
+        }
+        .webrtc_rs(),
+    );
     let (c, events) = Client::connect(
         cfg,
         hub.token(visit, role, sub),

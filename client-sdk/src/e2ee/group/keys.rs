@@ -8,7 +8,7 @@ use crate::e2ee::chain::{ChainContext, ReceivingChain};
 use crate::e2ee::hello::SignedHello;
 use crate::e2ee::identity::PublicIdentity;
 use crate::e2ee::pairwise::KeyMessage;
-use bedside_protocol::sdp::{fingerprint_value, normalize_fingerprint};
+use bedside_protocol::sdp::{fingerprints_all_are, normalize_fingerprint};
 use rand_core::CryptoRngCore;
 use std::collections::BTreeMap;
 
@@ -104,16 +104,9 @@ impl Group {
             .and_then(|p| p.hello.as_ref())
             .ok_or_else(|| E2eeError::NoHello(peer.to_owned()))?;
         let signed = normalize_fingerprint(&hello.hello().dtls_fingerprint);
-        let mut seen = 0;
         // Any line a parser might take for a fingerprint counts
         // (docs/e2ee.md §12.5).
-        for fp in sdp.lines().filter_map(fingerprint_value) {
-            seen += 1;
-            if normalize_fingerprint(fp) != signed {
-                return Err(E2eeError::FingerprintMismatch(peer.to_owned()));
-            }
-        }
-        if seen == 0 || signed.is_empty() {
+        if !fingerprints_all_are(sdp, &signed) {
             return Err(E2eeError::FingerprintMismatch(peer.to_owned()));
         }
         Ok(())

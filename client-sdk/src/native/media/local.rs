@@ -1,73 +1,81 @@
-//! The tracks this device sends: the [`LocalTrack`] the app writes encoded
-//! frames to (VP8 or Opus, with its own SSRC), created for an announced
-//! id, and added to or removed from every peer connection.
+//! The tracks this device sends: a [`LocalTrack`] for each announced id,
+//! added to every peer connection, present and future, and removed from
+//! them all when it is withdrawn.
 
+use super::backend::{BackendError, TrackInfo};
 use super::{Media, transport};
 use crate::session::SdkError;
 use bedside_protocol::{ParticipantId, TrackSource};
-use rtc::media::Sample;
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use std::any::Any;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use std::time::Duration;
+
+/// What carries a local track's frames, when the backend takes them from
+/// the app through the SDK (webrtc-rs). A backend whose platform captures
+/// by itself (the app's WebRTC on a phone) has none.
+#[async_trait::async_trait]
+pub trait LocalMedia: Send + Sync {
+    /// Sends one encoded frame lasting `duration`.
+    async fn write_sample(&self, data: Vec<u8>, duration: Duration) -> Result<(), BackendError>;
+    /// The backend's own type, for its `PeerBackend::add_track`.
+    fn as_any(&self) -> &dyn Any;
+}
 
 /// A track this device sends, from `native::Client::add_track` (which
-/// announced it to the hub): write encoded frames (VP8 for camera and
-/// screen, Opus for the microphone) and the SDK packetizes them to every
-/// peer connection, present and future. Clones are handles to the same
-/// track. Dropping them does not stop it: `native::Client::unpublish_track`
-/// with [`LocalTrack::track_id`] does.
+/// announced it to the hub). With webrtc-rs, write encoded frames (VP8 for
+/// camera and screen, Opus for the microphone) and the SDK packetizes them
+/// to every peer connection, present and future. Clones are handles to the
+/// same track. Dropping them does not stop it:
+/// `native::Client::unpublish_track` with [`LocalTrack::track_id`] does.
 #[derive(Clone)]
 pub struct LocalTrack {
-    /// The announced id.
-    pub(super) track_id: String,
-    source: TrackSource,
-    track: Arc<TrackLocalStaticSample>,
-    ssrc: u32,
-    payload_type: u8,
+    info: TrackInfo,
+    media: Option<Arc<dyn LocalMedia>>,
 }
 
 impl std::fmt::Debug for LocalTrack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalTrack")
-            .field("track_id", &self.track_id)
-            .field("source", &self.source)
+            .field("track_id", &self.info.track_id)
+            .field("source", &self.info.source)
             .finish_non_exhaustive()
     }
 }
 
 impl LocalTrack {
+    /// A track for `info`, its frames carried by `media` (if the SDK
+    /// carries them).
+    pub fn new(info: TrackInfo, media: Option<Arc<dyn LocalMedia>>) -> Self {
+        Self { info, media }
+    }
+
     /// The id announced to the hub and carried in `a=msid` (32 lower-case
     /// hex characters when made by `add_track`).
     pub fn track_id(&self) -> &str {
-        &self.track_id
+        &self.info.track_id
     }
 
     /// What it carries, as announced.
     pub fn source(&self) -> TrackSource {
-        self.source
+        self.info.source
+    }
+
+    /// The backend's carrier of its frames.
+    pub fn media(&self) -> Option<&Arc<dyn LocalMedia>> {
+        self.media.as_ref()
     }
 
     /// Sends one encoded frame (a VP8 frame or an Opus packet) lasting
     /// `duration`, which advances the RTP timestamp (duration × clock
     /// rate: 90 kHz for VP8, 48 kHz for Opus). Error: [`SdkError::Transport`]
-    /// when webrtc-rs fails to packetize or write it.
+    /// when the backend fails to packetize or write it, or captures by
+    /// itself (the app's own WebRTC).
     pub async fn write_sample(&self, data: Vec<u8>, duration: Duration) -> Result<(), SdkError> {
-        let sample = Sample {
-            data: data.into(),
-            duration,
-            ..Sample::new(Instant::now())
-        };
-        self.track
-            .sample_writer(self.ssrc, self.payload_type)
-            .write_sample(&sample)
-            .await
-            .map_err(transport)
+        let media = self
+            .media
+            .as_ref()
+            .ok_or_else(|| transport("this track's frames come from the app's own WebRTC"))?;
+        media.write_sample(data, duration).await.map_err(transport)
     }
 }
 
@@ -78,56 +86,12 @@ impl Media {
         source: TrackSource,
         track_id: &str,
     ) -> Result<LocalTrack, SdkError> {
-        let (kind, codec, payload_type) = match source {
-            TrackSource::Microphone => (
-                RtpCodecKind::Audio,
-                RTCRtpCodec {
-                    mime_type: MIME_TYPE_OPUS.to_owned(),
-                    clock_rate: 48000,
-                    channels: 2,
-                    sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                111,
-            ),
-            TrackSource::Camera | TrackSource::Screen => (
-                RtpCodecKind::Video,
-                RTCRtpCodec {
-                    mime_type: MIME_TYPE_VP8.to_owned(),
-                    clock_rate: 90000,
-                    channels: 0,
-                    sdp_fmtp_line: String::new(),
-                    rtcp_feedback: vec![],
-                },
-                96,
-            ),
-        };
-        let ssrc = rand_core::RngCore::next_u32(&mut rand_core::OsRng);
-        let track = TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                "bedside".to_owned(),
-                track_id.to_owned(),
-                format!("{source:?}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
-            ),
-        )
-        .map_err(transport)?;
-        Ok(LocalTrack {
-            track_id: track_id.to_owned(),
-            source,
-            track: Arc::new(track),
-            ssrc,
-            payload_type,
-        })
+        self.backend
+            .local_track(TrackInfo {
+                track_id: track_id.to_owned(),
+                source,
+            })
+            .map_err(transport)
     }
 
     /// Adds the local track `t` to the connection to `peer` (once).
@@ -137,14 +101,11 @@ impl Media {
         t: &LocalTrack,
     ) -> Result<(), SdkError> {
         let p = self.peer(peer)?;
-        if p.senders.contains_key(&t.track_id) {
+        if p.sending.contains(t.track_id()) {
             return Ok(());
         }
-        let sender =
-            p.pc.add_track(Arc::clone(&t.track) as Arc<dyn TrackLocal>)
-                .await
-                .map_err(transport)?;
-        p.senders.insert(t.track_id.clone(), sender);
+        p.pc.add_track(t).await.map_err(transport)?;
+        p.sending.insert(t.track_id().to_owned());
         Ok(())
     }
 
@@ -154,8 +115,8 @@ impl Media {
             return false;
         }
         for p in self.peers.values_mut() {
-            if let Some(sender) = p.senders.remove(track_id) {
-                let _ = p.pc.remove_track(&sender).await;
+            if p.sending.remove(track_id) {
+                let _ = p.pc.remove_track(track_id).await;
             }
         }
         true

@@ -1,78 +1,56 @@
-//! WebRTC on native (webrtc-rs 0.21): one peer connection per remote
-//! participant, the perfect-negotiation pattern, trickle ICE both ways, ICE
-//! restart on failure or network change, and data channels.
+//! WebRTC on native: one peer connection per remote participant, the
+//! perfect-negotiation pattern, trickle ICE both ways, ICE restart on
+//! failure or network change, and data channels, over any WebRTC stack
+//! that implements [`backend`]'s traits: webrtc-rs (feature `webrtc`,
+//! [`MediaConfig::webrtc_rs`]) or the app's platform WebRTC (`bedside-ffi`).
 //!
 //! Perfect negotiation is decided by the platform-free
-//! [`crate::session::negotiator::Negotiator`], one per peer;
-//! this shell performs the operations it asks for on webrtc-rs, one at a
-//! time, and feeds each result back. Every step runs on the client's one
-//! task, so no operation can race with incoming signals.
+//! [`crate::session::negotiator::Negotiator`], one per peer; this driver
+//! performs the operations it asks for on the backend, one at a time, and
+//! feeds each result back. Every step runs on the client's one task, so no
+//! operation can race with incoming signals.
 //!
-//! All peer connections of a device share one DTLS certificate, whose
-//! fingerprint is signed into the device's Hello: peers check it against
-//! every SDP (in the session core) before anything reaches this module.
+//! All peer connections of a device share one DTLS certificate
+//! ([`Certificate`], made here), whose fingerprint is signed into the
+//! device's Hello: peers check it against every remote SDP (in the session
+//! core) before anything reaches this module, and this module checks every
+//! SDP the backend makes against it before it is set or sent, so a backend
+//! that does not use the certificate cannot negotiate.
 //!
-//! The work is split by job, one module each: `peer` (building a peer
-//! connection and forwarding its webrtc-rs callbacks), `negotiation`
-//! (performing what each peer's negotiator asks, and its timers), `local`
-//! (the tracks this device sends), `remote` (the tracks it receives) and
-//! `data_channel` (the events of each data channel). This file has the
-//! settings, the inputs and outputs, the device's state with its DTLS
-//! certificate, and the dispatch of session events and inputs.
+//! The work is split by job, one module each: `backend` (the traits),
+//! `peer` (opening a connection with the local tracks on it),
+//! `negotiation` (performing what each peer's negotiator asks, and its
+//! timers), `local` (the tracks this device sends), `remote` (the tracks it
+//! receives) and `webrtc_rs` (the webrtc-rs backend). This file has the
+//! inputs and outputs, the device's state, and the dispatch of session
+//! events and inputs.
 
-mod data_channel;
+pub mod backend;
 mod local;
 mod negotiation;
 mod peer;
 mod remote;
+#[cfg(feature = "webrtc")]
+mod webrtc_rs;
 
-pub use local::LocalTrack;
+pub use backend::{
+    BackendError, Certificate, ConnectionState, IceCandidate, MediaBackend, PeerBackend,
+    PeerEvents, PeerSetup, RtpPayloads, TrackInfo,
+};
+pub use local::{LocalMedia, LocalTrack};
 pub use remote::RemoteTrack;
+#[cfg(feature = "webrtc")]
+pub use webrtc_rs::MediaConfig;
 
 use super::now_ms;
 use crate::session::negotiator::Negotiator;
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
-use bedside_protocol::sdp::normalize_fingerprint;
 use bedside_protocol::{LeftReason, ParticipantId};
-use negotiation::peer_state;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::crypto::{SignatureScheme, default_provider};
-use webrtc::peer_connection::{
-    PeerConnection, RTCCertificate, RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionState,
-};
-use webrtc::rtp_transceiver::RtpSender;
 
-/// WebRTC settings of the native client (`native::ClientConfig::media`).
-/// The default gathers on `0.0.0.0:0` with no servers of the app's own.
-#[derive(Debug, Clone)]
-pub struct MediaConfig {
-    /// Local UDP addresses (`ip:port`, port 0 for any) to gather host
-    /// candidates on. `0.0.0.0:0` skips loopback in webrtc-rs; tests use
-    /// `127.0.0.1:0`.
-    pub udp_addrs: Vec<String>,
-    /// The app's STUN/TURN servers; the hub's `welcome.ice_servers` are
-    /// added after them for each new peer connection.
-    pub ice_servers: Vec<RTCIceServer>,
-}
-
-impl Default for MediaConfig {
-    fn default() -> Self {
-        Self {
-            udp_addrs: vec!["0.0.0.0:0".into()],
-            ice_servers: Vec::new(),
-        }
-    }
-}
-
-struct Receiving {
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Inputs of the media module: app commands and webrtc-rs callbacks.
+/// Inputs of the media module: app commands and backend events.
 pub(crate) enum MediaInput {
     OpenDataChannel {
         peer: ParticipantId,
@@ -92,14 +70,12 @@ pub(crate) enum MediaInput {
     RemoveTrack(String),
     /// A connection fired `negotiationneeded`.
     Negotiate(ParticipantId),
-    /// A connection received a remote track.
-    RemoteTrack(ParticipantId, Arc<dyn TrackRemote>),
+    /// A connection received a remote track (its `a=msid` track id).
+    RemoteTrack(ParticipantId, String, Option<RtpPayloads>),
     /// A local ICE candidate (`None`: gathering finished).
-    LocalIce(ParticipantId, Option<RTCIceCandidateInit>),
+    LocalIce(ParticipantId, Option<IceCandidate>),
     /// A connection's state changed.
-    State(ParticipantId, RTCPeerConnectionState),
-    /// The peer opened a data channel.
-    RemoteChannel(ParticipantId, Arc<dyn DataChannel>),
+    State(ParticipantId, ConnectionState),
     /// A data channel (by label) is open.
     ChannelOpen(ParticipantId, String),
     /// A message on a data channel (by label).
@@ -115,21 +91,21 @@ pub(crate) enum MediaOutput {
 }
 
 struct Peer {
-    pc: Arc<dyn PeerConnection>,
+    pc: Arc<dyn PeerBackend>,
     /// Decides every negotiation step.
     neg: Negotiator,
-    channels: HashMap<String, Arc<dyn DataChannel>>,
-    senders: HashMap<String, Arc<dyn RtpSender>>,
+    /// The local tracks sent on it.
+    sending: HashSet<String>,
 }
 
 /// The device's peer connections.
 pub(crate) struct Media {
-    cfg: MediaConfig,
-    cert: RTCCertificate,
-    fingerprint: String,
+    backend: Arc<dyn MediaBackend>,
+    cert: Arc<Certificate>,
     peers: HashMap<ParticipantId, Peer>,
     local: HashMap<String, LocalTrack>,
-    receiving: HashMap<(ParticipantId, String), Receiving>,
+    /// Remote tracks being received: their readers, to stop them.
+    receiving: HashMap<(ParticipantId, String), Option<tokio::task::AbortHandle>>,
     /// Remote tracks waiting for the app to take them.
     unclaimed: HashMap<(ParticipantId, String), RemoteTrack>,
     tx: mpsc::UnboundedSender<MediaInput>,
@@ -149,26 +125,20 @@ fn transport(e: impl std::fmt::Display) -> SdkError {
 }
 
 impl Media {
-    /// The device's media state with a fresh ECDSA P-256 DTLS certificate.
-    pub(crate) fn new(cfg: MediaConfig) -> Result<Self, SdkError> {
-        let provider = default_provider().map_err(transport)?;
-        let params =
-            rcgen::CertificateParams::new(vec!["bedside".to_owned()]).map_err(transport)?;
-        let cert =
-            RTCCertificate::generate(provider.crypto(), SignatureScheme::EcdsaP256Sha256, params)
-                .map_err(transport)?;
-        let fp = cert
-            .get_fingerprints(provider.crypto())
-            .map_err(transport)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| transport("certificate has no fingerprint"))?;
-        let fingerprint = normalize_fingerprint(&format!("{} {}", fp.algorithm, fp.value));
+    /// The device's media state on `backend`, with a fresh ECDSA P-256
+    /// DTLS certificate (or the one given).
+    pub(crate) fn new(
+        backend: Arc<dyn MediaBackend>,
+        cert: Option<Arc<Certificate>>,
+    ) -> Result<Self, SdkError> {
+        let cert = match cert {
+            Some(c) => c,
+            None => Arc::new(Certificate::generate().map_err(transport)?),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(Self {
-            cfg,
+            backend,
             cert,
-            fingerprint,
             peers: HashMap::new(),
             local: HashMap::new(),
             receiving: HashMap::new(),
@@ -180,7 +150,7 @@ impl Media {
 
     /// `sha-256 AB:CD:…` of this device's DTLS certificate.
     pub(crate) fn dtls_fingerprint(&self) -> &str {
-        &self.fingerprint
+        self.cert.fingerprint()
     }
 
     /// Where callbacks and commands post their inputs.
@@ -196,7 +166,12 @@ impl Media {
     /// Closes every peer connection.
     pub(crate) async fn close_all(&mut self) {
         for (_, p) in self.peers.drain() {
-            let _ = p.pc.close().await;
+            p.pc.close().await;
+        }
+        for (_, r) in self.receiving.drain() {
+            if let Some(r) = r {
+                r.abort();
+            }
         }
     }
 
@@ -218,7 +193,7 @@ impl Media {
                 reason,
             } if *reason != LeftReason::Closed => {
                 if let Some(p) = self.peers.remove(participant) {
-                    let _ = p.pc.close().await;
+                    p.pc.close().await;
                 }
                 let theirs: Vec<String> = self
                     .receiving
@@ -249,7 +224,7 @@ impl Media {
         out
     }
 
-    /// Handles an app command or a webrtc-rs callback.
+    /// Handles an app command or a backend's event.
     pub(crate) async fn handle(
         &mut self,
         input: MediaInput,
@@ -271,25 +246,12 @@ impl Media {
         match input {
             MediaInput::OpenDataChannel { peer, label } => {
                 self.ensure_peer(&peer, session).await?;
-                let p = self.peer(&peer)?;
-                let dc =
-                    p.pc.create_data_channel(&label, None)
-                        .await
-                        .map_err(transport)?;
-                let dc: Arc<dyn DataChannel> = dc;
-                self.watch_channel(&peer, label.clone(), dc.clone());
-                self.peer(&peer)?.channels.insert(label, dc);
+                let pc = self.peer(&peer)?.pc.clone();
+                pc.open_data_channel(&label).await.map_err(transport)?;
             }
             MediaInput::SendData { peer, label, data } => {
-                let dc = self
-                    .peer(&peer)?
-                    .channels
-                    .get(&label)
-                    .cloned()
-                    .ok_or_else(|| transport("no such data channel"))?;
-                dc.send(bytes::BytesMut::from(&data[..]))
-                    .await
-                    .map_err(transport)?;
+                let pc = self.peer(&peer)?.pc.clone();
+                pc.send_data(&label, data).await.map_err(transport)?;
             }
             MediaInput::RestartIce => {
                 let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
@@ -298,7 +260,7 @@ impl Media {
                 }
             }
             MediaInput::AddTrack(t) => {
-                self.local.insert(t.track_id.clone(), t.clone());
+                self.local.insert(t.track_id().to_owned(), t.clone());
                 let ids: Vec<ParticipantId> = self.peers.keys().cloned().collect();
                 for id in ids {
                     self.send_track_to(&id, &t).await?;
@@ -307,8 +269,8 @@ impl Media {
             MediaInput::RemoveTrack(id) => {
                 self.remove_local(&id).await;
             }
-            MediaInput::RemoteTrack(peer, track) => {
-                self.remote_track(peer, track, session, out).await
+            MediaInput::RemoteTrack(peer, track_id, payloads) => {
+                self.remote_track(peer, track_id, payloads, session, out)
             }
             MediaInput::Negotiate(peer) => self.negotiate(&peer, out).await?,
             MediaInput::LocalIce(peer, cand) => {
@@ -316,7 +278,7 @@ impl Media {
                     Some(c) => Signal::Ice {
                         candidate: c.candidate,
                         sdp_mid: c.sdp_mid,
-                        sdp_mline_index: c.sdp_mline_index.map(u32::from),
+                        sdp_mline_index: c.sdp_mline_index,
                     },
                     None => Signal::Ice {
                         candidate: String::new(),
@@ -324,23 +286,18 @@ impl Media {
                         sdp_mline_index: None,
                     },
                 };
-                out.push(MediaOutput::Signal { to: peer, signal });
+                if self.peers.contains_key(&peer) {
+                    out.push(MediaOutput::Signal { to: peer, signal });
+                }
             }
             MediaInput::State(peer, state) => {
                 out.push(MediaOutput::Event(Event::Media(MediaEvent::PeerState {
                     peer: peer.clone(),
-                    state: state.to_string(),
+                    state: state.as_str().to_owned(),
                 })));
                 if let Some(p) = self.peers.get_mut(&peer) {
-                    p.neg.connection_state(now_ms(), peer_state(state));
+                    p.neg.connection_state(now_ms(), state.for_negotiation());
                     self.drive(&peer, out).await?;
-                }
-            }
-            MediaInput::RemoteChannel(peer, dc) => {
-                let label = dc.label().await.map_err(transport)?;
-                self.watch_channel(&peer, label.clone(), dc.clone());
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    p.channels.insert(label, dc);
                 }
             }
             MediaInput::ChannelOpen(peer, label) => {

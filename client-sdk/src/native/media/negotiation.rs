@@ -1,16 +1,16 @@
-//! Perfect negotiation on webrtc-rs: what each peer's negotiator asks
+//! Perfect negotiation on a backend: what each peer's negotiator asks
 //! (offers, answers, descriptions, rollback, candidates, ICE restart)
-//! performed one operation at a time and fed back, the signals it releases,
-//! incoming signals, and the negotiators' timers.
+//! performed one operation at a time and fed back, with every SDP the
+//! backend makes checked against the device's certificate; the signals it
+//! releases, incoming signals, and the negotiators' timers.
 
+use super::backend::{IceCandidate, PeerBackend};
 use super::{Media, MediaOutput, transport};
 use crate::native::now_ms;
-use crate::session::negotiator::{self, Op, OpResult, PeerState, SdpKind};
+use crate::session::negotiator::{self, Op, OpResult};
 use crate::session::{Event, SdkError, Session, Signal};
 use bedside_protocol::ParticipantId;
-use webrtc::peer_connection::{
-    PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
-};
+use bedside_protocol::sdp::fingerprints_all_are;
 
 impl Media {
     /// The connection to `peer` fired `negotiationneeded`.
@@ -83,6 +83,7 @@ impl Media {
         peer: &ParticipantId,
         out: &mut Vec<MediaOutput>,
     ) -> Result<(), SdkError> {
+        let fingerprint = self.cert.fingerprint().to_owned();
         let p = self.peer(peer)?;
         loop {
             while let Some(o) = p.neg.poll_output() {
@@ -105,7 +106,7 @@ impl Media {
             let Some(op) = p.neg.poll_op() else {
                 return Ok(());
             };
-            let result = perform(p.pc.as_ref(), op)
+            let result = perform(p.pc.as_ref(), op, &fingerprint)
                 .await
                 .unwrap_or_else(|e| OpResult::Failed(e.to_string()));
             p.neg.op_done(now_ms(), result);
@@ -113,42 +114,36 @@ impl Media {
     }
 }
 
-/// One negotiation operation on webrtc-rs.
-async fn perform(pc: &dyn PeerConnection, op: Op) -> Result<OpResult, SdkError> {
-    let description = |kind: SdpKind, sdp: String| match kind {
-        SdpKind::Offer => RTCSessionDescription::offer(sdp).map_err(transport),
-        SdpKind::Answer => RTCSessionDescription::answer(sdp).map_err(transport),
+/// Why a backend's SDP is not used: its peer connection does not use the
+/// device's certificate, so the fingerprint signed into the Hello would
+/// not be the one its peers see.
+pub(super) const NOT_OUR_CERTIFICATE: &str =
+    "the peer connection's SDP names another DTLS certificate than the device's; not used";
+
+/// One negotiation operation on the backend. Every SDP it makes is
+/// checked against the device's fingerprint before the negotiator sees it
+/// (so it is neither set nor signalled otherwise).
+async fn perform(pc: &dyn PeerBackend, op: Op, fingerprint: &str) -> Result<OpResult, SdkError> {
+    let ours = |sdp: String| {
+        if fingerprints_all_are(&sdp, fingerprint) {
+            Ok(OpResult::Sdp(sdp))
+        } else {
+            Err(transport(NOT_OUR_CERTIFICATE))
+        }
     };
-    Ok(match op {
+    match op {
         Op::CreateOffer { ice_restart } => {
-            if ice_restart {
-                pc.restart_ice().await.map_err(transport)?;
-            }
-            OpResult::Sdp(pc.create_offer(None).await.map_err(transport)?.sdp)
+            ours(pc.create_offer(ice_restart).await.map_err(transport)?)
         }
-        Op::CreateAnswer => OpResult::Sdp(pc.create_answer(None).await.map_err(transport)?.sdp),
-        Op::SetLocal { kind, sdp } => {
-            pc.set_local_description(description(kind, sdp)?)
-                .await
-                .map_err(transport)?;
-            let local = pc
-                .local_description()
-                .await
-                .ok_or_else(|| transport("no local description"))?;
-            OpResult::Sdp(local.sdp)
-        }
+        Op::CreateAnswer => ours(pc.create_answer().await.map_err(transport)?),
+        Op::SetLocal { kind, sdp } => ours(pc.set_local(kind, sdp).await.map_err(transport)?),
         Op::Rollback => {
-            let rollback = RTCSessionDescription::rollback(None).map_err(transport)?;
-            pc.set_local_description(rollback)
-                .await
-                .map_err(transport)?;
-            OpResult::Done
+            pc.rollback().await.map_err(transport)?;
+            Ok(OpResult::Done)
         }
         Op::SetRemote { kind, sdp } => {
-            pc.set_remote_description(description(kind, sdp)?)
-                .await
-                .map_err(transport)?;
-            OpResult::Done
+            pc.set_remote(kind, sdp).await.map_err(transport)?;
+            Ok(OpResult::Done)
         }
         Op::AddCandidate {
             candidate,
@@ -156,26 +151,83 @@ async fn perform(pc: &dyn PeerConnection, op: Op) -> Result<OpResult, SdkError> 
             sdp_mline_index,
         } => {
             if !candidate.is_empty() {
-                let init = RTCIceCandidateInit {
+                pc.add_candidate(IceCandidate {
                     candidate,
                     sdp_mid,
-                    sdp_mline_index: sdp_mline_index.and_then(|i| u16::try_from(i).ok()),
-                    ..Default::default()
-                };
-                pc.add_ice_candidate(init).await.map_err(transport)?;
+                    sdp_mline_index,
+                })
+                .await
+                .map_err(transport)?;
             }
-            OpResult::Done
+            Ok(OpResult::Done)
         }
-    })
+    }
 }
 
-/// The negotiator's view of a webrtc-rs connection state.
-pub(super) fn peer_state(state: RTCPeerConnectionState) -> PeerState {
-    match state {
-        RTCPeerConnectionState::Connected => PeerState::Connected,
-        RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
-        RTCPeerConnectionState::Failed => PeerState::Failed,
-        RTCPeerConnectionState::Closed => PeerState::Closed,
-        _ => PeerState::Connecting,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::media::LocalTrack;
+    use crate::native::media::backend::{BackendError, SdpKind};
+
+    /// A connection whose every description names `fingerprint`.
+    struct Describes(&'static str);
+
+    #[async_trait::async_trait]
+    impl PeerBackend for Describes {
+        async fn create_offer(&self, _: bool) -> Result<String, BackendError> {
+            Ok(format!("v=0\r\na=fingerprint:{}\r\n", self.0))
+        }
+        async fn create_answer(&self) -> Result<String, BackendError> {
+            self.create_offer(false).await
+        }
+        async fn set_local(&self, _: SdpKind, sdp: String) -> Result<String, BackendError> {
+            Ok(sdp)
+        }
+        async fn rollback(&self) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn set_remote(&self, _: SdpKind, _: String) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn add_candidate(&self, _: IceCandidate) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn add_track(&self, _: &LocalTrack) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn remove_track(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn open_data_channel(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn send_data(&self, _: &str, _: Vec<u8>) -> Result<(), BackendError> {
+            Ok(())
+        }
+        async fn close(&self) {}
+    }
+
+    #[tokio::test]
+    async fn a_backend_sdp_under_another_certificate_is_never_used() {
+        let ours = "sha-256 AB:CD";
+        let offer = Op::CreateOffer { ice_restart: false };
+        let good = perform(&Describes("SHA-256 ab:cd"), offer.clone(), ours).await;
+        assert!(matches!(good, Ok(OpResult::Sdp(_))));
+        for other in ["sha-256 EF:01", "sha-1 AB:CD"] {
+            for op in [offer.clone(), Op::CreateAnswer] {
+                let r = perform(&Describes(other), op, ours).await;
+                assert!(
+                    matches!(&r, Err(SdkError::Transport(m)) if m == NOT_OUR_CERTIFICATE),
+                    "{r:?}"
+                );
+            }
+        }
+        // What the connection holds after setLocalDescription is checked too.
+        let set = Op::SetLocal {
+            kind: SdpKind::Offer,
+            sdp: "v=0\r\na=fingerprint:sha-256 EF:01\r\n".into(),
+        };
+        assert!(perform(&Describes(ours), set, ours).await.is_err());
     }
 }

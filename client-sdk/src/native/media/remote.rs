@@ -1,14 +1,14 @@
 //! The tracks this device receives: each matched to its announcement (an
-//! unannounced one is refused), its RTP payloads forwarded to a
+//! unannounced one is refused, and the app told never to render it), its
+//! RTP payloads (from a backend that reads them) handed to a
 //! [`RemoteTrack`] until the app takes it, and stopped when it is withdrawn
 //! or its sender leaves.
 
-use super::{Media, MediaOutput, Receiving};
+use super::backend::RtpPayloads;
+use super::{Media, MediaOutput};
 use crate::session::{Event, MediaEvent, Session};
 use bedside_protocol::{ParticipantId, TrackSource};
-use std::sync::Arc;
 use tokio::sync::mpsc;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// A remote participant's track, from `native::Client::take_remote_track`
 /// after [`MediaEvent::RemoteTrack`](crate::session::MediaEvent::RemoteTrack):
@@ -56,8 +56,10 @@ impl Media {
     ) {
         let key = (peer.clone(), track_id.to_owned());
         self.unclaimed.remove(&key);
-        if let Some(r) = self.receiving.remove(&key) {
-            r.task.abort();
+        if let Some(reader) = self.receiving.remove(&key) {
+            if let Some(r) = reader {
+                r.abort();
+            }
             out.push(MediaOutput::Event(Event::Media(
                 MediaEvent::RemoteTrackStopped {
                     peer: peer.clone(),
@@ -68,49 +70,45 @@ impl Media {
     }
 
     /// A track arrived from `peer`: refused if not announced, else its
-    /// payloads are forwarded to a [`RemoteTrack`] for the app.
-    pub(super) async fn remote_track(
+    /// payloads (if the backend reads them) wait for the app.
+    pub(super) fn remote_track(
         &mut self,
         peer: ParticipantId,
-        track: Arc<dyn TrackRemote>,
+        track_id: String,
+        payloads: Option<RtpPayloads>,
         session: &Session,
         out: &mut Vec<MediaOutput>,
     ) {
-        let track_id = track.track_id().await.to_string();
         let announced = session.announced_source(&peer, &track_id);
         let Some(source) = announced else {
             // Not announced (or already withdrawn): never rendered.
+            if let Some(p) = payloads {
+                p.reader.abort();
+            }
             out.push(MediaOutput::Event(Event::Media(
                 MediaEvent::RemoteTrackRefused { peer, track_id },
             )));
             return;
         };
-        let (tx, rx) = mpsc::channel(256);
-        let task = tokio::spawn(async move {
-            while let Some(ev) = track.poll().await {
-                match ev {
-                    TrackRemoteEvent::OnRtpPacket(pkt) => {
-                        // A slow reader loses packets rather than memory.
-                        let _ = tx.try_send(pkt.payload.to_vec());
-                    }
-                    TrackRemoteEvent::OnEnded => break,
-                    _ => {}
-                }
-            }
-        });
         let key = (peer.clone(), track_id.clone());
-        if let Some(old) = self.receiving.insert(key.clone(), Receiving { task }) {
-            old.task.abort();
+        let (reader, rx) = match payloads {
+            Some(p) => (Some(p.reader), Some(p.rx)),
+            None => (None, None),
+        };
+        if let Some(Some(old)) = self.receiving.insert(key.clone(), reader) {
+            old.abort();
         }
-        self.unclaimed.insert(
-            key,
-            RemoteTrack {
-                peer: peer.clone(),
-                track_id: track_id.clone(),
-                source,
-                rx,
-            },
-        );
+        if let Some(rx) = rx {
+            self.unclaimed.insert(
+                key,
+                RemoteTrack {
+                    peer: peer.clone(),
+                    track_id: track_id.clone(),
+                    source,
+                    rx,
+                },
+            );
+        }
         out.push(MediaOutput::Event(Event::Media(MediaEvent::RemoteTrack {
             peer,
             track_id,
