@@ -282,6 +282,20 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The native client without webrtc-rs (a phone's own WebRTC through
+    // bedside-ffi): the WebSocket transport and the media backend traits.
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "bedside-sdk",
+        "--no-default-features",
+        "--features",
+        "ws",
+        "--lib",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // The browser platform module and the wasm-bindgen facade.
     run(cargo().args([
         "clippy",
