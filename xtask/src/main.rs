@@ -312,6 +312,7 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    ffi_tests()?;
     // `--all-targets` leaves out doc examples: they run here.
     run(cargo().args(["test", "--workspace", "--doc"]))?;
     // The SDK's visit tests again, against two hub nodes on a real Redis
@@ -377,4 +378,36 @@ fn test() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The FFI crate: no hand-written `unsafe` (its lints cannot forbid it:
+/// UniFFI's scaffolding has some), its Rust tests through the FFI types
+/// with webrtc-rs behind the adapter traits.
+fn ffi_tests() -> Result<()> {
+    let mut stack = vec![root().join("ffi/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read_to_string(&path)?.contains("unsafe") {
+                anyhow::bail!(
+                    "{}: no hand-written unsafe code in bedside-ffi",
+                    path.display()
+                );
+            }
+        }
+    }
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "bedside-ffi",
+        "--all-targets",
+        "--features",
+        "webrtc",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "-p", "bedside-ffi", "--features", "webrtc"]))
 }

@@ -58,23 +58,35 @@ impl std::fmt::Debug for Certificate {
 impl Certificate {
     /// A fresh self-signed certificate with a fresh P-256 key.
     pub fn generate() -> Result<Self, BackendError> {
-        use sha2::Digest as _;
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(BackendError::new)?;
         let params =
             rcgen::CertificateParams::new(vec!["bedside".to_owned()]).map_err(BackendError::new)?;
         let cert = params.self_signed(&key).map_err(BackendError::new)?;
         let der = cert.der().to_vec();
-        let hex: Vec<String> = sha2::Sha256::digest(&der)
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect();
         Ok(Self {
             private_key_pem: Zeroizing::new(key.serialize_pem()),
             certificate_pem: cert.pem(),
             private_key_der: Zeroizing::new(key.serialize_der()),
+            fingerprint: fingerprint_of(&der),
             certificate_der: der,
-            fingerprint: format!("sha-256 {}", hex.join(":")),
+        })
+    }
+
+    /// A certificate handed over as PEM (by [`Certificate::private_key_pem`]
+    /// and [`Certificate::certificate_pem`] of one made here, across an
+    /// FFI); the fingerprint is computed from the certificate.
+    pub fn from_pem(private_key_pem: &str, certificate_pem: &str) -> Result<Self, BackendError> {
+        let key = pem_block(private_key_pem, "PRIVATE KEY")
+            .ok_or_else(|| BackendError::new("not a PKCS#8 private key in PEM"))?;
+        let der = pem_block(certificate_pem, "CERTIFICATE")
+            .ok_or_else(|| BackendError::new("not a certificate in PEM"))?;
+        Ok(Self {
+            private_key_pem: Zeroizing::new(private_key_pem.to_owned()),
+            certificate_pem: certificate_pem.to_owned(),
+            fingerprint: fingerprint_of(&der),
+            private_key_der: key,
+            certificate_der: der.to_vec(),
         })
     }
 
@@ -104,6 +116,29 @@ impl Certificate {
     pub fn certificate_der(&self) -> &[u8] {
         &self.certificate_der
     }
+}
+
+/// `sha-256 AB:CD:…` of a certificate's DER.
+fn fingerprint_of(der: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hex: Vec<String> = sha2::Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    format!("sha-256 {}", hex.join(":"))
+}
+
+/// The bytes of the first PEM block labelled `tag`.
+fn pem_block(pem: &str, tag: &str) -> Option<Zeroizing<Vec<u8>>> {
+    use base64::Engine as _;
+    let begin = format!("-----BEGIN {tag}-----");
+    let end = format!("-----END {tag}-----");
+    let body = pem.split_once(&begin)?.1.split_once(&end)?.0;
+    let b64: Zeroizing<String> = Zeroizing::new(body.split_ascii_whitespace().collect());
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .ok()
+        .map(Zeroizing::new)
 }
 
 /// What a new peer connection is to be built with.

@@ -1,0 +1,500 @@
+//! The app's WebRTC behind the SDK: the app implements a [`MediaFactory`]
+//! (one [`PeerConnectionAdapter`] per remote participant, on its platform's
+//! peer connection) and reports what its connection does through the
+//! [`PeerEventSink`] it is given. The SDK drives every negotiation step, and
+//! checks every SDP the adapter makes against the device's certificate
+//! (handed to the factory as PEM: use it and no other) and every remote SDP
+//! against the sender's signed fingerprint before the adapter sees it.
+
+use crate::error::AdapterError;
+use crate::types::TrackSource;
+use bedside_sdk::native::media::{self as sdk, backend};
+use std::sync::Arc;
+
+/// The device's DTLS certificate: give both PEMs to the platform's WebRTC
+/// (`RTCCertificate(privateKey:certificate:)` on iOS, `RtcCertificatePem`
+/// on Android) for this peer connection's configuration. Never log or
+/// store the private key.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DtlsCertificate {
+    /// PKCS#8 private key, PEM.
+    pub private_key_pem: String,
+    /// The certificate, PEM.
+    pub certificate_pem: String,
+    /// `sha-256 AB:CD:…`: what the connection's SDPs must carry.
+    pub fingerprint: String,
+}
+
+impl std::fmt::Debug for DtlsCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DtlsCertificate")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A STUN or TURN server.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IceServerConfig {
+    /// `stun:`/`turn:`/`turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<String>,
+}
+
+/// What a new peer connection is built with.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PeerConfig {
+    /// The remote participant.
+    pub peer: String,
+    /// This side's perfect-negotiation role (the SDK decides; informative).
+    pub polite: bool,
+    /// The hub's STUN/TURN servers (add the app's own).
+    pub ice_servers: Vec<IceServerConfig>,
+    /// The device's certificate: the connection must use it.
+    pub certificate: DtlsCertificate,
+}
+
+/// An SDP's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SdpType {
+    /// An offer.
+    Offer,
+    /// An answer.
+    Answer,
+}
+
+/// An ICE candidate (`candidate` empty: end of candidates).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IceCandidateInit {
+    /// `candidate:…`.
+    pub candidate: String,
+    /// Its media section's `a=mid`.
+    pub sdp_mid: Option<String>,
+    /// Its media section's index.
+    pub sdp_mline_index: Option<u32>,
+}
+
+/// A peer connection's state (`RTCPeerConnectionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum PeerConnectionState {
+    /// `new`.
+    New,
+    /// `connecting`.
+    Connecting,
+    /// `connected`.
+    Connected,
+    /// `disconnected`.
+    Disconnected,
+    /// `failed`.
+    Failed,
+    /// `closed`.
+    Closed,
+}
+
+/// Makes the app's peer connections.
+#[uniffi::export(with_foreign)]
+pub trait MediaFactory: Send + Sync {
+    /// A peer connection for `config`, reporting through `events`, with
+    /// the app's local tracks not yet on it (the SDK adds them). Building
+    /// a peer connection is synchronous on both platforms.
+    fn create_peer(
+        &self,
+        config: PeerConfig,
+        events: Arc<PeerEventSink>,
+    ) -> Result<Arc<dyn PeerConnectionAdapter>, AdapterError>;
+}
+
+/// One peer connection of the app's. The SDK calls one method at a time
+/// and waits for it; every SDP it passes passed the fingerprint check, and
+/// every SDP returned is checked before it is used.
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait PeerConnectionAdapter: Send + Sync {
+    /// `createOffer` (with `iceRestart`): the SDP.
+    async fn create_offer(&self, ice_restart: bool) -> Result<String, AdapterError>;
+    /// `createAnswer`: the SDP.
+    async fn create_answer(&self) -> Result<String, AdapterError>;
+    /// `setLocalDescription`: the local description as the connection now
+    /// holds it.
+    async fn set_local_description(
+        &self,
+        sdp_type: SdpType,
+        sdp: String,
+    ) -> Result<String, AdapterError>;
+    /// `setLocalDescription({type: rollback})`.
+    async fn rollback(&self) -> Result<(), AdapterError>;
+    /// `setRemoteDescription`.
+    async fn set_remote_description(
+        &self,
+        sdp_type: SdpType,
+        sdp: String,
+    ) -> Result<(), AdapterError>;
+    /// `addIceCandidate` (never an empty one).
+    async fn add_ice_candidate(&self, candidate: IceCandidateInit) -> Result<(), AdapterError>;
+    /// Adds the app's local track `track_id` (announced to the hub) to
+    /// the connection, with `track_id` as its `a=msid` track id.
+    async fn add_local_track(
+        &self,
+        track_id: String,
+        source: TrackSource,
+    ) -> Result<(), AdapterError>;
+    /// Removes the local track `track_id`.
+    async fn remove_local_track(&self, track_id: String) -> Result<(), AdapterError>;
+    /// `createDataChannel(label)`; report its opening to the sink.
+    async fn create_data_channel(&self, label: String) -> Result<(), AdapterError>;
+    /// Sends on the open data channel `label`.
+    async fn send_data(&self, label: String, data: Vec<u8>) -> Result<(), AdapterError>;
+    /// Closes the connection; nothing is called after.
+    async fn close(&self);
+}
+
+/// Where the app reports what its peer connection does (from any thread).
+#[derive(Debug, uniffi::Object)]
+pub struct PeerEventSink {
+    inner: backend::PeerEvents,
+}
+
+#[uniffi::export]
+impl PeerEventSink {
+    /// `onnegotiationneeded` fired.
+    pub fn negotiation_needed(&self) {
+        self.inner.negotiation_needed();
+    }
+
+    /// A local ICE candidate (`None`: gathering finished).
+    pub fn local_candidate(&self, candidate: Option<IceCandidateInit>) {
+        self.inner
+            .local_candidate(candidate.map(|c| backend::IceCandidate {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+            }));
+    }
+
+    /// The connection's state changed.
+    pub fn connection_state(&self, state: PeerConnectionState) {
+        use backend::ConnectionState as C;
+        self.inner.state(match state {
+            PeerConnectionState::New => C::New,
+            PeerConnectionState::Connecting => C::Connecting,
+            PeerConnectionState::Connected => C::Connected,
+            PeerConnectionState::Disconnected => C::Disconnected,
+            PeerConnectionState::Failed => C::Failed,
+            PeerConnectionState::Closed => C::Closed,
+        });
+    }
+
+    /// The data channel `label` is open (either side opened it).
+    pub fn data_channel_open(&self, label: String) {
+        self.inner.data_channel_open(label);
+    }
+
+    /// A message arrived on the data channel `label`.
+    pub fn data_channel_message(&self, label: String, data: Vec<u8>) {
+        self.inner.data(label, data);
+    }
+
+    /// A remote track arrived (`ontrack`), with its `a=msid` track id.
+    /// Render it only after `ClientEvent::RemoteTrack` for it; never after
+    /// `ClientEvent::RemoteTrackRefused`.
+    pub fn remote_track(&self, track_id: String) {
+        self.inner.remote_track(track_id, None);
+    }
+}
+
+fn failed(e: AdapterError) -> backend::BackendError {
+    backend::BackendError(e.to_string())
+}
+
+fn sdp_type(kind: backend::SdpKind) -> SdpType {
+    match kind {
+        backend::SdpKind::Offer => SdpType::Offer,
+        backend::SdpKind::Answer => SdpType::Answer,
+    }
+}
+
+/// The app's factory as the SDK's media backend.
+pub(crate) struct AppMedia(pub(crate) Arc<dyn MediaFactory>);
+
+impl std::fmt::Debug for AppMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppMedia")
+    }
+}
+
+#[async_trait::async_trait]
+impl backend::MediaBackend for AppMedia {
+    async fn create_peer(
+        &self,
+        setup: backend::PeerSetup,
+        events: backend::PeerEvents,
+    ) -> Result<Arc<dyn backend::PeerBackend>, backend::BackendError> {
+        let cert = &setup.certificate;
+        let config = PeerConfig {
+            peer: setup.peer.to_string(),
+            polite: setup.polite,
+            ice_servers: setup
+                .ice_servers
+                .iter()
+                .map(|s| IceServerConfig {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.clone(),
+                })
+                .collect(),
+            certificate: DtlsCertificate {
+                private_key_pem: cert.private_key_pem().to_owned(),
+                certificate_pem: cert.certificate_pem().to_owned(),
+                fingerprint: cert.fingerprint().to_owned(),
+            },
+        };
+        let sink = Arc::new(PeerEventSink { inner: events });
+        let pc = self.0.create_peer(config, sink).map_err(failed)?;
+        Ok(Arc::new(AppPeer(pc)))
+    }
+
+    fn local_track(
+        &self,
+        track: backend::TrackInfo,
+    ) -> Result<sdk::LocalTrack, backend::BackendError> {
+        // The app's platform captures and encodes; the SDK carries nothing.
+        Ok(sdk::LocalTrack::new(track, None))
+    }
+}
+
+/// The app's peer connection as the SDK's.
+struct AppPeer(Arc<dyn PeerConnectionAdapter>);
+
+#[async_trait::async_trait]
+impl backend::PeerBackend for AppPeer {
+    async fn create_offer(&self, ice_restart: bool) -> Result<String, backend::BackendError> {
+        self.0.create_offer(ice_restart).await.map_err(failed)
+    }
+    async fn create_answer(&self) -> Result<String, backend::BackendError> {
+        self.0.create_answer().await.map_err(failed)
+    }
+    async fn set_local(
+        &self,
+        kind: backend::SdpKind,
+        sdp: String,
+    ) -> Result<String, backend::BackendError> {
+        self.0
+            .set_local_description(sdp_type(kind), sdp)
+            .await
+            .map_err(failed)
+    }
+    async fn rollback(&self) -> Result<(), backend::BackendError> {
+        self.0.rollback().await.map_err(failed)
+    }
+    async fn set_remote(
+        &self,
+        kind: backend::SdpKind,
+        sdp: String,
+    ) -> Result<(), backend::BackendError> {
+        self.0
+            .set_remote_description(sdp_type(kind), sdp)
+            .await
+            .map_err(failed)
+    }
+    async fn add_candidate(&self, c: backend::IceCandidate) -> Result<(), backend::BackendError> {
+        self.0
+            .add_ice_candidate(IceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+            })
+            .await
+            .map_err(failed)
+    }
+    async fn add_track(&self, track: &sdk::LocalTrack) -> Result<(), backend::BackendError> {
+        self.0
+            .add_local_track(track.track_id().to_owned(), track.source().into())
+            .await
+            .map_err(failed)
+    }
+    async fn remove_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
+        self.0
+            .remove_local_track(track_id.to_owned())
+            .await
+            .map_err(failed)
+    }
+    async fn open_data_channel(&self, label: &str) -> Result<(), backend::BackendError> {
+        self.0
+            .create_data_channel(label.to_owned())
+            .await
+            .map_err(failed)
+    }
+    async fn send_data(&self, label: &str, data: Vec<u8>) -> Result<(), backend::BackendError> {
+        self.0
+            .send_data(label.to_owned(), data)
+            .await
+            .map_err(failed)
+    }
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+/// webrtc-rs behind the adapter traits, as an app's factory would be: for
+/// desktop apps, and the tests that drive the FFI's own types.
+#[cfg(feature = "webrtc")]
+mod webrtc_rs {
+    use super::*;
+
+    /// The factory.
+    struct WebrtcRsFactory {
+        backend: Arc<dyn backend::MediaBackend>,
+    }
+
+    /// A webrtc-rs connection behind [`PeerConnectionAdapter`].
+    struct WebrtcRsAdapter(Arc<dyn backend::PeerBackend>);
+
+    fn adapter_error(e: backend::BackendError) -> AdapterError {
+        AdapterError::Failed { reason: e.0 }
+    }
+
+    fn kind(t: SdpType) -> backend::SdpKind {
+        match t {
+            SdpType::Offer => backend::SdpKind::Offer,
+            SdpType::Answer => backend::SdpKind::Answer,
+        }
+    }
+
+    impl MediaFactory for WebrtcRsFactory {
+        fn create_peer(
+            &self,
+            config: PeerConfig,
+            events: Arc<PeerEventSink>,
+        ) -> Result<Arc<dyn PeerConnectionAdapter>, AdapterError> {
+            let certificate = backend::Certificate::from_pem(
+                &config.certificate.private_key_pem,
+                &config.certificate.certificate_pem,
+            )
+            .map_err(adapter_error)?;
+            let peer = bedside_protocol::ParticipantId::new(&config.peer).map_err(|e| {
+                AdapterError::Failed {
+                    reason: e.to_string(),
+                }
+            })?;
+            let setup = backend::PeerSetup {
+                peer,
+                polite: config.polite,
+                ice_servers: config
+                    .ice_servers
+                    .into_iter()
+                    .map(|s| bedside_protocol::IceServer {
+                        urls: s.urls,
+                        username: s.username,
+                        credential: s.credential,
+                    })
+                    .collect(),
+                certificate: Arc::new(certificate),
+            };
+            // webrtc-rs builds its connection asynchronously: on the
+            // library's runtime, from this (synchronous) call.
+            let backend = self.backend.clone();
+            let events = events.inner.clone();
+            let pc = std::thread::scope(|s| {
+                s.spawn(|| {
+                    crate::runtime::block_on(
+                        async move { backend.create_peer(setup, events).await },
+                    )
+                })
+                .join()
+            })
+            .map_err(|_| AdapterError::Failed {
+                reason: "the webrtc-rs connection could not be built".into(),
+            })?
+            .map_err(|e| AdapterError::Failed {
+                reason: e.to_string(),
+            })?
+            .map_err(adapter_error)?;
+            Ok(Arc::new(WebrtcRsAdapter(pc)))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl PeerConnectionAdapter for WebrtcRsAdapter {
+        async fn create_offer(&self, ice_restart: bool) -> Result<String, AdapterError> {
+            self.0
+                .create_offer(ice_restart)
+                .await
+                .map_err(adapter_error)
+        }
+        async fn create_answer(&self) -> Result<String, AdapterError> {
+            self.0.create_answer().await.map_err(adapter_error)
+        }
+        async fn set_local_description(
+            &self,
+            sdp_type: SdpType,
+            sdp: String,
+        ) -> Result<String, AdapterError> {
+            self.0
+                .set_local(kind(sdp_type), sdp)
+                .await
+                .map_err(adapter_error)
+        }
+        async fn rollback(&self) -> Result<(), AdapterError> {
+            self.0.rollback().await.map_err(adapter_error)
+        }
+        async fn set_remote_description(
+            &self,
+            sdp_type: SdpType,
+            sdp: String,
+        ) -> Result<(), AdapterError> {
+            self.0
+                .set_remote(kind(sdp_type), sdp)
+                .await
+                .map_err(adapter_error)
+        }
+        async fn add_ice_candidate(&self, c: IceCandidateInit) -> Result<(), AdapterError> {
+            self.0
+                .add_candidate(backend::IceCandidate {
+                    candidate: c.candidate,
+                    sdp_mid: c.sdp_mid,
+                    sdp_mline_index: c.sdp_mline_index,
+                })
+                .await
+                .map_err(adapter_error)
+        }
+        async fn add_local_track(&self, _: String, _: TrackSource) -> Result<(), AdapterError> {
+            Err(AdapterError::Failed {
+                reason: "the webrtc-rs adapter carries no local media across the FFI".into(),
+            })
+        }
+        async fn remove_local_track(&self, _: String) -> Result<(), AdapterError> {
+            Ok(())
+        }
+        async fn create_data_channel(&self, label: String) -> Result<(), AdapterError> {
+            self.0
+                .open_data_channel(&label)
+                .await
+                .map_err(adapter_error)
+        }
+        async fn send_data(&self, label: String, data: Vec<u8>) -> Result<(), AdapterError> {
+            self.0.send_data(&label, data).await.map_err(adapter_error)
+        }
+        async fn close(&self) {
+            self.0.close().await;
+        }
+    }
+
+    /// A [`MediaFactory`] on webrtc-rs gathering on `udp_addrs`
+    /// (`127.0.0.1:0` for loopback tests, `0.0.0.0:0` for any).
+    #[uniffi::export]
+    pub fn webrtc_rs_media_factory(udp_addrs: Vec<String>) -> Arc<dyn MediaFactory> {
+        Arc::new(WebrtcRsFactory {
+            backend: sdk::MediaConfig {
+                udp_addrs,
+                ..sdk::MediaConfig::default()
+            }
+            .webrtc_rs(),
+        })
+    }
+}
+
+#[cfg(feature = "webrtc")]
+pub use webrtc_rs::webrtc_rs_media_factory;
