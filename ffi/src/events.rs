@@ -58,7 +58,7 @@ pub enum ClientEvent {
     /// A track was announced (render it when it arrives).
     TrackPublished {
         /// Whose.
-        from: String,
+        participant: String,
         /// The track id (as in `a=msid`).
         track_id: String,
         /// What it carries.
@@ -67,7 +67,7 @@ pub enum ClientEvent {
     /// A track was withdrawn: stop rendering it (your own: stop sending).
     TrackUnpublished {
         /// Whose.
-        from: String,
+        participant: String,
         /// The track id.
         track_id: String,
     },
@@ -222,12 +222,12 @@ impl ClientEvent {
                 track_id,
                 source,
             } => Self::TrackPublished {
-                from: from.to_string(),
+                participant: from.to_string(),
                 track_id: track_id.to_string(),
                 source: source.into(),
             },
             Event::TrackUnpublished { from, track_id } => Self::TrackUnpublished {
-                from: from.to_string(),
+                participant: from.to_string(),
                 track_id: track_id.to_string(),
             },
             Event::PermissionRequested {

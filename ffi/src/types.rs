@@ -198,8 +198,9 @@ impl From<session::TokenPurpose> for TokenPurpose {
 /// An end-to-end encrypted chat message, decrypted on this device.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ChatMessage {
-    /// The sender's participant id.
-    pub from: String,
+    /// The sender's participant id (`sender`: `from` is a keyword in
+    /// Python).
+    pub sender: String,
     /// The message id.
     pub message_id: String,
     /// The text.
@@ -213,7 +214,7 @@ pub struct ChatMessage {
 impl From<e2ee::ReceivedChat> for ChatMessage {
     fn from(c: e2ee::ReceivedChat) -> Self {
         Self {
-            from: c.from,
+            sender: c.from,
             message_id: c.message_id,
             text: c.text,
             verified: c.safety == e2ee::Safety::Verified,

@@ -8,6 +8,9 @@
 //!   (when its sources changed) and the web demo in `web-demo/dist`;
 //!   `demo` and `test` do this first.
 //!
+//! - `cargo xtask bindings` generates bedside-ffi's Kotlin, Swift and Python
+//!   bindings in `target/bindings` (docs/sdk.md, "Mobile apps").
+//!
 //! `.ci/run` calls `cargo xtask test` and nothing else.
 
 use anyhow::{Context as _, Result, bail};
@@ -48,9 +51,10 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("web") => web().map(|_| ()),
         Some("prereqs") => prereqs(),
+        Some("bindings") => bindings().map(|d| eprintln!("xtask: bindings in {}", d.display())),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg) and the web demo (web-demo/dist)\n  prereqs      only install what the tests need"
+                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg) and the web demo (web-demo/dist)\n  prereqs      only install what the tests need\n  bindings     generate the Kotlin, Swift and Python bindings of bedside-ffi (target/bindings)"
             );
             std::process::exit(2);
         }
@@ -409,5 +413,55 @@ fn ffi_tests() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo().args(["test", "-p", "bedside-ffi", "--features", "webrtc"]))
+    run(cargo()
+        .args(FFI)
+        .args(["--features", "bedside-ffi/webrtc"])
+        .arg("--test")
+        .arg("visit"))?;
+    let dir = bindings()?;
+    run(cargo()
+        .args(FFI)
+        .args([
+            "--features",
+            "bedside-ffi/webrtc",
+            "--test",
+            "foreign",
+            "--",
+            "--ignored",
+        ])
+        .env("BEDSIDE_BINDINGS", &dir))
+}
+
+/// The FFI crate with its bindings generator: one feature set for both,
+/// so neither is rebuilt between the steps that use them.
+const FFI: [&str; 5] = ["test", "-p", "bedside-ffi", "-p", "bedside-ffi-bindgen"];
+
+/// Generates the FFI's bindings (`target/bindings/{kotlin,swift,python}`)
+/// with the bindings generator built from the UniFFI version the crate
+/// pins, the cdylib beside the Python module. Returns the directory.
+fn bindings() -> Result<PathBuf> {
+    run(cargo().args([
+        "build",
+        "-p",
+        "bedside-ffi",
+        "-p",
+        "bedside-ffi-bindgen",
+        "--features",
+        "bedside-ffi/webrtc",
+    ]))?;
+    let lib = root().join("target/debug/libbedside_ffi.so");
+    let out = root().join("target/bindings");
+    for lang in ["kotlin", "swift", "python"] {
+        let dir = out.join(lang);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        run(Command::new(root().join("target/debug/uniffi-bindgen"))
+            .args(["generate", "--no-format", "--language", lang, "--library"])
+            .arg(&lib)
+            .arg("--out-dir")
+            .arg(&dir))?;
+    }
+    std::fs::copy(&lib, out.join("python/libbedside_ffi.so"))?;
+    Ok(out)
 }
