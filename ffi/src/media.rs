@@ -147,8 +147,9 @@ pub trait PeerConnectionAdapter: Send + Sync {
     async fn create_data_channel(&self, label: String) -> Result<(), AdapterError>;
     /// Sends on the open data channel `label`.
     async fn send_data(&self, label: String, data: Vec<u8>) -> Result<(), AdapterError>;
-    /// Closes the connection; nothing is called after.
-    async fn close(&self);
+    /// Closes the connection; nothing is called after. (Not `close`: the
+    /// generated Kotlin objects are `AutoCloseable` already.)
+    async fn close_connection(&self);
 }
 
 /// Where the app reports what its peer connection does (from any thread).
@@ -334,7 +335,7 @@ impl backend::PeerBackend for AppPeer {
             .map_err(failed)
     }
     async fn close(&self) {
-        self.0.close().await;
+        self.0.close_connection().await;
     }
 }
 
@@ -477,7 +478,7 @@ mod webrtc_rs {
         async fn send_data(&self, label: String, data: Vec<u8>) -> Result<(), AdapterError> {
             self.0.send_data(&label, data).await.map_err(adapter_error)
         }
-        async fn close(&self) {
+        async fn close_connection(&self) {
             self.0.close().await;
         }
     }

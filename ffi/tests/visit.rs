@@ -202,7 +202,7 @@ async fn two_clients_meet_through_the_ffi_and_chat_end_to_end() {
         .await;
     assert_eq!(
         (
-            got.from.as_str(),
+            got.sender.as_str(),
             got.text.as_str(),
             got.message_id.as_str()
         ),

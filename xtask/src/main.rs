@@ -51,10 +51,22 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("web") => web().map(|_| ()),
         Some("prereqs") => prereqs(),
-        Some("bindings") => bindings().map(|d| eprintln!("xtask: bindings in {}", d.display())),
+        Some("bindings") => {
+            let dir = bindings()?;
+            if args.iter().any(|a| a == "--accept-swift") {
+                let kept = root().join("ffi/bindings/swift");
+                std::fs::create_dir_all(&kept)?;
+                for file in ["Bedside.swift", "BedsideFFI.h", "BedsideFFI.modulemap"] {
+                    std::fs::copy(dir.join("swift").join(file), kept.join(file))?;
+                }
+                eprintln!("xtask: ffi/bindings/swift updated: review and commit it");
+            }
+            eprintln!("xtask: bindings in {}", dir.display());
+            Ok(())
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg) and the web demo (web-demo/dist)\n  prereqs      only install what the tests need\n  bindings     generate the Kotlin, Swift and Python bindings of bedside-ffi (target/bindings)"
+                "usage: cargo xtask <command>\n\n  demo [ARGS]  build and start the hub in dev mode with the web demo\n  test         install test prerequisites, then fmt, clippy and every test\n  web          build the browser SDK package (web-sdk/pkg) and the web demo (web-demo/dist)\n  prereqs      only install what the tests need\n  bindings     generate the Kotlin, Swift and Python bindings of bedside-ffi (target/bindings);\n               --accept-swift also updates the committed Swift API (ffi/bindings/swift)"
             );
             std::process::exit(2);
         }
@@ -103,14 +115,15 @@ fn ensure_wasm_bindgen() -> Result<()> {
     Ok(())
 }
 
-/// The browser tests' tools (playwright-core, prettier, typescript) and the
-/// second E2E implementation's libraries, each installed when its lock file
-/// is newer than what is installed.
+/// The browser tests' tools (playwright-core, prettier, typescript), the
+/// second E2E implementation's libraries, and the Kotlin compiler of the
+/// FFI's tests, each installed when its lock file is newer than what is
+/// installed.
 fn ensure_npm_tools() -> Result<()> {
     if !have("npm", "--version") {
         bail!("npm not found: the browser tests need node and npm (apt-get install nodejs npm)");
     }
-    for package in ["web-sdk", "e2ee-ts"] {
+    for package in ["web-sdk", "e2ee-ts", "ffi/tests/kotlin"] {
         let dir = root().join(package);
         let stamp = dir.join("node_modules/.package-lock.json");
         let fresh = match (modified(&stamp), modified(&dir.join("package-lock.json"))) {
@@ -230,6 +243,11 @@ fn prereqs() -> Result<()> {
             "/usr/include/openssl/ssl.h",
             &["libssl-dev", "pkg-config"][..],
         ),
+        // The FFI's foreign tests: kotlinc and the JVM, JNA, and clang for
+        // the Swift header and the static library.
+        ("/usr/bin/java", &["default-jre-headless"][..]),
+        ("/usr/share/java/jna.jar", &["libjna-java"][..]),
+        ("/usr/bin/clang", &["clang"][..]),
     ]
     .iter()
     .filter(|(bin, _)| !Path::new(bin).exists())
@@ -438,17 +456,13 @@ const FFI: [&str; 5] = ["test", "-p", "bedside-ffi", "-p", "bedside-ffi-bindgen"
 
 /// Generates the FFI's bindings (`target/bindings/{kotlin,swift,python}`)
 /// with the bindings generator built from the UniFFI version the crate
-/// pins, the cdylib beside the Python module. Returns the directory.
+/// pins, from the library without the webrtc-rs bridge (what a phone's
+/// app links): the cdylib beside the Python module (Kotlin loads it from
+/// there too), the static library beside the Swift files. Returns the
+/// directory.
 fn bindings() -> Result<PathBuf> {
-    run(cargo().args([
-        "build",
-        "-p",
-        "bedside-ffi",
-        "-p",
-        "bedside-ffi-bindgen",
-        "--features",
-        "bedside-ffi/webrtc",
-    ]))?;
+    // Without the webrtc-rs bridge: the API a phone's app gets.
+    run(cargo().args(["build", "-p", "bedside-ffi", "-p", "bedside-ffi-bindgen"]))?;
     let lib = root().join("target/debug/libbedside_ffi.so");
     let out = root().join("target/bindings");
     for lang in ["kotlin", "swift", "python"] {
@@ -462,6 +476,12 @@ fn bindings() -> Result<PathBuf> {
             .arg("--out-dir")
             .arg(&dir))?;
     }
+    // The libraries beside their bindings (later builds with other
+    // features overwrite target/debug).
     std::fs::copy(&lib, out.join("python/libbedside_ffi.so"))?;
+    std::fs::copy(
+        root().join("target/debug/libbedside_ffi.a"),
+        out.join("swift/libbedside_ffi.a"),
+    )?;
     Ok(out)
 }
