@@ -396,7 +396,14 @@ impl Driver {
                             self.ws = Some(ws);
                             self.session.on_connected(now_ms());
                         }
-                        Err(_) => self.session.on_closed(now_ms(), None),
+                        Err(e) => {
+                            // Why, for the app (an untrusted certificate,
+                            // a refused connection); the session retries.
+                            let _ = self.events.send(Event::Error(SdkError::Transport(
+                                format!("cannot connect to the hub: {e}"),
+                            )));
+                            self.session.on_closed(now_ms(), None);
+                        }
                     }
                 }
                 msg = next_frame(&mut self.ws) => self.frame(msg),
@@ -464,10 +471,13 @@ impl Driver {
                     let url = self.url.clone();
                     self.ws = None;
                     self.connecting = Some(Box::pin(async move {
-                        tokio_tungstenite::connect_async(url)
-                            .await
-                            .map(|(ws, _)| ws)
-                            .map_err(|e| e.to_string())
+                        let connector = super::tls::connector()?;
+                        tokio_tungstenite::connect_async_tls_with_config(
+                            url, None, false, connector,
+                        )
+                        .await
+                        .map(|(ws, _)| ws)
+                        .map_err(|e| e.to_string())
                     }));
                 }
                 Output::Send(text) => {

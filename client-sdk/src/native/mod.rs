@@ -15,6 +15,7 @@
 
 mod client;
 pub mod media;
+mod tls;
 
 pub use client::{Client, ClientConfig, Events, TokenSource};
 

@@ -68,6 +68,8 @@ pub struct Hub {
     pub addr: SocketAddr,
     running: Option<Running>,
     cluster: Option<Cluster>,
+    /// Serving `wss://` with this certificate chain and key (PEM files).
+    tls: bool,
 }
 
 /// Two nodes on one Redis behind a round-robin.
@@ -109,6 +111,15 @@ async fn round_robin(backends: Arc<Mutex<Vec<SocketAddr>>>) -> SocketAddr {
 
 impl Hub {
     pub async fn start() -> Self {
+        Self::start_inner(None).await
+    }
+
+    /// A hub serving `wss://` with `cert_pem` (the chain) and `key_pem`.
+    pub async fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_inner(Some((cert_pem, key_pem))).await
+    }
+
+    async fn start_inner(tls: Option<(&str, &str)>) -> Self {
         logs();
         let dir = tempfile::tempdir().unwrap();
         let key = PrivateKey::generate("clinic-1");
@@ -129,7 +140,12 @@ impl Hub {
             addr: "127.0.0.1:0".parse().unwrap(),
             running: None,
             cluster: None,
+            tls: tls.is_some(),
         };
+        if let Some((cert, key)) = tls {
+            std::fs::write(hub.dir.path().join("tls.crt"), cert).unwrap();
+            std::fs::write(hub.dir.path().join("tls.key"), key).unwrap();
+        }
         if clustered() {
             let backends = Arc::new(Mutex::new(vec!["127.0.0.1:0".parse().unwrap(); 2]));
             hub.addr = round_robin(backends.clone()).await;
@@ -152,6 +168,13 @@ impl Hub {
         c.audit.signing_key = Some(self.dir.path().join("audit.private.jwks.json"));
         c.auth.jwks = Some(self.dir.path().join("issuer.public.jwks.json"));
         c.auth.issuers = vec!["clinic".into()];
+        if self.tls {
+            c.insecure_http = false;
+            c.tls = Some(bedside_server::config::TlsConfig {
+                cert: self.dir.path().join("tls.crt"),
+                key: self.dir.path().join("tls.key"),
+            });
+        }
         c
     }
 
@@ -218,7 +241,8 @@ impl Hub {
     }
 
     pub fn url(&self) -> String {
-        format!("ws://{}/v1/signal", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/v1/signal", self.addr)
     }
 
     pub fn token(&self, visit: &str, role: &str, sub: &str) -> String {
