@@ -64,7 +64,6 @@ impl BedsideClient {
         listener: Arc<dyn EventListener>,
         media: Option<Arc<dyn MediaFactory>>,
     ) -> Result<Arc<Self>, BedsideError> {
-        let token = Zeroizing::new(token);
         let identity = match config.identity_secret.map(Zeroizing::new) {
             Some(bytes) => {
                 let bytes: &[u8; 32] =
@@ -92,7 +91,6 @@ impl BedsideClient {
         cfg.pins = pins;
         cfg.media = media.map(|m| Arc::new(AppMedia(m)) as Arc<dyn native::media::MediaBackend>);
         let source = tokens.map(tokens::native);
-        let token = token.to_string();
         let (inner, mut events) =
             runtime::run(async move { native::Client::connect(cfg, token, source).await })
                 .await??;

@@ -65,6 +65,25 @@ pub enum BedsideError {
     },
 }
 
+/// A reason from a WebRTC stack or the app, as it may cross: its first
+/// line, at most 200 characters, and nothing that quotes an SDP (stacks
+/// quote the line they could not parse).
+pub(crate) fn scrub(reason: &str) -> String {
+    let line = reason.lines().next().unwrap_or_default();
+    let sdp_like = |w: &str| {
+        let b = w.as_bytes();
+        b.len() >= 2 && b[0].is_ascii_lowercase() && b[1] == b'='
+    };
+    if line.split([' ', '"', '\'', '`', '(', ':']).any(sdp_like) || line.contains("\\r\\n") {
+        return "(the reason quoted an SDP and is withheld)".into();
+    }
+    let mut out: String = line.chars().take(200).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
 impl From<SdkError> for BedsideError {
     fn from(e: SdkError) -> Self {
         match e {
@@ -84,8 +103,12 @@ impl From<SdkError> for BedsideError {
             },
             SdkError::InvalidId(reason) => Self::InvalidArgument { reason },
             SdkError::Ended => Self::Ended,
-            SdkError::Token(reason) => Self::Token { reason },
-            SdkError::Transport(reason) => Self::Transport { reason },
+            SdkError::Token(reason) => Self::Token {
+                reason: scrub(&reason),
+            },
+            SdkError::Transport(reason) => Self::Transport {
+                reason: scrub(&reason),
+            },
         }
     }
 }
@@ -106,5 +129,28 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for AdapterError {
         Self::Failed {
             reason: format!("the app's callback failed unexpectedly: {}", e.reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn reasons_that_quote_an_sdp_are_withheld() {
+        assert_eq!(scrub("connection refused"), "connection refused");
+        for quoting in [
+            "SdpParseError: bad line \"a=fingerprint:sha-256 AB\"",
+            "failed to parse: m=audio 9 UDP/TLS/RTP/SAVPF 111",
+            "invalid: v=0\\r\\no=- 1 2 IN IP4 127.0.0.1",
+        ] {
+            assert_eq!(
+                scrub(quoting),
+                "(the reason quoted an SDP and is withheld)",
+                "{quoting}"
+            );
+        }
+        assert_eq!(scrub("first\nv=0\na=x"), "first");
+        assert_eq!(scrub(&"x".repeat(300)).chars().count(), 201);
     }
 }

@@ -18,6 +18,8 @@
 //! Every call runs on one tokio runtime of the library's own (two worker
 //! threads), whatever executor the app awaits it from.
 
+#[cfg(target_os = "android")]
+mod android;
 mod client;
 mod error;
 mod events;

@@ -13,28 +13,34 @@ use std::sync::Arc;
 
 /// The device's DTLS certificate: give both PEMs to the platform's WebRTC
 /// (`RTCCertificate(privateKey:certificate:)` on iOS, `RtcCertificatePem`
-/// on Android) for this peer connection's configuration. Never log or
-/// store the private key.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+/// on Android) for this peer connection's configuration. An object, not a
+/// record, so that no generated `toString` or description prints the key;
+/// never log or store [`DtlsCertificate::private_key_pem`].
+#[derive(Debug, uniffi::Object)]
 pub struct DtlsCertificate {
-    /// PKCS#8 private key, PEM.
-    pub private_key_pem: String,
-    /// The certificate, PEM.
-    pub certificate_pem: String,
-    /// `sha-256 AB:CD:…`: what the connection's SDPs must carry.
-    pub fingerprint: String,
+    pub(crate) inner: Arc<backend::Certificate>,
 }
 
-impl std::fmt::Debug for DtlsCertificate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DtlsCertificate")
-            .field("fingerprint", &self.fingerprint)
-            .finish_non_exhaustive()
+#[uniffi::export]
+impl DtlsCertificate {
+    /// The PKCS#8 private key, PEM.
+    pub fn private_key_pem(&self) -> String {
+        self.inner.private_key_pem().to_owned()
+    }
+
+    /// The certificate, PEM.
+    pub fn certificate_pem(&self) -> String {
+        self.inner.certificate_pem().to_owned()
+    }
+
+    /// `sha-256 AB:CD:…`: what the connection's SDPs must carry.
+    pub fn fingerprint(&self) -> String {
+        self.inner.fingerprint().to_owned()
     }
 }
 
 /// A STUN or TURN server.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IceServerConfig {
     /// `stun:`/`turn:`/`turns:` URLs.
     pub urls: Vec<String>,
@@ -44,8 +50,16 @@ pub struct IceServerConfig {
     pub credential: Option<String>,
 }
 
+impl std::fmt::Debug for IceServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServerConfig")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a new peer connection is built with.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, uniffi::Record)]
 pub struct PeerConfig {
     /// The remote participant.
     pub peer: String,
@@ -54,7 +68,7 @@ pub struct PeerConfig {
     /// The hub's STUN/TURN servers (add the app's own).
     pub ice_servers: Vec<IceServerConfig>,
     /// The device's certificate: the connection must use it.
-    pub certificate: DtlsCertificate,
+    pub certificate: Arc<DtlsCertificate>,
 }
 
 /// An SDP's type.
@@ -207,7 +221,25 @@ impl PeerEventSink {
 }
 
 fn failed(e: AdapterError) -> backend::BackendError {
-    backend::BackendError(e.to_string())
+    backend::BackendError(crate::error::scrub(&e.to_string()))
+}
+
+/// How long the SDK waits for one call of the app's peer connection: the
+/// session's one task waits for it, so a call that never completes (an
+/// observer whose failure path was not wired) must not freeze the visit.
+const ADAPTER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A call of the app's adapter, bounded by [`ADAPTER_TIMEOUT`].
+async fn answered<T>(
+    call: impl std::future::Future<Output = Result<T, AdapterError>>,
+) -> Result<T, backend::BackendError> {
+    match tokio::time::timeout(ADAPTER_TIMEOUT, call).await {
+        Ok(r) => r.map_err(failed),
+        Err(_) => Err(backend::BackendError(format!(
+            "the app's peer connection did not answer within {} s",
+            ADAPTER_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 fn sdp_type(kind: backend::SdpKind) -> SdpType {
@@ -233,7 +265,6 @@ impl backend::MediaBackend for AppMedia {
         setup: backend::PeerSetup,
         events: backend::PeerEvents,
     ) -> Result<Arc<dyn backend::PeerBackend>, backend::BackendError> {
-        let cert = &setup.certificate;
         let config = PeerConfig {
             peer: setup.peer.to_string(),
             polite: setup.polite,
@@ -246,11 +277,9 @@ impl backend::MediaBackend for AppMedia {
                     credential: s.credential.clone(),
                 })
                 .collect(),
-            certificate: DtlsCertificate {
-                private_key_pem: cert.private_key_pem().to_owned(),
-                certificate_pem: cert.certificate_pem().to_owned(),
-                fingerprint: cert.fingerprint().to_owned(),
-            },
+            certificate: Arc::new(DtlsCertificate {
+                inner: setup.certificate.clone(),
+            }),
         };
         let sink = Arc::new(PeerEventSink { inner: events });
         let pc = self.0.create_peer(config, sink).map_err(failed)?;
@@ -272,70 +301,58 @@ struct AppPeer(Arc<dyn PeerConnectionAdapter>);
 #[async_trait::async_trait]
 impl backend::PeerBackend for AppPeer {
     async fn create_offer(&self, ice_restart: bool) -> Result<String, backend::BackendError> {
-        self.0.create_offer(ice_restart).await.map_err(failed)
+        answered(self.0.create_offer(ice_restart)).await
     }
     async fn create_answer(&self) -> Result<String, backend::BackendError> {
-        self.0.create_answer().await.map_err(failed)
+        answered(self.0.create_answer()).await
     }
     async fn set_local(
         &self,
         kind: backend::SdpKind,
         sdp: String,
     ) -> Result<String, backend::BackendError> {
-        self.0
-            .set_local_description(sdp_type(kind), sdp)
-            .await
-            .map_err(failed)
+        answered(self.0.set_local_description(sdp_type(kind), sdp)).await
     }
     async fn rollback(&self) -> Result<(), backend::BackendError> {
-        self.0.rollback().await.map_err(failed)
+        answered(self.0.rollback()).await
     }
     async fn set_remote(
         &self,
         kind: backend::SdpKind,
         sdp: String,
     ) -> Result<(), backend::BackendError> {
-        self.0
-            .set_remote_description(sdp_type(kind), sdp)
-            .await
-            .map_err(failed)
+        answered(self.0.set_remote_description(sdp_type(kind), sdp)).await
     }
     async fn add_candidate(&self, c: backend::IceCandidate) -> Result<(), backend::BackendError> {
-        self.0
-            .add_ice_candidate(IceCandidateInit {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
-                sdp_mline_index: c.sdp_mline_index,
-            })
-            .await
-            .map_err(failed)
+        answered(self.0.add_ice_candidate(IceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+        }))
+        .await
     }
     async fn add_track(&self, track: &sdk::LocalTrack) -> Result<(), backend::BackendError> {
-        self.0
-            .add_local_track(track.track_id().to_owned(), track.source().into())
-            .await
-            .map_err(failed)
+        answered(
+            self.0
+                .add_local_track(track.track_id().to_owned(), track.source().into()),
+        )
+        .await
     }
     async fn remove_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
-        self.0
-            .remove_local_track(track_id.to_owned())
-            .await
-            .map_err(failed)
+        answered(self.0.remove_local_track(track_id.to_owned())).await
     }
     async fn open_data_channel(&self, label: &str) -> Result<(), backend::BackendError> {
-        self.0
-            .create_data_channel(label.to_owned())
-            .await
-            .map_err(failed)
+        answered(self.0.create_data_channel(label.to_owned())).await
     }
     async fn send_data(&self, label: &str, data: Vec<u8>) -> Result<(), backend::BackendError> {
-        self.0
-            .send_data(label.to_owned(), data)
-            .await
-            .map_err(failed)
+        answered(self.0.send_data(label.to_owned(), data)).await
     }
     async fn close(&self) {
-        self.0.close_connection().await;
+        let _ = answered(async {
+            self.0.close_connection().await;
+            Ok(())
+        })
+        .await;
     }
 }
 
@@ -350,8 +367,36 @@ mod webrtc_rs {
         backend: Arc<dyn backend::MediaBackend>,
     }
 
-    /// A webrtc-rs connection behind [`PeerConnectionAdapter`].
-    struct WebrtcRsAdapter(Arc<dyn backend::PeerBackend>);
+    /// A webrtc-rs connection behind [`PeerConnectionAdapter`]. webrtc-rs
+    /// builds a connection asynchronously and `create_peer` is
+    /// synchronous, so it is built on the first call (the SDK always
+    /// makes one: an offer, a remote description or a data channel).
+    struct WebrtcRsAdapter {
+        backend: Arc<dyn backend::MediaBackend>,
+        setup: std::sync::Mutex<Option<(backend::PeerSetup, backend::PeerEvents)>>,
+        pc: tokio::sync::OnceCell<Arc<dyn backend::PeerBackend>>,
+    }
+
+    impl WebrtcRsAdapter {
+        async fn pc(&self) -> Result<&Arc<dyn backend::PeerBackend>, AdapterError> {
+            self.pc
+                .get_or_try_init(|| async {
+                    let setup = self
+                        .setup
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take();
+                    let (setup, events) = setup.ok_or_else(|| AdapterError::Failed {
+                        reason: "the webrtc-rs connection could not be built".into(),
+                    })?;
+                    self.backend
+                        .create_peer(setup, events)
+                        .await
+                        .map_err(adapter_error)
+                })
+                .await
+        }
+    }
 
     fn adapter_error(e: backend::BackendError) -> AdapterError {
         AdapterError::Failed { reason: e.0 }
@@ -370,11 +415,6 @@ mod webrtc_rs {
             config: PeerConfig,
             events: Arc<PeerEventSink>,
         ) -> Result<Arc<dyn PeerConnectionAdapter>, AdapterError> {
-            let certificate = backend::Certificate::from_pem(
-                &config.certificate.private_key_pem,
-                &config.certificate.certificate_pem,
-            )
-            .map_err(adapter_error)?;
             let peer = bedside_protocol::ParticipantId::new(&config.peer).map_err(|e| {
                 AdapterError::Failed {
                     reason: e.to_string(),
@@ -392,67 +432,60 @@ mod webrtc_rs {
                         credential: s.credential,
                     })
                     .collect(),
-                certificate: Arc::new(certificate),
+                certificate: config.certificate.inner.clone(),
             };
-            // webrtc-rs builds its connection asynchronously: on the
-            // library's runtime, from this (synchronous) call.
-            let backend = self.backend.clone();
-            let events = events.inner.clone();
-            let pc = std::thread::scope(|s| {
-                s.spawn(|| {
-                    crate::runtime::block_on(
-                        async move { backend.create_peer(setup, events).await },
-                    )
-                })
-                .join()
-            })
-            .map_err(|_| AdapterError::Failed {
-                reason: "the webrtc-rs connection could not be built".into(),
-            })?
-            .map_err(|e| AdapterError::Failed {
-                reason: e.to_string(),
-            })?
-            .map_err(adapter_error)?;
-            Ok(Arc::new(WebrtcRsAdapter(pc)))
+            Ok(Arc::new(WebrtcRsAdapter {
+                backend: self.backend.clone(),
+                setup: std::sync::Mutex::new(Some((setup, events.inner.clone()))),
+                pc: tokio::sync::OnceCell::new(),
+            }))
         }
     }
 
     #[async_trait::async_trait]
     impl PeerConnectionAdapter for WebrtcRsAdapter {
         async fn create_offer(&self, ice_restart: bool) -> Result<String, AdapterError> {
-            self.0
+            self.pc()
+                .await?
                 .create_offer(ice_restart)
                 .await
                 .map_err(adapter_error)
         }
         async fn create_answer(&self) -> Result<String, AdapterError> {
-            self.0.create_answer().await.map_err(adapter_error)
+            self.pc()
+                .await?
+                .create_answer()
+                .await
+                .map_err(adapter_error)
         }
         async fn set_local_description(
             &self,
             sdp_type: SdpType,
             sdp: String,
         ) -> Result<String, AdapterError> {
-            self.0
+            self.pc()
+                .await?
                 .set_local(kind(sdp_type), sdp)
                 .await
                 .map_err(adapter_error)
         }
         async fn rollback(&self) -> Result<(), AdapterError> {
-            self.0.rollback().await.map_err(adapter_error)
+            self.pc().await?.rollback().await.map_err(adapter_error)
         }
         async fn set_remote_description(
             &self,
             sdp_type: SdpType,
             sdp: String,
         ) -> Result<(), AdapterError> {
-            self.0
+            self.pc()
+                .await?
                 .set_remote(kind(sdp_type), sdp)
                 .await
                 .map_err(adapter_error)
         }
         async fn add_ice_candidate(&self, c: IceCandidateInit) -> Result<(), AdapterError> {
-            self.0
+            self.pc()
+                .await?
                 .add_candidate(backend::IceCandidate {
                     candidate: c.candidate,
                     sdp_mid: c.sdp_mid,
@@ -470,16 +503,23 @@ mod webrtc_rs {
             Ok(())
         }
         async fn create_data_channel(&self, label: String) -> Result<(), AdapterError> {
-            self.0
+            self.pc()
+                .await?
                 .open_data_channel(&label)
                 .await
                 .map_err(adapter_error)
         }
         async fn send_data(&self, label: String, data: Vec<u8>) -> Result<(), AdapterError> {
-            self.0.send_data(&label, data).await.map_err(adapter_error)
+            self.pc()
+                .await?
+                .send_data(&label, data)
+                .await
+                .map_err(adapter_error)
         }
         async fn close_connection(&self) {
-            self.0.close().await;
+            if let Some(pc) = self.pc.get() {
+                pc.close().await;
+            }
         }
     }
 

@@ -44,12 +44,3 @@ pub(crate) fn spawn(f: impl Future<Output = ()> + Send + 'static) -> Result<(), 
     runtime()?.spawn(f);
     Ok(())
 }
-
-/// Runs `f` on the library's runtime from a thread outside it, and waits.
-#[cfg(feature = "webrtc")]
-pub(crate) fn block_on<T: Send + 'static>(
-    f: impl Future<Output = T> + Send + 'static,
-) -> Result<T, BedsideError> {
-    let rt = runtime()?;
-    rt.block_on(rt.spawn(f)).map_err(|_| BedsideError::Ended)
-}

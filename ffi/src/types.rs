@@ -224,7 +224,7 @@ impl From<e2ee::ReceivedChat> for ChatMessage {
 }
 
 /// How to connect.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ClientConfig {
     /// `wss://…/v1/signal` (`ws://` only to this machine).
     pub url: String,
@@ -236,4 +236,13 @@ pub struct ClientConfig {
     pub identity_secret: Option<Vec<u8>>,
     /// Identity pins from the last visit ([`crate::BedsideClient::pins`]).
     pub pins_json: Option<String>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
 }

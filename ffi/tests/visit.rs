@@ -237,6 +237,7 @@ async fn two_clients_meet_through_the_ffi_and_chat_end_to_end() {
         .await;
     assert_eq!(after, "refreshed");
     let safety = dr.client.safety_number("pt".into()).await.unwrap();
+    assert!(safety.as_ref().is_some_and(|s| s.len() >= 30), "{safety:?}");
     assert_eq!(safety, pt.client.safety_number("dr".into()).await.unwrap());
     assert_eq!(pt.client.identity_secret().len(), 32);
     dr.client

@@ -1208,6 +1208,177 @@ public func FfiConverterTypeBedsideClient_lower(_ value: BedsideClient) -> UInt6
 
 
 /**
+ * The device's DTLS certificate: give both PEMs to the platform's WebRTC
+ * (`RTCCertificate(privateKey:certificate:)` on iOS, `RtcCertificatePem`
+ * on Android) for this peer connection's configuration. An object, not a
+ * record, so that no generated `toString` or description prints the key;
+ * never log or store [`DtlsCertificate::private_key_pem`].
+ */
+public protocol DtlsCertificateProtocol: AnyObject, Sendable {
+    
+    /**
+     * The certificate, PEM.
+     */
+    func certificatePem()  -> String
+    
+    /**
+     * `sha-256 AB:CD:…`: what the connection's SDPs must carry.
+     */
+    func fingerprint()  -> String
+    
+    /**
+     * The PKCS#8 private key, PEM.
+     */
+    func privateKeyPem()  -> String
+    
+}
+/**
+ * The device's DTLS certificate: give both PEMs to the platform's WebRTC
+ * (`RTCCertificate(privateKey:certificate:)` on iOS, `RtcCertificatePem`
+ * on Android) for this peer connection's configuration. An object, not a
+ * record, so that no generated `toString` or description prints the key;
+ * never log or store [`DtlsCertificate::private_key_pem`].
+ */
+open class DtlsCertificate: DtlsCertificateProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bedside_ffi_fn_clone_dtlscertificate(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bedside_ffi_fn_free_dtlscertificate(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The certificate, PEM.
+     */
+open func certificatePem() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bedside_ffi_fn_method_dtlscertificate_certificate_pem(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `sha-256 AB:CD:…`: what the connection's SDPs must carry.
+     */
+open func fingerprint() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bedside_ffi_fn_method_dtlscertificate_fingerprint(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The PKCS#8 private key, PEM.
+     */
+open func privateKeyPem() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bedside_ffi_fn_method_dtlscertificate_private_key_pem(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDtlsCertificate: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DtlsCertificate
+
+    public static func lift(_ handle: UInt64) throws -> DtlsCertificate {
+        return DtlsCertificate(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DtlsCertificate) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DtlsCertificate {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DtlsCertificate, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDtlsCertificate_lift(_ handle: UInt64) throws -> DtlsCertificate {
+    return try FfiConverterTypeDtlsCertificate.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDtlsCertificate_lower(_ value: DtlsCertificate) -> UInt64 {
+    return FfiConverterTypeDtlsCertificate.lower(value)
+}
+
+
+
+
+
+
+/**
  * The app's receiver of events, called from the SDK's threads, in order.
  */
 public protocol EventListener: AnyObject, Sendable {
@@ -3185,88 +3356,6 @@ public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuf
 
 
 /**
- * The device's DTLS certificate: give both PEMs to the platform's WebRTC
- * (`RTCCertificate(privateKey:certificate:)` on iOS, `RtcCertificatePem`
- * on Android) for this peer connection's configuration. Never log or
- * store the private key.
- */
-public struct DtlsCertificate: Equatable, Hashable {
-    /**
-     * PKCS#8 private key, PEM.
-     */
-    public var privateKeyPem: String
-    /**
-     * The certificate, PEM.
-     */
-    public var certificatePem: String
-    /**
-     * `sha-256 AB:CD:…`: what the connection's SDPs must carry.
-     */
-    public var fingerprint: String
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * PKCS#8 private key, PEM.
-         */privateKeyPem: String, 
-        /**
-         * The certificate, PEM.
-         */certificatePem: String, 
-        /**
-         * `sha-256 AB:CD:…`: what the connection's SDPs must carry.
-         */fingerprint: String) {
-        self.privateKeyPem = privateKeyPem
-        self.certificatePem = certificatePem
-        self.fingerprint = fingerprint
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension DtlsCertificate: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeDtlsCertificate: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DtlsCertificate {
-        return
-            try DtlsCertificate(
-                privateKeyPem: FfiConverterString.read(from: &buf), 
-                certificatePem: FfiConverterString.read(from: &buf), 
-                fingerprint: FfiConverterString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: DtlsCertificate, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.privateKeyPem, into: &buf)
-        FfiConverterString.write(value.certificatePem, into: &buf)
-        FfiConverterString.write(value.fingerprint, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDtlsCertificate_lift(_ buf: RustBuffer) throws -> DtlsCertificate {
-    return try FfiConverterTypeDtlsCertificate.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDtlsCertificate_lower(_ value: DtlsCertificate) -> RustBuffer {
-    return FfiConverterTypeDtlsCertificate.lower(value)
-}
-
-
-/**
  * An ICE candidate (`candidate` empty: end of candidates).
  */
 public struct IceCandidateInit: Equatable, Hashable {
@@ -3516,7 +3605,7 @@ public func FfiConverterTypeParticipant_lower(_ value: Participant) -> RustBuffe
 /**
  * What a new peer connection is built with.
  */
-public struct PeerConfig: Equatable, Hashable {
+public struct PeerConfig {
     /**
      * The remote participant.
      */
@@ -5579,6 +5668,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bedside_ffi_checksum_method_eventlistener_on_event() != 63232) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bedside_ffi_checksum_method_dtlscertificate_certificate_pem() != 59303) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bedside_ffi_checksum_method_dtlscertificate_fingerprint() != 778) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bedside_ffi_checksum_method_dtlscertificate_private_key_pem() != 56186) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bedside_ffi_checksum_method_mediafactory_create_peer() != 7713) {

@@ -41,11 +41,20 @@ class Listener(private val events: Channel<ClientEvent>) : EventListener {
 class StandInFactory : MediaFactory {
     val peers = CopyOnWriteArrayList<String>()
     val remoteSdps = CopyOnWriteArrayList<Pair<String, String>>()
-    val fingerprints = CopyOnWriteArrayList<String>()
+    val certificateChecks = CopyOnWriteArrayList<String>()
 
     override fun createPeer(config: PeerConfig, events: PeerEventSink): PeerConnectionAdapter {
         peers.add(config.peer)
-        fingerprints.add(config.certificate.fingerprint)
+        val cert = config.certificate
+        // The SDK's certificate, as PEM, and a config that prints no key.
+        certificateChecks.add(
+            listOf(
+                cert.fingerprint().startsWith("sha-256 "),
+                cert.privateKeyPem().startsWith("-----BEGIN PRIVATE KEY-----"),
+                cert.certificatePem().startsWith("-----BEGIN CERTIFICATE-----"),
+                !config.toString().contains("PRIVATE KEY"),
+            ).joinToString(","),
+        )
         return StandInPeer(config.peer, this)
     }
 }
@@ -116,7 +125,7 @@ suspend fun visit() {
     println("sdps from dr-b: " + media.remoteSdps.count { it.first == "dr-b" })
     println("tampered sdps: " + media.remoteSdps.count { it.second.contains(tampered, ignoreCase = true) })
     println("peers built: " + media.peers.sorted().joinToString(","))
-    println("certificate fingerprints: " + media.fingerprints.toSet().size)
+    println("certificate checks: " + media.certificateChecks.toSet().joinToString(" "))
 
     while (tokens.refreshes.get() == 0 && waited < 600) {
         delay(100)

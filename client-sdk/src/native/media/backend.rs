@@ -73,23 +73,6 @@ impl Certificate {
         })
     }
 
-    /// A certificate handed over as PEM (by [`Certificate::private_key_pem`]
-    /// and [`Certificate::certificate_pem`] of one made here, across an
-    /// FFI); the fingerprint is computed from the certificate.
-    pub fn from_pem(private_key_pem: &str, certificate_pem: &str) -> Result<Self, BackendError> {
-        let key = pem_block(private_key_pem, "PRIVATE KEY")
-            .ok_or_else(|| BackendError::new("not a PKCS#8 private key in PEM"))?;
-        let der = pem_block(certificate_pem, "CERTIFICATE")
-            .ok_or_else(|| BackendError::new("not a certificate in PEM"))?;
-        Ok(Self {
-            private_key_pem: Zeroizing::new(private_key_pem.to_owned()),
-            certificate_pem: certificate_pem.to_owned(),
-            fingerprint: fingerprint_of(&der),
-            private_key_der: key,
-            certificate_der: der.to_vec(),
-        })
-    }
-
     /// `sha-256 AB:CD:…` (the form signed into the Hello).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
@@ -126,19 +109,6 @@ fn fingerprint_of(der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect();
     format!("sha-256 {}", hex.join(":"))
-}
-
-/// The bytes of the first PEM block labelled `tag`.
-fn pem_block(pem: &str, tag: &str) -> Option<Zeroizing<Vec<u8>>> {
-    use base64::Engine as _;
-    let begin = format!("-----BEGIN {tag}-----");
-    let end = format!("-----END {tag}-----");
-    let body = pem.split_once(&begin)?.1.split_once(&end)?.0;
-    let b64: Zeroizing<String> = Zeroizing::new(body.split_ascii_whitespace().collect());
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .ok()
-        .map(Zeroizing::new)
 }
 
 /// What a new peer connection is to be built with.
