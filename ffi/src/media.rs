@@ -157,6 +157,10 @@ pub trait PeerConnectionAdapter: Send + Sync {
     ) -> Result<(), AdapterError>;
     /// Removes the local track `track_id`.
     async fn remove_local_track(&self, track_id: String) -> Result<(), AdapterError>;
+    /// Stops showing the remote track `track_id` and disables its
+    /// receiver (`track.isEnabled = false`): it was never announced, or
+    /// its announcement was withdrawn (a revoked screen share).
+    async fn stop_remote_track(&self, track_id: String) -> Result<(), AdapterError>;
     /// `createDataChannel(label)`; report its opening to the sink.
     async fn create_data_channel(&self, label: String) -> Result<(), AdapterError>;
     /// Sends on the open data channel `label`.
@@ -341,6 +345,9 @@ impl backend::PeerBackend for AppPeer {
     async fn remove_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
         answered(self.0.remove_local_track(track_id.to_owned())).await
     }
+    async fn stop_remote_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
+        answered(self.0.stop_remote_track(track_id.to_owned())).await
+    }
     async fn open_data_channel(&self, label: &str) -> Result<(), backend::BackendError> {
         answered(self.0.create_data_channel(label.to_owned())).await
     }
@@ -501,6 +508,13 @@ mod webrtc_rs {
         }
         async fn remove_local_track(&self, _: String) -> Result<(), AdapterError> {
             Ok(())
+        }
+        async fn stop_remote_track(&self, track_id: String) -> Result<(), AdapterError> {
+            self.pc()
+                .await?
+                .stop_remote_track(&track_id)
+                .await
+                .map_err(adapter_error)
         }
         async fn create_data_channel(&self, label: String) -> Result<(), AdapterError> {
             self.pc()

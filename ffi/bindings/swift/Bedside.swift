@@ -1857,6 +1857,13 @@ public protocol PeerConnectionAdapter: AnyObject, Sendable {
     func removeLocalTrack(trackId: String) async throws 
     
     /**
+     * Stops showing the remote track `track_id` and disables its
+     * receiver (`track.isEnabled = false`): it was never announced, or
+     * its announcement was withdrawn (a revoked screen share).
+     */
+    func stopRemoteTrack(trackId: String) async throws 
+    
+    /**
      * `createDataChannel(label)`; report its opening to the sink.
      */
     func createDataChannel(label: String) async throws 
@@ -2074,6 +2081,27 @@ open func removeLocalTrack(trackId: String)async throws   {
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_bedside_ffi_fn_method_peerconnectionadapter_remove_local_track(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(trackId)
+                )
+            },
+            pollFunc: ffi_bedside_ffi_rust_future_poll_void,
+            completeFunc: ffi_bedside_ffi_rust_future_complete_void,
+            freeFunc: ffi_bedside_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeAdapterError_lift
+        )
+}
+    
+    /**
+     * Stops showing the remote track `track_id` and disables its
+     * receiver (`track.isEnabled = false`): it was never announced, or
+     * its announcement was withdrawn (a revoked screen share).
+     */
+open func stopRemoteTrack(trackId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bedside_ffi_fn_method_peerconnectionadapter_stop_remote_track(
                         self.uniffiCloneHandle(),FfiConverterString.lower(trackId)
                 )
             },
@@ -2480,6 +2508,47 @@ fileprivate struct UniffiCallbackInterfacePeerConnectionAdapter {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return try await uniffiObj.removeLocalTrack(
+                     trackId: try FfiConverterString.lift(trackId)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeAdapterError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        stopRemoteTrack: { (
+            uniffiHandle: UInt64,
+            trackId: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypePeerConnectionAdapter.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.stopRemoteTrack(
                      trackId: try FfiConverterString.lift(trackId)
                 )
             }
@@ -5706,13 +5775,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_remove_local_track() != 24365) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_create_data_channel() != 9467) {
+    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_stop_remote_track() != 12800) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_send_data() != 13286) {
+    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_create_data_channel() != 27476) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_close_connection() != 38889) {
+    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_send_data() != 46460) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bedside_ffi_checksum_method_peerconnectionadapter_close_connection() != 37274) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bedside_ffi_checksum_method_peereventsink_connection_state() != 12749) {

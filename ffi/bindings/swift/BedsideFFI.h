@@ -313,13 +313,19 @@ typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod8)(uint64_t, Ru
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD9
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD9
-typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod9)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod9)(uint64_t, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD10
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD10
-typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod10)(uint64_t, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod10)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD11
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PEER_CONNECTION_ADAPTER_METHOD11
+typedef void (*UniffiCallbackInterfacePeerConnectionAdapterMethod11)(uint64_t, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
     );
 
 #endif
@@ -360,9 +366,10 @@ typedef struct UniffiVTableCallbackInterfacePeerConnectionAdapter {
     UniffiCallbackInterfacePeerConnectionAdapterMethod5 _Nonnull addIceCandidate;
     UniffiCallbackInterfacePeerConnectionAdapterMethod6 _Nonnull addLocalTrack;
     UniffiCallbackInterfacePeerConnectionAdapterMethod7 _Nonnull removeLocalTrack;
-    UniffiCallbackInterfacePeerConnectionAdapterMethod8 _Nonnull createDataChannel;
-    UniffiCallbackInterfacePeerConnectionAdapterMethod9 _Nonnull sendData;
-    UniffiCallbackInterfacePeerConnectionAdapterMethod10 _Nonnull closeConnection;
+    UniffiCallbackInterfacePeerConnectionAdapterMethod8 _Nonnull stopRemoteTrack;
+    UniffiCallbackInterfacePeerConnectionAdapterMethod9 _Nonnull createDataChannel;
+    UniffiCallbackInterfacePeerConnectionAdapterMethod10 _Nonnull sendData;
+    UniffiCallbackInterfacePeerConnectionAdapterMethod11 _Nonnull closeConnection;
 } UniffiVTableCallbackInterfacePeerConnectionAdapter;
 
 #endif
@@ -608,6 +615,11 @@ uint64_t uniffi_bedside_ffi_fn_method_peerconnectionadapter_add_local_track(uint
 #ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEERCONNECTIONADAPTER_REMOVE_LOCAL_TRACK
 #define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEERCONNECTIONADAPTER_REMOVE_LOCAL_TRACK
 uint64_t uniffi_bedside_ffi_fn_method_peerconnectionadapter_remove_local_track(uint64_t ptr, RustBuffer track_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEERCONNECTIONADAPTER_STOP_REMOTE_TRACK
+#define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEERCONNECTIONADAPTER_STOP_REMOTE_TRACK
+uint64_t uniffi_bedside_ffi_fn_method_peerconnectionadapter_stop_remote_track(uint64_t ptr, RustBuffer track_id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEERCONNECTIONADAPTER_CREATE_DATA_CHANNEL
@@ -1140,6 +1152,12 @@ uint16_t uniffi_bedside_ffi_checksum_method_peerconnectionadapter_add_local_trac
 #ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEERCONNECTIONADAPTER_REMOVE_LOCAL_TRACK
 #define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEERCONNECTIONADAPTER_REMOVE_LOCAL_TRACK
 uint16_t uniffi_bedside_ffi_checksum_method_peerconnectionadapter_remove_local_track(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEERCONNECTIONADAPTER_STOP_REMOTE_TRACK
+#define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEERCONNECTIONADAPTER_STOP_REMOTE_TRACK
+uint16_t uniffi_bedside_ffi_checksum_method_peerconnectionadapter_stop_remote_track(void
     
 );
 #endif

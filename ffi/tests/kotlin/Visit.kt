@@ -73,6 +73,7 @@ class StandInPeer(private val peer: String, private val factory: StandInFactory)
     override suspend fun addIceCandidate(candidate: IceCandidateInit) {}
     override suspend fun addLocalTrack(trackId: String, source: TrackSource) {}
     override suspend fun removeLocalTrack(trackId: String) {}
+    override suspend fun stopRemoteTrack(trackId: String) {}
     override suspend fun createDataChannel(label: String) = none()
     override suspend fun sendData(label: String, data: ByteArray) = none()
     override suspend fun closeConnection() {}

@@ -221,6 +221,14 @@ pub trait PeerBackend: Send + Sync {
     async fn add_track(&self, track: &super::LocalTrack) -> Result<(), BackendError>;
     /// Stops sending the local track `track_id`.
     async fn remove_track(&self, track_id: &str) -> Result<(), BackendError>;
+    /// Stops the remote track `track_id` (unannounced, or withdrawn by the
+    /// hub or its owner): a platform that renders by itself disables the
+    /// receiver, so it is never shown. The default does nothing (a backend
+    /// whose payloads the SDK holds: the SDK stops them).
+    async fn stop_remote_track(&self, track_id: &str) -> Result<(), BackendError> {
+        let _ = track_id;
+        Ok(())
+    }
     /// Opens a data channel labelled `label`; its opening is reported
     /// with [`PeerEvents::data_channel_open`].
     async fn open_data_channel(&self, label: &str) -> Result<(), BackendError>;

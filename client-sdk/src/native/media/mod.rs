@@ -202,7 +202,7 @@ impl Media {
                     .map(|(_, t)| t.clone())
                     .collect();
                 for t in theirs {
-                    self.stop_remote(participant, &t, &mut out);
+                    self.stop_remote(participant, &t, &mut out).await;
                 }
             }
             Event::TrackUnpublished { from, track_id } => {
@@ -216,7 +216,7 @@ impl Media {
                         )));
                     }
                 } else {
-                    self.stop_remote(from, track_id.as_str(), &mut out);
+                    self.stop_remote(from, track_id.as_str(), &mut out).await;
                 }
             }
             _ => {}
@@ -271,6 +271,7 @@ impl Media {
             }
             MediaInput::RemoteTrack(peer, track_id, payloads) => {
                 self.remote_track(peer, track_id, payloads, session, out)
+                    .await
             }
             MediaInput::Negotiate(peer) => self.negotiate(&peer, out).await?,
             MediaInput::LocalIce(peer, cand) => {

@@ -47,8 +47,9 @@ impl Media {
     }
 
     /// Stops receiving `track_id` from `peer` (reporting it if it was
-    /// received).
-    pub(super) fn stop_remote(
+    /// received), and has the backend stop it too (a platform that renders
+    /// by itself disables the receiver).
+    pub(super) async fn stop_remote(
         &mut self,
         peer: &ParticipantId,
         track_id: &str,
@@ -59,6 +60,9 @@ impl Media {
         if let Some(reader) = self.receiving.remove(&key) {
             if let Some(r) = reader {
                 r.abort();
+            }
+            if let Some(p) = self.peers.get(peer) {
+                let _ = p.pc.stop_remote_track(track_id).await;
             }
             out.push(MediaOutput::Event(Event::Media(
                 MediaEvent::RemoteTrackStopped {
@@ -71,7 +75,7 @@ impl Media {
 
     /// A track arrived from `peer`: refused if not announced, else its
     /// payloads (if the backend reads them) wait for the app.
-    pub(super) fn remote_track(
+    pub(super) async fn remote_track(
         &mut self,
         peer: ParticipantId,
         track_id: String,
@@ -84,6 +88,9 @@ impl Media {
             // Not announced (or already withdrawn): never rendered.
             if let Some(p) = payloads {
                 p.reader.abort();
+            }
+            if let Some(p) = self.peers.get(&peer) {
+                let _ = p.pc.stop_remote_track(&track_id).await;
             }
             out.push(MediaOutput::Event(Event::Media(
                 MediaEvent::RemoteTrackRefused { peer, track_id },
