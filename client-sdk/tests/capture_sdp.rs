@@ -86,7 +86,14 @@ async fn capture_sdp_corpus() {
     dr2.grant(&pid("pt-2"), Permission::ScreenShare)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pt2_ev
+        .until("the grant", |e| match e {
+            Event::Permissions { perms, .. } => {
+                perms.contains(&Permission::ScreenShare).then_some(())
+            }
+            _ => None,
+        })
+        .await;
     let _screen = pt2.add_track(TrackSource::Screen).await.unwrap();
     // (on_track fires with the first packet; the SDPs are what we want.)
     dr2_ev

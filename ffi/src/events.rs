@@ -3,7 +3,10 @@
 //! app's peer connections itself.
 
 use crate::error::BedsideError;
-use crate::types::{ChatMessage, EndReason, LinkState, Participant, Permission, Role, TrackSource};
+use crate::media::PeerConnectionState;
+use crate::types::{
+    ChatMessage, EndReason, LeftReason, LinkState, Participant, Permission, Role, TrackSource,
+};
 use bedside_sdk::session::{Event, MediaEvent};
 
 /// One event of the visit.
@@ -40,13 +43,12 @@ pub enum ClientEvent {
         /// Who.
         participant: Participant,
     },
-    /// Someone left (`reason`: `leave`, `closed`, `denied`, `removed`,
-    /// `expired`).
+    /// Someone left.
     Left {
         /// Who.
         participant: String,
         /// Why.
-        reason: String,
+        reason: LeftReason,
     },
     /// Someone's permissions changed.
     Permissions {
@@ -96,12 +98,12 @@ pub enum ClientEvent {
         /// The new safety number, to compare.
         safety_number: String,
     },
-    /// A peer connection's state (W3C names).
+    /// A peer connection's state changed.
     PeerState {
         /// The remote participant.
         peer: String,
-        /// `new`, `connecting`, `connected`, `disconnected`, `failed`, `closed`.
-        state: String,
+        /// Its new state.
+        state: PeerConnectionState,
     },
     /// A data channel is open.
     DataChannelOpen {
@@ -211,7 +213,7 @@ impl ClientEvent {
                 reason,
             } => Self::Left {
                 participant: participant.to_string(),
-                reason: format!("{reason:?}").to_ascii_lowercase(),
+                reason: reason.into(),
             },
             Event::Permissions { participant, perms } => Self::Permissions {
                 participant: participant.to_string(),
@@ -249,7 +251,7 @@ impl ClientEvent {
             Event::Media(m) => match m {
                 MediaEvent::PeerState { peer, state } => Self::PeerState {
                     peer: peer.to_string(),
-                    state,
+                    state: PeerConnectionState::from_w3c(&state),
                 },
                 MediaEvent::DataChannelOpen { peer, label } => Self::DataChannelOpen {
                     peer: peer.to_string(),

@@ -108,6 +108,20 @@ pub enum PeerConnectionState {
     Closed,
 }
 
+impl PeerConnectionState {
+    /// From its W3C name, as the SDK's core reports it.
+    pub(crate) fn from_w3c(name: &str) -> Self {
+        match name {
+            "new" => Self::New,
+            "connecting" => Self::Connecting,
+            "connected" => Self::Connected,
+            "disconnected" => Self::Disconnected,
+            "failed" => Self::Failed,
+            _ => Self::Closed,
+        }
+    }
+}
+
 /// Makes the app's peer connections.
 #[uniffi::export(with_foreign)]
 pub trait MediaFactory: Send + Sync {
@@ -553,3 +567,18 @@ mod webrtc_rs {
 
 #[cfg(feature = "webrtc")]
 pub use webrtc_rs::webrtc_rs_media_factory;
+
+#[cfg(test)]
+mod tests {
+    use super::PeerConnectionState;
+    use bedside_sdk::native::media::ConnectionState as Core;
+
+    #[test]
+    fn every_connection_state_the_core_reports_keeps_its_name() {
+        use Core::*;
+        for s in [New, Connecting, Connected, Disconnected, Failed, Closed] {
+            let ffi = PeerConnectionState::from_w3c(s.as_str());
+            assert_eq!(format!("{ffi:?}"), format!("{s:?}"));
+        }
+    }
+}

@@ -144,6 +144,34 @@ impl From<session::ConnectionState> for LinkState {
     }
 }
 
+/// Why someone left the visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LeftReason {
+    /// They left; they are forgotten in this visit.
+    Leave,
+    /// Their connection closed without leaving; they may come back.
+    Closed,
+    /// A provider denied them.
+    Denied,
+    /// A provider removed them.
+    Removed,
+    /// Their session expired or idled out.
+    Expired,
+}
+
+impl From<bedside_protocol::LeftReason> for LeftReason {
+    fn from(r: bedside_protocol::LeftReason) -> Self {
+        use bedside_protocol::LeftReason as L;
+        match r {
+            L::Leave => Self::Leave,
+            L::Closed => Self::Closed,
+            L::Denied => Self::Denied,
+            L::Removed => Self::Removed,
+            L::Expired => Self::Expired,
+        }
+    }
+}
+
 /// Why the session ended.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum EndReason {

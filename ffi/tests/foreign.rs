@@ -113,6 +113,8 @@ async fn visit_with(
     visit: &str,
 ) -> String {
     let (token, refresh) = patient_tokens(hub, visit);
+    // What the hub sends the patient, to see it take the refreshed token.
+    let (url, to_pt) = common::recorder(url).await;
     let child = cmd
         .env("BEDSIDE_URL", url)
         .env("BEDSIDE_TOKEN", token)
@@ -167,6 +169,13 @@ async fn visit_with(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(second, "after the refresh");
+    // The hub extended the session to the refreshed token's expiry (an
+    // hour, not the first token's 122 s).
+    let until = common::extended_until(&to_pt);
+    assert!(
+        until.is_some_and(|u| u > common::now_s() + 3000),
+        "{until:?}"
+    );
     format!("first chat: {first}\n{stdout}")
 }
 

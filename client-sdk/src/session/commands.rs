@@ -104,6 +104,10 @@ impl Session {
         track_id: &str,
     ) -> Result<(), SdkError> {
         let track_id = TrackId::new(track_id).map_err(|e| SdkError::InvalidId(e.to_string()))?;
+        if source == TrackSource::Screen && !self.has_permission(Permission::ScreenShare) {
+            // The hub would refuse it; the app learns why at once.
+            return Err(SdkError::NotPermitted(Permission::ScreenShare));
+        }
         self.command(
             now_ms,
             ClientMessage::Track {

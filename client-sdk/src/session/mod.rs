@@ -44,7 +44,8 @@ pub use event::{ConnectionState, EndReason, Event, MediaEvent, SdkError, Signal}
 
 use crate::e2ee::{self, Group, Identity, Pins};
 use bedside_protocol::{
-    ClientMessage, CloseCode, IceServer, Participant, ParticipantId, ParticipantState, TrackSource,
+    ClientMessage, CloseCode, IceServer, Participant, ParticipantId, ParticipantState, Permission,
+    TrackSource,
 };
 use e2e::E2eState;
 use inbound::Visit;
@@ -256,6 +257,15 @@ impl Session {
     /// This participant's id, once welcomed.
     pub fn me(&self) -> Option<&ParticipantId> {
         self.visit.me.as_ref()
+    }
+
+    /// Whether this participant holds `permission` now (as the hub last
+    /// said).
+    pub fn has_permission(&self, permission: Permission) -> bool {
+        let me = self.me();
+        self.participants()
+            .find(|p| Some(&p.id) == me)
+            .is_some_and(|p| p.perms.contains(&permission))
     }
 
     /// Waiting or admitted, once welcomed.

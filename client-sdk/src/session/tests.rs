@@ -376,3 +376,31 @@ fn signals_wait_for_a_member_who_is_away_and_go_when_they_are_back() {
     s.on_frame(d, joined);
     assert!(signals_to(&drain(&mut s)).is_empty());
 }
+
+#[test]
+fn a_screen_is_announced_only_with_the_permission() {
+    let mut s = session();
+    s.start(T0, "join-token".into());
+    s.on_connected(T0);
+    s.on_frame(T0, &welcome("waiting", T0 / 1000 + 3600));
+    s.on_frame(
+        T0,
+        r#"{"type":"admitted","participants":[{"id":"pt-1","name":"P","role":"patient","perms":[],"tracks":[],"keys":null}]}"#,
+    );
+    drain(&mut s);
+    assert!(matches!(
+        s.publish_track(T0, TrackSource::Screen, "screen-1"),
+        Err(SdkError::NotPermitted(Permission::ScreenShare))
+    ));
+    assert!(sent(&drain(&mut s)).is_empty(), "nothing reached the hub");
+    s.publish_track(T0, TrackSource::Camera, "cam-1").unwrap();
+    s.on_frame(
+        T0,
+        r#"{"type":"permissions","participant":"pt-1","perms":["screen_share"]}"#,
+    );
+    drain(&mut s);
+    s.publish_track(T0, TrackSource::Screen, "screen-1")
+        .unwrap();
+    let out = sent(&drain(&mut s));
+    assert_eq!(out.last().unwrap()["track_id"], "screen-1");
+}

@@ -347,15 +347,6 @@ impl Driver {
             .as_mut()
             .ok_or_else(|| SdkError::Transport("media is off for this client".into()))
     }
-
-    fn own_perms(&self) -> Vec<Permission> {
-        let me = self.session.me();
-        self.session
-            .participants()
-            .find(|p| Some(&p.id) == me)
-            .map(|p| p.perms.clone())
-            .unwrap_or_default()
-    }
 }
 
 /// The command handle; clones share one session. Dropping every clone does
@@ -461,7 +452,7 @@ impl Client {
     /// the `screen_share` permission.
     pub fn publish(&self, track: MediaStreamTrack, source: TrackSource) -> Result<(), SdkError> {
         self.run(|d| {
-            if source == TrackSource::Screen && !d.own_perms().contains(&Permission::ScreenShare) {
+            if source == TrackSource::Screen && !d.session.has_permission(Permission::ScreenShare) {
                 return Err(SdkError::NotPermitted(Permission::ScreenShare));
             }
             d.media()?.publish(track, source)

@@ -422,6 +422,44 @@ pub async fn stand_in(upstream: String, rewrite: Rewrite) -> String {
     format!("ws://{addr}/v1/signal")
 }
 
+/// Frames the hub sent one client, as text, in order.
+pub type Recorded = Arc<Mutex<Vec<String>>>;
+
+/// A stand-in that changes nothing and records what the hub sends.
+pub async fn recorder(upstream: String) -> (String, Recorded) {
+    let frames = Recorded::default();
+    let keep = frames.clone();
+    let url = stand_in(
+        upstream,
+        Arc::new(move |t: String| {
+            keep.lock().unwrap().push(t.clone());
+            t
+        }),
+    )
+    .await;
+    (url, frames)
+}
+
+/// The longest session expiry (unix seconds) the hub confirmed in an
+/// `ack` to a `refresh`: the proof that it took the new token.
+pub fn extended_until(frames: &Recorded) -> Option<i64> {
+    frames
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .filter(|v| v["type"] == "ack")
+        .filter_map(|v| v["expires_at"].as_i64())
+        .max()
+}
+
+/// Unix seconds now.
+pub fn now_s() -> i64 {
+    UnixMs::from_system_time(std::time::SystemTime::now())
+        .to_secs()
+        .0
+}
+
 /// A participant id that tests know is valid.
 pub fn pid(s: &str) -> ParticipantId {
     ParticipantId::new(s).unwrap()

@@ -4114,8 +4114,7 @@ public enum ClientEvent: Equatable, Hashable {
          */participant: Participant
     )
     /**
-     * Someone left (`reason`: `leave`, `closed`, `denied`, `removed`,
-     * `expired`).
+     * Someone left.
      */
     case left(
         /**
@@ -4123,7 +4122,7 @@ public enum ClientEvent: Equatable, Hashable {
          */participant: String, 
         /**
          * Why.
-         */reason: String
+         */reason: LeftReason
     )
     /**
      * Someone's permissions changed.
@@ -4201,15 +4200,15 @@ public enum ClientEvent: Equatable, Hashable {
          */safetyNumber: String
     )
     /**
-     * A peer connection's state (W3C names).
+     * A peer connection's state changed.
      */
     case peerState(
         /**
          * The remote participant.
          */peer: String, 
         /**
-         * `new`, `connecting`, `connected`, `disconnected`, `failed`, `closed`.
-         */state: String
+         * Its new state.
+         */state: PeerConnectionState
     )
     /**
      * A data channel is open.
@@ -4334,7 +4333,7 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case 6: return .joined(participant: try FfiConverterTypeParticipant.read(from: &buf)
         )
         
-        case 7: return .left(participant: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        case 7: return .left(participant: try FfiConverterString.read(from: &buf), reason: try FfiConverterTypeLeftReason.read(from: &buf)
         )
         
         case 8: return .permissions(participant: try FfiConverterString.read(from: &buf), permissions: try FfiConverterSequenceTypePermission.read(from: &buf)
@@ -4358,7 +4357,7 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case 14: return .identityChanged(participant: try FfiConverterString.read(from: &buf), safetyNumber: try FfiConverterString.read(from: &buf)
         )
         
-        case 15: return .peerState(peer: try FfiConverterString.read(from: &buf), state: try FfiConverterString.read(from: &buf)
+        case 15: return .peerState(peer: try FfiConverterString.read(from: &buf), state: try FfiConverterTypePeerConnectionState.read(from: &buf)
         )
         
         case 16: return .dataChannelOpen(peer: try FfiConverterString.read(from: &buf), label: try FfiConverterString.read(from: &buf)
@@ -4427,7 +4426,7 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case let .left(participant,reason):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(participant, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeLeftReason.write(reason, into: &buf)
             
         
         case let .permissions(participant,permissions):
@@ -4474,7 +4473,7 @@ public struct FfiConverterTypeClientEvent: FfiConverterRustBuffer {
         case let .peerState(peer,state):
             writeInt(&buf, Int32(15))
             FfiConverterString.write(peer, into: &buf)
-            FfiConverterString.write(state, into: &buf)
+            FfiConverterTypePeerConnectionState.write(state, into: &buf)
             
         
         case let .dataChannelOpen(peer,label):
@@ -4661,6 +4660,111 @@ public func FfiConverterTypeEndReason_lift(_ buf: RustBuffer) throws -> EndReaso
 #endif
 public func FfiConverterTypeEndReason_lower(_ value: EndReason) -> RustBuffer {
     return FfiConverterTypeEndReason.lower(value)
+}
+
+
+
+/**
+ * Why someone left the visit.
+ */
+
+public enum LeftReason: Equatable, Hashable {
+    
+    /**
+     * They left; they are forgotten in this visit.
+     */
+    case leave
+    /**
+     * Their connection closed without leaving; they may come back.
+     */
+    case closed
+    /**
+     * A provider denied them.
+     */
+    case denied
+    /**
+     * A provider removed them.
+     */
+    case removed
+    /**
+     * Their session expired or idled out.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LeftReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLeftReason: FfiConverterRustBuffer {
+    typealias SwiftType = LeftReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LeftReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .leave
+        
+        case 2: return .closed
+        
+        case 3: return .denied
+        
+        case 4: return .removed
+        
+        case 5: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LeftReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .leave:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .denied:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .removed:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeftReason_lift(_ buf: RustBuffer) throws -> LeftReason {
+    return try FfiConverterTypeLeftReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeftReason_lower(_ value: LeftReason) -> RustBuffer {
+    return FfiConverterTypeLeftReason.lower(value)
 }
 
 

@@ -10,7 +10,7 @@
 //! [`super::MediaConfig::webrtc_rs`]) and the app's own platform WebRTC
 //! (WebRTC.framework, org.webrtc) across the FFI (`bedside-ffi`).
 
-use super::MediaInput;
+use super::{MediaInput, PeerEvent};
 use crate::session::negotiator::PeerState;
 use bedside_protocol::{IceServer, ParticipantId, TrackSource};
 use std::sync::Arc;
@@ -260,37 +260,44 @@ pub trait MediaBackend: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct PeerEvents {
     pub(super) peer: ParticipantId,
+    /// The connection's generation: a closed connection's late calls are
+    /// dropped, never taken for a newer connection's to the same peer.
+    pub(super) generation: u64,
     pub(super) tx: mpsc::UnboundedSender<MediaInput>,
 }
 
 impl PeerEvents {
-    fn send(&self, input: MediaInput) {
-        let _ = self.tx.send(input);
+    fn send(&self, event: PeerEvent) {
+        let _ = self.tx.send(MediaInput::Peer {
+            peer: self.peer.clone(),
+            generation: self.generation,
+            event,
+        });
     }
 
     /// `negotiationneeded` fired.
     pub fn negotiation_needed(&self) {
-        self.send(MediaInput::Negotiate(self.peer.clone()));
+        self.send(PeerEvent::NegotiationNeeded);
     }
 
     /// A local ICE candidate (`None`: gathering finished).
     pub fn local_candidate(&self, candidate: Option<IceCandidate>) {
-        self.send(MediaInput::LocalIce(self.peer.clone(), candidate));
+        self.send(PeerEvent::LocalIce(candidate));
     }
 
     /// The connection's state changed.
     pub fn state(&self, state: ConnectionState) {
-        self.send(MediaInput::State(self.peer.clone(), state));
+        self.send(PeerEvent::State(state));
     }
 
     /// The data channel `label` is open (either side opened it).
     pub fn data_channel_open(&self, label: String) {
-        self.send(MediaInput::ChannelOpen(self.peer.clone(), label));
+        self.send(PeerEvent::ChannelOpen(label));
     }
 
     /// A message arrived on the data channel `label`.
     pub fn data(&self, label: String, data: Vec<u8>) {
-        self.send(MediaInput::ChannelData(self.peer.clone(), label, data));
+        self.send(PeerEvent::ChannelData(label, data));
     }
 
     /// A remote track arrived, carrying `a=msid` track id `track_id`.
@@ -299,10 +306,6 @@ impl PeerEvents {
     /// `payloads`, when the backend reads RTP itself (webrtc-rs): the
     /// track's RTP payloads, handed to the app as a `RemoteTrack`.
     pub fn remote_track(&self, track_id: String, payloads: Option<RtpPayloads>) {
-        self.send(MediaInput::RemoteTrack(
-            self.peer.clone(),
-            track_id,
-            payloads,
-        ));
+        self.send(PeerEvent::RemoteTrack(track_id, payloads));
     }
 }

@@ -30,6 +30,8 @@ mod local;
 mod negotiation;
 mod peer;
 mod remote;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "webrtc")]
 mod webrtc_rs;
 
@@ -68,18 +70,30 @@ pub(crate) enum MediaInput {
     AddTrack(LocalTrack),
     /// Stop sending the local track with this id.
     RemoveTrack(String),
-    /// A connection fired `negotiationneeded`.
-    Negotiate(ParticipantId),
-    /// A connection received a remote track (its `a=msid` track id).
-    RemoteTrack(ParticipantId, String, Option<RtpPayloads>),
+    /// From the peer connection of generation `generation` to `peer` (a
+    /// closed connection's late callbacks carry a stale one, and are
+    /// dropped).
+    Peer {
+        peer: ParticipantId,
+        generation: u64,
+        event: PeerEvent,
+    },
+}
+
+/// What a peer connection reported (through [`PeerEvents`]).
+pub(crate) enum PeerEvent {
+    /// It fired `negotiationneeded`.
+    NegotiationNeeded,
+    /// It received a remote track (its `a=msid` track id).
+    RemoteTrack(String, Option<RtpPayloads>),
     /// A local ICE candidate (`None`: gathering finished).
-    LocalIce(ParticipantId, Option<IceCandidate>),
-    /// A connection's state changed.
-    State(ParticipantId, ConnectionState),
+    LocalIce(Option<IceCandidate>),
+    /// Its state changed.
+    State(ConnectionState),
     /// A data channel (by label) is open.
-    ChannelOpen(ParticipantId, String),
+    ChannelOpen(String),
     /// A message on a data channel (by label).
-    ChannelData(ParticipantId, String, Vec<u8>),
+    ChannelData(String, Vec<u8>),
 }
 
 /// What the client task must do.
@@ -96,6 +110,8 @@ struct Peer {
     neg: Negotiator,
     /// The local tracks sent on it.
     sending: HashSet<String>,
+    /// Which connection to this participant it is (see [`MediaInput::Peer`]).
+    generation: u64,
 }
 
 /// The device's peer connections.
@@ -108,6 +124,8 @@ pub(crate) struct Media {
     receiving: HashMap<(ParticipantId, String), Option<tokio::task::AbortHandle>>,
     /// Remote tracks waiting for the app to take them.
     unclaimed: HashMap<(ParticipantId, String), RemoteTrack>,
+    /// The generation of the next peer connection.
+    next_generation: u64,
     tx: mpsc::UnboundedSender<MediaInput>,
     rx: Option<mpsc::UnboundedReceiver<MediaInput>>,
 }
@@ -143,6 +161,7 @@ impl Media {
             local: HashMap::new(),
             receiving: HashMap::new(),
             unclaimed: HashMap::new(),
+            next_generation: 0,
             tx,
             rx: Some(rx),
         })
@@ -192,18 +211,7 @@ impl Media {
                 participant,
                 reason,
             } if *reason != LeftReason::Closed => {
-                if let Some(p) = self.peers.remove(participant) {
-                    p.pc.close().await;
-                }
-                let theirs: Vec<String> = self
-                    .receiving
-                    .keys()
-                    .filter(|(p, _)| p == participant)
-                    .map(|(_, t)| t.clone())
-                    .collect();
-                for t in theirs {
-                    self.stop_remote(participant, &t, &mut out).await;
-                }
+                self.close_peer(participant, &mut out).await;
             }
             Event::TrackUnpublished { from, track_id } => {
                 if session.me() == Some(from) {
@@ -269,44 +277,66 @@ impl Media {
             MediaInput::RemoveTrack(id) => {
                 self.remove_local(&id).await;
             }
-            MediaInput::RemoteTrack(peer, track_id, payloads) => {
+            MediaInput::Peer {
+                peer,
+                generation,
+                event,
+            } => {
+                if self.peers.get(&peer).map(|p| p.generation) != Some(generation) {
+                    // A closed connection's late callback.
+                    if let PeerEvent::RemoteTrack(_, Some(p)) = event {
+                        p.reader.abort();
+                    }
+                    return Ok(());
+                }
+                self.peer_event(peer, event, session, out).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the current connection to `peer` reported.
+    async fn peer_event(
+        &mut self,
+        peer: ParticipantId,
+        event: PeerEvent,
+        session: &Session,
+        out: &mut Vec<MediaOutput>,
+    ) -> Result<(), SdkError> {
+        match event {
+            PeerEvent::RemoteTrack(track_id, payloads) => {
                 self.remote_track(peer, track_id, payloads, session, out)
                     .await
             }
-            MediaInput::Negotiate(peer) => self.negotiate(&peer, out).await?,
-            MediaInput::LocalIce(peer, cand) => {
-                let signal = match cand {
-                    Some(c) => Signal::Ice {
-                        candidate: c.candidate,
-                        sdp_mid: c.sdp_mid,
-                        sdp_mline_index: c.sdp_mline_index,
-                    },
-                    None => Signal::Ice {
-                        candidate: String::new(),
-                        sdp_mid: None,
-                        sdp_mline_index: None,
-                    },
+            PeerEvent::NegotiationNeeded => self.negotiate(&peer, out).await?,
+            PeerEvent::LocalIce(cand) => {
+                let (candidate, sdp_mid, sdp_mline_index) = match cand {
+                    Some(c) => (c.candidate, c.sdp_mid, c.sdp_mline_index),
+                    None => (String::new(), None, None),
                 };
-                if self.peers.contains_key(&peer) {
-                    out.push(MediaOutput::Signal { to: peer, signal });
-                }
+                let signal = Signal::Ice {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index,
+                };
+                out.push(MediaOutput::Signal { to: peer, signal });
             }
-            MediaInput::State(peer, state) => {
+            PeerEvent::State(state) => {
                 out.push(MediaOutput::Event(Event::Media(MediaEvent::PeerState {
                     peer: peer.clone(),
                     state: state.as_str().to_owned(),
                 })));
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    p.neg.connection_state(now_ms(), state.for_negotiation());
-                    self.drive(&peer, out).await?;
-                }
+                self.peer(&peer)?
+                    .neg
+                    .connection_state(now_ms(), state.for_negotiation());
+                self.drive(&peer, out).await?;
             }
-            MediaInput::ChannelOpen(peer, label) => {
+            PeerEvent::ChannelOpen(label) => {
                 out.push(MediaOutput::Event(Event::Media(
                     MediaEvent::DataChannelOpen { peer, label },
                 )));
             }
-            MediaInput::ChannelData(peer, label, data) => {
+            PeerEvent::ChannelData(label, data) => {
                 out.push(MediaOutput::Event(Event::Media(MediaEvent::Data {
                     peer,
                     label,

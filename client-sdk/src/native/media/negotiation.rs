@@ -84,8 +84,8 @@ impl Media {
         out: &mut Vec<MediaOutput>,
     ) -> Result<(), SdkError> {
         let fingerprint = self.cert.fingerprint().to_owned();
-        let p = self.peer(peer)?;
         loop {
+            let p = self.peer(peer)?;
             while let Some(o) = p.neg.poll_output() {
                 match o {
                     negotiator::Output::Signal(signal) => out.push(MediaOutput::Signal {
@@ -106,13 +106,46 @@ impl Media {
             let Some(op) = p.neg.poll_op() else {
                 return Ok(());
             };
-            let result = perform(p.pc.as_ref(), op, &fingerprint)
-                .await
-                .unwrap_or_else(|e| OpResult::Failed(e.to_string()));
-            p.neg.op_done(now_ms(), result);
+            let pc = p.pc.clone();
+            let result = match perform(pc.as_ref(), op, &fingerprint).await {
+                Ok(r) => r,
+                Err(Failure::Backend(e)) => OpResult::Failed(e.to_string()),
+                Err(Failure::NotOurCertificate) => {
+                    // The connection does not use the device's certificate:
+                    // nothing it makes can be used (not even the candidates
+                    // it gathers for a description it was given), so it is
+                    // closed; a later offer opens a new one.
+                    tracing::warn!(%peer, "{NOT_OUR_CERTIFICATE}; connection closed");
+                    self.close_peer(peer, out).await;
+                    out.push(MediaOutput::Event(Event::Error(transport(
+                        NOT_OUR_CERTIFICATE_CLOSED,
+                    ))));
+                    return Ok(());
+                }
+            };
+            self.peer(peer)?.neg.op_done(now_ms(), result);
         }
     }
 }
+
+/// Why an operation did not give a result.
+#[derive(Debug)]
+enum Failure {
+    /// The backend failed (the negotiator decides what next).
+    Backend(SdkError),
+    /// The backend made an SDP under another certificate.
+    NotOurCertificate,
+}
+
+impl From<super::BackendError> for Failure {
+    fn from(e: super::BackendError) -> Self {
+        Self::Backend(transport(e))
+    }
+}
+
+/// What the app is told when a connection is closed for
+/// [`NOT_OUR_CERTIFICATE`].
+pub(super) const NOT_OUR_CERTIFICATE_CLOSED: &str = "the peer connection's SDP names another DTLS certificate than the device's; the connection was closed";
 
 /// Why a backend's SDP is not used: its peer connection does not use the
 /// device's certificate, so the fingerprint signed into the Hello would
@@ -123,26 +156,24 @@ pub(super) const NOT_OUR_CERTIFICATE: &str =
 /// One negotiation operation on the backend. Every SDP it makes is
 /// checked against the device's fingerprint before the negotiator sees it
 /// (so it is neither set nor signalled otherwise).
-async fn perform(pc: &dyn PeerBackend, op: Op, fingerprint: &str) -> Result<OpResult, SdkError> {
+async fn perform(pc: &dyn PeerBackend, op: Op, fingerprint: &str) -> Result<OpResult, Failure> {
     let ours = |sdp: String| {
         if fingerprints_all_are(&sdp, fingerprint) {
             Ok(OpResult::Sdp(sdp))
         } else {
-            Err(transport(NOT_OUR_CERTIFICATE))
+            Err(Failure::NotOurCertificate)
         }
     };
     match op {
-        Op::CreateOffer { ice_restart } => {
-            ours(pc.create_offer(ice_restart).await.map_err(transport)?)
-        }
-        Op::CreateAnswer => ours(pc.create_answer().await.map_err(transport)?),
-        Op::SetLocal { kind, sdp } => ours(pc.set_local(kind, sdp).await.map_err(transport)?),
+        Op::CreateOffer { ice_restart } => ours(pc.create_offer(ice_restart).await?),
+        Op::CreateAnswer => ours(pc.create_answer().await?),
+        Op::SetLocal { kind, sdp } => ours(pc.set_local(kind, sdp).await?),
         Op::Rollback => {
-            pc.rollback().await.map_err(transport)?;
+            pc.rollback().await?;
             Ok(OpResult::Done)
         }
         Op::SetRemote { kind, sdp } => {
-            pc.set_remote(kind, sdp).await.map_err(transport)?;
+            pc.set_remote(kind, sdp).await?;
             Ok(OpResult::Done)
         }
         Op::AddCandidate {
@@ -156,8 +187,7 @@ async fn perform(pc: &dyn PeerBackend, op: Op, fingerprint: &str) -> Result<OpRe
                     sdp_mid,
                     sdp_mline_index,
                 })
-                .await
-                .map_err(transport)?;
+                .await?;
             }
             Ok(OpResult::Done)
         }
@@ -217,10 +247,7 @@ mod tests {
         for other in ["sha-256 EF:01", "sha-1 AB:CD"] {
             for op in [offer.clone(), Op::CreateAnswer] {
                 let r = perform(&Describes(other), op, ours).await;
-                assert!(
-                    matches!(&r, Err(SdkError::Transport(m)) if m == NOT_OUR_CERTIFICATE),
-                    "{r:?}"
-                );
+                assert!(matches!(&r, Err(Failure::NotOurCertificate)), "{r:?}");
             }
         }
         // What the connection holds after setLocalDescription is checked too.

@@ -3,7 +3,7 @@
 //! impolite role, with the local tracks on it.
 
 use super::backend::{PeerEvents, PeerSetup};
-use super::{LocalTrack, Media, Peer, transport};
+use super::{LocalTrack, Media, MediaOutput, Peer, transport};
 use crate::session::negotiator::Negotiator;
 use crate::session::{SdkError, Session};
 use bedside_protocol::ParticipantId;
@@ -36,8 +36,11 @@ impl Media {
             ice_servers: session.ice_servers().to_vec(),
             certificate: self.cert.clone(),
         };
+        let generation = self.next_generation;
+        self.next_generation += 1;
         let events = PeerEvents {
             peer: peer.clone(),
+            generation,
             tx: self.tx.clone(),
         };
         let pc = self
@@ -51,6 +54,7 @@ impl Media {
                 pc,
                 neg: Negotiator::new(polite),
                 sending: HashSet::new(),
+                generation,
             },
         );
         let tracks: Vec<LocalTrack> = self.local.values().cloned().collect();
@@ -58,5 +62,22 @@ impl Media {
             self.send_track_to(peer, &t).await?;
         }
         Ok(())
+    }
+
+    /// Closes the connection to `peer` (if any) and stops what it
+    /// received; its late callbacks are dropped.
+    pub(super) async fn close_peer(&mut self, peer: &ParticipantId, out: &mut Vec<MediaOutput>) {
+        let theirs: Vec<String> = self
+            .receiving
+            .keys()
+            .filter(|(p, _)| p == peer)
+            .map(|(_, t)| t.clone())
+            .collect();
+        for t in theirs {
+            self.stop_remote(peer, &t, out).await;
+        }
+        if let Some(p) = self.peers.remove(peer) {
+            p.pc.close().await;
+        }
     }
 }
