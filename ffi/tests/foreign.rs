@@ -160,6 +160,19 @@ async fn visit_with(
             _ => None,
         })
         .await;
+    // The hub extended the session to the refreshed token's expiry (an
+    // hour, not the first token's 122 s); the patient leaves only once
+    // told, so its leave cannot overtake its refresh.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    let extended = |until: Option<i64>| until.is_some_and(|u| u > common::now_s() + 3000);
+    while !extended(common::extended_until(&to_pt)) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let until = common::extended_until(&to_pt);
+    dr.client
+        .send_chat("the hub took your new token".into())
+        .await
+        .unwrap();
     let out = tokio::time::timeout(common::WAIT * 3, out)
         .await
         .expect("the foreign client finished")
@@ -169,13 +182,7 @@ async fn visit_with(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert_eq!(second, "after the refresh");
-    // The hub extended the session to the refreshed token's expiry (an
-    // hour, not the first token's 122 s).
-    let until = common::extended_until(&to_pt);
-    assert!(
-        until.is_some_and(|u| u > common::now_s() + 3000),
-        "{until:?}"
-    );
+    assert!(extended(until), "{until:?}");
     format!("first chat: {first}\n{stdout}")
 }
 
@@ -195,6 +202,7 @@ async fn a_python_patient_chats_with_a_rust_provider() {
         "waiting",
         "admitted with dr,pt",
         "chat from dr: hello from rust",
+        "chat from dr: the hub took your new token",
         "typed error InvalidArgument",
         "ended left",
     ] {
@@ -318,6 +326,7 @@ async fn a_kotlin_patient_chats_and_its_media_factory_sees_only_checked_sdps() {
         "tampered sdps: 0",
         "peers built: dr-a",
         "certificate checks: true,true,true,true",
+        "chat from dr-a: the hub took your new token",
         "typed error InvalidArgument",
         "ended left",
     ] {

@@ -134,6 +134,10 @@ suspend fun visit() {
     }
     println("refreshes ${tokens.refreshes.get()}")
     client.sendChat("after the refresh")
+    // The provider answers once the hub acknowledged the refresh: leaving
+    // before then could close the link ahead of the refresh.
+    val told = events.until("the provider's word on the refresh") { (it as? ClientEvent.Chat)?.message }
+    println("chat from ${told.sender}: ${told.text}")
 
     try {
         client.admit("not an id!")

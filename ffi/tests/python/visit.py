@@ -86,6 +86,13 @@ async def main():
         await asyncio.sleep(0.1)
     print("refreshes", tokens.refreshes, flush=True)
     await client.send_chat("after the refresh")
+    # The provider answers once the hub acknowledged the refresh: leaving
+    # before then could close the link ahead of the refresh.
+    told = await until(
+        queue, "the provider's word on the refresh",
+        lambda e: e.message.text if isinstance(e, b.ClientEvent.CHAT) else None,
+    )
+    print(f"chat from dr: {told}", flush=True)
 
     try:
         await client.admit("not an id!")
