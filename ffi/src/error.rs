@@ -70,11 +70,15 @@ pub enum BedsideError {
 /// quote the line they could not parse).
 pub(crate) fn scrub(reason: &str) -> String {
     let line = reason.lines().next().unwrap_or_default();
-    let sdp_like = |w: &str| {
-        let b = w.as_bytes();
-        b.len() >= 2 && b[0].is_ascii_lowercase() && b[1] == b'='
-    };
-    if line.split([' ', '"', '\'', '`', '(', ':']).any(sdp_like) || line.contains("\\r\\n") {
+    // An SDP line's start (`a=`, `m=`, …) anywhere a word begins: after
+    // any character that is not a letter or digit, or at the start.
+    let b = line.as_bytes();
+    let sdp_like = (0..b.len().saturating_sub(1)).any(|i| {
+        b[i].is_ascii_lowercase()
+            && b[i + 1] == b'='
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+    });
+    if sdp_like || line.contains("\\r\\n") {
         return "(the reason quoted an SDP and is withheld)".into();
     }
     let mut out: String = line.chars().take(200).collect();
@@ -143,6 +147,10 @@ mod tests {
             "SdpParseError: bad line \"a=fingerprint:sha-256 AB\"",
             "failed to parse: m=audio 9 UDP/TLS/RTP/SAVPF 111",
             "invalid: v=0\\r\\no=- 1 2 IN IP4 127.0.0.1",
+            "SdpParseError([a=fingerprint:sha-256 AB])",
+            "bad line=a=ice-pwd:secret",
+            "a=ice-ufrag:x",
+            "{m=video 9}",
         ] {
             assert_eq!(
                 scrub(quoting),
@@ -151,6 +159,8 @@ mod tests {
             );
         }
         assert_eq!(scrub("first\nv=0\na=x"), "first");
+        // Words that merely contain `x=` are not SDP.
+        assert_eq!(scrub("retry code=5"), "retry code=5");
         assert_eq!(scrub(&"x".repeat(300)).chars().count(), 201);
     }
 }

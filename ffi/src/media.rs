@@ -236,10 +236,20 @@ impl PeerEventSink {
     pub fn remote_track(&self, track_id: String) {
         self.inner.remote_track(track_id, None);
     }
+
+    /// The sender's track id for the remote section `mid` (its `a=msid`),
+    /// read from the remote description being set: call it in `onTrack`
+    /// with the transceiver's `mid` and report the track under this id
+    /// with [`Self::remote_track`], since libwebrtc gives a remote track an
+    /// id of its own. `None`: the section names no track the sender sends;
+    /// never render it.
+    pub fn track_id_for_mid(&self, mid: String) -> Option<String> {
+        self.inner.track_id_at(&mid)
+    }
 }
 
 fn failed(e: AdapterError) -> backend::BackendError {
-    backend::BackendError(crate::error::scrub(&e.to_string()))
+    backend::BackendError::new(crate::error::scrub(&e.to_string()))
 }
 
 /// How long the SDK waits for one call of the app's peer connection: the
@@ -247,18 +257,8 @@ fn failed(e: AdapterError) -> backend::BackendError {
 /// observer whose failure path was not wired) must not freeze the visit.
 const ADAPTER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// A call of the app's adapter, bounded by [`ADAPTER_TIMEOUT`].
-async fn answered<T>(
-    call: impl std::future::Future<Output = Result<T, AdapterError>>,
-) -> Result<T, backend::BackendError> {
-    match tokio::time::timeout(ADAPTER_TIMEOUT, call).await {
-        Ok(r) => r.map_err(failed),
-        Err(_) => Err(backend::BackendError(format!(
-            "the app's peer connection did not answer within {} s",
-            ADAPTER_TIMEOUT.as_secs()
-        ))),
-    }
-}
+/// How long closing a connection that stopped answering is waited for.
+const CLOSE_UNRESPONSIVE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn sdp_type(kind: backend::SdpKind) -> SdpType {
     match kind {
@@ -301,7 +301,7 @@ impl backend::MediaBackend for AppMedia {
         };
         let sink = Arc::new(PeerEventSink { inner: events });
         let pc = self.0.create_peer(config, sink).map_err(failed)?;
-        Ok(Arc::new(AppPeer(pc)))
+        Ok(Arc::new(AppPeer::new(pc)))
     }
 
     fn local_track(
@@ -313,67 +313,119 @@ impl backend::MediaBackend for AppMedia {
     }
 }
 
-/// The app's peer connection as the SDK's.
-struct AppPeer(Arc<dyn PeerConnectionAdapter>);
+/// The app's peer connection as the SDK's. Once a call of it timed out
+/// it is unresponsive: no further call reaches it (one would run beside
+/// the pending one), and the SDK closes it.
+struct AppPeer {
+    pc: Arc<dyn PeerConnectionAdapter>,
+    unresponsive: std::sync::atomic::AtomicBool,
+}
+
+impl AppPeer {
+    fn new(pc: Arc<dyn PeerConnectionAdapter>) -> Self {
+        Self {
+            pc,
+            unresponsive: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn is_unresponsive(&self) -> bool {
+        self.unresponsive.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// `call` on the app's connection, bounded by [`ADAPTER_TIMEOUT`].
+    async fn answered<'a, T, F>(
+        &'a self,
+        call: impl FnOnce(&'a dyn PeerConnectionAdapter) -> F,
+    ) -> Result<T, backend::BackendError>
+    where
+        F: std::future::Future<Output = Result<T, AdapterError>> + 'a,
+    {
+        if self.is_unresponsive() {
+            return Err(backend::BackendError::unresponsive(
+                "the app's peer connection stopped answering",
+            ));
+        }
+        match tokio::time::timeout(ADAPTER_TIMEOUT, call(self.pc.as_ref())).await {
+            Ok(r) => r.map_err(failed),
+            Err(_) => {
+                self.unresponsive
+                    .store(true, std::sync::atomic::Ordering::Release);
+                Err(backend::BackendError::unresponsive(format!(
+                    "the app's peer connection did not answer within {} s",
+                    ADAPTER_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl backend::PeerBackend for AppPeer {
     async fn create_offer(&self, ice_restart: bool) -> Result<String, backend::BackendError> {
-        answered(self.0.create_offer(ice_restart)).await
+        self.answered(|pc| pc.create_offer(ice_restart)).await
     }
     async fn create_answer(&self) -> Result<String, backend::BackendError> {
-        answered(self.0.create_answer()).await
+        self.answered(|pc| pc.create_answer()).await
     }
     async fn set_local(
         &self,
         kind: backend::SdpKind,
         sdp: String,
     ) -> Result<String, backend::BackendError> {
-        answered(self.0.set_local_description(sdp_type(kind), sdp)).await
+        self.answered(|pc| pc.set_local_description(sdp_type(kind), sdp))
+            .await
     }
     async fn rollback(&self) -> Result<(), backend::BackendError> {
-        answered(self.0.rollback()).await
+        self.answered(|pc| pc.rollback()).await
     }
     async fn set_remote(
         &self,
         kind: backend::SdpKind,
         sdp: String,
     ) -> Result<(), backend::BackendError> {
-        answered(self.0.set_remote_description(sdp_type(kind), sdp)).await
+        self.answered(|pc| pc.set_remote_description(sdp_type(kind), sdp))
+            .await
     }
     async fn add_candidate(&self, c: backend::IceCandidate) -> Result<(), backend::BackendError> {
-        answered(self.0.add_ice_candidate(IceCandidateInit {
-            candidate: c.candidate,
-            sdp_mid: c.sdp_mid,
-            sdp_mline_index: c.sdp_mline_index,
-        }))
+        self.answered(|pc| {
+            pc.add_ice_candidate(IceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+            })
+        })
         .await
     }
     async fn add_track(&self, track: &sdk::LocalTrack) -> Result<(), backend::BackendError> {
-        answered(
-            self.0
-                .add_local_track(track.track_id().to_owned(), track.source().into()),
-        )
-        .await
+        let (id, source) = (track.track_id().to_owned(), track.source().into());
+        self.answered(|pc| pc.add_local_track(id, source)).await
     }
     async fn remove_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
-        answered(self.0.remove_local_track(track_id.to_owned())).await
+        self.answered(|pc| pc.remove_local_track(track_id.to_owned()))
+            .await
     }
     async fn stop_remote_track(&self, track_id: &str) -> Result<(), backend::BackendError> {
-        answered(self.0.stop_remote_track(track_id.to_owned())).await
+        self.answered(|pc| pc.stop_remote_track(track_id.to_owned()))
+            .await
     }
     async fn open_data_channel(&self, label: &str) -> Result<(), backend::BackendError> {
-        answered(self.0.create_data_channel(label.to_owned())).await
+        self.answered(|pc| pc.create_data_channel(label.to_owned()))
+            .await
     }
     async fn send_data(&self, label: &str, data: Vec<u8>) -> Result<(), backend::BackendError> {
-        answered(self.0.send_data(label.to_owned(), data)).await
+        self.answered(|pc| pc.send_data(label.to_owned(), data))
+            .await
     }
     async fn close(&self) {
-        let _ = answered(async {
-            self.0.close_connection().await;
-            Ok(())
-        })
-        .await;
+        // Asked once even when unresponsive (the app frees what it can),
+        // but not waited for long then.
+        let wait = if self.is_unresponsive() {
+            CLOSE_UNRESPONSIVE
+        } else {
+            ADAPTER_TIMEOUT
+        };
+        let _ = tokio::time::timeout(wait, self.pc.close_connection()).await;
     }
 }
 
@@ -420,7 +472,9 @@ mod webrtc_rs {
     }
 
     fn adapter_error(e: backend::BackendError) -> AdapterError {
-        AdapterError::Failed { reason: e.0 }
+        AdapterError::Failed {
+            reason: e.message().to_owned(),
+        }
     }
 
     fn kind(t: SdpType) -> backend::SdpKind {

@@ -326,6 +326,7 @@ async fn a_kotlin_patient_chats_and_its_media_factory_sees_only_checked_sdps() {
         "tampered sdps: 0",
         "peers built: dr-a",
         "certificate checks: true,true,true,true",
+        "tracks at mid 0: none",
         "chat from dr-a: the hub took your new token",
         "typed error InvalidArgument",
         "ended left",

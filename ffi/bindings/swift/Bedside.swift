@@ -2815,6 +2815,16 @@ public protocol PeerEventSinkProtocol: AnyObject, Sendable {
      */
     func remoteTrack(trackId: String) 
     
+    /**
+     * The sender's track id for the remote section `mid` (its `a=msid`),
+     * read from the remote description being set: call it in `onTrack`
+     * with the transceiver's `mid` and report the track under this id
+     * with [`Self::remote_track`], since libwebrtc gives a remote track an
+     * id of its own. `None`: the section names no track the sender sends;
+     * never render it.
+     */
+    func trackIdForMid(mid: String)  -> String?
+    
 }
 /**
  * Where the app reports what its peer connection does (from any thread).
@@ -2944,6 +2954,24 @@ open func remoteTrack(trackId: String)  {try! rustCall() {
         FfiConverterString.lower(trackId),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The sender's track id for the remote section `mid` (its `a=msid`),
+     * read from the remote description being set: call it in `onTrack`
+     * with the transceiver's `mid` and report the track under this id
+     * with [`Self::remote_track`], since libwebrtc gives a remote track an
+     * id of its own. `None`: the section names no track the sender sends;
+     * never render it.
+     */
+open func trackIdForMid(mid: String) -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bedside_ffi_fn_method_peereventsink_track_id_for_mid(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(mid),uniffiCallStatus
+    )
+})
 }
     
 
@@ -5907,6 +5935,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bedside_ffi_checksum_method_peereventsink_remote_track() != 5045) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bedside_ffi_checksum_method_peereventsink_track_id_for_mid() != 36707) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bedside_ffi_checksum_method_tokensource_token() != 46297) {

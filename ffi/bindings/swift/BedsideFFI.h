@@ -677,6 +677,11 @@ void uniffi_bedside_ffi_fn_method_peereventsink_negotiation_needed(uint64_t ptr,
 void uniffi_bedside_ffi_fn_method_peereventsink_remote_track(uint64_t ptr, RustBuffer track_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEEREVENTSINK_TRACK_ID_FOR_MID
+#define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_METHOD_PEEREVENTSINK_TRACK_ID_FOR_MID
+RustBuffer uniffi_bedside_ffi_fn_method_peereventsink_track_id_for_mid(uint64_t ptr, RustBuffer mid, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_CLONE_TOKENSOURCE
 #define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_FN_CLONE_TOKENSOURCE
 uint64_t uniffi_bedside_ffi_fn_clone_tokensource(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1212,6 +1217,12 @@ uint16_t uniffi_bedside_ffi_checksum_method_peereventsink_negotiation_needed(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEEREVENTSINK_REMOTE_TRACK
 #define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEEREVENTSINK_REMOTE_TRACK
 uint16_t uniffi_bedside_ffi_checksum_method_peereventsink_remote_track(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEEREVENTSINK_TRACK_ID_FOR_MID
+#define UNIFFI_FFIDEF_UNIFFI_BEDSIDE_FFI_CHECKSUM_METHOD_PEEREVENTSINK_TRACK_ID_FOR_MID
+uint16_t uniffi_bedside_ffi_checksum_method_peereventsink_track_id_for_mid(void
     
 );
 #endif

@@ -42,6 +42,7 @@ class StandInFactory : MediaFactory {
     val peers = CopyOnWriteArrayList<String>()
     val remoteSdps = CopyOnWriteArrayList<Pair<String, String>>()
     val certificateChecks = CopyOnWriteArrayList<String>()
+    val midLookups = CopyOnWriteArrayList<String>()
 
     override fun createPeer(config: PeerConfig, events: PeerEventSink): PeerConnectionAdapter {
         peers.add(config.peer)
@@ -55,12 +56,16 @@ class StandInFactory : MediaFactory {
                 !config.toString().contains("PRIVATE KEY"),
             ).joinToString(","),
         )
-        return StandInPeer(config.peer, this)
+        return StandInPeer(config.peer, this, events)
     }
 }
 
 /** A peer connection with no media stack behind it: it records. */
-class StandInPeer(private val peer: String, private val factory: StandInFactory) : PeerConnectionAdapter {
+class StandInPeer(
+    private val peer: String,
+    private val factory: StandInFactory,
+    private val events: PeerEventSink,
+) : PeerConnectionAdapter {
     private fun none(): Nothing = throw AdapterException.Failed("stand-in: no WebRTC stack on the desktop JVM")
 
     override suspend fun createOffer(iceRestart: Boolean): String = none()
@@ -69,6 +74,9 @@ class StandInPeer(private val peer: String, private val factory: StandInFactory)
     override suspend fun rollback() {}
     override suspend fun setRemoteDescription(sdpType: SdpType, sdp: String) {
         factory.remoteSdps.add(peer to sdp)
+        // As onTrack would, inside the call: the data-only offer's section
+        // names no track.
+        factory.midLookups.add(events.trackIdForMid("0") ?: "none")
     }
     override suspend fun addIceCandidate(candidate: IceCandidateInit) {}
     override suspend fun addLocalTrack(trackId: String, source: TrackSource) {}
@@ -79,26 +87,49 @@ class StandInPeer(private val peer: String, private val factory: StandInFactory)
     override suspend fun closeConnection() {}
 }
 
-suspend fun <T> Channel<ClientEvent>.until(what: String, match: (ClientEvent) -> T?): T =
-    withTimeoutOrNull(30_000) {
-        var found: T? = null
-        while (found == null) found = match(receive())
-        found
-    } ?: run {
-        System.err.println("no $what in time")
-        exitProcess(1)
+/**
+ * The SDK's events in arrival order. [until] takes the first that
+ * matches, earlier ones included: events from independent paths (a chat, a
+ * refused offer) may come in either order, and none is lost by waiting for
+ * another.
+ */
+class Events(private val channel: Channel<ClientEvent>) {
+    private val unmatched = ArrayDeque<ClientEvent>()
+
+    suspend fun <T> until(what: String, match: (ClientEvent) -> T?): T {
+        for (i in unmatched.indices) {
+            val found = match(unmatched[i])
+            if (found != null) {
+                unmatched.removeAt(i)
+                return found
+            }
+        }
+        return withTimeoutOrNull(30_000) {
+            var found: T? = null
+            while (found == null) {
+                val e = channel.receive()
+                found = match(e)
+                if (found == null) unmatched.addLast(e)
+            }
+            found
+        } ?: run {
+            System.err.println("no $what in time")
+            exitProcess(1)
+        }
     }
+}
 
 fun main() {
     runBlocking { visit() }
 }
 
 suspend fun visit() {
-    val events = Channel<ClientEvent>(Channel.UNLIMITED)
+    val channel = Channel<ClientEvent>(Channel.UNLIMITED)
+    val events = Events(channel)
     val tokens = Tokens()
     val media = StandInFactory()
     val config = ClientConfig(System.getenv("BEDSIDE_URL"), "dev-kt", null, null)
-    val client = BedsideClient.connect(config, System.getenv("BEDSIDE_TOKEN"), tokens, Listener(events), media)
+    val client = BedsideClient.connect(config, System.getenv("BEDSIDE_TOKEN"), tokens, Listener(channel), media)
 
     events.until("waiting") { if (it is ClientEvent.Waiting) Unit else null }
     println("waiting")
@@ -127,6 +158,7 @@ suspend fun visit() {
     println("tampered sdps: " + media.remoteSdps.count { it.second.contains(tampered, ignoreCase = true) })
     println("peers built: " + media.peers.sorted().joinToString(","))
     println("certificate checks: " + media.certificateChecks.toSet().joinToString(" "))
+    println("tracks at mid 0: " + media.midLookups.toSet().joinToString(","))
 
     while (tokens.refreshes.get() == 0 && waited < 600) {
         delay(100)

@@ -37,13 +37,26 @@ class Listener(b.EventListener):
         self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
 
+UNMATCHED = []
+
+
 async def until(queue, what, match):
+    """The first event that matches, earlier unmatched ones included: events
+    from independent paths may come in either order, and none is lost by
+    waiting for another."""
+    for i, event in enumerate(UNMATCHED):
+        found = match(event)
+        if found is not None:
+            del UNMATCHED[i]
+            return found
+
     async def wait():
         while True:
             event = await queue.get()
             found = match(event)
             if found is not None:
                 return found
+            UNMATCHED.append(event)
 
     try:
         return await asyncio.wait_for(wait(), 30)

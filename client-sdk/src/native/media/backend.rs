@@ -21,13 +21,40 @@ pub use crate::session::negotiator::SdpKind;
 
 /// A backend's failure, as text safe to show (never an SDP).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BackendError(pub String);
+#[error("{message}")]
+pub struct BackendError {
+    message: String,
+    unresponsive: bool,
+}
 
 impl BackendError {
-    /// A failure described by `e`.
+    /// A failure described by `e`: the operation failed, the connection
+    /// is still usable (the negotiator decides what next).
     pub fn new(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
+        Self {
+            message: e.to_string(),
+            unresponsive: false,
+        }
+    }
+
+    /// The connection stopped answering (an operation never completed):
+    /// the SDK closes it, since its real state is no longer known and a
+    /// next operation could run beside the one still pending.
+    pub fn unresponsive(e: impl std::fmt::Display) -> Self {
+        Self {
+            message: e.to_string(),
+            unresponsive: true,
+        }
+    }
+
+    /// Whether the connection stopped answering (see [`Self::unresponsive`]).
+    pub fn is_unresponsive(&self) -> bool {
+        self.unresponsive
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -264,7 +291,15 @@ pub struct PeerEvents {
     /// dropped, never taken for a newer connection's to the same peer.
     pub(super) generation: u64,
     pub(super) tx: mpsc::UnboundedSender<MediaInput>,
+    /// The remote description being set on the connection, or last set.
+    pub(super) remote: RemoteDescription,
 }
+
+/// The remote description the SDK is setting on a connection, or last set
+/// (already checked against the sender's signed fingerprint); shared with
+/// the connection's [`PeerEvents`] so a track's `mid` can be read against
+/// it from inside `setRemoteDescription`, where `ontrack` fires.
+pub(super) type RemoteDescription = Arc<std::sync::Mutex<Option<Arc<str>>>>;
 
 impl PeerEvents {
     fn send(&self, event: PeerEvent) {
@@ -307,5 +342,24 @@ impl PeerEvents {
     /// track's RTP payloads, handed to the app as a `RemoteTrack`.
     pub fn remote_track(&self, track_id: String, payloads: Option<RtpPayloads>) {
         self.send(PeerEvent::RemoteTrack(track_id, payloads));
+    }
+
+    /// The track id that the section `mid` of the remote description names
+    /// in its `a=msid`, read by the hub's rule, if the sender sends in it.
+    /// For stacks whose remote tracks get ids of their own (libwebrtc,
+    /// browsers under Unified Plan: the receiving track's id is not the
+    /// sender's): in `ontrack`, look up the transceiver's `mid` and report
+    /// the track under this id ([`Self::remote_track`]); `None` means the
+    /// section names no track (never render it). Valid from inside the
+    /// `set_remote` call that made the track arrive.
+    pub fn track_id_at(&self, mid: &str) -> Option<String> {
+        let sdp = self.remote.lock().ok()?.clone()?;
+        let sections = crate::session::sections::sections(&sdp);
+        let section = crate::session::sections::by_mid(&sections, mid)?;
+        if section.direction.sends() {
+            section.track_id.clone()
+        } else {
+            None
+        }
     }
 }

@@ -47,7 +47,7 @@ pub use webrtc_rs::MediaConfig;
 use super::now_ms;
 use crate::session::negotiator::Negotiator;
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
-use bedside_protocol::{LeftReason, ParticipantId};
+use bedside_protocol::{LeftReason, ParticipantId, Permission, TrackSource};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -112,6 +112,8 @@ struct Peer {
     sending: HashSet<String>,
     /// Which connection to this participant it is (see [`MediaInput::Peer`]).
     generation: u64,
+    /// The remote description set on it (see [`PeerEvents::track_id_at`]).
+    remote: backend::RemoteDescription,
 }
 
 /// The device's peer connections.
@@ -212,6 +214,27 @@ impl Media {
                 reason,
             } if *reason != LeftReason::Closed => {
                 self.close_peer(participant, &mut out).await;
+            }
+            Event::Permissions { participant, perms }
+                if session.me() == Some(participant)
+                    && !perms.contains(&Permission::ScreenShare) =>
+            {
+                // Revoked, maybe while a share was on its way (published
+                // before this update reached us, so refused by the hub or
+                // never announced to withdraw): stop every screen track.
+                let screens: Vec<String> = self
+                    .local
+                    .values()
+                    .filter(|t| t.source() == TrackSource::Screen)
+                    .map(|t| t.track_id().to_owned())
+                    .collect();
+                for track_id in screens {
+                    if self.remove_local(&track_id).await {
+                        out.push(MediaOutput::Event(Event::Media(
+                            MediaEvent::LocalTrackStopped { track_id },
+                        )));
+                    }
+                }
             }
             Event::TrackUnpublished { from, track_id } => {
                 if session.me() == Some(from) {

@@ -11,6 +11,7 @@ use crate::session::negotiator::{self, Op, OpResult};
 use crate::session::{Event, SdkError, Session, Signal};
 use bedside_protocol::ParticipantId;
 use bedside_protocol::sdp::fingerprints_all_are;
+use std::sync::Arc;
 
 impl Media {
     /// The connection to `peer` fired `negotiationneeded`.
@@ -107,9 +108,33 @@ impl Media {
                 return Ok(());
             };
             let pc = p.pc.clone();
-            let result = match perform(pc.as_ref(), op, &fingerprint).await {
+            // The description being set is readable while it is set
+            // (`ontrack` fires inside the call); a refused one is undone.
+            let previous = match &op {
+                Op::SetRemote { sdp, .. } => Some(set_remote_description(&p.remote, Some(sdp))),
+                _ => None,
+            };
+            let remote = p.remote.clone();
+            let result = perform(pc.as_ref(), op, &fingerprint).await;
+            if let Some(previous) = previous
+                && !matches!(result, Ok(OpResult::Done))
+            {
+                set_remote_description(&remote, previous.as_deref());
+            }
+            let result = match result {
                 Ok(r) => r,
                 Err(Failure::Backend(e)) => OpResult::Failed(e.to_string()),
+                Err(Failure::Unresponsive) => {
+                    // An operation may still be pending on it: another one
+                    // beside it would leave the negotiator's idea of the
+                    // connection behind its real state, so it is closed.
+                    tracing::warn!(%peer, "{UNRESPONSIVE_CLOSED}");
+                    self.close_peer(peer, out).await;
+                    out.push(MediaOutput::Event(Event::Error(transport(
+                        UNRESPONSIVE_CLOSED,
+                    ))));
+                    return Ok(());
+                }
                 Err(Failure::NotOurCertificate) => {
                     // The connection does not use the device's certificate:
                     // nothing it makes can be used (not even the candidates
@@ -128,6 +153,18 @@ impl Media {
     }
 }
 
+/// Replaces the remote description a connection's events read; returns
+/// the one before.
+fn set_remote_description(
+    remote: &super::backend::RemoteDescription,
+    sdp: Option<&str>,
+) -> Option<Arc<str>> {
+    match remote.lock() {
+        Ok(mut r) => std::mem::replace(&mut *r, sdp.map(Arc::from)),
+        Err(_) => None,
+    }
+}
+
 /// Why an operation did not give a result.
 #[derive(Debug)]
 enum Failure {
@@ -135,13 +172,23 @@ enum Failure {
     Backend(SdkError),
     /// The backend made an SDP under another certificate.
     NotOurCertificate,
+    /// The connection stopped answering.
+    Unresponsive,
 }
 
 impl From<super::BackendError> for Failure {
     fn from(e: super::BackendError) -> Self {
-        Self::Backend(transport(e))
+        if e.is_unresponsive() {
+            Self::Unresponsive
+        } else {
+            Self::Backend(transport(e))
+        }
     }
 }
+
+/// What the app is told when a connection that stopped answering is closed.
+pub(super) const UNRESPONSIVE_CLOSED: &str =
+    "the peer connection stopped answering; the connection was closed";
 
 /// What the app is told when a connection is closed for
 /// [`NOT_OUR_CERTIFICATE`].

@@ -2,7 +2,7 @@
 //! the hub's ICE servers, the device's certificate and the polite or
 //! impolite role, with the local tracks on it.
 
-use super::backend::{PeerEvents, PeerSetup};
+use super::backend::{PeerEvents, PeerSetup, RemoteDescription};
 use super::{LocalTrack, Media, MediaOutput, Peer, transport};
 use crate::session::negotiator::Negotiator;
 use crate::session::{SdkError, Session};
@@ -38,10 +38,12 @@ impl Media {
         };
         let generation = self.next_generation;
         self.next_generation += 1;
+        let remote = RemoteDescription::default();
         let events = PeerEvents {
             peer: peer.clone(),
             generation,
             tx: self.tx.clone(),
+            remote: remote.clone(),
         };
         let pc = self
             .backend
@@ -55,6 +57,7 @@ impl Media {
                 neg: Negotiator::new(polite),
                 sending: HashSet::new(),
                 generation,
+                remote,
             },
         );
         let tracks: Vec<LocalTrack> = self.local.values().cloned().collect();

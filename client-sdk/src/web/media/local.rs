@@ -160,9 +160,33 @@ impl Media {
             return;
         };
         let track = handle(&local.track);
+        self.end_withdrawn(&track);
+    }
+
+    /// Our screen share permission is gone: ends every screen track,
+    /// including one published while the revoke was on its way (the hub
+    /// refused its announcement, so it has nothing to withdraw).
+    pub(super) fn screen_share_revoked(&mut self) {
+        let screens: Vec<MediaStreamTrack> = self
+            .locals
+            .iter()
+            .filter(|l| l.source == TrackSource::Screen)
+            .map(|l| handle(&l.track))
+            .collect();
+        for track in screens {
+            self.end_withdrawn(&track);
+        }
+    }
+
+    /// Stops sending `track`, whose ids the hub withdrew or never took,
+    /// ends it and tells the app.
+    fn end_withdrawn(&mut self, track: &MediaStreamTrack) {
+        let Some(local) = self.locals.iter().find(|l| same(&l.track, track)) else {
+            return;
+        };
         let source = local.source;
         let ids: BTreeSet<String> = local.announced.keys().cloned().collect();
-        if self.unpublish(&track) {
+        if self.unpublish(track) {
             // The hub withdrew every id of this track itself (a revoke
             // withdraws all screen tracks): unpublishing them again would
             // only earn `not_found`.
@@ -170,7 +194,10 @@ impl Media {
             self.out
                 .retain(|o| !matches!(o, MediaOut::Unpublish(id) if ids.contains(id)));
             track.stop();
-            self.event(WebEvent::LocalTrackStopped { track, source });
+            self.event(WebEvent::LocalTrackStopped {
+                track: handle(track),
+                source,
+            });
         }
     }
 

@@ -32,7 +32,7 @@ use super::now_ms;
 use crate::session::negotiator::{Negotiator, OpResult, PeerState};
 use crate::session::quality::{QualityMeter, SAMPLE_INTERVAL_MS, Sample};
 use crate::session::{Event, MediaEvent, SdkError, Session, Signal};
-use bedside_protocol::{IceServer, LeftReason, ParticipantId, TrackSource};
+use bedside_protocol::{IceServer, LeftReason, ParticipantId, Permission, TrackSource};
 use js_sys::{Object, Reflect};
 use stats::sample_of;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -286,6 +286,11 @@ impl Media {
                 participant,
                 reason,
             } if *reason != LeftReason::Closed => self.close_peer(participant),
+            Event::Permissions { participant, perms }
+                if s.me() == Some(participant) && !perms.contains(&Permission::ScreenShare) =>
+            {
+                self.screen_share_revoked();
+            }
             Event::TrackPublished { from, .. } => self.scan_remote(from, s),
             Event::TrackUnpublished { from, track_id } => {
                 if s.me() == Some(from) {
